@@ -1,0 +1,43 @@
+# EventGuard: `make demo` runs a whole venue, `make test` runs the suite. Both set up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck unit soak bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q dlib-bin
+	$(BIN)/pip install -q --no-deps face-recognition==1.3.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+	@bash scripts/sysdeps.sh
+
+demo: setup
+	$(BIN)/eventguard demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check eventguard gate command sim tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP)
+	@bash scripts/sysdeps.sh --browser
+	$(BIN)/ruff check eventguard gate command sim tests
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider
+
+soak: setup
+	$(BIN)/eventguard soak --minutes $${MINUTES:-5}
+
+bench: setup
+	$(BIN)/eventguard bench gate --json
+	$(BIN)/eventguard bench command --json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache test-artifacts

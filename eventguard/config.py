@@ -1,0 +1,205 @@
+"""Venue configuration: typed, validated once at start-up, then passed down read-only."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from eventguard.errors import ConfigError
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    """An area of the venue people stand or walk in."""
+
+    id: str
+    name: str
+    area_m2: float
+    capacity: int
+    polygon: tuple[Point, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """An entrance with turnstile lanes; entering puts people into `zone`."""
+
+    id: str
+    name: str
+    zone: str
+    lanes: int = 1
+    position: Point = (0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A walkable link between two zones (width in metres limits the flow)."""
+
+    a: str
+    b: str
+    width_m: float
+    length_m: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Density thresholds in persons per square metre."""
+
+    warning_density: float = 2.0
+    critical_density: float = 4.0
+    forecast_horizon_s: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """The event the tickets are for."""
+
+    id: str
+    name: str
+    doors_open: datetime | None = None
+    starts_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """A whole venue: zones, gates, their links and the alert thresholds."""
+
+    event: EventInfo
+    zones: tuple[Zone, ...]
+    gates: tuple[Gate, ...]
+    connections: tuple[Connection, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def zone(self, zone_id: str) -> Zone:
+        """The zone with this id (KeyError if unknown)."""
+        for z in self.zones:
+            if z.id == zone_id:
+                return z
+        raise KeyError(zone_id)
+
+    def gate(self, gate_id: str) -> Gate:
+        """The gate with this id (KeyError if unknown)."""
+        for g in self.gates:
+            if g.id == gate_id:
+                return g
+        raise KeyError(gate_id)
+
+
+def _req(d: dict[str, Any], key: str, where: str) -> Any:
+    if key not in d:
+        raise ConfigError(f"{where}: missing '{key}'")
+    return d[key]
+
+
+def _str(d: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    v = d.get(key, default) if default is not None else _req(d, key, where)
+    if not isinstance(v, str) or not v.strip():
+        raise ConfigError(f"{where}.{key}: expected a non-empty string, got {v!r}")
+    return v
+
+
+def _num(d: dict[str, Any], key: str, where: str, default: float | None = None,
+         positive: bool = True) -> float:
+    v = d.get(key, default) if default is not None else _req(d, key, where)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ConfigError(f"{where}.{key}: expected a number, got {v!r}")
+    if positive and v <= 0:
+        raise ConfigError(f"{where}.{key}: must be > 0, got {v!r}")
+    return float(v)
+
+
+def _point(v: Any, where: str) -> Point:
+    if (not isinstance(v, list | tuple) or len(v) != 2
+            or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in v)):
+        raise ConfigError(f"{where}: expected [x, y] in metres, got {v!r}")
+    return (float(v[0]), float(v[1]))
+
+
+def _time(v: Any, where: str) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        if v.tzinfo is None:
+            raise ConfigError(f"{where}: needs a UTC offset, e.g. 2026-11-26T19:00:00+08:00")
+        return v
+    raise ConfigError(f"{where}: expected an offset date-time, got {v!r}")
+
+
+def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
+    """Validate a decoded venue document; raise ConfigError naming the bad field."""
+    ev = raw.get("event")
+    if not isinstance(ev, dict):
+        raise ConfigError(f"{source}: missing [event] table")
+    event = EventInfo(
+        id=_str(ev, "id", "event"),
+        name=_str(ev, "name", "event", default=str(ev.get("id", ""))),
+        doors_open=_time(ev.get("doors_open"), "event.doors_open"),
+        starts_at=_time(ev.get("starts_at"), "event.starts_at"),
+    )
+    zones: list[Zone] = []
+    for i, z in enumerate(raw.get("zones") or []):
+        where = f"zones[{i}]"
+        poly = tuple(_point(p, f"{where}.polygon[{j}]") for j, p in enumerate(z.get("polygon") or []))
+        if poly and len(poly) < 3:
+            raise ConfigError(f"{where}.polygon: needs at least 3 points")
+        cap = _num(z, "capacity", where)
+        if cap != int(cap):
+            raise ConfigError(f"{where}.capacity: expected a whole number, got {cap!r}")
+        zones.append(Zone(id=_str(z, "id", where), name=_str(z, "name", where, default=str(z.get("id", ""))),
+                          area_m2=_num(z, "area_m2", where), capacity=int(cap), polygon=poly))
+    if not zones:
+        raise ConfigError(f"{source}: at least one [[zones]] entry is required")
+    zone_ids = [z.id for z in zones]
+    if len(set(zone_ids)) != len(zone_ids):
+        raise ConfigError(f"{source}: duplicate zone ids in {zone_ids}")
+    gates: list[Gate] = []
+    for i, g in enumerate(raw.get("gates") or []):
+        where = f"gates[{i}]"
+        zone = _str(g, "zone", where)
+        if zone not in zone_ids:
+            raise ConfigError(f"{where}.zone: unknown zone {zone!r} (known: {', '.join(zone_ids)})")
+        lanes = _num(g, "lanes", where, default=1)
+        if lanes != int(lanes):
+            raise ConfigError(f"{where}.lanes: expected a whole number, got {lanes!r}")
+        gates.append(Gate(id=_str(g, "id", where), name=_str(g, "name", where, default=str(g.get("id", ""))),
+                          zone=zone, lanes=int(lanes),
+                          position=_point(g.get("position", [0, 0]), f"{where}.position")))
+    gate_ids = [g.id for g in gates]
+    if len(set(gate_ids)) != len(gate_ids):
+        raise ConfigError(f"{source}: duplicate gate ids in {gate_ids}")
+    conns: list[Connection] = []
+    for i, c in enumerate(raw.get("connections") or []):
+        where = f"connections[{i}]"
+        a, b = _str(c, "a", where), _str(c, "b", where)
+        for end in (a, b):
+            if end not in zone_ids:
+                raise ConfigError(f"{where}: unknown zone {end!r}")
+        conns.append(Connection(a=a, b=b, width_m=_num(c, "width_m", where),
+                                length_m=_num(c, "length_m", where, default=10.0)))
+    th = raw.get("thresholds") or {}
+    thresholds = Thresholds(
+        warning_density=_num(th, "warning_density", "thresholds", default=2.0),
+        critical_density=_num(th, "critical_density", "thresholds", default=4.0),
+        forecast_horizon_s=_num(th, "forecast_horizon_s", "thresholds", default=600.0),
+    )
+    if thresholds.critical_density <= thresholds.warning_density:
+        raise ConfigError("thresholds: critical_density must be above warning_density")
+    return Venue(event=event, zones=tuple(zones), gates=tuple(gates),
+                 connections=tuple(conns), thresholds=thresholds)
+
+
+def load_venue(path: str | Path) -> Venue:
+    """Read and validate a venue TOML file."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read venue file {p}: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: invalid TOML: {err}") from err
+    return parse_venue(raw, source=str(p))
