@@ -1,0 +1,227 @@
+"""Face engine: HOG detection on a downscaled frame, 128-d dlib encodings, 1:1 comparison.
+
+Synchronous and CPU-bound (detection ~50 ms at 320 px wide, encoding ~85 ms per face): callers
+run these functions in an executor, never on the event loop. face_recognition is imported on
+first use because loading its dlib models takes ~1.4 s.
+
+Detection policy (analyse):
+  1. HOG on the frame downscaled to `detect_width` (if wider); boxes are scaled back to
+     full-resolution coordinates.
+  2. If that finds nothing, one retry at min(frame width, RETRY_WIDTH=640): for a frame at most
+     640 wide this is the full resolution; for a wider frame it is a 640-wide copy, so the worst
+     case stays bounded (~200 ms) however large the upload.
+  3. Encoding always uses the full-resolution frame and the full-resolution box.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import TypedDict
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from gate.image import Frame, read_file, to_rgb
+
+Encoding = npt.NDArray[np.float64]
+
+ENCODING_DIM = 128
+DEFAULT_TOLERANCE = 0.6  # face_recognition's 1:1 tolerance
+RETRY_WIDTH = 640
+
+
+class FaceProblem(StrEnum):
+    """Why a frame gives no usable single face (closed vocabulary; text lives elsewhere)."""
+
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_TOO_SMALL = "face_too_small"
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A face box in pixel coordinates (face_recognition's css order), bottom/right exclusive."""
+
+    top: int
+    right: int
+    bottom: int
+    left: int
+
+    @property
+    def width(self) -> int:
+        """Horizontal size in pixels."""
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        """Vertical size in pixels."""
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> int:
+        """Area in pixels (0 for a degenerate box)."""
+        return max(0, self.width) * max(0, self.height)
+
+    def css(self) -> tuple[int, int, int, int]:
+        """As face_recognition's (top, right, bottom, left) tuple."""
+        return (self.top, self.right, self.bottom, self.left)
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union with another box (0.0 when disjoint)."""
+        iw = min(self.right, other.right) - max(self.left, other.left)
+        ih = min(self.bottom, other.bottom) - max(self.top, other.top)
+        if iw <= 0 or ih <= 0:
+            return 0.0
+        inter = iw * ih
+        return inter / (self.area + other.area - inter)
+
+
+@dataclass(frozen=True, slots=True)
+class FaceResult:
+    """Outcome of analysing one frame: the largest face, its encoding and any problem."""
+
+    faces: int
+    box: Box | None
+    encoding: Encoding | None
+    problem: FaceProblem | None
+    detect_ms: float
+    encode_ms: float
+    retried: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Exactly one usable face was found and encoded."""
+        return self.problem is None and self.encoding is not None
+
+
+class Comparison(TypedDict):
+    """Result of compare_files (JSON-ready)."""
+
+    faces_a: int
+    faces_b: int
+    distance: float | None
+    same: bool
+
+
+@cache
+def _fr() -> ModuleType:
+    """face_recognition, imported on first use (loading its models takes ~1.4 s)."""
+    import face_recognition
+
+    return face_recognition
+
+
+def _check_rgb(rgb: Frame) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
+
+
+def _detect_at(rgb: Frame, width: int) -> list[Box]:
+    """HOG at `width` pixels wide (never upscaled), boxes in full-resolution coordinates."""
+    h, w = rgb.shape[:2]
+    if width <= 0 or w <= width:
+        return [Box(*loc) for loc in _fr().face_locations(rgb)]
+    sh = max(1, round(h * width / w))
+    small = cv2.resize(rgb, (width, sh), interpolation=cv2.INTER_AREA)
+    sx, sy = w / width, h / sh
+    boxes = []
+    for top, right, bottom, left in _fr().face_locations(small):
+        boxes.append(
+            Box(
+                top=max(0, round(top * sy)),
+                right=min(w, round(right * sx)),
+                bottom=min(h, round(bottom * sy)),
+                left=max(0, round(left * sx)),
+            )
+        )
+    return boxes
+
+
+def detect(rgb: Frame, *, detect_width: int = 320) -> list[Box]:
+    """Face boxes (full-resolution coordinates) found by HOG on a copy at most detect_width wide."""
+    _check_rgb(rgb)
+    return _detect_at(rgb, detect_width)
+
+
+def encode(rgb: Frame, box: Box) -> Encoding:
+    """128-d dlib encoding of the face in `box`, computed on the full-resolution RGB frame."""
+    _check_rgb(rgb)
+    encs = _fr().face_encodings(rgb, known_face_locations=[box.css()])
+    return np.asarray(encs[0], dtype=np.float64)
+
+
+def analyse(
+    rgb: Frame,
+    *,
+    detect_width: int = 320,
+    min_face_px: int = 40,
+    clock: Callable[[], float] = time.perf_counter,
+) -> FaceResult:
+    """Detect, pick the largest face and encode it; report NO_FACE / FACE_TOO_SMALL / MULTIPLE_FACES.
+
+    A face is usable when its full-resolution box is at least min_face_px wide and high.
+    NO_FACE: nothing detected. FACE_TOO_SMALL: faces detected but none usable (no encoding).
+    MULTIPLE_FACES: more than one usable face; the largest is still encoded so the caller may
+    show it to a steward. `faces` counts every detected box, usable or not.
+    """
+    _check_rgb(rgb)
+    t0 = clock()
+    boxes = _detect_at(rgb, detect_width)
+    retried = False
+    w = rgb.shape[1]
+    retry_width = min(w, RETRY_WIDTH)
+    if not boxes and retry_width > min(w, detect_width):
+        boxes = _detect_at(rgb, retry_width)
+        retried = True
+    detect_ms = (clock() - t0) * 1000.0
+    if not boxes:
+        return FaceResult(0, None, None, FaceProblem.NO_FACE, detect_ms, 0.0, retried)
+    largest = max(boxes, key=lambda b: b.area)
+    usable = [b for b in boxes if b.width >= min_face_px and b.height >= min_face_px]
+    if not usable:
+        return FaceResult(
+            len(boxes), largest, None, FaceProblem.FACE_TOO_SMALL, detect_ms, 0.0, retried
+        )
+    t1 = clock()
+    encoding = encode(rgb, largest)
+    encode_ms = (clock() - t1) * 1000.0
+    problem = FaceProblem.MULTIPLE_FACES if len(usable) > 1 else None
+    return FaceResult(len(boxes), largest, encoding, problem, detect_ms, encode_ms, retried)
+
+
+def distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
+    """Euclidean distance between two encodings (what face_recognition.face_distance computes)."""
+    va = np.asarray(a, dtype=np.float64)
+    vb = np.asarray(b, dtype=np.float64)
+    if va.shape != (ENCODING_DIM,) or vb.shape != (ENCODING_DIM,):
+        raise ValueError(f"encodings must be ({ENCODING_DIM},), got {va.shape} and {vb.shape}")
+    return float(np.linalg.norm(va - vb))
+
+
+def load_rgb(path: str | Path) -> Frame:
+    """Read an image file (JPEG, PNG incl. RGBA) as an RGB frame; raises gate.errors.ImageError."""
+    return to_rgb(read_file(path))
+
+
+def compare_files(
+    a: str | Path, b: str | Path, *, tolerance: float = DEFAULT_TOLERANCE, detect_width: int = 320
+) -> Comparison:
+    """1:1 comparison of the largest face in each file; `same` when distance <= tolerance."""
+    ra = analyse(load_rgb(a), detect_width=detect_width, min_face_px=1)
+    rb = analyse(load_rgb(b), detect_width=detect_width, min_face_px=1)
+    d: float | None = None
+    if ra.encoding is not None and rb.encoding is not None:
+        d = distance(ra.encoding, rb.encoding)
+    return {
+        "faces_a": ra.faces,
+        "faces_b": rb.faces,
+        "distance": d,
+        "same": d is not None and d <= tolerance,
+    }
