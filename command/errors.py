@@ -1,0 +1,79 @@
+"""Command server errors (each carries an HTTP status and a stable code).
+
+EventGuardError (eventguard.errors)
+ └── CommandError                base of errors raised by the command server
+      ├── AuthError              no, wrong or expired credentials (401)
+      │    └── Forbidden         authenticated, but role or scope does not allow it (403)
+      ├── StoreUnavailable       the database is not reachable; nothing is acknowledged (503)
+      ├── NotFound               a referenced row does not exist (404)
+      ├── Conflict               the action does not fit the current state (409)
+      └── AlertError             an operator action on an alert cannot be applied (409)
+           ├── UnknownAlert          no open alert has this id (404)
+           └── AlertAlreadyResolved  the alert was resolved or auto-cleared already (409)
+"""
+
+from __future__ import annotations
+
+from eventguard.errors import EventGuardError
+
+
+class CommandError(EventGuardError):
+    """Base of command server errors."""
+
+    status = 500
+    code = "internal"
+
+
+class AuthError(CommandError):
+    """Authentication failed."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(AuthError):
+    """The authenticated caller's role or scope does not allow the action."""
+
+    status = 403
+    code = "forbidden"
+
+
+class StoreUnavailable(CommandError):
+    """The database cannot be reached; the caller must not acknowledge."""
+
+    status = 503
+    code = "store_unavailable"
+
+
+class NotFound(CommandError):
+    """The referenced row does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(CommandError):
+    """The action conflicts with the current state."""
+
+    status = 409
+    code = "conflict"
+
+
+class AlertError(CommandError):
+    """An alert action cannot be applied."""
+
+    status = 409
+    code = "alert_error"
+
+
+class UnknownAlert(AlertError):
+    """No open alert has this id."""
+
+    status = 404
+    code = "unknown_alert"
+
+
+class AlertAlreadyResolved(AlertError):
+    """The alert is no longer open: resolved by an operator or cleared automatically."""
+
+    code = "alert_already_resolved"
