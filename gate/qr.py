@@ -77,8 +77,7 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """Outcome for one frame: accepted readings, the step that produced them, and how many
-    payloads were seen but not accepted (ambiguous charset or unconfirmed)."""
+    """One frame's readings, the step that accepted them, and payloads seen but not accepted."""
 
     readings: tuple[Reading, ...]
     step: str | None
