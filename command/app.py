@@ -1,0 +1,97 @@
+"""create_app(settings, venue) -> aiohttp Application: routes, middlewares, lifecycles."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+from aiohttp import web
+
+from command import api
+from command.errors import CommandError
+from command.gate_ws import gate_ws
+from command.hub import Hub
+from command.keys import HUB, POOL, SERVICE, SETTINGS, VENUE
+from command.live_ws import live_ws
+from command.ratelimit import RateLimiter
+from command.service import CommandService
+from eventguard.config import Venue
+from eventguard.db.migrate import migrate
+from eventguard.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn domain errors into JSON responses; never leak a stack trace to a client."""
+    try:
+        return await handler(request)
+    except CommandError as err:
+        return web.json_response({"error": err.code, "message": str(err)}, status=err.status)
+    except web.HTTPException as err:
+        if err.content_type != "application/json" and err.status >= 400:
+            return web.json_response({"error": err.reason.lower().replace(" ", "_"), "message": err.reason},
+                                     status=err.status, headers={k: v for k, v in err.headers.items()
+                                                                 if k.lower() in ("allow", "retry-after")})
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal", "message": "internal server error"}, status=500)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Conservative headers for the pages: no framing, no sniffing, same-origin only."""
+    resp = await handler(request)
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:")
+    return resp
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=10,
+                                     command_timeout=30)
+    assert pool is not None
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    app[POOL] = pool
+    service = CommandService(app[VENUE], pool, app[HUB])
+    await service.start()
+    app[SERVICE] = service
+    yield
+    await pool.close()
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """The live map page."""
+    return web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
+
+
+def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
+    """The command server application (the database pool opens on startup)."""
+    app = web.Application(middlewares=[errors_middleware, security_headers],
+                          client_max_size=settings.max_upload_bytes)
+    app[SETTINGS] = settings
+    app[VENUE] = venue
+    app[HUB] = Hub(settings.live_queue)
+    app[api.LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_min)
+    app.cleanup_ctx.append(_database)
+    app.add_routes(api.routes)
+    app.router.add_get("/ws/gate", gate_ws)
+    app.router.add_get("/ws/live", live_ws)
+    if (settings.web_dir / "index.html").exists():
+        app.router.add_get("/", index)
+        app.router.add_static("/static/", settings.web_dir, follow_symlinks=False)
+    return app
+
+
+def json_dumps(obj: object) -> str:
+    """Compact JSON (used by tests and CLI output)."""
+    return json.dumps(obj, separators=(",", ":"))

@@ -1,0 +1,127 @@
+"""Who is calling: operators (argon2 passwords, session tokens) and gates (per-gate tokens)."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from command.errors import AuthError, Forbidden
+
+_hasher = PasswordHasher()
+# verified against when the user does not exist, so timing does not reveal usernames
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class Role(enum.StrEnum):
+    """Roles; the order of privilege is commander > operator > viewer; gate is separate."""
+
+    COMMANDER = "commander"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+    GATE = "gate"
+
+
+STAFF = frozenset({Role.COMMANDER, Role.OPERATOR, Role.VIEWER})
+ACTORS = frozenset({Role.COMMANDER, Role.OPERATOR})  # may act and see biometrics/watchlists
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller."""
+
+    subject: str  # username or gate id
+    role: Role
+
+    def require(self, *roles: Role) -> Principal:
+        """Raise Forbidden unless the role is one of roles."""
+        if self.role not in roles:
+            raise Forbidden(f"role {self.role} may not do this")
+        return self
+
+
+def hash_token(token: str) -> bytes:
+    """SHA-256 of a random bearer token (tokens have 256 bits, so no slow hash is needed)."""
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def new_token() -> str:
+    """A fresh random bearer token."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_password(password: str) -> str:
+    """argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+async def create_operator(conn: asyncpg.Connection, username: str, password: str, role: Role) -> None:
+    """Create or replace an operator account."""
+    if role not in STAFF:
+        raise ValueError(f"operators have roles {sorted(STAFF)}, not {role}")
+    if len(password) < 8:
+        raise ValueError("password must have at least 8 characters")
+    await conn.execute(
+        "INSERT INTO operators (username, password_hash, role) VALUES ($1, $2, $3) "
+        "ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role",
+        username, hash_password(password), role.value,
+    )
+
+
+async def login(conn: asyncpg.Connection, username: str, password: str, ttl_s: float) -> tuple[str, Principal]:
+    """Check a password; on success create a session and return (token, principal)."""
+    row = await conn.fetchrow(
+        "SELECT password_hash, role, disabled FROM operators WHERE username = $1", username)
+    try:
+        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise AuthError("wrong username or password") from None
+    if row is None or row["disabled"]:
+        raise AuthError("wrong username or password")
+    token = new_token()
+    expires = datetime.now(UTC) + timedelta(seconds=ttl_s)
+    await conn.execute(
+        "INSERT INTO sessions (token_hash, username, role, expires_at) VALUES ($1, $2, $3, $4)",
+        hash_token(token), username, row["role"], expires)
+    return token, Principal(username, Role(row["role"]))
+
+
+async def logout(conn: asyncpg.Connection, token: str) -> None:
+    """End a session."""
+    await conn.execute("DELETE FROM sessions WHERE token_hash = $1", hash_token(token))
+
+
+async def session_principal(conn: asyncpg.Connection, token: str) -> Principal | None:
+    """The operator behind a session token, or None if unknown/expired."""
+    row = await conn.fetchrow(
+        "SELECT username, role FROM sessions WHERE token_hash = $1 AND expires_at > now()",
+        hash_token(token))
+    return Principal(row["username"], Role(row["role"])) if row else None
+
+
+async def create_gate_token(conn: asyncpg.Connection, gate_id: str) -> str:
+    """Issue (or rotate) the token of one gate; only its hash is stored."""
+    token = new_token()
+    await conn.execute(
+        "INSERT INTO gate_credentials (gate_id, token_hash) VALUES ($1, $2) "
+        "ON CONFLICT (gate_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = now()",
+        gate_id, hash_token(token))
+    return token
+
+
+async def gate_principal(conn: asyncpg.Connection, token: str) -> Principal | None:
+    """The gate a token belongs to, or None."""
+    gate_id = await conn.fetchval("SELECT gate_id FROM gate_credentials WHERE token_hash = $1",
+                                  hash_token(token))
+    return Principal(gate_id, Role.GATE) if gate_id else None
+
+
+async def resolve(conn: asyncpg.Connection, token: str) -> Principal | None:
+    """Principal for any bearer token (operator session first, then gate)."""
+    return await session_principal(conn, token) or await gate_principal(conn, token)

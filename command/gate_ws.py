@@ -1,0 +1,75 @@
+"""/ws/gate: gates stream events and receive acknowledgements, orders and list syncs."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import WSMsgType, web
+
+from command.auth import Role
+from command.errors import StoreUnavailable
+from command.keys import SERVICE
+from command.security import principal
+from eventguard.errors import WireError
+from eventguard.wire import (
+    MAX_MESSAGE_BYTES,
+    ErrorMsg,
+    EventBatch,
+    Msg,
+    OrderAck,
+    Ping,
+    Pong,
+    WatchlistHitReport,
+    Welcome,
+    decode_gate_message,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def send(ws: web.WebSocketResponse, msg: Msg) -> None:
+    """Send one wire message as a JSON text frame."""
+    await ws.send_str(encode(msg).decode())
+
+
+async def gate_ws(request: web.Request) -> web.WebSocketResponse:
+    """Authenticate a gate, then handle its messages one at a time (natural back-pressure)."""
+    who = await principal(request, Role.GATE)
+    service = request.app[SERVICE]
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    await send(ws, Welcome(subject=who.subject, role=who.role.value, server_time=service.clock()))
+    service.set_gate_online(who.subject, True)
+    try:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            try:
+                m = decode_gate_message(msg.data)
+            except WireError as err:
+                log.warning("gate %s sent a bad message: %s", who.subject, err)
+                await send(ws, ErrorMsg(code="bad_message", message=str(err)))
+                continue
+            if isinstance(m, EventBatch):
+                foreign = [e.event_id for e in m.events if e.gate_id != who.subject]
+                if foreign:
+                    await send(ws, ErrorMsg(
+                        code="wrong_gate",
+                        message=f"batch {m.batch_id}: events of another gate refused ({foreign[0]})"))
+                    continue
+                try:
+                    ack = await service.ingest(m)
+                except StoreUnavailable as err:
+                    log.warning("batch %s from %s not stored: %s", m.batch_id, who.subject, err)
+                    await send(ws, ErrorMsg(code=err.code,
+                                            message=f"batch {m.batch_id} not stored; retry later"))
+                    continue
+                await send(ws, ack)
+            elif isinstance(m, Ping):
+                await send(ws, Pong(nonce=m.nonce))
+            elif isinstance(m, WatchlistHitReport | OrderAck):
+                await service.handle_gate_report(who.subject, m)
+    finally:
+        service.set_gate_online(who.subject, False)
+    return ws

@@ -1,0 +1,70 @@
+"""Fan-out of live updates to websocket subscribers with bounded per-client buffers.
+
+A client that does not keep up is not allowed to stall the others: when its buffer is
+full its pending deltas are dropped and it gets a fresh snapshot instead (resync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+_RESYNC = ""  # sentinel in a queue: send a snapshot instead of the dropped deltas
+
+
+class Subscriber:
+    """One live websocket client."""
+
+    def __init__(self, ws: web.WebSocketResponse, limit: int) -> None:
+        self.ws = ws
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
+        self.resync_pending = False
+        self.resyncs = 0
+
+    def offer(self, text: str) -> None:
+        """Queue a delta; when the buffer is full drop it all and queue a resync."""
+        if self.resync_pending:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.resync_pending = True
+            self.resyncs += 1
+            self.queue.put_nowait(_RESYNC)
+
+
+class Hub:
+    """All live subscribers of one server."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self.subscribers: set[Subscriber] = set()
+
+    def publish(self, text: str) -> None:
+        """Offer one encoded message to every subscriber (never blocks)."""
+        for s in self.subscribers:
+            s.offer(text)
+
+    def attach(self, ws: web.WebSocketResponse) -> Subscriber:
+        """Register a client; it receives deltas published from now on."""
+        sub = Subscriber(ws, self.limit)
+        self.subscribers.add(sub)
+        return sub
+
+    def detach(self, sub: Subscriber) -> None:
+        """Forget a client."""
+        self.subscribers.discard(sub)
+
+    async def pump(self, sub: Subscriber, snapshot: Callable[[], Awaitable[str]]) -> None:
+        """Send the snapshot, then queued deltas (or a new snapshot after an overflow)."""
+        await sub.ws.send_str(await snapshot())
+        while not sub.ws.closed:
+            text = await sub.queue.get()
+            if text == _RESYNC:
+                sub.resync_pending = False
+                text = await snapshot()
+            await sub.ws.send_str(text)

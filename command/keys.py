@@ -1,0 +1,17 @@
+"""Typed application keys shared by the command server's modules."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from command.hub import Hub
+from command.service import CommandService
+from eventguard.config import Venue
+from eventguard.settings import ServerSettings
+
+SETTINGS = web.AppKey("settings", ServerSettings)
+VENUE = web.AppKey("venue", Venue)
+POOL = web.AppKey("pool", asyncpg.Pool)
+HUB = web.AppKey("hub", Hub)
+SERVICE = web.AppKey("service", CommandService)

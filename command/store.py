@@ -1,0 +1,180 @@
+"""Thin async data access for the command server: named functions taking a connection.
+
+Driver errors that mean "the database is not there" become StoreUnavailable here, at the
+boundary, so services can decide not to acknowledge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from eventguard.config import Venue
+from eventguard.wire import EventKind, GateEvent
+
+DB_DOWN = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    OSError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def ts(t: float) -> datetime:
+    """Unix seconds to an aware UTC datetime."""
+    return datetime.fromtimestamp(t, tz=UTC)
+
+
+async def sync_venue(conn: asyncpg.Connection, venue: Venue) -> None:
+    """Upsert zones and gates from the venue file, and their counter rows."""
+    async with conn.transaction():
+        await conn.executemany(
+            "INSERT INTO zones (id, name, area_m2, capacity, polygon) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, area_m2 = EXCLUDED.area_m2, "
+            "capacity = EXCLUDED.capacity, polygon = EXCLUDED.polygon",
+            [(z.id, z.name, z.area_m2, z.capacity, json.dumps(z.polygon)) for z in venue.zones],
+        )
+        await conn.executemany(
+            "INSERT INTO gates (id, name, zone_id, lanes, position) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, zone_id = EXCLUDED.zone_id, "
+            "lanes = EXCLUDED.lanes, position = EXCLUDED.position",
+            [(g.id, g.name, g.zone, g.lanes, json.dumps(g.position)) for g in venue.gates],
+        )
+        await conn.executemany("INSERT INTO zone_counters (zone_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                               [(z.id,) for z in venue.zones])
+        await conn.executemany("INSERT INTO gate_counters (gate_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                               [(g.id,) for g in venue.gates])
+
+
+_INSERT_EVENTS = """
+INSERT INTO gate_events (event_id, gate_id, kind, at, lane, ticket_id, verdict, reasons,
+                         zone_from, zone_to, latency_ms)
+SELECT e.event_id, e.gate_id, e.kind, e.at, e.lane, e.ticket_id, e.verdict,
+       string_to_array(e.reasons, ','), e.zone_from, e.zone_to, e.latency_ms
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::real[])
+     AS e(event_id, gate_id, kind, at, lane, ticket_id, verdict, reasons, zone_from, zone_to,
+          latency_ms)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+_BUMP_ZONES = """
+UPDATE zone_counters z SET entries = z.entries + d.entries, exits = z.exits + d.exits,
+       transfers_in = z.transfers_in + d.tin, transfers_out = z.transfers_out + d.tout
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+     AS d(zone_id, entries, exits, tin, tout)
+WHERE z.zone_id = d.zone_id
+"""
+
+_BUMP_GATES = """
+INSERT INTO gate_counters AS g (gate_id, entries, exits, denies, secondary, last_event_at)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                     $6::timestamptz[])
+ON CONFLICT (gate_id) DO UPDATE SET entries = g.entries + EXCLUDED.entries,
+       exits = g.exits + EXCLUDED.exits, denies = g.denies + EXCLUDED.denies,
+       secondary = g.secondary + EXCLUDED.secondary,
+       last_event_at = GREATEST(g.last_event_at, EXCLUDED.last_event_at)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Result of storing a batch: the events that were new (the rest were duplicates)."""
+
+    new: tuple[GateEvent, ...]
+    duplicates: int
+
+
+def _zone_deltas(events: Sequence[GateEvent], gate_zone: dict[str, str]) -> dict[str, list[int]]:
+    d: dict[str, list[int]] = {}
+    for e in events:
+        if e.kind is EventKind.ENTRY and e.gate_id in gate_zone:
+            d.setdefault(gate_zone[e.gate_id], [0, 0, 0, 0])[0] += 1
+        elif e.kind is EventKind.EXIT and e.gate_id in gate_zone:
+            d.setdefault(gate_zone[e.gate_id], [0, 0, 0, 0])[1] += 1
+        elif e.kind is EventKind.TRANSFER and e.zone_from and e.zone_to:
+            d.setdefault(e.zone_to, [0, 0, 0, 0])[2] += 1
+            d.setdefault(e.zone_from, [0, 0, 0, 0])[3] += 1
+    return d
+
+
+def _gate_deltas(events: Sequence[GateEvent]) -> dict[str, list[Any]]:
+    d: dict[str, list[Any]] = {}
+    col = {EventKind.ENTRY: 0, EventKind.EXIT: 1, EventKind.DENY: 2, EventKind.SECONDARY: 3}
+    for e in events:
+        if e.kind not in col:
+            continue
+        row = d.setdefault(e.gate_id, [0, 0, 0, 0, e.at])
+        row[col[e.kind]] += 1
+        row[4] = max(row[4], e.at)
+    return d
+
+
+async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
+                       gate_zone: dict[str, str]) -> Stored:
+    """Insert events idempotently and bump counters for the new ones, in one transaction."""
+    if not events:
+        return Stored((), 0)
+    cols: list[list[Any]] = [[] for _ in range(11)]
+    for e in events:
+        for i, v in enumerate((e.event_id, e.gate_id, e.kind.value, ts(e.at), e.lane, e.ticket_id,
+                               e.verdict, ",".join(e.reasons), e.zone_from, e.zone_to,
+                               e.latency_ms)):
+            cols[i].append(v)
+    async with conn.transaction():
+        rows = await conn.fetch(_INSERT_EVENTS, *cols)
+        new_ids = {r["event_id"] for r in rows}
+        # a batch may carry the same event twice: count it once
+        first = {e.event_id: e for e in reversed(events) if e.event_id in new_ids}
+        new = tuple(first[i] for i in dict.fromkeys(e.event_id for e in events) if i in first)
+        zd = _zone_deltas(new, gate_zone)
+        if zd:
+            await conn.execute(_BUMP_ZONES, list(zd), *[[v[i] for v in zd.values()] for i in range(4)])
+        gd = _gate_deltas(new)
+        if gd:
+            await conn.execute(_BUMP_GATES, list(gd), *[[v[i] for v in gd.values()] for i in range(4)],
+                               [ts(v[4]) for v in gd.values()])
+    return Stored(new, len(events) - len(new))
+
+
+async def zone_counters(conn: asyncpg.Connection) -> dict[str, tuple[int, int, int, int]]:
+    """zone_id -> (entries, exits, transfers_in, transfers_out)."""
+    rows = await conn.fetch("SELECT zone_id, entries, exits, transfers_in, transfers_out FROM zone_counters")
+    return {r["zone_id"]: (r["entries"], r["exits"], r["transfers_in"], r["transfers_out"]) for r in rows}
+
+
+async def gate_counters(conn: asyncpg.Connection) -> dict[str, tuple[int, int, int, int, float | None]]:
+    """gate_id -> (entries, exits, denies, secondary, last_event_at)."""
+    rows = await conn.fetch("SELECT gate_id, entries, exits, denies, secondary, last_event_at FROM gate_counters")
+    return {r["gate_id"]: (r["entries"], r["exits"], r["denies"], r["secondary"],
+                           r["last_event_at"].timestamp() if r["last_event_at"] else None) for r in rows}
+
+
+async def count_events(conn: asyncpg.Connection, gate_id: str | None = None) -> int:
+    """Number of stored gate events (of one gate, or all)."""
+    if gate_id is None:
+        n: int = await conn.fetchval("SELECT count(*) FROM gate_events")
+    else:
+        n = await conn.fetchval("SELECT count(*) FROM gate_events WHERE gate_id = $1", gate_id)
+    return n
+
+
+async def audit(conn: asyncpg.Connection, actor: str, role: str, action: str,
+                subject: str | None = None, details: dict[str, Any] | None = None) -> None:
+    """Append one row to the audit log."""
+    await conn.execute(
+        "INSERT INTO audit_log (actor, role, action, subject, details) VALUES ($1, $2, $3, $4, $5)",
+        actor, role, action, subject, json.dumps(details or {}),
+    )

@@ -1,0 +1,420 @@
+"""`eventguard` command line: one subcommand per task, each with --help."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from eventguard.errors import EventGuardError
+from eventguard.settings import DEFAULT_VENUE, data_dir
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _db_url(args: argparse.Namespace) -> str | None:
+    url: str | None = getattr(args, "database_url", None) or os.environ.get("DATABASE_URL") or None
+    return url
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", help="PostgreSQL DSN (default: $DATABASE_URL, else the embedded server)")
+
+
+def _add_venue(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--venue", type=Path, default=DEFAULT_VENUE, help="venue TOML (default: %(default)s)")
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+# ---- db ----------------------------------------------------------------------------------
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations."""
+    import asyncpg
+
+    from eventguard.db.migrate import migrate
+    from eventguard.runtime import database
+
+    async def go(dsn: str) -> list[str]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await migrate(conn)
+        finally:
+            await conn.close()
+
+    with database(_db_url(args)) as dsn:
+        applied = asyncio.run(go(dsn))
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def cmd_db_start(args: argparse.Namespace) -> int:
+    """Start the embedded PostgreSQL and print its DSN."""
+    from eventguard.runtime import database
+
+    with database(None, keep_running=True) as dsn:
+        print(dsn)
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    """Stop the embedded PostgreSQL."""
+    from eventguard.db.embedded import EmbeddedPostgres
+
+    EmbeddedPostgres(data_dir() / "pgdata").stop()
+    return 0
+
+
+# ---- servers ------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the command server."""
+    from command.run import serve_forever
+    from eventguard.config import load_venue
+    from eventguard.runtime import database, setup_logging
+    from eventguard.settings import ServerSettings
+
+    setup_logging(args.verbose)
+    venue = load_venue(args.venue)
+    with database(_db_url(args)) as dsn:
+        settings = ServerSettings(host=args.host, port=args.port, database_url=dsn,
+                                  venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                                  allow_insecure=args.allow_insecure).validate()
+        try:
+            asyncio.run(serve_forever(settings, venue))
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the whole demo venue."""
+    from eventguard.config import load_venue
+    from eventguard.demo import demo
+    from eventguard.runtime import database, setup_logging
+
+    setup_logging(args.verbose)
+    venue = load_venue(args.venue)
+    with database(_db_url(args)) as dsn:
+        try:
+            return asyncio.run(demo(dsn, venue, host=args.host, port=args.port, duration=args.duration,
+                                    rate_per_s=args.rate, seed=args.seed, key_dir=data_dir() / "keys"))
+        except KeyboardInterrupt:
+            print("\nstopped", file=sys.stderr)
+            return 0
+
+
+# ---- operators and gates ------------------------------------------------------------------
+
+
+def cmd_operator_create(args: argparse.Namespace) -> int:
+    """Create or update an operator account."""
+    import getpass
+
+    import asyncpg
+
+    from command.auth import Role, create_operator
+    from eventguard.db.migrate import migrate
+    from eventguard.runtime import database
+
+    password = os.environ.get("EVENTGUARD_PASSWORD") or getpass.getpass("password: ")
+
+    async def go(dsn: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+            await create_operator(conn, args.username, password, Role(args.role))
+        finally:
+            await conn.close()
+
+    with database(_db_url(args)) as dsn:
+        asyncio.run(go(dsn))
+    print(f"operator {args.username} ({args.role}) saved")
+    return 0
+
+
+def cmd_gate_token(args: argparse.Namespace) -> int:
+    """Issue a token for one gate (printed once; only its hash is stored)."""
+    import asyncpg
+
+    from command.auth import create_gate_token
+    from eventguard.runtime import database
+
+    async def go(dsn: str) -> str:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await create_gate_token(conn, args.gate_id)
+        finally:
+            await conn.close()
+
+    with database(_db_url(args)) as dsn:
+        print(asyncio.run(go(dsn)))
+    return 0
+
+
+# ---- keys and tickets ---------------------------------------------------------------------
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    """Create a signing key for an event."""
+    import asyncpg
+
+    from eventguard import ticketing
+    from eventguard.db.migrate import migrate
+    from eventguard.runtime import database
+
+    async def go(dsn: str) -> tuple[int, Path]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+            return await ticketing.create_key(conn, args.event, args.key_dir)
+        finally:
+            await conn.close()
+
+    with database(_db_url(args)) as dsn:
+        key_id, path = asyncio.run(go(dsn))
+    _print_json({"event": args.event, "key_id": key_id, "private_key_file": str(path)})
+    return 0
+
+
+def cmd_tickets_issue(args: argparse.Namespace) -> int:
+    """Issue N tickets; print one JSON line each (ticket id and QR payload)."""
+    import asyncpg
+
+    from eventguard import ticketing
+    from eventguard.runtime import database
+
+    now = int(time.time())
+    valid_from = int(args.valid_from) if args.valid_from is not None else now
+    valid_until = int(args.valid_until) if args.valid_until is not None else now + 24 * 3600
+
+    async def go(dsn: str) -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            key_id, key = await ticketing.latest_key(conn, args.event, args.key_dir)
+            out = []
+            for _ in range(args.count):
+                t, payload = await ticketing.issue(
+                    conn, event_id=args.event, key_id=key_id, key=key, valid_from=valid_from,
+                    valid_until=valid_until, now=now, holder_ref=args.holder,
+                    entrances=[e for e in (args.entrances or "").split(",") if e], kind=args.kind)
+                out.append((t.ticket_id, payload))
+            return out
+        finally:
+            await conn.close()
+
+    with database(_db_url(args)) as dsn:
+        issued = asyncio.run(go(dsn))
+    for ticket_id, payload in issued:
+        row: dict[str, Any] = {"ticket_id": ticket_id, "payload": payload}
+        if args.png_dir:
+            row["png"] = str(ticketing_render(payload, args.png_dir / f"{ticket_id}.png", args.scale))
+        _print_json(row)
+    return 0
+
+
+def ticketing_render(payload: str, path: Path, scale: int) -> Path:
+    """Render one QR PNG."""
+    from eventguard.ticketing import render_png
+
+    return render_png(payload, path, scale=scale)
+
+
+def cmd_tickets_render(args: argparse.Namespace) -> int:
+    """Render the QR PNG of stored tickets."""
+    import asyncpg
+
+    from eventguard.runtime import database
+
+    async def go(dsn: str) -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows = await conn.fetch("SELECT ticket_id, payload FROM tickets WHERE ticket_id = ANY($1::text[])",
+                                    args.ticket_ids)
+            return [(r["ticket_id"], r["payload"]) for r in rows]
+        finally:
+            await conn.close()
+
+    with database(_db_url(args)) as dsn:
+        rows = asyncio.run(go(dsn))
+    missing = set(args.ticket_ids) - {r[0] for r in rows}
+    for ticket_id, payload in rows:
+        _print_json({"ticket_id": ticket_id, "png": str(ticketing_render(payload, args.out / f"{ticket_id}.png",
+                                                                          args.scale))})
+    for m in sorted(missing):
+        print(f"error: unknown ticket {m}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def cmd_tickets_revoke(args: argparse.Namespace) -> int:
+    """Revoke a ticket."""
+    import asyncpg
+
+    from eventguard import ticketing
+    from eventguard.runtime import database
+
+    async def go(dsn: str) -> bool:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await ticketing.revoke(conn, args.ticket_id, args.reason)
+        finally:
+            await conn.close()
+
+    with database(_db_url(args)) as dsn:
+        ok = asyncio.run(go(dsn))
+    if not ok:
+        print(f"error: ticket {args.ticket_id} is unknown or already revoked", file=sys.stderr)
+        return 1
+    print(f"revoked {args.ticket_id}")
+    return 0
+
+
+# ---- gate tools ---------------------------------------------------------------------------
+
+
+def cmd_qr_decode(args: argparse.Namespace) -> int:
+    """Decode QR codes in image files."""
+    from gate import qr
+    from gate.errors import ImageError
+
+    rc = 0
+    for f in args.images:
+        try:
+            _print_json({"file": str(f), "texts": qr.decode_file(f)})
+        except ImageError as err:
+            _print_json({"file": str(f), "texts": [], "error": str(err)})
+            rc = 1
+    return rc
+
+
+def cmd_faces_compare(args: argparse.Namespace) -> int:
+    """Compare the largest face in two photos."""
+    from gate import faces
+    from gate.errors import ImageError
+
+    try:
+        _print_json(dict(faces.compare_files(args.a, args.b, tolerance=args.tolerance)))
+    except ImageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command tree."""
+    p = argparse.ArgumentParser(prog="eventguard", description="EventGuard: security control for large events.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(parent: Any, name: str, fn: Handler, help_: str) -> argparse.ArgumentParser:
+        sp: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(func=fn)
+        return sp
+
+    db = sub.add_parser("db", help="database: migrate, start/stop the embedded server").add_subparsers(
+        dest="db_command", metavar="ACTION", required=True)
+    _add_db(add(db, "migrate", cmd_db_migrate, "apply pending SQL migrations from sql/"))
+    add(db, "start", cmd_db_start, "start the embedded PostgreSQL and print its DSN")
+    add(db, "stop", cmd_db_stop, "stop the embedded PostgreSQL")
+
+    for name, fn, help_ in (("serve", cmd_serve, "run the command server"),
+                            ("demo", cmd_demo, "run a whole demo venue: database, command server, gates, arrivals")):
+        sp = add(sub, name, fn, help_)
+        _add_db(sp)
+        _add_venue(sp)
+        sp.add_argument("--host", default="127.0.0.1")
+        sp.add_argument("--port", type=int, default=8080)
+        if name == "serve":
+            sp.add_argument("--tls-cert", type=Path)
+            sp.add_argument("--tls-key", type=Path)
+            sp.add_argument("--allow-insecure", action="store_true",
+                            help="serve plain HTTP on a non-loopback address (not for production)")
+        else:
+            sp.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+            sp.add_argument("--rate", type=float, default=3.0, help="arrivals per second (default %(default)s)")
+            sp.add_argument("--seed", type=int, default=1)
+
+    ops = sub.add_parser("operators", help="operator accounts").add_subparsers(
+        dest="op_command", metavar="ACTION", required=True)
+    sp = add(ops, "create", cmd_operator_create, "create or update an operator (password from $EVENTGUARD_PASSWORD or prompt)")
+    sp.add_argument("username")
+    sp.add_argument("--role", choices=["commander", "operator", "viewer"], required=True)
+    _add_db(sp)
+
+    gates = sub.add_parser("gates", help="gate credentials").add_subparsers(
+        dest="gate_command", metavar="ACTION", required=True)
+    sp = add(gates, "token", cmd_gate_token, "issue (or rotate) a gate's token")
+    sp.add_argument("gate_id")
+    _add_db(sp)
+
+    keys = sub.add_parser("keys", help="event signing keys").add_subparsers(
+        dest="keys_command", metavar="ACTION", required=True)
+    sp = add(keys, "create", cmd_keys_create, "create an Ed25519 signing key for an event")
+    sp.add_argument("--event", required=True)
+    sp.add_argument("--key-dir", type=Path, default=None, help="where the private key file goes")
+    _add_db(sp)
+
+    tk = sub.add_parser("tickets", help="issue, render and revoke tickets").add_subparsers(
+        dest="tickets_command", metavar="ACTION", required=True)
+    sp = add(tk, "issue", cmd_tickets_issue, "issue signed tickets")
+    sp.add_argument("--event", required=True)
+    sp.add_argument("--count", type=int, default=1)
+    sp.add_argument("--holder", default=None, help="registration id (hex UUID) of the holder")
+    sp.add_argument("--entrances", default="", help="comma-separated gate ids (default: all)")
+    sp.add_argument("--kind", default="standard")
+    sp.add_argument("--valid-from", type=float, default=None, help="unix seconds (default: now)")
+    sp.add_argument("--valid-until", type=float, default=None, help="unix seconds (default: now + 24 h)")
+    sp.add_argument("--png-dir", type=Path, default=None, help="also write QR PNGs here")
+    sp.add_argument("--scale", type=int, default=6, help="PNG pixels per QR module")
+    sp.add_argument("--key-dir", type=Path, default=None)
+    _add_db(sp)
+    sp = add(tk, "render", cmd_tickets_render, "write the QR PNG of stored tickets")
+    sp.add_argument("ticket_ids", nargs="+")
+    sp.add_argument("--out", type=Path, default=Path("."))
+    sp.add_argument("--scale", type=int, default=6)
+    _add_db(sp)
+    sp = add(tk, "revoke", cmd_tickets_revoke, "revoke a ticket (gates learn it on their next sync)")
+    sp.add_argument("ticket_id")
+    sp.add_argument("--reason", default="revoked by operator")
+    _add_db(sp)
+
+    qr = sub.add_parser("qr", help="QR tools").add_subparsers(dest="qr_command", metavar="ACTION", required=True)
+    sp = add(qr, "decode", cmd_qr_decode, "decode QR codes; one JSON object per image")
+    sp.add_argument("images", nargs="+", type=Path)
+
+    fc = sub.add_parser("faces", help="face tools").add_subparsers(dest="faces_command", metavar="ACTION",
+                                                                    required=True)
+    sp = add(fc, "compare", cmd_faces_compare, "distance between the largest faces of two photos")
+    sp.add_argument("a", type=Path)
+    sp.add_argument("b", type=Path)
+    sp.add_argument("--tolerance", type=float, default=0.6)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        rc: int = args.func(args)
+        return rc
+    except EventGuardError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Process-level helpers shared by CLI commands: which database, keys on disk, logging."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from eventguard import tickets
+from eventguard.db.embedded import EmbeddedPostgres
+from eventguard.errors import ConfigError
+from eventguard.settings import data_dir
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Plain, timestamped logs on stderr."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def database(url: str | None, *, keep_running: bool = False) -> Iterator[str]:
+    """Yield a DSN: the given URL, or an embedded server under the user's data dir
+    (started if needed; stopped afterwards unless it was already running or keep_running)."""
+    if url:
+        yield url
+        return
+    pg = EmbeddedPostgres(data_dir() / "pgdata", port=int(os.environ.get("EVENTGUARD_PG_PORT", "54329")))
+    was_running = (pg.datadir / "PG_VERSION").exists() and pg.running()
+    pg.start()
+    try:
+        yield pg.dsn("postgres")
+    finally:
+        if not (was_running or keep_running):
+            pg.stop()
+
+
+def key_path(event_id: str, key_id: int, root: Path | None = None) -> Path:
+    """Where the private signing key of an event lives (0600)."""
+    return (root or data_dir() / "keys") / f"{event_id}.{key_id}.ed25519"
+
+
+def write_private_key(path: Path, raw: bytes) -> None:
+    """Create a private key file readable only by its owner; refuse to overwrite."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_private_key(path: Path) -> Ed25519PrivateKey:
+    """Load a private key file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read signing key {path}: {err.strerror}") from err
+    if len(raw) != 32:
+        raise ConfigError(f"{path} is not a raw Ed25519 private key")
+    return tickets.load_private(raw)

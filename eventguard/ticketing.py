@@ -1,0 +1,83 @@
+"""Issuing side of tickets: event keys and ticket rows in PostgreSQL, signing with the key file."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from eventguard import tickets
+from eventguard.runtime import key_path, read_private_key, write_private_key
+from eventguard.tickets import Ticket
+
+
+def _ts(t: int) -> datetime:
+    return datetime.fromtimestamp(t, tz=UTC)
+
+
+async def create_key(conn: asyncpg.Connection, event_id: str, key_dir: Path | None = None) -> tuple[int, Path]:
+    """New signing key for an event: private half to a 0600 file, public half to the database."""
+    key_id: int = await conn.fetchval(
+        "SELECT coalesce(max(key_id), 0) + 1 FROM event_keys WHERE event_id = $1", event_id)
+    if key_id > 255:
+        raise ValueError("an event has at most 255 keys")
+    key = tickets.new_key()
+    path = key_path(event_id, key_id, key_dir)
+    write_private_key(path, tickets.private_raw(key))
+    await conn.execute("INSERT INTO event_keys (event_id, key_id, public_key) VALUES ($1, $2, $3)",
+                       event_id, key_id, tickets.public_raw(key))
+    return key_id, path
+
+
+async def latest_key(conn: asyncpg.Connection, event_id: str, key_dir: Path | None = None
+                     ) -> tuple[int, Ed25519PrivateKey]:
+    """The newest key of an event, loaded from its file."""
+    key_id = await conn.fetchval("SELECT max(key_id) FROM event_keys WHERE event_id = $1", event_id)
+    if key_id is None:
+        raise LookupError(f"event {event_id} has no signing key; run `eventguard keys create`")
+    return key_id, read_private_key(key_path(event_id, key_id, key_dir))
+
+
+async def public_keys(conn: asyncpg.Connection, event_id: str) -> dict[int, Ed25519PublicKey]:
+    """key_id -> public key, for gates."""
+    rows = await conn.fetch("SELECT key_id, public_key FROM event_keys WHERE event_id = $1", event_id)
+    return {r["key_id"]: tickets.load_public(bytes(r["public_key"])) for r in rows}
+
+
+async def issue(conn: asyncpg.Connection, *, event_id: str, key_id: int, key: Ed25519PrivateKey,
+                valid_from: int, valid_until: int, now: int, holder_ref: str | None = None,
+                entrances: Sequence[str] = (), kind: str = "standard") -> tuple[Ticket, str]:
+    """Create, sign and store one ticket; return it and its QR text."""
+    t = Ticket(event_id=event_id, ticket_id=uuid.uuid4().hex, holder_ref=holder_ref,
+               entrances=tuple(entrances), valid_from=valid_from, valid_until=valid_until,
+               issued_at=now, kind=kind, key_id=key_id)
+    payload = tickets.sign(t, key)
+    await conn.execute(
+        "INSERT INTO tickets (ticket_id, event_id, holder_ref, kind, entrances, valid_from, valid_until,"
+        " issued_at, key_id, payload, sync_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+        " nextval('sync_version_seq'))",
+        t.ticket_id, event_id, holder_ref, kind, list(t.entrances), _ts(valid_from), _ts(valid_until),
+        _ts(now), key_id, payload)
+    return t, payload
+
+
+async def revoke(conn: asyncpg.Connection, ticket_id: str, reason: str) -> bool:
+    """Revoke a ticket (bumps its sync version so gates learn it); False if unknown/already."""
+    status: str = await conn.execute(
+        "UPDATE tickets SET revoked_at = now(), revoke_reason = $2, sync_version = nextval('sync_version_seq')"
+        " WHERE ticket_id = $1 AND revoked_at IS NULL", ticket_id, reason)
+    return status.endswith(" 1")
+
+
+def render_png(payload: str, path: Path, *, scale: int = 6, border: int = 4) -> Path:
+    """Write the ticket's QR (ECC level M) as a PNG."""
+    import segno
+
+    qr = segno.make(payload, error="m", micro=False, boost_error=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    qr.save(str(path), kind="png", scale=scale, border=border)
+    return path

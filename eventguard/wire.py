@@ -1,0 +1,269 @@
+"""The one wire schema shared by gate, command server, web clients and simulator.
+
+Every message is a frozen msgspec Struct tagged by its `type` field. JSON encoding and
+decoding happen only in the codec functions at the bottom of this module.
+msgspec validates types while decoding, so a malformed message fails here, at the edge,
+with a WireError, never deeper inside a service.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import msgspec
+
+from eventguard.errors import WireError
+
+MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: a batch of 1,000 events is ~250 kB
+
+
+class EventKind(enum.StrEnum):
+    """What happened at a gate lane."""
+
+    ENTRY = "entry"  # a person was admitted and passed the turnstile into the gate's zone
+    EXIT = "exit"  # a person left through the gate
+    DENY = "deny"  # a scan was refused
+    SECONDARY = "secondary"  # a scan was sent to a person for a secondary check
+    TRANSFER = "transfer"  # a person moved from one zone to another (zone sensors / sim)
+
+
+class Msg(msgspec.Struct, frozen=True, tag_field="type", kw_only=True):
+    """Base of every wire message."""
+
+
+# ---- gate -> command ---------------------------------------------------------------------
+
+
+class GateEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One event at a gate; `event_id` is unique (gate id + nonce), so storing is idempotent."""
+
+    event_id: str
+    gate_id: str
+    kind: EventKind
+    at: float  # unix seconds, gate clock
+    lane: int = 0
+    ticket_id: str | None = None
+    verdict: str | None = None
+    reasons: tuple[str, ...] = ()
+    zone_from: str | None = None  # TRANSFER only
+    zone_to: str | None = None  # TRANSFER only
+    latency_ms: float | None = None  # capture-to-verdict time at the gate
+
+
+class EventBatch(Msg, frozen=True, tag="events"):
+    """A batch of gate events; the server answers with BatchAck once all are stored."""
+
+    batch_id: str
+    events: tuple[GateEvent, ...]
+
+
+class WatchlistHitReport(Msg, frozen=True, tag="watchlist_hit"):
+    """A 1:N screening candidate found at a gate (stored and audited, sent to review)."""
+
+    event_id: str
+    gate_id: str
+    at: float
+    list_id: str
+    entry_id: str
+    severity: str
+    distance: float
+    ticket_id: str | None = None
+
+
+class OrderAck(Msg, frozen=True, tag="order_ack"):
+    """The receiver of an order confirms it."""
+
+    order_id: int
+    by: str
+
+
+class Ping(Msg, frozen=True, tag="ping"):
+    """Keep-alive from any client."""
+
+    nonce: str = ""
+
+
+GateMessage = EventBatch | WatchlistHitReport | OrderAck | Ping
+
+
+# ---- command -> gate ---------------------------------------------------------------------
+
+
+class BatchAck(Msg, frozen=True, tag="ack"):
+    """Every event of the batch is durably stored (`duplicates` were already stored before)."""
+
+    batch_id: str
+    stored: int
+    duplicates: int
+
+
+class ErrorMsg(Msg, frozen=True, tag="error"):
+    """A client message was refused; the connection stays open."""
+
+    code: str
+    message: str
+
+
+class Welcome(Msg, frozen=True, tag="welcome"):
+    """First message on a websocket after authentication."""
+
+    subject: str
+    role: str
+    server_time: float
+
+
+class Order(Msg, frozen=True, tag="order"):
+    """A dispatch or gate order for its receiver to acknowledge."""
+
+    order_id: int
+    kind: str
+    target: str
+    note: str = ""
+    params: dict[str, Any] = {}
+    status: str = "sent"
+
+
+class Pong(Msg, frozen=True, tag="pong"):
+    """Answer to Ping."""
+
+    nonce: str = ""
+
+
+# ---- command -> live map -----------------------------------------------------------------
+
+
+class ZoneView(msgspec.Struct, frozen=True, kw_only=True):
+    """A zone as the live map shows it."""
+
+    id: str
+    name: str
+    occupancy: int
+    capacity: int
+    area_m2: float
+    density: float
+    los: str
+    inflow_per_min: float = 0.0
+    outflow_per_min: float = 0.0
+    forecast_s: float | None = None
+
+
+class GateView(msgspec.Struct, frozen=True, kw_only=True):
+    """A gate as the live map shows it."""
+
+    id: str
+    name: str
+    zone: str
+    lanes: int
+    entries: int
+    exits: int
+    denies: int = 0
+    secondary: int = 0
+    entries_per_min: float = 0.0
+    queue: float = 0.0
+    online: bool = False
+    last_event_at: float | None = None
+
+
+class ZonesUpdate(Msg, frozen=True, tag="zones"):
+    """Changed zones (a delta) or all zones (in a snapshot)."""
+
+    zones: tuple[ZoneView, ...]
+    at: float
+    last_scan_at: float | None = None  # gate clock of the newest event behind this update
+
+
+class GatesUpdate(Msg, frozen=True, tag="gates"):
+    """Changed gates."""
+
+    gates: tuple[GateView, ...]
+    at: float
+
+
+class GridUpdate(Msg, frozen=True, tag="grid"):
+    """Density heatmap: row-major cells, densities in tenths of p/m²."""
+
+    x0: float
+    y0: float
+    cell_m: float
+    cols: int
+    rows: int
+    deci_density: tuple[int, ...]
+    at: float
+
+
+class AlertView(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert as the live map shows it."""
+
+    id: int
+    kind: str
+    level: str
+    subject: str
+    status: str
+    message: str
+    raised_at: float
+    details: dict[str, Any] = {}
+
+
+class AlertsUpdate(Msg, frozen=True, tag="alerts"):
+    """Changed alerts."""
+
+    alerts: tuple[AlertView, ...]
+    at: float
+
+
+class Snapshot(Msg, frozen=True, tag="snapshot"):
+    """Everything a live-map client needs after (re)connecting; deltas follow."""
+
+    event_id: str
+    event_name: str
+    zones: tuple[ZoneView, ...]
+    gates: tuple[GateView, ...]
+    alerts: tuple[AlertView, ...] = ()
+    at: float = 0.0
+    extra: dict[str, Any] = {}
+
+
+ServerMessage = (
+    BatchAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
+    | AlertsUpdate | Snapshot
+)
+
+# ---- codec -------------------------------------------------------------------------------
+
+_encoder = msgspec.json.Encoder()
+_gate_decoder = msgspec.json.Decoder(GateMessage)
+_server_decoder = msgspec.json.Decoder(ServerMessage)
+
+
+def encode(msg: msgspec.Struct) -> bytes:
+    """JSON bytes of a message."""
+    return _encoder.encode(msg)
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise WireError(f"message too large: {len(data)} bytes (limit {MAX_MESSAGE_BYTES})")
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError as err:
+        raise WireError(f"invalid message: {err}") from err
+    except msgspec.DecodeError as err:
+        raise WireError(f"malformed JSON: {err}") from err
+
+
+def decode_gate_message(data: bytes | str) -> GateMessage:
+    """Decode a message sent by a gate (or any client) to the server."""
+    msg: GateMessage = _decode(_gate_decoder, data)
+    return msg
+
+
+def decode_server_message(data: bytes | str) -> ServerMessage:
+    """Decode a message sent by the server."""
+    msg: ServerMessage = _decode(_server_decoder, data)
+    return msg
+
+
+def to_builtins(obj: Any) -> Any:
+    """Plain dict/list form (for REST responses)."""
+    return msgspec.to_builtins(obj)

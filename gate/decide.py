@@ -1,0 +1,154 @@
+"""The gate verdict: a pure function of ticket check, face check, watchlist hits and gate state.
+
+Precedence: any DENY reason wins; otherwise any SECONDARY reason sends the person to a
+human check; otherwise ADMIT. Every reason found is listed, not just the deciding one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eventguard.tickets import TicketCheck, TicketCode
+
+
+class Verdict(enum.StrEnum):
+    """What the lane does with the person."""
+
+    ADMIT = "admit"
+    DENY = "deny"
+    SECONDARY = "secondary"
+
+
+class Reason(enum.StrEnum):
+    """Closed vocabulary of verdict reasons; human text lives in the UI."""
+
+    TICKET_VALID = "ticket_valid"
+    NO_TICKET = "no_ticket"
+    BAD_FORMAT = "ticket_bad_format"
+    UNKNOWN_KEY = "ticket_unknown_key"
+    BAD_SIGNATURE = "ticket_bad_signature"
+    OTHER_EVENT = "ticket_other_event"
+    NOT_YET_VALID = "ticket_not_yet_valid"
+    EXPIRED = "ticket_expired"
+    REVOKED = "ticket_revoked"
+    WRONG_ENTRANCE = "ticket_wrong_entrance"
+    ALREADY_INSIDE = "already_inside"
+    NOT_INSIDE = "not_inside"
+    FACE_MATCH = "face_match"
+    FACE_MISMATCH = "face_mismatch"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_TOO_SMALL = "face_too_small"
+    NO_REGISTERED_FACE = "no_registered_face"
+    WATCHLIST_DENY = "watchlist_deny"
+    WATCHLIST_DETAIN = "watchlist_detain"
+    WATCHLIST_INFO = "watchlist_info"
+    WATCHLIST_AMBIGUOUS = "watchlist_ambiguous"
+    LANE_CLOSED = "lane_closed"
+
+
+_TICKET_REASON = {
+    TicketCode.VALID: Reason.TICKET_VALID,
+    TicketCode.BAD_FORMAT: Reason.BAD_FORMAT,
+    TicketCode.UNKNOWN_KEY: Reason.UNKNOWN_KEY,
+    TicketCode.BAD_SIGNATURE: Reason.BAD_SIGNATURE,
+    TicketCode.OTHER_EVENT: Reason.OTHER_EVENT,
+    TicketCode.NOT_YET_VALID: Reason.NOT_YET_VALID,
+    TicketCode.EXPIRED: Reason.EXPIRED,
+    TicketCode.REVOKED: Reason.REVOKED,
+    TicketCode.WRONG_ENTRANCE: Reason.WRONG_ENTRANCE,
+    TicketCode.ALREADY_INSIDE: Reason.ALREADY_INSIDE,
+    TicketCode.NOT_INSIDE: Reason.NOT_INSIDE,
+}
+
+DENY_REASONS = frozenset({
+    Reason.NO_TICKET, Reason.BAD_FORMAT, Reason.UNKNOWN_KEY, Reason.BAD_SIGNATURE,
+    Reason.OTHER_EVENT, Reason.NOT_YET_VALID, Reason.EXPIRED, Reason.REVOKED,
+    Reason.WRONG_ENTRANCE, Reason.ALREADY_INSIDE, Reason.NOT_INSIDE, Reason.WATCHLIST_DENY,
+    Reason.LANE_CLOSED,
+})
+SECONDARY_REASONS = frozenset({
+    Reason.FACE_MISMATCH, Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.FACE_TOO_SMALL,
+    Reason.NO_REGISTERED_FACE, Reason.WATCHLIST_DETAIN, Reason.WATCHLIST_AMBIGUOUS,
+})
+
+
+@dataclass(frozen=True, slots=True)
+class FaceCheck:
+    """Result of the 1:1 check of the live face against the ticket holder's registration."""
+
+    problem: str | None = None  # "no_face" | "multiple_faces" | "face_too_small" | None
+    distance: float | None = None  # None when there is no registered encoding
+    tolerance: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A 1:N screening candidate (severity: info, detain or deny)."""
+
+    list_id: str
+    entry_id: str
+    severity: str
+    distance: float
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GateState:
+    """What the gate itself allows right now."""
+
+    lane_open: bool = True
+    face_required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdict and every reason that contributed."""
+
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+
+
+def _face_reasons(face: FaceCheck) -> list[Reason]:
+    if face.problem is not None:
+        return [Reason(face.problem)]
+    if face.distance is None:
+        return [Reason.NO_REGISTERED_FACE]
+    return [Reason.FACE_MATCH if face.distance <= face.tolerance else Reason.FACE_MISMATCH]
+
+
+def _hit_reasons(hits: Sequence[Hit]) -> list[Reason]:
+    out: list[Reason] = []
+    for h in hits:
+        if h.ambiguous:
+            out.append(Reason.WATCHLIST_AMBIGUOUS)
+        elif h.severity == "deny":
+            out.append(Reason.WATCHLIST_DENY)
+        elif h.severity == "detain":
+            out.append(Reason.WATCHLIST_DETAIN)
+        else:
+            out.append(Reason.WATCHLIST_INFO)
+    return list(dict.fromkeys(out))
+
+
+def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hit],
+           gate: GateState) -> Decision:
+    """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked."""
+    reasons: list[Reason] = []
+    if not gate.lane_open:
+        reasons.append(Reason.LANE_CLOSED)
+    reasons.append(Reason.NO_TICKET if ticket is None else _TICKET_REASON[ticket.code])
+    if face is not None:
+        reasons += _face_reasons(face)
+    elif gate.face_required and ticket is not None and ticket.ok:
+        reasons.append(Reason.NO_FACE)
+    reasons += _hit_reasons(hits)
+    if any(r in DENY_REASONS for r in reasons):
+        verdict = Verdict.DENY
+    elif any(r in SECONDARY_REASONS for r in reasons):
+        verdict = Verdict.SECONDARY
+    else:
+        verdict = Verdict.ADMIT
+    return Decision(verdict, tuple(reasons))

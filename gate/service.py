@@ -1,0 +1,185 @@
+"""One gate: frames in, verdicts out; every event journaled first, then streamed uplink.
+
+CPU work (QR decode, face detection and encoding, 1:N search) runs in a bounded thread
+pool — OpenCV and dlib release the GIL — so the event loop only moves data. Journal
+writes go through a single dedicated thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from eventguard import tickets
+from eventguard.tickets import TicketCheck
+from eventguard.wire import EventKind, GateEvent, ServerMessage
+from gate import qr
+from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
+from gate.image import Frame, to_rgb
+from gate.journal import Journal
+from gate.uplink import Uplink
+from gate.watchlist import WatchlistIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    """Settings of one gate process (validated by the CLI)."""
+
+    gate_id: str
+    event_id: str
+    server_url: str  # ws://host:port/ws/gate
+    token: str
+    journal_path: Path
+    face_required: bool = True
+    tolerance: float = 0.6  # 1:1 ticket holder match
+    watch_threshold: float = 0.5  # 1:N screening, stricter
+    watch_margin: float = 0.05
+    detect_width: int = 320
+    workers: int = max(2, os.cpu_count() or 2)
+
+
+@dataclass
+class GateCache:
+    """Local copies that let the gate decide with no network."""
+
+    keys: dict[int, Ed25519PublicKey] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)
+    holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> 128-d encoding
+    watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What the terminal shows and what was journaled."""
+
+    event: GateEvent
+    decision: Decision
+    ticket: TicketCheck | None
+    face_distance: float | None
+    hits: tuple[Hit, ...]
+    stage_ms: dict[str, float]
+
+
+class GateService:
+    """Decides scans for one gate and keeps its journal flowing to the command server."""
+
+    def __init__(self, cfg: GateConfig, cache: GateCache, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.cache = cache
+        self.clock = clock
+        self.cpu = ThreadPoolExecutor(cfg.workers, thread_name_prefix=f"gate-{cfg.gate_id}-cpu")
+        self.io = ThreadPoolExecutor(1, thread_name_prefix=f"gate-{cfg.gate_id}-journal")
+        self.journal = Journal(cfg.journal_path)
+        self.inside: set[str] = self.journal.inside()
+        self.lanes_closed: set[int] = set()
+        self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
+                             on_message=self._on_server_message)
+        self.listeners: list[Callable[[ScanResult], Awaitable[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start streaming the journal to the server (also replays what is pending)."""
+        self._task = asyncio.create_task(self.uplink.run(), name=f"uplink-{self.cfg.gate_id}")
+
+    async def stop(self) -> None:
+        """Stop the uplink and release threads and the journal."""
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self.cpu.shutdown(wait=True)
+        self.io.shutdown(wait=True)
+        self.journal.close()
+
+    async def _on_server_message(self, msg: ServerMessage) -> None:
+        log.info("gate %s got %s", self.cfg.gate_id, type(msg).__name__)
+
+    def _face_work(self, frame: Frame, holder: str | None) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float]]:
+        from gate import faces
+
+        rgb = to_rgb(frame)
+        res = faces.analyse(rgb, detect_width=self.cfg.detect_width)
+        stage = {"detect": res.detect_ms, "encode": res.encode_ms}
+        if res.encoding is None:
+            return FaceCheck(problem=res.problem.value if res.problem else "no_face",
+                             tolerance=self.cfg.tolerance), (), stage
+        registered = self.cache.holders.get(holder) if holder else None
+        dist = faces.distance(res.encoding, registered) if registered is not None else None
+        t0 = time.perf_counter()
+        found = self.cache.watchlist.search(res.encoding, threshold=self.cfg.watch_threshold,
+                                            margin=self.cfg.watch_margin) if len(self.cache.watchlist) else []
+        stage["search"] = (time.perf_counter() - t0) * 1000
+        hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity.value,
+                         distance=h.distance, ambiguous=h.ambiguous) for h in found)
+        problem = res.problem.value if res.problem else None
+        return FaceCheck(problem=problem, distance=dist, tolerance=self.cfg.tolerance), hits, stage
+
+    async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
+                   captured_at: float | None = None) -> ScanResult:
+        """Decide one captured frame, journal the event, and notify listeners."""
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        texts = await loop.run_in_executor(self.cpu, qr.decode, frame)
+        stage = {"qr": (time.perf_counter() - t0) * 1000}
+        now = self.clock()
+        check: TicketCheck | None = None
+        for text in texts:  # the first text that is an EventGuard ticket wins
+            c = tickets.verify(text, keys=self.cache.keys, event_id=self.cfg.event_id,
+                               gate_id=self.cfg.gate_id, now=now, revoked=self.cache.revoked,
+                               inside=self.inside, direction=direction)
+            if check is None or c.code is not tickets.TicketCode.BAD_FORMAT:
+                check = c
+            if c.code is not tickets.TicketCode.BAD_FORMAT:
+                break
+        face: FaceCheck | None = None
+        hits: tuple[Hit, ...] = ()
+        if self.cfg.face_required and direction == "entry" and check is not None and check.ok:
+            holder = check.ticket.holder_ref if check.ticket else None
+            face, hits, fstage = await loop.run_in_executor(self.cpu, self._face_work, frame, holder)
+            stage.update(fstage)
+        decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
+                                                       face_required=self.cfg.face_required
+                                                       and direction == "entry"))
+        kind = {Verdict.ADMIT: EventKind.ENTRY if direction == "entry" else EventKind.EXIT,
+                Verdict.DENY: EventKind.DENY, Verdict.SECONDARY: EventKind.SECONDARY}[decision.verdict]
+        latency = (time.perf_counter() - t0) * 1000
+        event = GateEvent(
+            event_id=f"{self.cfg.gate_id}:{uuid.uuid4().hex}", gate_id=self.cfg.gate_id, kind=kind,
+            at=captured_at if captured_at is not None else now, lane=lane,
+            ticket_id=check.ticket.ticket_id if check and check.ticket else None,
+            verdict=decision.verdict.value, reasons=tuple(r.value for r in decision.reasons),
+            latency_ms=round(latency, 2))
+        await self.record(event)
+        result = ScanResult(event, decision, check, face.distance if face else None, hits, stage)
+        for listener in list(self.listeners):
+            try:
+                await listener(result)
+            except Exception:  # a broken terminal page must not break the gate
+                log.exception("listener failed")
+        return result
+
+    async def record(self, event: GateEvent) -> None:
+        """Journal an event durably, update local anti-passback, wake the uplink."""
+        await asyncio.get_running_loop().run_in_executor(self.io, self.journal.append, event)
+        if event.ticket_id:
+            if event.kind is EventKind.ENTRY:
+                self.inside.add(event.ticket_id)
+            elif event.kind is EventKind.EXIT:
+                self.inside.discard(event.ticket_id)
+        self.uplink.notify()

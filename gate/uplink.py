@@ -1,0 +1,151 @@
+"""The gate's link to the command server: replays the journal in order, batch by batch.
+
+One batch is in flight at a time; it is marked acknowledged in the journal only after the
+server's BatchAck says it is stored. Lost connections, refused batches (database down) and
+timeouts all lead to the same thing: wait, reconnect, resend. The server de-duplicates by
+event id, so a resend after a lost ack never double counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from eventguard.errors import WireError
+from eventguard.wire import (
+    BatchAck,
+    ErrorMsg,
+    EventBatch,
+    Msg,
+    ServerMessage,
+    Welcome,
+    decode_server_message,
+    encode,
+)
+from gate.journal import Journal
+
+log = logging.getLogger(__name__)
+
+
+class Uplink:
+    """Keeps the journal flowing to the server whenever it is reachable."""
+
+    def __init__(self, url: str, token: str, journal: Journal, executor: Executor, *,
+                 batch_size: int = 500, ack_timeout_s: float = 10.0, retry_s: float = 1.0,
+                 on_message: Callable[[ServerMessage], Awaitable[None]] | None = None) -> None:
+        self.url = url
+        self.token = token
+        self.journal = journal
+        self.executor = executor
+        self.batch_size = batch_size
+        self.ack_timeout_s = ack_timeout_s
+        self.retry_s = retry_s
+        self.on_message = on_message
+        self.connected = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._acks: asyncio.Queue[BatchAck | ErrorMsg] = asyncio.Queue()
+        self._ws: ClientConnection | None = None
+        self.sent_batches = 0
+
+    def notify(self) -> None:
+        """New events are in the journal."""
+        self._wake.set()
+
+    async def _io(self, fn: Callable[..., object], *args: object) -> object:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def send(self, msg: Msg) -> bool:
+        """Send a message now if connected (orders acks, hit reports); False if offline."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(encode(msg).decode())
+            return True
+        except websockets.ConnectionClosed:
+            return False
+
+    async def run(self) -> None:
+        """Connect, replay, stream; forever (cancel to stop)."""
+        delay = self.retry_s
+        while True:
+            try:
+                async with connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
+                                   open_timeout=5, ping_interval=10, ping_timeout=10,
+                                   max_size=1 << 22) as ws:
+                    first = decode_server_message(await asyncio.wait_for(ws.recv(), 5))
+                    if not isinstance(first, Welcome):
+                        raise WireError(f"expected welcome, got {type(first).__name__}")
+                    self._ws = ws
+                    self.connected.set()
+                    delay = self.retry_s
+                    log.info("uplink connected to %s as %s", self.url, first.subject)
+                    reader = asyncio.create_task(self._read(ws))
+                    try:
+                        await self._stream(ws, reader)
+                    finally:
+                        reader.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await reader
+            except asyncio.CancelledError:
+                raise
+            except (OSError, websockets.WebSocketException, WireError, TimeoutError) as err:
+                log.info("uplink to %s unavailable (%s); %d events pending",
+                         self.url, type(err).__name__, self.journal.pending())
+            finally:
+                self._ws = None
+                self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            try:
+                msg = decode_server_message(raw)
+            except WireError as err:
+                log.warning("bad message from server: %s", err)
+                continue
+            if isinstance(msg, BatchAck | ErrorMsg):
+                await self._acks.put(msg)
+            elif self.on_message is not None:
+                await self.on_message(msg)
+
+    async def _stream(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
+        while not reader.done():
+            events = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.journal.unacked, self.batch_size)
+            if not events:
+                self._wake.clear()
+                waiter = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                continue
+            batch = EventBatch(batch_id=uuid.uuid4().hex, events=tuple(events))
+            await ws.send(encode(batch).decode())
+            self.sent_batches += 1
+            reply = await self._await_reply(batch.batch_id, reader)
+            if isinstance(reply, BatchAck):
+                await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.journal.mark_acked, [e.event_id for e in events])
+            else:
+                log.warning("batch refused (%s: %s); retrying", reply.code, reply.message)
+                await asyncio.sleep(self.retry_s)
+
+    async def _await_reply(self, batch_id: str, reader: asyncio.Task[None]) -> BatchAck | ErrorMsg:
+        async with asyncio.timeout(self.ack_timeout_s):
+            while True:
+                getter = asyncio.ensure_future(self._acks.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    raise ConnectionError("connection closed while waiting for an ack")
+                reply = getter.result()
+                if isinstance(reply, ErrorMsg) or reply.batch_id == batch_id:
+                    return reply
