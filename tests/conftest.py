@@ -1,0 +1,87 @@
+"""Shared fixtures: a real PostgreSQL cluster per test session, a fresh database per test,
+and a running command server on loopback. Nothing here is mocked."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from support import Server
+
+from eventguard.config import Venue, load_venue
+from eventguard.db.embedded import EmbeddedPostgres, free_port
+from eventguard.db.migrate import migrate
+from eventguard.settings import DEFAULT_VENUE
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """A throwaway PostgreSQL cluster (DATABASE_URL is not used: tests own their server)."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+
+
+@pytest.fixture
+async def db_url(pg: EmbeddedPostgres) -> AsyncIterator[str]:
+    """DSN of a fresh, migrated database dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg.dsn("postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = pg.dsn(name)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    yield dsn
+    if not pg.running():
+        pg.start()
+    admin = await asyncpg.connect(pg.dsn("postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def conn(db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test's database."""
+    c = await asyncpg.connect(db_url)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture(scope="session")
+def venue() -> Venue:
+    """The demo venue (three zones, three gates)."""
+    return load_venue(DEFAULT_VENUE)
+
+
+@pytest.fixture
+async def server(db_url: str, venue: Venue, tmp_path: Path) -> AsyncIterator[Server]:
+    """A real command server on a free port with demo operators and gate tokens."""
+    from command import run
+    from eventguard.demo import DEMO_USERS, provision
+    from eventguard.settings import ServerSettings
+
+    prov = await provision(db_url, venue, tmp_path / "keys")
+    port = free_port()
+    runner = await run.start(ServerSettings(port=port, database_url=db_url), venue)
+    try:
+        yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
+                     venue=venue, gate_tokens=prov.gate_tokens,
+                     passwords={u: p for u, (p, _) in DEMO_USERS.items()})
+    finally:
+        await runner.cleanup()
