@@ -1,0 +1,119 @@
+"""The pure gate verdict: every reason, its verdict, precedence, and that all reasons are listed."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventguard.tickets import Ticket, TicketCheck, TicketCode
+from gate.decide import (
+    DENY_REASONS,
+    SECONDARY_REASONS,
+    Decision,
+    FaceCheck,
+    GateState,
+    Hit,
+    Reason,
+    Verdict,
+    decide,
+)
+
+_T = Ticket(event_id="ev", ticket_id="a" * 32, holder_ref=None, entrances=(), valid_from=0,
+            valid_until=10, issued_at=0)
+OK = TicketCheck(TicketCode.VALID, _T)
+MATCH = FaceCheck(distance=0.3)
+OPEN = GateState()
+
+
+def _hit(severity: str, ambiguous: bool = False, entry: str = "e1") -> Hit:
+    return Hit(list_id="L", entry_id=entry, severity=severity, distance=0.4, ambiguous=ambiguous)
+
+
+# (name, ticket, face, hits, gate, verdict, reasons) -- one row per reason at least
+CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], GateState, Verdict,
+                  tuple[Reason, ...]]] = [
+    ("valid + match", OK, MATCH, (), OPEN, Verdict.ADMIT, (Reason.TICKET_VALID, Reason.FACE_MATCH)),
+    ("valid, face not required", OK, None, (), GateState(face_required=False), Verdict.ADMIT,
+     (Reason.TICKET_VALID,)),
+    ("match at tolerance", OK, FaceCheck(distance=0.6), (), OPEN, Verdict.ADMIT,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH)),
+    ("no ticket", None, None, (), OPEN, Verdict.DENY, (Reason.NO_TICKET,)),
+    ("lane closed", OK, MATCH, (), GateState(lane_open=False), Verdict.DENY,
+     (Reason.LANE_CLOSED, Reason.TICKET_VALID, Reason.FACE_MATCH)),
+    ("face mismatch", OK, FaceCheck(distance=0.61), (), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_MISMATCH)),
+    ("no face seen", OK, FaceCheck(problem="no_face"), (), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.NO_FACE)),
+    ("face required, not checked", OK, None, (), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.NO_FACE)),
+    ("multiple faces", OK, FaceCheck(problem="multiple_faces"), (), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.MULTIPLE_FACES)),
+    ("face too small", OK, FaceCheck(problem="face_too_small"), (), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_TOO_SMALL)),
+    ("no registered face", OK, FaceCheck(), (), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.NO_REGISTERED_FACE)),
+    ("watchlist info", OK, MATCH, (_hit("info"),), OPEN, Verdict.ADMIT,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO)),
+    ("watchlist detain", OK, MATCH, (_hit("detain"),), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_DETAIN)),
+    ("watchlist deny", OK, MATCH, (_hit("deny"),), OPEN, Verdict.DENY,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_DENY)),
+    ("watchlist ambiguous", OK, MATCH, (_hit("info", ambiguous=True),), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_AMBIGUOUS)),
+    ("two deny hits listed once", OK, MATCH, (_hit("deny"), _hit("deny", entry="e2")), OPEN,
+     Verdict.DENY, (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_DENY)),
+    # precedence: DENY > SECONDARY > ADMIT, and every reason is still listed
+    ("deny beats secondary", TicketCheck(TicketCode.REVOKED, _T), FaceCheck(distance=0.9), (), OPEN,
+     Verdict.DENY, (Reason.REVOKED, Reason.FACE_MISMATCH)),
+    ("watchlist deny beats face mismatch", OK, FaceCheck(distance=0.9), (_hit("deny"),), OPEN,
+     Verdict.DENY, (Reason.TICKET_VALID, Reason.FACE_MISMATCH, Reason.WATCHLIST_DENY)),
+    ("detain beats info", OK, MATCH, (_hit("info"), _hit("detain", entry="e2")), OPEN,
+     Verdict.SECONDARY, (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO,
+                         Reason.WATCHLIST_DETAIN)),
+    ("everything at once", TicketCheck(TicketCode.EXPIRED, _T), FaceCheck(problem="multiple_faces"),
+     (_hit("detain"),), GateState(lane_open=False), Verdict.DENY,
+     (Reason.LANE_CLOSED, Reason.EXPIRED, Reason.MULTIPLE_FACES, Reason.WATCHLIST_DETAIN)),
+]
+
+_TICKET_CASES = {
+    TicketCode.BAD_FORMAT: Reason.BAD_FORMAT, TicketCode.UNKNOWN_KEY: Reason.UNKNOWN_KEY,
+    TicketCode.BAD_SIGNATURE: Reason.BAD_SIGNATURE, TicketCode.OTHER_EVENT: Reason.OTHER_EVENT,
+    TicketCode.NOT_YET_VALID: Reason.NOT_YET_VALID, TicketCode.EXPIRED: Reason.EXPIRED,
+    TicketCode.REVOKED: Reason.REVOKED, TicketCode.WRONG_ENTRANCE: Reason.WRONG_ENTRANCE,
+    TicketCode.ALREADY_INSIDE: Reason.ALREADY_INSIDE, TicketCode.NOT_INSIDE: Reason.NOT_INSIDE,
+}
+for _code, _reason in _TICKET_CASES.items():
+    # a bad ticket is denied whatever the face says; the face is not checked then (face None)
+    CASES.append((f"ticket {_code}", TicketCheck(_code, None), None, (), OPEN, Verdict.DENY, (_reason,)))
+
+
+@pytest.mark.parametrize(("name", "ticket", "face", "hits", "gate", "verdict", "reasons"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_decide(name: str, ticket: TicketCheck | None, face: FaceCheck | None, hits: tuple[Hit, ...],
+                gate: GateState, verdict: Verdict, reasons: tuple[Reason, ...]) -> None:
+    assert decide(ticket, face, hits, gate) == Decision(verdict, reasons)
+
+
+def test_every_reason_is_covered_by_a_case() -> None:
+    seen = {r for c in CASES for r in c[6]}
+    assert seen == set(Reason)
+
+
+def test_every_ticket_code_maps_to_a_reason() -> None:
+    assert set(_TICKET_CASES) | {TicketCode.VALID} == set(TicketCode)
+
+
+def test_reason_classes_are_disjoint_and_admit_reasons_are_few() -> None:
+    assert not DENY_REASONS & SECONDARY_REASONS
+    admit = set(Reason) - DENY_REASONS - SECONDARY_REASONS
+    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO}
+
+
+@pytest.mark.parametrize("reason", sorted(Reason))
+def test_each_reason_alone_gives_its_class(reason: Reason) -> None:
+    """Whatever reason appears, the verdict follows its class (table over the whole enum)."""
+    expected = (Verdict.DENY if reason in DENY_REASONS else
+                Verdict.SECONDARY if reason in SECONDARY_REASONS else Verdict.ADMIT)
+    neutral = {Reason.TICKET_VALID, Reason.FACE_MATCH, reason}
+    found = [c for c in CASES if reason in c[6] and set(c[6]) <= neutral]
+    assert found, f"no single-reason case for {reason}"
+    assert all(c[5] is expected for c in found)
