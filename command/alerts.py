@@ -315,6 +315,7 @@ _SEVERITY = {
     "info": AlertLevel.INFO, "low": AlertLevel.INFO,
     "warning": AlertLevel.WARNING, "medium": AlertLevel.WARNING,
     "critical": AlertLevel.CRITICAL, "high": AlertLevel.CRITICAL,
+    "detain": AlertLevel.CRITICAL, "deny": AlertLevel.CRITICAL,
 }
 
 

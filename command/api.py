@@ -8,11 +8,12 @@ from typing import Any
 from aiohttp import web
 
 from command import auth, store
-from command.auth import STAFF
+from command.auth import STAFF, Principal, Role
 from command.errors import AuthError
-from command.keys import POOL, SERVICE, SETTINGS
+from command.keys import POOL, SERVICE, SETTINGS, VENUE
 from command.ratelimit import RateLimiter
-from command.security import COOKIE, bearer, principal
+from command.routing import guarded, public
+from command.security import COOKIE, bearer
 from eventguard.wire import to_builtins
 
 routes = web.RouteTableDef()
@@ -32,7 +33,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-@routes.get("/api/health")
+@public(routes, "GET", "/api/health", tag="meta")
 async def health(request: web.Request) -> web.Response:
     """Liveness and database reachability (no authentication, no details)."""
     try:
@@ -44,7 +45,11 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": db})
 
 
-@routes.post("/api/login")
+LOGIN_BODY = {"type": "object", "required": ["username", "password"],
+              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
+
+
+@public(routes, "POST", "/api/login", body=LOGIN_BODY, tag="auth")
 async def login(request: web.Request) -> web.Response:
     """Username + password -> session token (also set as an HttpOnly cookie)."""
     body = await json_body(request)
@@ -77,10 +82,9 @@ def bad_request(message: str) -> web.HTTPBadRequest:
                               content_type="application/json")
 
 
-@routes.post("/api/logout")
-async def logout(request: web.Request) -> web.Response:
+@guarded(routes, "POST", "/api/logout", STAFF, tag="auth")
+async def logout(request: web.Request, who: Principal) -> web.Response:
     """End the caller's session."""
-    await principal(request, *STAFF)
     token = bearer(request)
     async with request.app[POOL].acquire() as conn:
         if token:
@@ -90,17 +94,31 @@ async def logout(request: web.Request) -> web.Response:
     return resp
 
 
-@routes.get("/api/me")
-async def me(request: web.Request) -> web.Response:
+@guarded(routes, "GET", "/api/me", tuple(Role), tag="auth")
+async def me(request: web.Request, who: Principal) -> web.Response:
     """Who the caller is."""
-    who = await principal(request)
     return web.json_response({"subject": who.subject, "role": who.role.value})
 
 
-@routes.get("/api/snapshot")
-async def snapshot(request: web.Request) -> web.Response:
+@guarded(routes, "GET", "/api/snapshot", STAFF, tag="live")
+async def snapshot(request: web.Request, who: Principal) -> web.Response:
     """The same picture /ws/live sends on connect."""
-    await principal(request, *STAFF)
-    return web.json_response(to_builtins(request.app[SERVICE].snapshot()))
+    return web.json_response(to_builtins(await request.app[SERVICE].snapshot_async()))
+
+
+@guarded(routes, "GET", "/api/venue", STAFF, tag="live")
+async def venue_plan(request: web.Request, who: Principal) -> web.Response:
+    """The venue plan the live map draws: zone polygons and gate positions, in metres."""
+    v = request.app[VENUE]
+    return web.json_response({
+        "event": {"id": v.event.id, "name": v.event.name},
+        "zones": [{"id": z.id, "name": z.name, "area_m2": z.area_m2, "capacity": z.capacity,
+                   "polygon": [list(p) for p in z.polygon]} for z in v.zones],
+        "gates": [{"id": g.id, "name": g.name, "zone": g.zone, "lanes": g.lanes,
+                   "position": list(g.position)} for g in v.gates],
+        "connections": [{"a": c.a, "b": c.b, "width_m": c.width_m} for c in v.connections],
+        "thresholds": {"warning_density": v.thresholds.warning_density,
+                       "critical_density": v.thresholds.critical_density},
+    })
 
 

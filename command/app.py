@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -9,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from command import api
+from command import api, ops_api
 from command.errors import CommandError
 from command.gate_ws import gate_ws
 from command.hub import Hub
@@ -62,10 +64,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     async with pool.acquire() as conn:
         await migrate(conn)
     app[POOL] = pool
-    service = CommandService(app[VENUE], pool, app[HUB])
+    service = CommandService(app[VENUE], pool, app[HUB], order_ack_timeout_s=settings.order_ack_timeout_s)
     await service.start()
     app[SERVICE] = service
+    ticker = asyncio.create_task(service.run_ticker(settings.tick_s), name="command-ticker")
     yield
+    ticker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ticker
     await pool.close()
 
 
@@ -84,6 +90,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app[api.LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_min)
     app.cleanup_ctx.append(_database)
     app.add_routes(api.routes)
+    app.add_routes(ops_api.routes)
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     if (settings.web_dir / "index.html").exists():

@@ -6,10 +6,12 @@ import logging
 
 from aiohttp import WSMsgType, web
 
+from command import dispatch
 from command.auth import Role
-from command.errors import StoreUnavailable
+from command.errors import CommandError, StoreUnavailable
 from command.keys import SERVICE
 from command.security import principal
+from command.store import DB_DOWN
 from eventguard.errors import WireError
 from eventguard.wire import (
     MAX_MESSAGE_BYTES,
@@ -40,7 +42,13 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     await send(ws, Welcome(subject=who.subject, role=who.role.value, server_time=service.clock()))
-    service.set_gate_online(who.subject, True)
+    service.gate_connected(who.subject, ws)
+    try:
+        async with service.pool.acquire(timeout=5) as conn:
+            for order in reversed(await dispatch.list_orders(conn, pending_only=True, target=who.subject)):
+                await send(ws, order)
+    except DB_DOWN:
+        pass  # pending orders are re-sent on the next connection
     try:
         async for msg in ws:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -69,7 +77,10 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
             elif isinstance(m, Ping):
                 await send(ws, Pong(nonce=m.nonce))
             elif isinstance(m, WatchlistHitReport | OrderAck):
-                await service.handle_gate_report(who.subject, m)
+                try:
+                    await service.handle_gate_report(who.subject, m)
+                except CommandError as err:
+                    await send(ws, ErrorMsg(code=err.code, message=str(err)))
     finally:
-        service.set_gate_online(who.subject, False)
+        service.gate_disconnected(who.subject, ws)
     return ws

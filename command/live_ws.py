@@ -27,7 +27,7 @@ async def live_ws(request: web.Request) -> web.WebSocketResponse:
     sub = hub.attach(ws)
 
     async def snapshot() -> str:
-        return encode(service.snapshot()).decode()
+        return encode(await service.snapshot_async()).decode()
 
     pump = asyncio.create_task(hub.pump(sub, snapshot))
     try:

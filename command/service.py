@@ -1,28 +1,42 @@
-"""The command service: stores gate events, keeps the crowd state, publishes live updates.
-
-It only moves data between the database, the pure state/decision modules and the hub.
-"""
+"""The command service: stores gate events, keeps the crowd state, raises alerts, routes
+orders, and publishes live updates. It only moves data between the database, the pure
+state/decision modules (state, density, forecast, alerts, dispatch) and the hub."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import asyncpg
+from aiohttp import web
 
-from command import store
+from command import alerts as al
+from command import dispatch, store
+from command.density import GridMapper, zone_state
 from command.errors import StoreUnavailable
+from command.forecast import time_to_capacity
 from command.hub import Hub
 from command.state import CrowdState
+from command.texts import alert_message
 from eventguard.config import Venue
 from eventguard.wire import (
+    AlertsUpdate,
+    AlertView,
     BatchAck,
     EventBatch,
     GatesUpdate,
+    GridUpdate,
+    IncidentView,
+    OpsUpdate,
+    Order,
     OrderAck,
     Snapshot,
+    UnitView,
     WatchlistHitReport,
     ZonesUpdate,
     encode,
@@ -30,29 +44,75 @@ from eventguard.wire import (
 
 log = logging.getLogger(__name__)
 
+SAMPLE_WINDOW_S = 600.0
+
+
+def alert_view(a: al.Alert) -> AlertView:
+    """Alert record -> wire view."""
+    return AlertView(id=a.id, kind=a.kind.value, level=a.level.value, subject=a.subject,
+                     status=a.status.value, message=alert_message(a), raised_at=a.raised_at,
+                     details={**a.details, "value": a.value})
+
 
 class CommandService:
     """Shared state of one command server process."""
 
-    def __init__(self, venue: Venue, pool: asyncpg.Pool, hub: Hub,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, venue: Venue, pool: asyncpg.Pool, hub: Hub, *,
+                 clock: Callable[[], float] = time.time, order_ack_timeout_s: float = 60.0,
+                 alert_cfg: al.AlertConfig | None = None, cell_m: float = 2.0) -> None:
         self.venue = venue
         self.pool = pool
         self.hub = hub
         self.clock = clock
+        self.order_ack_timeout_s = order_ack_timeout_s
+        self.alert_cfg = alert_cfg or al.AlertConfig(thresholds=venue.thresholds)
         self.state = CrowdState(venue)
-        self._lock = asyncio.Lock()  # serialises apply+publish so deltas stay ordered
+        self.grid = GridMapper(venue, cell_m)
+        self.book = al.AlertBook()
+        self.samples: dict[str, deque[tuple[float, float]]] = {z.id: deque() for z in venue.zones}
+        self.forecasts: dict[str, float | None] = {}
+        self.gate_sockets: dict[str, set[web.WebSocketResponse]] = {}
+        self.started_at = clock()
+        self._lock = asyncio.Lock()  # serialises state changes + publishing so deltas stay ordered
+        self._last_grid: tuple[int, ...] | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Sync the venue into the database and load the stored counters."""
+        """Sync the venue into the database and load counters and open alerts."""
         async with self.pool.acquire() as conn:
             await store.sync_venue(conn, self.venue)
             self.state.load(await store.zone_counters(conn), await store.gate_counters(conn))
+            next_id = await store.max_alert_id(conn) + 1
+            rows = await store.open_alert_rows(conn)
+        alerts = {}
+        for r in rows:
+            a = al.Alert(id=r["id"], kind=al.AlertKind(r["kind"]), level=al.AlertLevel(r["level"]),
+                         subject=r["subject"], status=al.AlertStatus(r["status"]),
+                         raised_at=r["raised_at"].timestamp(), updated_at=r["updated_at"].timestamp(),
+                         value=r["value"], details=dict(store_json(r["details"])),
+                         acknowledged_by=r["acknowledged_by"],
+                         acknowledged_at=r["acknowledged_at"].timestamp() if r["acknowledged_at"] else None)
+            alerts[a.key] = a
+        self.book = al.AlertBook(alerts, next_id=next_id)
+
+    async def run_ticker(self, interval_s: float = 1.0) -> None:
+        """Evaluate alerts, publish the grid and escalate orders every interval (until cancelled)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.tick()
+            except StoreUnavailable as err:
+                log.warning("tick skipped: %s", err)
+            except Exception:
+                log.exception("tick failed")
+
+    # ---- ingest ---------------------------------------------------------------------------
 
     async def ingest(self, batch: EventBatch) -> BatchAck:
         """Store a batch (idempotently), then update the state and publish the changes."""
         try:
-            async with self.pool.acquire(timeout=10) as conn:
+            async with self.pool.acquire(timeout=5) as conn:
                 stored = await store.store_events(conn, batch.events, self.state.gate_zone)
         except store.DB_DOWN as err:
             raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
@@ -60,46 +120,196 @@ class CommandService:
             async with self._lock:
                 now = self.clock()
                 zones, gates = self.state.apply(stored.new, now)
-                self._publish(zones, gates, now, last_scan_at=max(e.at for e in stored.new))
+                self._publish_crowd(zones, gates, now, last_scan_at=max(e.at for e in stored.new))
         return BatchAck(batch_id=batch.batch_id, stored=len(stored.new), duplicates=stored.duplicates)
 
     async def handle_gate_report(self, gate_id: str, report: WatchlistHitReport | OrderAck) -> None:
-        """Record a screening hit or an order acknowledgement from a gate in the audit log."""
+        """A screening hit (alert + audit) or an order acknowledgement from a gate."""
         try:
             async with self.pool.acquire(timeout=10) as conn:
                 if isinstance(report, WatchlistHitReport):
                     await store.audit(conn, gate_id, "gate", "watchlist_hit", report.entry_id,
                                       {"list": report.list_id, "severity": report.severity,
                                        "distance": report.distance, "event_id": report.event_id})
+                    async with self._lock:
+                        self.book, change = al.watchlist_alert(
+                            self.book, event_id=report.event_id, gate_id=gate_id, list_id=report.list_id,
+                            entry_id=report.entry_id, severity=report.severity, now=self.clock(),
+                            distance=report.distance, ticket_id=report.ticket_id)
+                        if change is not None:
+                            await store.save_alerts(conn, [change.alert])
+                            self._publish_alerts([change.alert])
                 else:
-                    await store.audit(conn, gate_id, "gate", "order_ack", str(report.order_id),
-                                      {"by": report.by})
+                    order = await dispatch.acknowledge_order(conn, report.order_id, report.by or gate_id,
+                                                             target=gate_id)
+                    await store.audit(conn, gate_id, "gate", "order_ack", str(report.order_id), {"by": report.by})
+                    self.publish_ops(orders=[order])
         except store.DB_DOWN as err:
             raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
 
+    # ---- gates ------------------------------------------------------------------------------
+
+    def gate_connected(self, gate_id: str, ws: web.WebSocketResponse) -> None:
+        """Register a gate socket (orders go to every socket of the gate)."""
+        self.gate_sockets.setdefault(gate_id, set()).add(ws)
+        self._set_gate_online(gate_id, True)
+
+    def gate_disconnected(self, gate_id: str, ws: web.WebSocketResponse) -> None:
+        """Forget a gate socket."""
+        socks = self.gate_sockets.get(gate_id, set())
+        socks.discard(ws)
+        if not socks:
+            self._set_gate_online(gate_id, False)
+
     def set_gate_online(self, gate_id: str, online: bool) -> None:
-        """Mark a gate connected or disconnected and publish it."""
+        """Mark a gate connected or disconnected and publish it (kept for tools)."""
+        self._set_gate_online(gate_id, online)
+
+    def _set_gate_online(self, gate_id: str, online: bool) -> None:
         g = self.state.gates.get(gate_id)
         if g is not None and g.online != online:
             g.online = online
-            self._publish(set(), {gate_id}, self.clock())
+            self._publish_crowd(set(), {gate_id}, self.clock())
 
-    def _publish(self, zones: Sequence[str] | set[str], gates: Sequence[str] | set[str], now: float,
-                 last_scan_at: float | None = None) -> None:
-        if zones:
-            msg = ZonesUpdate(zones=tuple(self.state.zone_view(z, now) for z in sorted(zones)), at=now,
-                              last_scan_at=last_scan_at)
+    async def deliver_order(self, order: Order) -> int:
+        """Send a gate order to the gate's open sockets; returns how many got it."""
+        sent = 0
+        for ws in list(self.gate_sockets.get(order.target, ())):
+            with contextlib.suppress(ConnectionResetError, RuntimeError):
+                await ws.send_str(encode(order).decode())
+                sent += 1
+        return sent
+
+    # ---- alerts -----------------------------------------------------------------------------
+
+    def observations(self, now: float) -> al.Observations:
+        """What the alert evaluator looks at now."""
+        zones = {}
+        for z in self.venue.zones:
+            c = self.state.zones[z.id]
+            zones[z.id] = zone_state(z, c.occupancy, c.inflow.rate_per_min(now), c.outflow.rate_per_min(now))
+        gates = {gid: al.GateStats(decisions=g.decision_rate.count(now), denied=g.deny_rate.count(now),
+                                   last_event_at=g.last_event_at)
+                 for gid, g in self.state.gates.items()}
+        doors = self.venue.event.doors_open.timestamp() if self.venue.event.doors_open else None
+        opened = max(doors, self.started_at) if doors is not None else self.started_at
+        return al.Observations(zones=zones, forecasts=dict(self.forecasts), gates=gates,
+                               event_open_since=opened if now >= opened else None)
+
+    async def tick(self) -> None:
+        """One evaluation round."""
+        now = self.clock()
+        async with self._lock:
+            occupancy = self.state.occupancy()
+            for z in self.venue.zones:
+                s = self.samples[z.id]
+                s.append((now, float(occupancy[z.id])))
+                while s and s[0][0] < now - SAMPLE_WINDOW_S:
+                    s.popleft()
+                self.forecasts[z.id] = time_to_capacity(z, list(s), self.venue.thresholds, now)
+            self.book, changes = al.evaluate(self.book, self.observations(now), now, self.alert_cfg)
+            grid = self.grid.densities(occupancy).to_wire()
+            if grid["deci_density"] != self._last_grid:
+                self._last_grid = grid["deci_density"]
+                self.hub.publish(encode(GridUpdate(**grid, at=now)).decode())
+        if changes:
+            try:
+                async with self.pool.acquire(timeout=5) as conn:
+                    await store.save_alerts(conn, [c.alert for c in changes])
+            except store.DB_DOWN as err:
+                raise StoreUnavailable(str(err)) from err
+            self._publish_alerts([c.alert for c in changes])
+        await self._escalate(now)
+
+    async def _escalate(self, now: float) -> None:
+        try:
+            async with self.pool.acquire(timeout=5) as conn:
+                pending = await dispatch.list_orders(conn, pending_only=True)
+                late = dispatch.overdue(pending, now, self.order_ack_timeout_s)
+                if late:
+                    escalated = await dispatch.escalate(conn, [o.order_id for o in late])
+                    for o in escalated:
+                        await store.audit(conn, "system", "system", "order_escalated", str(o.order_id),
+                                          {"target": o.target, "waited_s": now - o.issued_at})
+                    self.publish_ops(orders=escalated)
+        except store.DB_DOWN as err:
+            raise StoreUnavailable(str(err)) from err
+
+    async def acknowledge_alert(self, alert_id: int, by: str) -> al.Alert:
+        """Operator acknowledges an open alert."""
+        async with self._lock:
+            self.book = al.acknowledge(self.book, alert_id, by, self.clock())
+            alert = self.book.by_id(alert_id)
+        async with self.pool.acquire(timeout=10) as conn:
+            await store.save_alerts(conn, [alert])
+        self._publish_alerts([alert])
+        return alert
+
+    async def resolve_alert(self, alert_id: int, by: str) -> al.Alert:
+        """Operator resolves an open alert."""
+        async with self._lock:
+            now = self.clock()
+            closed = al.resolved_alert(self.book.by_id(alert_id), by, now)
+            self.book = al.resolve(self.book, alert_id, by, now)
+        async with self.pool.acquire(timeout=10) as conn:
+            await store.save_alerts(conn, [closed])
+        self._publish_alerts([closed])
+        return closed
+
+    # ---- publishing -------------------------------------------------------------------------
+
+    def _publish_crowd(self, zones: Iterable[str], gates: Iterable[str], now: float,
+                       last_scan_at: float | None = None) -> None:
+        zs, gs = sorted(zones), sorted(gates)
+        if zs:
+            msg = ZonesUpdate(zones=tuple(self.state.zone_view(z, now, self.forecasts.get(z)) for z in zs),
+                              at=now, last_scan_at=last_scan_at)
             self.hub.publish(encode(msg).decode())
-        if gates:
-            gmsg = GatesUpdate(gates=tuple(self.state.gate_view(g, now) for g in sorted(gates)), at=now)
+        if gs:
+            gmsg = GatesUpdate(gates=tuple(self.state.gate_view(g, now) for g in gs), at=now)
             self.hub.publish(encode(gmsg).decode())
 
+    def _publish_alerts(self, alerts: Iterable[al.Alert]) -> None:
+        views = tuple(alert_view(a) for a in alerts)
+        if views:
+            self.hub.publish(encode(AlertsUpdate(alerts=views, at=self.clock())).decode())
+
+    def publish_ops(self, *, incidents: Iterable[IncidentView] = (), units: Iterable[UnitView] = (),
+                    orders: Iterable[Order] = ()) -> None:
+        """Publish changed incidents, units and orders to the live map."""
+        msg = OpsUpdate(incidents=tuple(incidents), units=tuple(units), orders=tuple(orders), at=self.clock())
+        if msg.incidents or msg.units or msg.orders:
+            self.hub.publish(encode(msg).decode())
+
+    async def snapshot_async(self) -> Snapshot:
+        """Snapshot including incidents, units and pending orders from the database."""
+        base = self.snapshot()
+        try:
+            async with self.pool.acquire(timeout=5) as conn:
+                incidents = await dispatch.list_incidents(conn)
+                units = await dispatch.list_units(conn)
+                orders = await dispatch.list_orders(conn, pending_only=True)
+        except store.DB_DOWN:
+            return base
+        return Snapshot(event_id=base.event_id, event_name=base.event_name, zones=base.zones,
+                        gates=base.gates, alerts=base.alerts, incidents=tuple(incidents),
+                        units=tuple(units), orders=tuple(orders), grid=base.grid, at=base.at)
+
     def snapshot(self) -> Snapshot:
-        """Everything a live client needs on (re)connect."""
+        """Crowd state and open alerts (no database access)."""
         now = self.clock()
+        grid = self.grid.densities(self.state.occupancy()).to_wire()
         return Snapshot(
             event_id=self.venue.event.id, event_name=self.venue.event.name,
-            zones=tuple(self.state.zone_view(z.id, now) for z in self.venue.zones),
+            zones=tuple(self.state.zone_view(z.id, now, self.forecasts.get(z.id)) for z in self.venue.zones),
             gates=tuple(self.state.gate_view(g, now) for g in sorted(self.state.gates)),
-            at=now,
+            alerts=tuple(alert_view(a) for a in self.book.open_alerts()),
+            grid=GridUpdate(**grid, at=now), at=now,
         )
+
+
+def store_json(v: Any) -> Any:
+    """jsonb columns arrive as text from asyncpg unless a codec is set."""
+    import json
+
+    return json.loads(v) if isinstance(v, str) else (v or {})

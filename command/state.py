@@ -40,6 +40,8 @@ class GateCounts:
     last_event_at: float | None = None
     online: bool = False
     entry_rate: RateWindow = field(default_factory=RateWindow)
+    decision_rate: RateWindow = field(default_factory=lambda: RateWindow(300))
+    deny_rate: RateWindow = field(default_factory=lambda: RateWindow(300))
 
 
 class CrowdState:
@@ -70,6 +72,10 @@ class CrowdState:
             g = self.gates.setdefault(e.gate_id, GateCounts())
             gates.add(e.gate_id)
             g.last_event_at = max(g.last_event_at or e.at, e.at)
+            if e.kind is not EventKind.TRANSFER and e.kind is not EventKind.EXIT:
+                g.decision_rate.add(now)
+                if e.kind is EventKind.DENY:
+                    g.deny_rate.add(now)
             zid = self.gate_zone.get(e.gate_id)
             if e.kind is EventKind.ENTRY:
                 g.entries += 1

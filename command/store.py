@@ -25,6 +25,8 @@ DB_DOWN = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InternalClientError,  # a connection that broke mid-operation
     OSError,
     ConnectionError,
     TimeoutError,
@@ -178,3 +180,43 @@ async def audit(conn: asyncpg.Connection, actor: str, role: str, action: str,
         "INSERT INTO audit_log (actor, role, action, subject, details) VALUES ($1, $2, $3, $4, $5)",
         actor, role, action, subject, json.dumps(details or {}),
     )
+
+
+# ---- alerts -----------------------------------------------------------------------------
+
+_UPSERT_ALERT = """
+INSERT INTO alerts (id, kind, level, subject, status, raised_at, updated_at, value, details,
+                    acknowledged_by, acknowledged_at, resolved_by, resolved_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, level = EXCLUDED.level,
+    status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, value = EXCLUDED.value,
+    details = EXCLUDED.details, acknowledged_by = EXCLUDED.acknowledged_by,
+    acknowledged_at = EXCLUDED.acknowledged_at, resolved_by = EXCLUDED.resolved_by,
+    resolved_at = EXCLUDED.resolved_at
+"""
+
+
+def _opt_ts(t: float | None) -> datetime | None:
+    return ts(t) if t is not None else None
+
+
+async def save_alerts(conn: asyncpg.Connection, alerts: Sequence[Any]) -> None:
+    """Upsert alerts (command.alerts.Alert records) by id."""
+    if not alerts:
+        return
+    await conn.executemany(_UPSERT_ALERT, [
+        (a.id, a.kind.value, a.level.value, a.subject, a.status.value, ts(a.raised_at), ts(a.updated_at),
+         a.value, json.dumps(a.details, default=str), a.acknowledged_by, _opt_ts(a.acknowledged_at),
+         a.resolved_by, _opt_ts(a.resolved_at)) for a in alerts])
+
+
+async def max_alert_id(conn: asyncpg.Connection) -> int:
+    """Highest alert id stored (0 when none)."""
+    n: int = await conn.fetchval("SELECT coalesce(max(id), 0) FROM alerts")
+    return n
+
+
+async def open_alert_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Alerts not yet resolved."""
+    rows: list[asyncpg.Record] = await conn.fetch("SELECT * FROM alerts WHERE status <> 'resolved' ORDER BY id")
+    return rows

@@ -46,6 +46,8 @@ class ServerSettings:
     max_upload_bytes: int = 10 * 1024 * 1024
     live_queue: int = 256  # per live-map client; beyond it the client is resynced
     login_attempts_per_min: int = 10
+    tick_s: float = 1.0  # alert evaluation / grid publishing interval
+    order_ack_timeout_s: float = 60.0  # unacknowledged orders escalate after this
 
     def validate(self) -> ServerSettings:
         """Refuse unsafe combinations; return self for chaining."""

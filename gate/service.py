@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventguard import tickets
 from eventguard.tickets import TicketCheck
-from eventguard.wire import EventKind, GateEvent, ServerMessage
+from eventguard.wire import EventKind, GateEvent, Order, OrderAck, ServerMessage
 from gate import qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
 from gate.image import Frame, to_rgb
@@ -86,6 +86,7 @@ class GateService:
         self.journal = Journal(cfg.journal_path)
         self.inside: set[str] = self.journal.inside()
         self.lanes_closed: set[int] = set()
+        self.orders: dict[int, Order] = {}  # received, not yet acknowledged
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
                              on_message=self._on_server_message)
         self.listeners: list[Callable[[ScanResult], Awaitable[None]]] = []
@@ -108,7 +109,29 @@ class GateService:
         self.journal.close()
 
     async def _on_server_message(self, msg: ServerMessage) -> None:
-        log.info("gate %s got %s", self.cfg.gate_id, type(msg).__name__)
+        if isinstance(msg, Order):
+            await self.apply_order(msg)
+        else:
+            log.debug("gate %s got %s", self.cfg.gate_id, type(msg).__name__)
+
+    async def apply_order(self, order: Order) -> None:
+        """Carry out a gate order (lanes open/close; divert is shown to staff) and acknowledge it."""
+        lane = order.params.get("lane")
+        if order.kind == "close_lane" and isinstance(lane, int):
+            self.lanes_closed.add(lane)
+        elif order.kind == "open_lane" and isinstance(lane, int):
+            self.lanes_closed.discard(lane)
+        self.orders[order.order_id] = order
+        log.info("gate %s: order %d %s %s", self.cfg.gate_id, order.order_id, order.kind, order.params)
+        if order.kind in ("close_lane", "open_lane"):  # carried out by the machine: ack at once
+            await self.acknowledge_order(order.order_id, f"gate:{self.cfg.gate_id}")
+
+    async def acknowledge_order(self, order_id: int, by: str) -> bool:
+        """Confirm an order to the server (a divert is confirmed by staff at the terminal)."""
+        if await self.uplink.send(OrderAck(order_id=order_id, by=by)):
+            self.orders.pop(order_id, None)
+            return True
+        return False
 
     def _face_work(self, frame: Frame, holder: str | None) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float]]:
         from gate import faces

@@ -3,6 +3,8 @@ and a running command server on loopback. Nothing here is mocked."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,14 +20,19 @@ from eventguard.settings import DEFAULT_VENUE
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """A throwaway PostgreSQL cluster (DATABASE_URL is not used: tests own their server)."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port())
+def pg() -> Iterator[EmbeddedPostgres]:
+    """A throwaway PostgreSQL cluster (DATABASE_URL is not used: tests own their server).
+
+    Its data dir is outside pytest's 0700 temp root so the unprivileged server user can
+    reach it when the suite runs as root."""
+    root = Path(tempfile.mkdtemp(prefix="eventguard-test-pg-"))
+    server = EmbeddedPostgres(root / "data", port=free_port())
     server.start()
     try:
         yield server
     finally:
         server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -82,6 +89,6 @@ async def server(db_url: str, venue: Venue, tmp_path: Path) -> AsyncIterator[Ser
     try:
         yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
                      venue=venue, gate_tokens=prov.gate_tokens,
-                     passwords={u: p for u, (p, _) in DEMO_USERS.items()})
+                     passwords={u: p for u, (p, _) in DEMO_USERS.items()}, app=runner.app)
     finally:
         await runner.cleanup()

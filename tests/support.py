@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,7 @@ class Server:
     venue: Venue
     gate_tokens: dict[str, str]
     passwords: dict[str, str]  # username -> password (commander, operator, viewer)
+    app: Any = None  # the aiohttp Application (tests may reach the service through it)
 
     async def login(self, username: str) -> str:
         """Session token of a demo operator."""

@@ -118,6 +118,8 @@ class EmbeddedPostgres:
     def start(self) -> None:
         """Start (initialising first if needed) and wait until it accepts connections."""
         self.init()
+        if self._user is not None:
+            _open_path_for(self.datadir, self._user.pw_uid)
         if self.running():
             self._adopt_port()
             return

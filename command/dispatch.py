@@ -1,0 +1,157 @@
+"""Incidents, units and orders: thin store functions and the pure escalation rule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from command.errors import Conflict, NotFound
+from eventguard.wire import IncidentView, Order, UnitView
+
+ORDER_KINDS = ("dispatch", "close_lane", "open_lane", "divert")
+GATE_ORDER_KINDS = ("close_lane", "open_lane", "divert")
+UNIT_KINDS = ("steward", "police", "medic", "fire")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _t(v: Any) -> float:
+    return float(v.timestamp()) if v is not None else 0.0
+
+
+def incident_view(r: asyncpg.Record) -> IncidentView:
+    """Row -> wire view."""
+    return IncidentView(id=r["id"], kind=r["kind"], severity=r["severity"], location=r["location"],
+                        status=r["status"], note=r["note"], x=r["x"], y=r["y"],
+                        alert_ids=tuple(r["alert_ids"]), opened_by=r["opened_by"],
+                        opened_at=_t(r["opened_at"]))
+
+
+def unit_view(r: asyncpg.Record) -> UnitView:
+    """Row -> wire view."""
+    return UnitView(id=r["id"], kind=r["kind"], name=r["name"], status=r["status"], x=r["x"], y=r["y"])
+
+
+def order_view(r: asyncpg.Record) -> Order:
+    """Row -> wire message."""
+    return Order(order_id=r["id"], kind=r["kind"], target=r["target"], location=r["location"],
+                 note=r["note"], params=json.loads(r["params"]) if isinstance(r["params"], str) else r["params"],
+                 status=r["status"], issued_by=r["issued_by"], issued_at=_t(r["issued_at"]),
+                 ack_by=r["ack_by"], ack_at=_t(r["ack_at"]) if r["ack_at"] else None,
+                 incident_id=r["incident_id"])
+
+
+async def open_incident(conn: asyncpg.Connection, *, kind: str, severity: str, location: str,
+                        note: str, by: str, x: float | None = None, y: float | None = None,
+                        alert_ids: Sequence[int] = ()) -> IncidentView:
+    """Create an incident."""
+    if severity not in SEVERITIES:
+        raise Conflict(f"severity must be one of {', '.join(SEVERITIES)}")
+    r = await conn.fetchrow(
+        "INSERT INTO incidents (kind, severity, location, note, opened_by, x, y, alert_ids)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+        kind, severity, location, note, by, x, y, list(alert_ids))
+    return incident_view(r)
+
+
+async def close_incident(conn: asyncpg.Connection, incident_id: int) -> IncidentView:
+    """Close an open incident."""
+    r = await conn.fetchrow("UPDATE incidents SET status = 'closed', closed_at = now()"
+                            " WHERE id = $1 AND status = 'open' RETURNING *", incident_id)
+    if r is None:
+        raise NotFound(f"no open incident {incident_id}")
+    return incident_view(r)
+
+
+async def list_incidents(conn: asyncpg.Connection, open_only: bool = True) -> list[IncidentView]:
+    """Incidents, newest first."""
+    rows = await conn.fetch("SELECT * FROM incidents WHERE ($1 = false OR status = 'open')"
+                            " ORDER BY id DESC LIMIT 500", open_only)
+    return [incident_view(r) for r in rows]
+
+
+async def upsert_unit(conn: asyncpg.Connection, *, unit_id: str, kind: str, name: str,
+                      status: str = "available", x: float | None = None, y: float | None = None) -> UnitView:
+    """Create or update a unit (status and position)."""
+    if kind not in UNIT_KINDS:
+        raise Conflict(f"unit kind must be one of {', '.join(UNIT_KINDS)}")
+    r = await conn.fetchrow(
+        "INSERT INTO units (id, kind, name, status, x, y) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name,"
+        " status = EXCLUDED.status, x = EXCLUDED.x, y = EXCLUDED.y, updated_at = now() RETURNING *",
+        unit_id, kind, name, status, x, y)
+    return unit_view(r)
+
+
+async def list_units(conn: asyncpg.Connection) -> list[UnitView]:
+    """Every unit."""
+    return [unit_view(r) for r in await conn.fetch("SELECT * FROM units ORDER BY id")]
+
+
+async def issue_order(conn: asyncpg.Connection, *, kind: str, target: str, by: str, note: str = "",
+                      location: str | None = None, params: dict[str, Any] | None = None,
+                      incident_id: int | None = None, gate_ids: Sequence[str] = ()) -> Order:
+    """Create an order; a dispatch marks its unit dispatched."""
+    if kind not in ORDER_KINDS:
+        raise Conflict(f"order kind must be one of {', '.join(ORDER_KINDS)}")
+    async with conn.transaction():
+        if kind == "dispatch":
+            unit = await conn.fetchval("UPDATE units SET status = 'dispatched', updated_at = now()"
+                                       " WHERE id = $1 RETURNING id", target)
+            if unit is None:
+                raise NotFound(f"no unit {target}")
+        elif target not in gate_ids:
+            raise NotFound(f"no gate {target}")
+        r = await conn.fetchrow(
+            "INSERT INTO orders (kind, target, location, params, note, incident_id, issued_by)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+            kind, target, location, json.dumps(params or {}), note, incident_id, by)
+    return order_view(r)
+
+
+async def acknowledge_order(conn: asyncpg.Connection, order_id: int, by: str,
+                            target: str | None = None) -> Order:
+    """Mark an order acknowledged (by its receiver; `target` scopes a gate to its own orders)."""
+    r = await conn.fetchrow(
+        "UPDATE orders SET status = 'acknowledged', ack_by = $2, ack_at = now()"
+        " WHERE id = $1 AND status IN ('sent', 'escalated') AND ($3::text IS NULL OR target = $3)"
+        " RETURNING *", order_id, by, target)
+    if r is None:
+        exists = await conn.fetchval("SELECT status FROM orders WHERE id = $1", order_id)
+        if exists is None:
+            raise NotFound(f"no order {order_id}")
+        raise Conflict(f"order {order_id} is {exists}" if target is None or exists != "sent"
+                       else f"order {order_id} is not addressed to {target}")
+    return order_view(r)
+
+
+async def list_orders(conn: asyncpg.Connection, pending_only: bool = False, target: str | None = None) -> list[Order]:
+    """Orders, newest first."""
+    rows = await conn.fetch(
+        "SELECT * FROM orders WHERE ($1 = false OR status IN ('sent', 'escalated'))"
+        " AND ($2::text IS NULL OR target = $2) ORDER BY id DESC LIMIT 500", pending_only, target)
+    return [order_view(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """An order not acknowledged in time."""
+
+    order_id: int
+    waited_s: float
+
+
+def overdue(orders: Sequence[Order], now: float, ack_timeout_s: float) -> list[Overdue]:
+    """Pure: sent (not yet escalated) orders older than the acknowledgement timeout."""
+    return [Overdue(o.order_id, now - o.issued_at) for o in orders
+            if o.status == "sent" and now - o.issued_at > ack_timeout_s]
+
+
+async def escalate(conn: asyncpg.Connection, order_ids: Sequence[int]) -> list[Order]:
+    """Mark orders escalated; return them."""
+    rows = await conn.fetch("UPDATE orders SET status = 'escalated', escalated_at = now()"
+                            " WHERE id = ANY($1::bigint[]) AND status = 'sent' RETURNING *", list(order_ids))
+    return [order_view(r) for r in rows]
