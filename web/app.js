@@ -1,0 +1,510 @@
+// Command-center live map: login, /ws/live snapshot + deltas, role-aware actions.
+// Messages only change state and mark ids dirty; one requestAnimationFrame pass updates the
+// DOM/SVG elements of the dirty ids in place.
+
+import { api, ApiError, backoff, el, fmtTime, wsUrl } from "./api.js";
+import { Charts } from "./charts.js";
+import { Plan } from "./plan.js";
+
+const ACTORS = new Set(["commander", "operator"]);
+const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
+const STATUS_RANK = { raised: 0, acknowledged: 1, resolved: 2 };
+const KEEP_RESOLVED = 20;
+const PING_EVERY_MS = 15000;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  me: null,
+  venue: null,
+  zones: new Map(),
+  gates: new Map(),
+  alerts: new Map(),
+  units: new Map(),
+  orders: new Map(),
+  grid: null,
+  serverAt: 0,
+  receivedAt: 0,
+};
+
+const dirty = { zones: new Set(), gates: new Set(), alerts: false, orders: false, units: false, grid: false };
+let frame = 0;
+let plan, charts;
+
+function canAct() {
+  return state.me && ACTORS.has(state.me.role);
+}
+
+// ---- rendering ---------------------------------------------------------------------------
+
+function schedule() {
+  if (!frame) frame = requestAnimationFrame(render);
+}
+
+function render() {
+  frame = 0;
+  for (const id of dirty.zones) {
+    const z = state.zones.get(id);
+    if (z) plan.updateZone(z);
+  }
+  if (dirty.zones.size) charts.draw(dirty.zones, state.serverAt);
+  dirty.zones.clear();
+  for (const id of dirty.gates) {
+    const g = state.gates.get(id);
+    if (g) {
+      plan.updateGate(g);
+      renderGateRow(g);
+    }
+  }
+  dirty.gates.clear();
+  if (dirty.alerts) renderAlerts();
+  if (dirty.orders) renderOrders();
+  if (dirty.units) renderUnitOptions();
+  if (dirty.grid && state.grid) plan.updateGrid(state.grid);
+  dirty.alerts = dirty.orders = dirty.units = dirty.grid = false;
+}
+
+const gateRows = new Map();
+
+function renderGateRow(g) {
+  let row = gateRows.get(g.id);
+  if (!row) {
+    const cells = Array.from({ length: 9 }, () => el("td"));
+    const tr = el("tr", { "data-gate-row": g.id }, ...cells);
+    $("gates").tBodies[0].append(tr);
+    row = { tr, cells };
+    gateRows.set(g.id, row);
+  }
+  const values = [g.name, g.zone, g.online ? "online" : "offline", g.entries, g.exits, g.denies,
+    g.secondary, g.entries_per_min.toFixed(1), Math.round(g.queue)];
+  values.forEach((v, i) => {
+    const text = String(v);
+    if (row.cells[i].textContent !== text) row.cells[i].textContent = text;
+  });
+  row.cells[2].className = g.online ? "online" : "offline";
+}
+
+const alertItems = new Map();
+
+function alertOrder(a, b) {
+  return (STATUS_RANK[a.status] ?? 3) - (STATUS_RANK[b.status] ?? 3)
+    || (LEVEL_RANK[a.level] ?? 3) - (LEVEL_RANK[b.level] ?? 3)
+    || b.raised_at - a.raised_at;
+}
+
+function photoOf(details) {
+  for (const k of ["photo", "photo_url", "capture", "thumbnail", "registered_photo"]) {
+    const v = details && details[k];
+    if (typeof v === "string" && (v.startsWith("data:image/") || v.startsWith("/"))) return v;
+  }
+  return null;
+}
+
+function buildAlert(a) {
+  const level = el("b");
+  const kind = el("span");
+  const time = el("span", { class: "muted" });
+  const status = el("span", { class: "muted" });
+  const msg = el("div", { class: "msg" });
+  const err = el("div", { class: "error" });
+  const ack = el("button", { type: "button", "data-action": "ack", text: "Acknowledge" });
+  const resolve = el("button", { type: "button", "data-action": "resolve", text: "Resolve" });
+  const actions = el("div", { class: "actions row" }, ack, resolve);
+  const li = el("li", { class: "alert", "data-alert": a.id },
+    el("div", { class: "head" }, level, kind, time, status), msg, actions, err);
+  ack.addEventListener("click", () => alertAction(a.id, "ack", item));
+  resolve.addEventListener("click", () => alertAction(a.id, "resolve", item));
+  const item = { li, level, kind, time, status, msg, err, ack, resolve, actions, photo: null };
+  return item;
+}
+
+function updateAlert(item, a) {
+  item.li.className = `alert level-${a.level} status-${a.status}`;
+  item.level.textContent = a.level.toUpperCase();
+  item.kind.textContent = `${a.kind.replaceAll("_", " ")} · ${a.subject}`;
+  item.time.textContent = fmtTime(a.raised_at);
+  item.status.textContent = a.status;
+  item.msg.textContent = a.message;
+  const act = canAct();
+  item.actions.hidden = !act || a.status === "resolved";
+  item.ack.hidden = a.status !== "raised";
+  const src = act ? photoOf(a.details) : null; // watchlist photos: commander/operator only
+  if (src && !item.photo) {
+    item.photo = el("img", { class: "photo", alt: "watchlist photo", src });
+    item.msg.before(item.photo);
+  } else if (!src && item.photo) {
+    item.photo.remove();
+    item.photo = null;
+  }
+}
+
+function renderAlerts() {
+  const all = [...state.alerts.values()].sort(alertOrder);
+  const resolved = all.filter((a) => a.status === "resolved");
+  for (const a of resolved.slice(KEEP_RESOLVED)) state.alerts.delete(a.id);
+  const shown = all.filter((a) => state.alerts.has(a.id));
+  const list = $("alerts");
+  for (const [id, item] of alertItems) {
+    if (!state.alerts.has(id)) {
+      item.li.remove();
+      alertItems.delete(id);
+    }
+  }
+  shown.forEach((a, i) => {
+    let item = alertItems.get(a.id);
+    if (!item) {
+      item = buildAlert(a);
+      alertItems.set(a.id, item);
+    }
+    updateAlert(item, a);
+    if (list.children[i] !== item.li) list.insertBefore(item.li, list.children[i] || null);
+  });
+  const open = shown.filter((a) => a.status !== "resolved").length;
+  $("alert-count").textContent = String(open);
+  $("alerts-empty").hidden = open > 0;
+}
+
+async function alertAction(id, action, item) {
+  item.err.textContent = "";
+  $("alert-error").textContent = "";
+  item.ack.disabled = item.resolve.disabled = true;
+  try {
+    const a = await api("POST", `/api/alerts/${id}/${action}`);
+    if (a && a.id === id) {
+      state.alerts.set(id, a);
+      dirty.alerts = true;
+      schedule();
+    }
+  } catch (err) {
+    item.err.textContent = `${action === "ack" ? "Acknowledge" : "Resolve"} failed: ${err.message}`;
+    if (err.status === 401) showLogin("Session expired — sign in again.");
+  } finally {
+    item.ack.disabled = item.resolve.disabled = false;
+  }
+}
+
+const orderItems = new Map();
+
+function renderOrders() {
+  const list = $("orders");
+  const orders = [...state.orders.values()].sort((a, b) => b.order_id - a.order_id).slice(0, 30);
+  orders.forEach((o, i) => {
+    let li = orderItems.get(o.order_id);
+    if (!li) {
+      li = el("li", { "data-order": o.order_id }, el("span"), el("span"), el("span"));
+      orderItems.set(o.order_id, li);
+    }
+    const [what, where, st] = li.children;
+    what.textContent = `#${o.order_id} ${o.kind.replaceAll("_", " ")} ${o.target}`;
+    where.textContent = o.location ? `→ ${o.location}` : "";
+    st.textContent = o.status;
+    st.className = `st-${o.status}`;
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+  });
+  while (list.children.length > orders.length) list.lastChild.remove();
+  $("orders-empty").hidden = orders.length > 0;
+}
+
+// ---- dispatch dialog ---------------------------------------------------------------------
+
+function option(value, text) {
+  return el("option", { value, text });
+}
+
+function renderUnitOptions() {
+  const kind = $("dispatch-kind").value;
+  const target = $("dispatch-target");
+  const keep = target.value;
+  const opts = [];
+  if (kind === "dispatch") {
+    $("dispatch-target-label").textContent = "Unit";
+    const units = [...state.units.values()].sort((a, b) =>
+      (a.status === "available" ? 0 : 1) - (b.status === "available" ? 0 : 1) || a.id.localeCompare(b.id));
+    for (const u of units) opts.push(option(u.id, `${u.name} (${u.kind}, ${u.status})`));
+  } else {
+    $("dispatch-target-label").textContent = "Gate";
+    for (const g of state.venue ? state.venue.gates : []) opts.push(option(g.id, `${g.id} — ${g.name}`));
+  }
+  target.replaceChildren(...opts);
+  if ([...target.options].some((o) => o.value === keep)) target.value = keep;
+  $("dispatch-location-row").hidden = kind !== "dispatch";
+  $("dispatch-send").disabled = opts.length === 0;
+  $("dispatch-error").textContent = opts.length === 0 && kind === "dispatch" ? "No units are registered." : "";
+}
+
+function setupDispatch() {
+  const dlg = $("dispatch");
+  $("dispatch-open").addEventListener("click", () => {
+    if (!canAct()) return;
+    $("dispatch-error").textContent = "";
+    renderUnitOptions();
+    dlg.showModal();
+  });
+  $("dispatch-cancel").addEventListener("click", () => dlg.close());
+  $("dispatch-kind").addEventListener("change", renderUnitOptions);
+  $("dispatch-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const kind = $("dispatch-kind").value;
+    const body = { kind, target: $("dispatch-target").value, note: $("dispatch-note").value.trim() };
+    if (kind === "dispatch" && $("dispatch-location").value) body.location = $("dispatch-location").value;
+    $("dispatch-send").disabled = true;
+    $("dispatch-error").textContent = "";
+    try {
+      const order = await api("POST", "/api/orders", body);
+      if (order && order.order_id !== undefined) {
+        state.orders.set(order.order_id, order);
+        dirty.orders = true;
+        schedule();
+      }
+      dlg.close();
+      $("dispatch-note").value = "";
+      toast(`Order #${order.order_id} sent to ${order.target}`);
+    } catch (err) {
+      $("dispatch-error").textContent = `Not sent: ${err.message}`;
+    } finally {
+      $("dispatch-send").disabled = false;
+    }
+  });
+}
+
+function fillLocations() {
+  const loc = $("dispatch-location");
+  const opts = [option("", "—")];
+  for (const z of state.venue.zones) opts.push(option(z.id, `zone ${z.name}`));
+  for (const g of state.venue.gates) opts.push(option(g.id, `gate ${g.name}`));
+  loc.replaceChildren(...opts);
+}
+
+let toastTimer = 0;
+function toast(text) {
+  const t = $("toast");
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 4000);
+}
+
+// ---- messages ----------------------------------------------------------------------------
+
+function putZones(zones, at) {
+  for (const z of zones) {
+    state.zones.set(z.id, z);
+    charts.add(z, at);
+    dirty.zones.add(z.id);
+  }
+}
+
+function putGates(gates) {
+  for (const g of gates) {
+    state.gates.set(g.id, g);
+    dirty.gates.add(g.id);
+  }
+}
+
+function putOps(msg) {
+  for (const u of msg.units || []) state.units.set(u.id, u);
+  for (const o of msg.orders || []) state.orders.set(o.order_id, o);
+  if ((msg.units || []).length) dirty.units = true;
+  if ((msg.orders || []).length) dirty.orders = true;
+}
+
+function handle(msg) {
+  if (typeof msg.at === "number" && msg.at > 0) state.serverAt = msg.at;
+  state.receivedAt = Date.now();
+  switch (msg.type) {
+    case "snapshot": // resync: the snapshot replaces everything
+      $("event-name").textContent = msg.event_name;
+      state.zones.clear();
+      state.gates.clear();
+      state.alerts.clear();
+      state.units.clear();
+      state.orders.clear();
+      putZones(msg.zones, msg.at);
+      putGates(msg.gates);
+      for (const a of msg.alerts || []) state.alerts.set(a.id, a);
+      putOps(msg);
+      dirty.alerts = dirty.orders = dirty.units = true;
+      if (msg.grid) {
+        state.grid = msg.grid;
+        dirty.grid = true;
+      }
+      break;
+    case "zones":
+      putZones(msg.zones, msg.at);
+      break;
+    case "gates":
+      putGates(msg.gates);
+      break;
+    case "alerts":
+      for (const a of msg.alerts) state.alerts.set(a.id, a);
+      dirty.alerts = true;
+      break;
+    case "grid":
+      state.grid = msg;
+      dirty.grid = true;
+      break;
+    case "ops":
+      putOps(msg);
+      break;
+    case "order":
+      putOps({ orders: [msg] });
+      break;
+    case "error":
+      toast(`Server: ${msg.message}`);
+      break;
+    default:
+      break; // welcome, pong and future messages
+  }
+  schedule();
+}
+
+// ---- connection --------------------------------------------------------------------------
+
+const conn = { ws: null, attempt: 0, timer: 0, ping: 0, stopped: true, lastPong: 0 };
+
+function setStatus(kind, text) {
+  const c = $("conn");
+  c.className = `conn conn-${kind}`;
+  c.textContent = text;
+  c.dataset.state = kind;
+}
+
+function connect() {
+  clearTimeout(conn.timer);
+  if (conn.stopped) return;
+  setStatus("connecting", conn.attempt ? `reconnecting (try ${conn.attempt + 1})` : "connecting");
+  const ws = new WebSocket(wsUrl("/ws/live"));
+  conn.ws = ws;
+  ws.addEventListener("open", () => {
+    conn.attempt = 0;
+    conn.lastPong = Date.now();
+    setStatus("live", "live");
+    clearInterval(conn.ping);
+    conn.ping = setInterval(() => {
+      if (Date.now() - conn.lastPong > 3 * PING_EVERY_MS) ws.close(4000, "no answer");
+      else if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping", nonce: String(Date.now()) }));
+    }, PING_EVERY_MS);
+  });
+  ws.addEventListener("message", (ev) => {
+    conn.lastPong = Date.now();
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch (err) {
+      return;
+    }
+    handle(msg);
+  });
+  ws.addEventListener("close", async () => {
+    clearInterval(conn.ping);
+    if (conn.ws !== ws || conn.stopped) return;
+    const delay = backoff(conn.attempt++);
+    setStatus("off", `offline — retry in ${Math.ceil(delay / 1000)} s`);
+    if (conn.attempt >= 2) {
+      try {
+        await api("GET", "/api/me");
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) {
+          showLogin("Session expired — sign in again.");
+          return;
+        }
+      }
+    }
+    conn.timer = setTimeout(connect, delay);
+  });
+}
+
+function disconnect() {
+  conn.stopped = true;
+  clearTimeout(conn.timer);
+  clearInterval(conn.ping);
+  if (conn.ws) {
+    const ws = conn.ws;
+    conn.ws = null;
+    ws.close(1000, "logout");
+  }
+  setStatus("off", "offline");
+}
+
+setInterval(() => {
+  if (!state.receivedAt) return;
+  const s = Math.round((Date.now() - state.receivedAt) / 1000);
+  $("last-update").textContent = `updated ${s < 2 ? "just now" : `${s} s ago`}`;
+  // scroll the chart time axis even when nothing changes
+  if (charts && state.serverAt) charts.draw(charts.series.keys(), state.serverAt + s);
+}, 2000);
+
+// ---- session -----------------------------------------------------------------------------
+
+function showLogin(message = "") {
+  disconnect();
+  state.me = null;
+  $("app").hidden = true;
+  $("who").hidden = $("logout").hidden = $("dispatch-open").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = message;
+  $("login-username").focus();
+}
+
+async function start(me) {
+  state.me = me;
+  document.body.dataset.role = me.role;
+  $("login").hidden = true;
+  $("who").textContent = `${me.subject} (${me.role})`;
+  $("who").hidden = $("logout").hidden = false;
+  $("dispatch-open").hidden = !canAct();
+  state.venue = await api("GET", "/api/venue");
+  plan.setVenue(state.venue);
+  charts.clear();
+  gateRows.clear();
+  $("gates").tBodies[0].replaceChildren();
+  for (const item of alertItems.values()) item.li.remove();
+  alertItems.clear();
+  fillLocations();
+  $("app").hidden = false;
+  conn.stopped = false;
+  conn.attempt = 0;
+  connect();
+}
+
+function setupLogin() {
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const username = $("login-username").value.trim();
+    const password = $("login-password").value;
+    $("login-submit").disabled = true;
+    $("login-error").textContent = "";
+    try {
+      const r = await api("POST", "/api/login", { username, password });
+      $("login-password").value = "";
+      await start({ subject: r.username, role: r.role });
+    } catch (err) {
+      $("login-error").textContent = err.status === 401 ? "Wrong username or password." : err.message;
+    } finally {
+      $("login-submit").disabled = false;
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    try {
+      await api("POST", "/api/logout");
+    } catch (err) {
+      // the session may already be gone; the login form is shown either way
+    }
+    showLogin();
+  });
+}
+
+async function main() {
+  plan = new Plan($("map"));
+  charts = new Charts($("charts"));
+  setupLogin();
+  setupDispatch();
+  $("heat-toggle").addEventListener("change", (ev) => plan.setHeatVisible(ev.target.checked));
+  try {
+    await start(await api("GET", "/api/me"));
+  } catch (err) {
+    showLogin(err.status === 401 || err.status === 403 ? "" : err.message);
+  }
+}
+
+main();
