@@ -1,0 +1,156 @@
+"""Alerts, incidents, units and orders end to end: real server, PostgreSQL, websockets, a gate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import websockets
+from support import Server, wait_for
+
+from command.keys import SERVICE
+from eventguard import ticketing
+from eventguard.wire import (
+    AlertsUpdate,
+    BatchAck,
+    EventBatch,
+    EventKind,
+    GateEvent,
+    GridUpdate,
+    OpsUpdate,
+    Snapshot,
+    Welcome,
+    decode_server_message,
+    encode,
+)
+from gate.service import GateCache, GateConfig, GateService
+
+
+async def api(server: Server, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as s, s.request(
+            method, f"{server.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status, await r.json()
+
+
+async def push_entries(server: Server, gate: str, n: int) -> None:
+    async with websockets.connect(f"{server.ws_url}/ws/gate", additional_headers={
+            "Authorization": f"Bearer {server.gate_tokens[gate]}"}) as ws:
+        assert isinstance(decode_server_message(await ws.recv()), Welcome)
+        p = uuid.uuid4().hex[:6]
+        events = tuple(GateEvent(event_id=f"{gate}:{p}{i}", gate_id=gate, kind=EventKind.ENTRY, at=time.time())
+                       for i in range(n))
+        await ws.send(encode(EventBatch(batch_id=p, events=events)).decode())
+        while not isinstance(decode_server_message(await ws.recv()), BatchAck):
+            pass
+
+
+async def next_of(live: websockets.ClientConnection, kind: type, pred: Any = lambda m: True,
+                  within: float = 15) -> Any:
+    async with asyncio.timeout(within):
+        while True:
+            m = decode_server_message(await live.recv())
+            if isinstance(m, kind) and pred(m):
+                return m
+
+
+async def test_density_alert_is_raised_acknowledged_and_resolved(server: Server) -> None:
+    viewer, operator = await server.login("viewer"), await server.login("operator")
+    async with websockets.connect(f"{server.ws_url}/ws/live",
+                                  additional_headers={"Authorization": f"Bearer {viewer}"}) as live:
+        assert isinstance(decode_server_message(await live.recv()), Snapshot)
+        await push_entries(server, "N1", 140)  # 140 people on 60 m² = 2.33 p/m² > warning 2.0
+        grid = await next_of(live, GridUpdate)  # the tick publishes the grid, then the alerts
+        assert max(grid.deci_density) == 23  # 2.33 p/m² in tenths
+        upd = await next_of(live, AlertsUpdate, lambda m: any(a.subject == "north" for a in m.alerts))
+        alert = next(a for a in upd.alerts if a.subject == "north")
+        assert (alert.kind, alert.level, alert.status) == ("density_warning", "warning", "raised")
+        assert "north" in alert.message and "2.33" in alert.message
+        # more people do not raise a second alert for the same zone (no storm)
+        await push_entries(server, "N2", 5)
+        await asyncio.sleep(2.5)
+        status, open_alerts = await api(server, "GET", "/api/alerts", viewer)
+        assert status == 200 and [a["subject"] for a in open_alerts].count("north") == 1
+        # a viewer may not acknowledge; an operator may
+        status, body = await api(server, "POST", f"/api/alerts/{alert.id}/ack", viewer)
+        assert (status, body["error"]) == (403, "forbidden")
+        status, body = await api(server, "POST", f"/api/alerts/{alert.id}/ack", operator)
+        assert status == 200 and body["status"] == "acknowledged"
+        await next_of(live, AlertsUpdate, lambda m: any(a.id == alert.id and a.status == "acknowledged"
+                                                        for a in m.alerts))
+        status, body = await api(server, "POST", f"/api/alerts/{alert.id}/resolve", operator)
+        assert status == 200 and body["status"] == "resolved"
+        status, body = await api(server, "POST", f"/api/alerts/{alert.id}/resolve", operator)
+        assert (status, body["error"]) == (409, "alert_already_resolved")
+        status, body = await api(server, "POST", "/api/alerts/999999/ack", operator)
+        assert (status, body["error"]) == (404, "unknown_alert")
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        row = await conn.fetchrow("SELECT status, acknowledged_by, resolved_by FROM alerts WHERE id = $1", alert.id)
+        actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
+    finally:
+        await conn.close()
+    assert dict(row) == {"status": "resolved", "acknowledged_by": "operator", "resolved_by": "operator"}
+    assert "alert_ack" in actions and "alert_resolve" in actions
+
+
+async def test_dispatch_and_gate_orders_with_acknowledgement_and_escalation(server: Server,
+                                                                           tmp_path: Path) -> None:
+    commander = await server.login("commander")
+    server.app[SERVICE].order_ack_timeout_s = 1.5
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        keys = await ticketing.public_keys(conn, server.venue.event.id)
+    finally:
+        await conn.close()
+    gate = GateService(GateConfig(gate_id="N1", event_id=server.venue.event.id,
+                                  server_url=f"{server.ws_url}/ws/gate", token=server.gate_tokens["N1"],
+                                  journal_path=tmp_path / "n1.sqlite", face_required=False, workers=1),
+                       GateCache(keys=keys))
+    await gate.start()
+    try:
+        await asyncio.wait_for(gate.uplink.connected.wait(), 10)
+        async with websockets.connect(f"{server.ws_url}/ws/live",
+                                      additional_headers={"Authorization": f"Bearer {commander}"}) as live:
+            assert isinstance(decode_server_message(await live.recv()), Snapshot)
+            status, unit = await api(server, "POST", "/api/units", commander,
+                                     {"id": "med-1", "kind": "medic", "name": "Medic team 1", "x": 10, "y": 20})
+            assert status == 200 and unit["status"] == "available"
+            status, inc = await api(server, "POST", "/api/incidents", commander,
+                                    {"kind": "medical", "severity": "high", "location": "bowl", "note": "fainted"})
+            assert status == 201
+            status, order = await api(server, "POST", "/api/orders", commander,
+                                      {"kind": "dispatch", "target": "med-1", "location": "bowl",
+                                       "incident_id": inc["id"], "note": "row 12"})
+            assert status == 201 and order["status"] == "sent"
+            ops = await next_of(live, OpsUpdate, lambda m: any(o.order_id == order["order_id"] for o in m.orders))
+            assert ops.orders[0].target == "med-1"
+            # nobody acknowledges the dispatch: it escalates
+            await next_of(live, OpsUpdate, lambda m: any(o.order_id == order["order_id"] and o.status == "escalated"
+                                                         for o in m.orders))
+            status, acked = await api(server, "POST", f"/api/orders/{order['order_id']}/ack", commander)
+            assert status == 200 and acked["status"] == "acknowledged"
+            # a gate order reaches the gate, which closes the lane and acknowledges by itself
+            status, gorder = await api(server, "POST", "/api/orders", commander,
+                                       {"kind": "close_lane", "target": "N1", "params": {"lane": 1}})
+            assert status == 201
+            await wait_for(lambda: 1 in gate.lanes_closed)
+            await next_of(live, OpsUpdate, lambda m: any(o.order_id == gorder["order_id"]
+                                                         and o.status == "acknowledged" for o in m.orders))
+            status, body = await api(server, "POST", "/api/orders", commander,
+                                     {"kind": "close_lane", "target": "NOPE", "params": {"lane": 1}})
+            assert (status, body["error"]) == (404, "not_found")
+    finally:
+        await gate.stop()
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        audit = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log")]
+        row = await conn.fetchrow("SELECT status, ack_by FROM orders WHERE id = $1", gorder["order_id"])
+    finally:
+        await conn.close()
+    assert {"order_issue", "order_escalated", "order_ack", "incident_open", "unit_update"} <= set(audit)
+    assert dict(row) == {"status": "acknowledged", "ack_by": "gate:N1"}
