@@ -31,6 +31,11 @@ DOMAIN = b"eventguard-ticket-v1\x00"
 VERSION = 1
 SIG_LEN = 64
 MAX_TEXT = 400
+# Field limits (UTF-8 bytes) that keep the worst-case QR at version <= 10, ECC level M:
+# 113 fixed bytes + 24 + 48 + 16 = 201 bytes -> 4 + 302 base45 chars <= 311 (v10-M alphanumeric).
+MAX_EVENT_ID = 24
+MAX_ENTRANCES = 48  # the comma-joined list
+MAX_KIND = 16
 _HEAD = struct.Struct(">BBIII16s16s")
 
 
@@ -82,10 +87,10 @@ class TicketCheck:
         return self.code is TicketCode.VALID
 
 
-def _short(s: str, what: str) -> bytes:
+def _short(s: str, what: str, limit: int) -> bytes:
     b = s.encode("utf-8")
-    if len(b) > 255:
-        raise ValueError(f"{what} is longer than 255 bytes")
+    if len(b) > limit:
+        raise ValueError(f"{what} is longer than {limit} bytes")
     return bytes([len(b)]) + b
 
 
@@ -97,14 +102,22 @@ def _body(t: Ticket) -> bytes:
     return (
         _HEAD.pack(VERSION, t.key_id, t.issued_at, t.valid_from, t.valid_until,
                    uuid.UUID(hex=t.ticket_id).bytes, holder)
-        + _short(t.event_id, "event_id")
-        + _short(",".join(t.entrances), "entrances")
-        + _short(t.kind, "kind")
+        + _short(t.event_id, "event_id", MAX_EVENT_ID)
+        + _short(",".join(t.entrances), "entrances", MAX_ENTRANCES)
+        + _short(t.kind, "kind", MAX_KIND)
     )
 
 
 def sign(ticket: Ticket, key: Ed25519PrivateKey) -> str:
-    """QR text for a ticket, signed with the event's private key."""
+    """QR text for a ticket, signed with the event's private key.
+
+    ValueError if a field is over its limit (MAX_EVENT_ID, MAX_ENTRANCES, MAX_KIND), an
+    entrance id is empty or has a comma, or a time does not fit in 32 bits.
+    """
+    if not 0 <= ticket.valid_from <= ticket.valid_until < 2**32 or not 0 <= ticket.issued_at < 2**32:
+        raise ValueError("times must be unix seconds in 0..2**32-1 with valid_from <= valid_until")
+    if not 1 <= ticket.key_id <= 255:
+        raise ValueError("key_id must be 1..255")
     body = _body(ticket)
     return PREFIX + b45encode(body + key.sign(DOMAIN + body))
 

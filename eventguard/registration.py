@@ -1,0 +1,380 @@
+"""Real-name registration (实名制): CSV + photos in, one face encoding per holder in PostgreSQL.
+
+Import pipeline (`import_csv`):
+  1. parse and check every row (pure: `parse_rows`); a bad row gets a closed RejectCode;
+  2. skip rows already registered for the event (keyed by the ID number's HMAC), so a re-run
+     resumes where an interrupted one stopped and never duplicates;
+  3. analyse each new photo once (face_recognition through gate.faces) in worker processes;
+     no face / several faces / too small / unreadable -> rejected;
+  4. insert in transactions of `batch_size` rows (ON CONFLICT DO NOTHING), optionally issuing
+     a signed ticket per registration in the same transaction.
+
+ID numbers never reach the database in clear: only HMAC-SHA256 under a per-installation
+secret (a 0600 file next to the signing keys) and the last four characters for display.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import enum
+import hashlib
+import hmac
+import multiprocessing
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import numpy as np
+import numpy.typing as npt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from eventguard import ticketing, tickets
+from eventguard.errors import ConfigError
+
+COLUMNS = ("name", "id_number", "ticket_type", "entrances", "photo")
+MIN_FACE_PX = 60  # a registration photo must show the face at least this large
+_ID_RE = re.compile(r"^[0-9A-Z]{4,32}$")
+_GATE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
+
+
+class RejectCode(enum.StrEnum):
+    """Why a CSV row was not imported (closed vocabulary; text lives in `detail`)."""
+
+    MISSING_FIELD = "missing_field"
+    BAD_ID_NUMBER = "bad_id_number"
+    BAD_TICKET_TYPE = "bad_ticket_type"
+    BAD_ENTRANCES = "bad_entrances"
+    DUPLICATE_IN_FILE = "duplicate_in_file"
+    PHOTO_MISSING = "photo_missing"
+    PHOTO_UNREADABLE = "photo_unreadable"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_TOO_SMALL = "face_too_small"
+
+
+class RowStatus(enum.StrEnum):
+    """Outcome of one CSV row."""
+
+    IMPORTED = "imported"
+    SKIPPED = "skipped"  # already registered (a re-run)
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One checked CSV row (the ID number is already reduced to its HMAC and last 4)."""
+
+    line: int
+    name: str
+    id_hmac: bytes
+    id_last4: str
+    ticket_type: str
+    entrances: tuple[str, ...]
+    photo: Path
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """What happened to one CSV row (JSON-ready via `as_dict`)."""
+
+    line: int
+    status: RowStatus
+    code: RejectCode | None = None
+    detail: str = ""
+    registration_id: str | None = None
+    ticket_id: str | None = None
+    payload: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict without empty fields."""
+        d: dict[str, Any] = {"line": self.line, "status": self.status.value}
+        for k in ("code", "detail", "registration_id", "ticket_id", "payload"):
+            v = getattr(self, k)
+            if v:
+                d[k] = str(v)
+        return d
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """Totals of one import run."""
+
+    rows: list[RowResult] = field(default_factory=list)
+
+    def count(self, status: RowStatus) -> int:
+        """Rows with this status."""
+        return sum(1 for r in self.rows if r.status is status)
+
+    def reasons(self) -> dict[str, int]:
+        """Reject code -> number of rows."""
+        out: dict[str, int] = {}
+        for r in self.rows:
+            if r.code is not None:
+                out[r.code.value] = out.get(r.code.value, 0) + 1
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready totals."""
+        return {"imported": self.count(RowStatus.IMPORTED), "skipped": self.count(RowStatus.SKIPPED),
+                "rejected": self.count(RowStatus.REJECTED), "reasons": self.reasons(),
+                "tickets": sum(1 for r in self.rows if r.ticket_id)}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPlan:
+    """Issue one ticket per registration with these parameters."""
+
+    key_id: int
+    key: Ed25519PrivateKey
+    valid_from: int
+    valid_until: int
+    now: int
+
+
+# ---- ID numbers ---------------------------------------------------------------------------
+
+
+def normalise_id(raw: str) -> str:
+    """Upper-case, without spaces or dashes (so '1101 0119-9001 0112 3x' == '110101199001011123X')."""
+    return re.sub(r"[\s-]", "", raw).upper()
+
+
+def id_hmac(secret: bytes, id_number: str) -> bytes:
+    """HMAC-SHA256 of the normalised ID number under the installation's secret."""
+    return hmac.new(secret, normalise_id(id_number).encode("utf-8"), hashlib.sha256).digest()
+
+
+def id_key_path(root: Path | None = None) -> Path:
+    """Where the ID-number HMAC secret lives (0600, next to the signing keys)."""
+    from eventguard.settings import data_dir
+
+    return (root or data_dir() / "keys") / "id_hmac.secret"
+
+
+def load_id_secret(path: Path, *, create: bool = True) -> bytes:
+    """Read the HMAC secret, creating a random one (0600, never overwritten) if absent."""
+    from eventguard.runtime import write_private_key
+
+    if not path.exists():
+        if not create:
+            raise ConfigError(f"ID-number secret {path} is missing")
+        try:
+            write_private_key(path, secrets.token_bytes(32))
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(f"{path} is readable by others; chmod 600 it")
+    raw = path.read_bytes()
+    if len(raw) != 32:
+        raise ConfigError(f"{path} is not a 32-byte secret")
+    return raw
+
+
+# ---- pure row checks ----------------------------------------------------------------------
+
+
+def parse_rows(records: Iterable[dict[str, str]], photo_dir: Path, secret: bytes,
+               ) -> tuple[list[Row], list[RowResult]]:
+    """Check CSV records (dicts by column); good rows and rejections, by line (header = 1)."""
+    good: list[Row] = []
+    bad: list[RowResult] = []
+    seen: dict[bytes, int] = {}
+    root = photo_dir
+    for i, rec in enumerate(records, start=2):
+        def reject(code: RejectCode, detail: str, line: int = i) -> None:
+            bad.append(RowResult(line, RowStatus.REJECTED, code, detail))
+
+        vals = {c: (rec.get(c) or "").strip() for c in COLUMNS}
+        missing = [c for c in ("name", "id_number", "ticket_type", "photo") if not vals[c]]
+        if missing:
+            reject(RejectCode.MISSING_FIELD, "empty or missing: " + ", ".join(missing))
+            continue
+        norm = normalise_id(vals["id_number"])
+        if not _ID_RE.match(norm):
+            reject(RejectCode.BAD_ID_NUMBER, "ID number must be 4-32 letters or digits")
+            continue
+        kind = vals["ticket_type"]
+        if len(kind.encode("utf-8")) > tickets.MAX_KIND:
+            reject(RejectCode.BAD_TICKET_TYPE, f"ticket_type longer than {tickets.MAX_KIND} bytes")
+            continue
+        entrances = tuple(e.strip() for e in re.split(r"[;,]", vals["entrances"]) if e.strip())
+        if (any(not _GATE_RE.match(e) for e in entrances)
+                or len(",".join(entrances)) > tickets.MAX_ENTRANCES):
+            reject(RejectCode.BAD_ENTRANCES,
+                   f"entrances must be gate ids separated by ';' (at most {tickets.MAX_ENTRANCES} chars)")
+            continue
+        if Path(vals["photo"]).name != vals["photo"] or vals["photo"] in (".", ".."):
+            reject(RejectCode.PHOTO_MISSING, f"photo {vals['photo']!r} must be a file name in the photo folder")
+            continue
+        photo = root / vals["photo"]
+        if not photo.is_file():
+            reject(RejectCode.PHOTO_MISSING, f"no file {vals['photo']!r} in the photo folder")
+            continue
+        mac = id_hmac(secret, norm)
+        if mac in seen:
+            reject(RejectCode.DUPLICATE_IN_FILE, f"same ID number as line {seen[mac]}")
+            continue
+        seen[mac] = i
+        good.append(Row(i, vals["name"], mac, norm[-4:], kind, entrances, photo))
+    return good, bad
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """CSV records (UTF-8, BOM tolerated); ConfigError if a required column is absent."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        cols = {c.strip() for c in reader.fieldnames or ()}
+        absent = [c for c in COLUMNS if c not in cols and c != "entrances"]
+        if absent:
+            raise ConfigError(f"{path}: missing column(s) {', '.join(absent)}; need {', '.join(COLUMNS)}")
+        return [{(k or "").strip(): v for k, v in rec.items()} for rec in reader]
+
+
+# ---- faces --------------------------------------------------------------------------------
+
+
+Encoding = npt.NDArray[np.float64]
+
+
+def encode_photo(path: Path, min_face_px: int = MIN_FACE_PX) -> Encoding | tuple[RejectCode, str]:
+    """The one face's 128-d encoding, or why the photo is unusable (runs in a worker thread)."""
+    from gate import faces
+    from gate.errors import ImageError
+    from gate.image import read_file, to_rgb
+
+    try:
+        rgb = to_rgb(read_file(path))
+    except ImageError as err:
+        return RejectCode.PHOTO_UNREADABLE, str(err)
+    res = faces.analyse(rgb, detect_width=640, min_face_px=min_face_px)
+    if res.problem is faces.FaceProblem.MULTIPLE_FACES:
+        return RejectCode.MULTIPLE_FACES, f"{res.faces} faces in the photo; one person per photo"
+    if res.problem is faces.FaceProblem.FACE_TOO_SMALL:
+        return RejectCode.FACE_TOO_SMALL, f"face smaller than {min_face_px} px"
+    if res.encoding is None:
+        return RejectCode.NO_FACE, "no face found in the photo"
+    return res.encoding
+
+
+def face_pool(workers: int | None = None) -> Executor:
+    """Where photos are analysed: one thread, or one process per worker.
+
+    dlib's models inside face_recognition are module-level objects that are not safe to use
+    from two threads at once (concurrent calls crash the process or return wrong boxes), so
+    parallel analysis uses separate processes (spawned: each loads its own models, ~1.5 s).
+    """
+    n = workers or min(4, os.cpu_count() or 1)
+    if n <= 1:
+        return ThreadPoolExecutor(1, thread_name_prefix="register-faces")
+    return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+
+
+# ---- database -----------------------------------------------------------------------------
+
+
+async def existing(conn: asyncpg.Connection, event_id: str, macs: Sequence[bytes]) -> dict[bytes, str]:
+    """HMAC -> registration id for the ones already registered for the event."""
+    rows = await conn.fetch("SELECT id_hmac, registration_id FROM registrations"
+                            " WHERE event_id = $1 AND id_hmac = ANY($2::bytea[])", event_id, list(macs))
+    return {bytes(r["id_hmac"]): r["registration_id"] for r in rows}
+
+
+async def ticketless(conn: asyncpg.Connection, registration_ids: Sequence[str]) -> set[str]:
+    """Those registrations with no unrevoked ticket."""
+    rows = await conn.fetch(
+        "SELECT r FROM unnest($1::text[]) AS r WHERE NOT EXISTS (SELECT 1 FROM tickets t"
+        " WHERE t.holder_ref = r AND t.revoked_at IS NULL)", list(registration_ids))
+    return {x["r"] for x in rows}
+
+
+async def _issue(conn: asyncpg.Connection, event_id: str, plan: TicketPlan, registration_id: str,
+                 row: Row) -> tuple[str, str]:
+    t, payload = await ticketing.issue(
+        conn, event_id=event_id, key_id=plan.key_id, key=plan.key, valid_from=plan.valid_from,
+        valid_until=plan.valid_until, now=plan.now, holder_ref=registration_id,
+        entrances=row.entrances, kind=row.ticket_type)
+    return t.ticket_id, payload
+
+
+async def remove(conn: asyncpg.Connection, registration_id: str) -> bool:
+    """Withdraw a registration (gates drop its encoding on their next sync); False if unknown."""
+    status: str = await conn.execute("UPDATE registrations SET removed_at = now()"
+                                     " WHERE registration_id = $1 AND removed_at IS NULL", registration_id)
+    return status.endswith(" 1")
+
+
+async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, *, event_id: str,
+                     secret: bytes, tickets_plan: TicketPlan | None = None, batch_size: int = 50,
+                     executor: Executor | None = None, workers: int | None = None,
+                     progress: Callable[[RowResult], None] | None = None) -> ImportSummary:
+    """Import a registration CSV (see the module docstring); resumable and idempotent."""
+    good, bad = parse_rows(read_csv(csv_path), photo_dir, secret)
+    summary = ImportSummary(list(bad))
+    done = await existing(conn, event_id, [r.id_hmac for r in good])
+    need_ticket = await ticketless(conn, list(done.values())) if tickets_plan else set()
+    todo: list[Row] = []
+    for row in good:
+        rid = done.get(row.id_hmac)
+        if rid is None:
+            todo.append(row)
+            continue
+        res = RowResult(row.line, RowStatus.SKIPPED, detail="already registered", registration_id=rid)
+        if tickets_plan and rid in need_ticket:
+            async with conn.transaction():
+                issued = await _issue(conn, event_id, tickets_plan, rid, row)
+            res = RowResult(row.line, RowStatus.SKIPPED, detail="already registered; ticket issued",
+                            registration_id=rid, ticket_id=issued[0], payload=issued[1])
+        summary.rows.append(res)
+    own = executor is None
+    pool = executor or face_pool(workers)
+    loop = asyncio.get_running_loop()
+    try:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            encs = await asyncio.gather(*(loop.run_in_executor(pool, encode_photo, r.photo) for r in batch))
+            results: list[RowResult] = []
+            async with conn.transaction():
+                for row, enc in zip(batch, encs, strict=True):
+                    if isinstance(enc, tuple):
+                        results.append(RowResult(row.line, RowStatus.REJECTED, enc[0], enc[1]))
+                        continue
+                    rid = uuid.uuid4().hex
+                    got = await conn.fetchval(
+                        "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name,"
+                        " ticket_type, entrances, photo, encoding) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                        " $8, $9) ON CONFLICT (event_id, id_hmac) DO NOTHING RETURNING registration_id",
+                        rid, event_id, row.id_hmac, row.id_last4, row.name, row.ticket_type,
+                        list(row.entrances), row.photo.name, [float(x) for x in enc])
+                    if got is None:  # a concurrent import registered this person meanwhile
+                        results.append(RowResult(row.line, RowStatus.SKIPPED, detail="already registered"))
+                        continue
+                    tid: str | None = None
+                    payload: str | None = None
+                    if tickets_plan:
+                        tid, payload = await _issue(conn, event_id, tickets_plan, rid, row)
+                    results.append(RowResult(row.line, RowStatus.IMPORTED, registration_id=rid,
+                                             ticket_id=tid, payload=payload))
+            summary.rows += results
+            if progress:
+                for r in results:
+                    progress(r)
+    finally:
+        if own:
+            pool.shutdown(wait=True)
+    summary.rows.sort(key=lambda r: r.line)
+    return summary
+
+
+async def holder_encoding(conn: asyncpg.Connection, registration_id: str) -> Encoding | None:
+    """The stored encoding of a registration (None if unknown or removed)."""
+    enc = await conn.fetchval("SELECT encoding FROM registrations WHERE registration_id = $1"
+                              " AND removed_at IS NULL", registration_id)
+    return None if enc is None else np.asarray(enc, dtype=np.float64)
