@@ -516,5 +516,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m eventguard.cli
     sys.exit(main())
