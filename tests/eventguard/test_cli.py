@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -72,10 +73,13 @@ def test_faces_compare() -> None:
 async def test_demo_runs_for_a_duration_and_exits_zero(db_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": db_url, "XDG_DATA_HOME": "/tmp/eventguard-demo-test-data"}
     port = free_port()
-    r = subprocess.run([*EG, "demo", "--duration", "6", "--port", str(port), "--rate", "4"],
-                       capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert f"http://127.0.0.1:{port}" in r.stderr
-    last = [line for line in r.stderr.splitlines() if "gates recorded" in line][-1]
+    proc = await asyncio.create_subprocess_exec(
+        *EG, "demo", "--duration", "6", "--port", str(port), "--rate", "4", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err_bytes = await asyncio.wait_for(proc.communicate(), 120)
+    stderr = err_bytes.decode()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert f"http://127.0.0.1:{port}" in stderr
+    last = [line for line in stderr.splitlines() if "gates recorded" in line][-1]
     recorded, stored = (int(w) for w in last.split() if w.isdigit())
     assert recorded > 5 and stored == recorded  # fresh database: everything recorded is stored
