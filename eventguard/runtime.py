@@ -41,9 +41,12 @@ def database(url: str | None, *, keep_running: bool = False) -> Iterator[str]:
             pg.stop()
 
 
-def key_path(event_id: str, key_id: int, root: Path | None = None) -> Path:
-    """Where the private signing key of an event lives (0600)."""
-    return (root or data_dir() / "keys") / f"{event_id}.{key_id}.ed25519"
+def key_path(event_id: str, public_key: bytes, root: Path | None = None) -> Path:
+    """Where the private signing key of an event lives (0600). The name carries the public
+    key's fingerprint, so keys of different databases for the same event never collide."""
+    import hashlib
+
+    return (root or data_dir() / "keys") / f"{event_id}.{hashlib.sha256(public_key).hexdigest()[:16]}.ed25519"
 
 
 def write_private_key(path: Path, raw: bytes) -> None:

@@ -26,7 +26,7 @@ async def create_key(conn: asyncpg.Connection, event_id: str, key_dir: Path | No
     if key_id > 255:
         raise ValueError("an event has at most 255 keys")
     key = tickets.new_key()
-    path = key_path(event_id, key_id, key_dir)
+    path = key_path(event_id, tickets.public_raw(key), key_dir)
     write_private_key(path, tickets.private_raw(key))
     await conn.execute("INSERT INTO event_keys (event_id, key_id, public_key) VALUES ($1, $2, $3)",
                        event_id, key_id, tickets.public_raw(key))
@@ -36,10 +36,14 @@ async def create_key(conn: asyncpg.Connection, event_id: str, key_dir: Path | No
 async def latest_key(conn: asyncpg.Connection, event_id: str, key_dir: Path | None = None
                      ) -> tuple[int, Ed25519PrivateKey]:
     """The newest key of an event, loaded from its file."""
-    key_id = await conn.fetchval("SELECT max(key_id) FROM event_keys WHERE event_id = $1", event_id)
-    if key_id is None:
+    row = await conn.fetchrow("SELECT key_id, public_key FROM event_keys WHERE event_id = $1"
+                              " ORDER BY key_id DESC LIMIT 1", event_id)
+    if row is None:
         raise LookupError(f"event {event_id} has no signing key; run `eventguard keys create`")
-    return key_id, read_private_key(key_path(event_id, key_id, key_dir))
+    key = read_private_key(key_path(event_id, bytes(row["public_key"]), key_dir))
+    if tickets.public_raw(key) != bytes(row["public_key"]):
+        raise LookupError(f"key file for event {event_id} does not match the database's public key")
+    return row["key_id"], key
 
 
 async def public_keys(conn: asyncpg.Connection, event_id: str) -> dict[int, Ed25519PublicKey]:

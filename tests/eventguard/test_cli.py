@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support import shared
@@ -51,10 +52,8 @@ def test_qr_decode_prints_one_json_object_per_image() -> None:
     assert rows[1]["texts"] == []
 
 
-def test_qr_decode_reports_bad_files(tmp_path: object) -> None:
-    from pathlib import Path
-
-    bad = Path(str(tmp_path)) / "empty.png"
+def test_qr_decode_reports_bad_files(tmp_path: Path) -> None:
+    bad = tmp_path / "empty.png"
     bad.write_bytes(b"")
     r = subprocess.run([*EG, "qr", "decode", str(bad)], capture_output=True, text=True)
     assert r.returncode == 1
@@ -70,8 +69,8 @@ def test_faces_compare() -> None:
     assert out["faces_a"] == 1 and out["faces_b"] == 1 and out["distance"] > 0.6 and out["same"] is False
 
 
-async def test_demo_runs_for_a_duration_and_exits_zero(db_url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": db_url, "XDG_DATA_HOME": "/tmp/eventguard-demo-test-data"}
+async def test_demo_runs_for_a_duration_and_exits_zero(db_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": db_url, "XDG_DATA_HOME": str(tmp_path)}
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         *EG, "demo", "--duration", "6", "--port", str(port), "--rate", "4", env=env,
