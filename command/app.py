@@ -19,6 +19,7 @@ from command.keys import HUB, POOL, SERVICE, SETTINGS, VENUE
 from command.live_ws import live_ws
 from command.ratelimit import RateLimiter
 from command.service import CommandService
+from command.sync import feed_ctx
 from eventguard.config import Venue
 from eventguard.db.migrate import migrate
 from eventguard.settings import ServerSettings
@@ -89,6 +90,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app[HUB] = Hub(settings.live_queue)
     app[api.LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_min)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(feed_ctx)  # list sync to gates (LISTEN); needs the database first
     app.add_routes(api.routes)
     app.add_routes(ops_api.routes)
     app.router.add_get("/ws/gate", gate_ws)

@@ -12,6 +12,7 @@ from command.errors import CommandError, StoreUnavailable
 from command.keys import SERVICE
 from command.security import principal
 from command.store import DB_DOWN
+from command.sync import FEED, GateSync
 from eventguard.errors import WireError
 from eventguard.wire import (
     MAX_MESSAGE_BYTES,
@@ -21,6 +22,7 @@ from eventguard.wire import (
     OrderAck,
     Ping,
     Pong,
+    SyncRequest,
     WatchlistHitReport,
     Welcome,
     decode_gate_message,
@@ -43,6 +45,12 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     await send(ws, Welcome(subject=who.subject, role=who.role.value, server_time=service.clock()))
     service.gate_connected(who.subject, ws)
+    event_id = service.venue.event.id
+
+    async def push(m: Msg) -> None:
+        await send(ws, m)
+
+    lists = GateSync(request.app[FEED], service.pool, event_id, who.subject, push)
     try:
         async with service.pool.acquire(timeout=5) as conn:
             for order in reversed(await dispatch.list_orders(conn, pending_only=True, target=who.subject)):
@@ -76,11 +84,18 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
                 await send(ws, ack)
             elif isinstance(m, Ping):
                 await send(ws, Pong(nonce=m.nonce))
+            elif isinstance(m, SyncRequest):
+                if m.event_id != event_id:
+                    await send(ws, ErrorMsg(code="wrong_event",
+                                            message=f"this server serves event {event_id}"))
+                else:
+                    lists.start(m.since_version)
             elif isinstance(m, WatchlistHitReport | OrderAck):
                 try:
                     await service.handle_gate_report(who.subject, m)
                 except CommandError as err:
                     await send(ws, ErrorMsg(code=err.code, message=str(err)))
     finally:
+        lists.stop()
         service.gate_disconnected(who.subject, ws)
     return ws

@@ -229,6 +229,60 @@ ServerMessage = (
     | AlertsUpdate | Snapshot
 )
 
+# ---- gate -> its terminal page (/ws/terminal on the gate) ----------------------------------
+
+
+class LaneCount(msgspec.Struct, frozen=True, kw_only=True):
+    """Events one lane of a gate recorded (from its journal)."""
+
+    lane: int
+    entry: int = 0
+    exit: int = 0
+    deny: int = 0
+    secondary: int = 0
+
+
+class TerminalHit(msgspec.Struct, frozen=True, kw_only=True):
+    """A watchlist candidate as the gate terminal shows it."""
+
+    list_id: str
+    entry_id: str
+    severity: str
+    distance: float
+    ambiguous: bool = False
+
+
+class TerminalVerdict(Msg, frozen=True, tag="terminal_verdict"):
+    """One decided scan, pushed to the gate's terminal page."""
+
+    gate_id: str
+    event_id: str
+    at: float
+    lane: int
+    verdict: str  # admit | deny | secondary
+    reasons: tuple[str, ...]
+    ticket_id: str | None = None
+    holder_name: str | None = None  # not known at the gate yet
+    face_distance: float | None = None
+    hits: tuple[TerminalHit, ...] = ()
+    capture: str | None = None  # data:image/jpeg;base64,... (about 160 px wide)
+    registered: str | None = None  # the holder's registered photo (not synced to gates yet)
+    stage_ms: dict[str, float] = {}
+    lanes: tuple[LaneCount, ...] = ()
+    online: bool = False
+    pending: int = 0
+
+
+class TerminalStatus(Msg, frozen=True, tag="terminal_status"):
+    """The gate's state for its terminal page (on connect and whenever it changes)."""
+
+    gate_id: str
+    online: bool
+    pending: int
+    lanes: tuple[LaneCount, ...] = ()
+    lanes_closed: tuple[int, ...] = ()
+
+
 # ---- codec -------------------------------------------------------------------------------
 
 _encoder = msgspec.json.Encoder()

@@ -22,11 +22,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventguard import tickets
 from eventguard.tickets import TicketCheck
-from eventguard.wire import EventKind, GateEvent, Order, OrderAck, ServerMessage
+from eventguard.wire import (
+    EventKind,
+    GateEvent,
+    ListSync,
+    Order,
+    OrderAck,
+    ServerMessage,
+    SyncRequest,
+)
 from gate import qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
 from gate.image import Frame, to_rgb
 from gate.journal import Journal
+from gate.listcache import ListCache, applies, decode_encoding
 from gate.uplink import Uplink
 from gate.watchlist import WatchlistIndex
 
@@ -58,7 +67,7 @@ class GateCache:
     revoked: set[str] = field(default_factory=set)
     holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> 128-d encoding
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
-    version: int = 0
+    version: int = 0  # list sync version of keys/revoked/holders (the watchlist has its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +94,12 @@ class GateService:
         self.io = ThreadPoolExecutor(1, thread_name_prefix=f"gate-{cfg.gate_id}-journal")
         self.journal = Journal(cfg.journal_path)
         self.inside: set[str] = self.journal.inside()
+        self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"))
+        self._load_lists()
         self.lanes_closed: set[int] = set()
         self.orders: dict[int, Order] = {}  # received, not yet acknowledged
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
-                             on_message=self._on_server_message)
+                             on_message=self._on_server_message, hello=self._sync_request)
         self.listeners: list[Callable[[ScanResult], Awaitable[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -107,12 +118,59 @@ class GateService:
         self.cpu.shutdown(wait=True)
         self.io.shutdown(wait=True)
         self.journal.close()
+        self.lists.close()
 
     async def _on_server_message(self, msg: ServerMessage) -> None:
         if isinstance(msg, Order):
             await self.apply_order(msg)
+        elif isinstance(msg, ListSync):
+            await self.apply_sync(msg)
         else:
             log.debug("gate %s got %s", self.cfg.gate_id, type(msg).__name__)
+
+    def _load_lists(self) -> None:
+        """Merge the lists persisted by a previous run (a restarted gate needs no network)."""
+        stored = self.lists.load()
+        if stored.event_id not in ("", self.cfg.event_id):
+            log.warning("gate %s: stored lists are for event %s; ignored", self.cfg.gate_id, stored.event_id)
+            return
+        c = self.cache
+        for key_id, raw in stored.keys.items():
+            c.keys.setdefault(key_id, tickets.load_public(raw))
+        c.revoked |= stored.revoked
+        c.holders.update(stored.holders)
+        c.version = max(c.version, stored.version)
+
+    def _sync_request(self) -> SyncRequest:
+        return SyncRequest(event_id=self.cfg.event_id, since_version=self.cache.version)
+
+    async def apply_sync(self, msg: ListSync) -> bool:
+        """Persist a list sync, then swap it into the cache; False if it does not follow on."""
+        if msg.event_id != self.cfg.event_id or not applies(self.cache.version, msg):
+            log.warning("gate %s: sync %d..%d skipped (have %d)", self.cfg.gate_id, msg.since_version,
+                        msg.version, self.cache.version)
+            return False
+        await asyncio.get_running_loop().run_in_executor(self.io, self.lists.save, msg)
+        keys: dict[int, Ed25519PublicKey] = {}
+        for k in msg.keys:
+            try:
+                keys[k.key_id] = tickets.load_public(k.public_key)
+            except ValueError:
+                log.warning("gate %s: bad public key %d in sync", self.cfg.gate_id, k.key_id)
+        c = self.cache
+        revoked = set() if msg.full else set(c.revoked)
+        holders = {} if msg.full else dict(c.holders)
+        revoked.update(msg.revoked)
+        for rid in msg.holders_removed:
+            holders.pop(rid, None)
+        for h in msg.holders_added:
+            enc = decode_encoding(h.encoding)
+            if enc is not None:
+                holders[h.registration_id] = enc
+        c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
+        log.info("gate %s: lists at version %d (%d revoked, %d holders)", self.cfg.gate_id, msg.version,
+                 len(revoked), len(holders))
+        return True
 
     async def apply_order(self, order: Order) -> None:
         """Carry out a gate order (lanes open/close; divert is shown to staff) and acknowledge it."""

@@ -39,7 +39,8 @@ class Uplink:
 
     def __init__(self, url: str, token: str, journal: Journal, executor: Executor, *,
                  batch_size: int = 500, ack_timeout_s: float = 10.0, retry_s: float = 1.0,
-                 on_message: Callable[[ServerMessage], Awaitable[None]] | None = None) -> None:
+                 on_message: Callable[[ServerMessage], Awaitable[None]] | None = None,
+                 hello: Callable[[], Msg | None] | None = None) -> None:
         self.url = url
         self.token = token
         self.journal = journal
@@ -48,6 +49,7 @@ class Uplink:
         self.ack_timeout_s = ack_timeout_s
         self.retry_s = retry_s
         self.on_message = on_message
+        self.hello = hello  # first message after Welcome on every connection (e.g. SyncRequest)
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
         self._acks: asyncio.Queue[BatchAck | ErrorMsg] = asyncio.Queue()
@@ -83,6 +85,9 @@ class Uplink:
                     first = decode_server_message(await asyncio.wait_for(ws.recv(), 5))
                     if not isinstance(first, Welcome):
                         raise WireError(f"expected welcome, got {type(first).__name__}")
+                    greeting = self.hello() if self.hello is not None else None
+                    if greeting is not None:
+                        await ws.send(encode(greeting).decode())
                     self._ws = ws
                     self.connected.set()
                     delay = self.retry_s
