@@ -155,3 +155,42 @@ async def test_verdicts_counters_orders_and_offline_banner(browser: Any, termina
     await expect(page.locator("#offline")).to_be_hidden()
     await page.close()
     assert errors == []
+
+
+async def test_real_gate_app_pushes_admit_then_deny(browser: Any, server: Any, tmp_path: Any,
+                                                    helpers: Any) -> None:
+    """A PNG ticket posted to the real gate app shows ADMIT, the same ticket again DENY."""
+    start_gate, ticket_png = helpers.start_gate, helpers.ticket_png
+    from gate.app import TerminalConfig, create_gate_app
+
+    gate = await start_gate(server, "S1", tmp_path, start=False)  # the app starts and stops it
+    app = create_gate_app(gate, TerminalConfig(token="terminal-secret"))
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"http://127.0.0.1:{port}/?token=terminal-secret&gate=S1")
+        await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        png = (await ticket_png(server, tmp_path, "S1")).read_bytes()
+        import aiohttp
+
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer terminal-secret"}) as s:
+            for want in ("admit", "deny"):
+                async with s.post(f"http://127.0.0.1:{port}/scan?lane=1", data=png,
+                                  headers={"Content-Type": "image/png"}) as r:
+                    assert r.status == 200, await r.text()
+                    assert (await r.json())["verdict"] == want
+                await expect(page.locator("#verdict")).to_have_attribute("data-verdict", want)
+        await expect(page.locator("#reasons li")).to_contain_text(["Ticket already used — holder is inside"])
+        await expect(page.locator("#capture")).to_be_visible()
+        await expect(page.locator('[data-counter="1-entry"] b')).to_have_text("1")
+        await expect(page.locator('[data-counter="1-deny"] b')).to_have_text("1")
+        await page.screenshot(path=str(ARTIFACTS / "gate-real-deny.png"))
+        await page.close()
+        assert errors == []
+    finally:
+        await runner.cleanup()

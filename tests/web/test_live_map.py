@@ -69,7 +69,7 @@ async def send_entries(server: Server, gate_id: str, n: int) -> None:
                 return
 
 
-async def start_gate(server: Server, gate_id: str, tmp_path: Path) -> GateService:
+async def start_gate(server: Server, gate_id: str, tmp_path: Path, start: bool = True) -> GateService:
     conn = await asyncpg.connect(server.db_url)
     try:
         keys = await ticketing.public_keys(conn, server.venue.event.id)
@@ -79,7 +79,8 @@ async def start_gate(server: Server, gate_id: str, tmp_path: Path) -> GateServic
                      token=server.gate_tokens[gate_id], journal_path=tmp_path / f"{gate_id}.sqlite",
                      face_required=False, workers=1)
     svc = GateService(cfg, GateCache(keys=keys))
-    await svc.start()
+    if start:
+        await svc.start()
     return svc
 
 
