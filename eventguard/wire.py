@@ -84,7 +84,15 @@ class Ping(Msg, frozen=True, tag="ping"):
     nonce: str = ""
 
 
-GateMessage = EventBatch | WatchlistHitReport | OrderAck | Ping
+class SyncRequest(Msg, frozen=True, tag="sync_request"):
+    """Gate -> server after Welcome: send every list change after `since_version`, then keep
+    pushing changes (ListSync) while connected. 0 asks for everything."""
+
+    event_id: str
+    since_version: int = 0
+
+
+GateMessage = EventBatch | WatchlistHitReport | OrderAck | Ping | SyncRequest
 
 
 # ---- command -> gate ---------------------------------------------------------------------
@@ -224,8 +232,42 @@ class Snapshot(Msg, frozen=True, tag="snapshot"):
     extra: dict[str, Any] = {}
 
 
+class PublicKey(msgspec.Struct, frozen=True, kw_only=True):
+    """An event's Ed25519 ticket-verification key."""
+
+    key_id: int
+    public_key: bytes  # 32 raw bytes (base64 in JSON)
+
+
+class HolderFace(msgspec.Struct, frozen=True, kw_only=True):
+    """A registered ticket holder's face: registration id (a ticket's holder_ref) -> encoding."""
+
+    registration_id: str
+    encoding: bytes  # 128 little-endian float64 (1,024 bytes)
+
+
+class ListSync(Msg, frozen=True, tag="sync"):
+    """Server -> gate: list changes numbered since_version < n <= version, oldest first.
+
+    `keys` always holds every public key of the event (replace, do not merge). `full`: the
+    gate drops its revocations and holders first (answer to since_version 0, or to a gate
+    ahead of the server). Big syncs come in chunks; `more` says another follows, and each
+    chunk's `version` is safe to resume from.
+    """
+
+    event_id: str
+    version: int
+    since_version: int
+    keys: tuple[PublicKey, ...] = ()
+    revoked: tuple[str, ...] = ()
+    holders_added: tuple[HolderFace, ...] = ()
+    holders_removed: tuple[str, ...] = ()
+    full: bool = False
+    more: bool = False
+
+
 ServerMessage = (
-    BatchAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
+    ListSync | BatchAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
     | AlertsUpdate | Snapshot
 )
 
