@@ -1,0 +1,84 @@
+"""Issuing side on real PostgreSQL: keys on disk, stored tickets, revocation numbering, QR PNGs."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from eventguard import cli, ticketing, tickets
+from eventguard.tickets import TicketCode
+from gate import qr
+from gate.image import read_file
+
+EVENT = "demo-2026"
+
+
+async def test_keys_issue_verify_and_revoke(conn: asyncpg.Connection, tmp_path: Path) -> None:
+    with pytest.raises(LookupError):
+        await ticketing.latest_key(conn, EVENT, tmp_path)
+    k1, p1 = await ticketing.create_key(conn, EVENT, tmp_path)
+    k2, p2 = await ticketing.create_key(conn, EVENT, tmp_path)
+    assert (k1, k2) == (1, 2) and p1 != p2
+    assert stat.S_IMODE(p2.stat().st_mode) == 0o600
+    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    assert key_id == 2
+    pub = await ticketing.public_keys(conn, EVENT)
+    assert set(pub) == {1, 2} and await ticketing.public_keys(conn, "other") == {}
+
+    now = int(time.time())
+    t, payload = await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=now,
+                                       valid_until=now + 60, now=now, entrances=("N1",), kind="vip")
+    row = await conn.fetchrow("SELECT * FROM tickets WHERE ticket_id = $1", t.ticket_id)
+    assert row["payload"] == payload and list(row["entrances"]) == ["N1"] and row["kind"] == "vip"
+    check = tickets.verify(payload, keys=pub, event_id=EVENT, gate_id="N1", now=now)
+    assert check.code is TicketCode.VALID and check.ticket == t
+
+    issued_version = row["sync_version"]
+    assert await ticketing.revoke(conn, t.ticket_id, "lost")
+    assert not await ticketing.revoke(conn, t.ticket_id, "again")  # already revoked
+    assert not await ticketing.revoke(conn, "0" * 32, "unknown")
+    row = await conn.fetchrow("SELECT * FROM tickets WHERE ticket_id = $1", t.ticket_id)
+    assert row["revoked_at"] is not None and row["revoke_reason"] == "lost"
+    assert row["sync_version"] > issued_version  # gates learn it by version
+
+
+async def test_issue_refuses_oversized_fields_and_stores_nothing(conn: asyncpg.Connection,
+                                                                tmp_path: Path) -> None:
+    await ticketing.create_key(conn, EVENT, tmp_path)
+    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    with pytest.raises(ValueError):
+        await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0, valid_until=1,
+                              now=0, entrances=tuple(f"GATE{i}" for i in range(12)))
+    assert await conn.fetchval("SELECT count(*) FROM tickets") == 0
+
+
+async def test_render_png_decodes_back_to_the_payload(conn: asyncpg.Connection, tmp_path: Path) -> None:
+    await ticketing.create_key(conn, EVENT, tmp_path)
+    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    _, payload = await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0,
+                                       valid_until=2**31, now=0, holder_ref="ab" * 16)
+    png = ticketing.render_png(payload, tmp_path / "t.png", scale=4)
+    assert qr.decode(read_file(png)) == [payload]
+
+
+async def test_cli_revoke_notifies_listeners(db_url: str, conn: asyncpg.Connection, tmp_path: Path) -> None:
+    await ticketing.create_key(conn, EVENT, tmp_path)
+    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    t, _ = await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0,
+                                 valid_until=10, now=0)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(db_url)
+    try:
+        await listener.add_listener("eventguard_sync", lambda *a: heard.put_nowait(a[3]))
+        rc = await asyncio.to_thread(cli.main, ["tickets", "revoke", t.ticket_id, "--database-url", db_url])
+        assert rc == 0
+        assert await asyncio.wait_for(heard.get(), 5) == EVENT
+        rc = await asyncio.to_thread(cli.main, ["tickets", "revoke", t.ticket_id, "--database-url", db_url])
+        assert rc == 1  # already revoked
+    finally:
+        await listener.close()
