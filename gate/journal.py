@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from eventguard.wire import EventKind, GateEvent
+from eventguard.wire import EventKind, GateEvent, WatchlistHitReport
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -29,10 +29,19 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_unacked ON events (acked, seq);
 CREATE TABLE IF NOT EXISTS inside (ticket_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hits (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    body     BLOB NOT NULL,
+    sent     INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (event_id, entry_id)
+);
 """
 
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(GateEvent)
+_hit_dec = msgspec.json.Decoder(WatchlistHitReport)
 
 
 class Journal:
@@ -102,6 +111,25 @@ class Journal:
         """Every event id recorded, in order."""
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT event_id FROM events ORDER BY seq")]
+
+    def add_hits(self, reports: Iterable[WatchlistHitReport]) -> None:
+        """Durably keep watchlist hit reports until they are sent (idempotent per event and entry)."""
+        rows = [(r.event_id, r.entry_id, _enc.encode(r)) for r in reports]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT OR IGNORE INTO hits (event_id, entry_id, body) VALUES (?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def unsent_hits(self, limit: int = 100) -> list[WatchlistHitReport]:
+        """Oldest hit reports not yet handed to the server."""
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM hits WHERE sent = 0 ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [_hit_dec.decode(r[0]) for r in rows]
+
+    def mark_hit_sent(self, event_id: str, entry_id: str) -> None:
+        """Record that a hit report went out on a live connection."""
+        with self._lock:
+            self._db.execute("UPDATE hits SET sent = 1 WHERE event_id = ? AND entry_id = ?", (event_id, entry_id))
 
     def close(self) -> None:
         """Close the database file."""

@@ -30,6 +30,7 @@ from eventguard.wire import (
     OrderAck,
     ServerMessage,
     SyncRequest,
+    WatchlistHitReport,
 )
 from gate import qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
@@ -102,19 +103,22 @@ class GateService:
                              on_message=self._on_server_message, hello=self._sync_request)
         self.listeners: list[Callable[[ScanResult], Awaitable[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._hits_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start streaming the journal to the server (also replays what is pending)."""
         self._task = asyncio.create_task(self.uplink.run(), name=f"uplink-{self.cfg.gate_id}")
+        self._hits_task = asyncio.create_task(self._hits_loop(), name=f"hits-{self.cfg.gate_id}")
 
     async def stop(self) -> None:
         """Stop the uplink and release threads and the journal."""
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        for task in (self._task, self._hits_task):
+            if task:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         self.cpu.shutdown(wait=True)
         self.io.shutdown(wait=True)
         self.journal.close()
@@ -247,6 +251,8 @@ class GateService:
             verdict=decision.verdict.value, reasons=tuple(r.value for r in decision.reasons),
             latency_ms=round(latency, 2))
         await self.record(event)
+        if hits:
+            await self.report_hits(event, hits)
         result = ScanResult(event, decision, check, face.distance if face else None, hits, stage)
         for listener in list(self.listeners):
             try:
@@ -254,6 +260,36 @@ class GateService:
             except Exception:  # a broken terminal page must not break the gate
                 log.exception("listener failed")
         return result
+
+    async def report_hits(self, event: GateEvent, hits: tuple[Hit, ...]) -> None:
+        """Journal a WatchlistHitReport per hit, then send what is unsent (kept until sent)."""
+        reports = [WatchlistHitReport(event_id=event.event_id, gate_id=self.cfg.gate_id, at=event.at,
+                                      list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
+                                      distance=h.distance, ticket_id=event.ticket_id) for h in hits]
+        await asyncio.get_running_loop().run_in_executor(self.io, self.journal.add_hits, reports)
+        await self.flush_hits()
+
+    async def flush_hits(self) -> int:
+        """Send journaled hit reports while the uplink is connected; the number sent."""
+        loop = asyncio.get_running_loop()
+        sent = 0
+        while self.uplink.connected.is_set():
+            pending = await loop.run_in_executor(self.io, self.journal.unsent_hits)
+            if not pending:
+                break
+            for r in pending:
+                if not await self.uplink.send(r):
+                    return sent
+                await loop.run_in_executor(self.io, self.journal.mark_hit_sent, r.event_id, r.entry_id)
+                sent += 1
+        return sent
+
+    async def _hits_loop(self) -> None:
+        """While connected, send the hit reports journaled while offline (checked every second)."""
+        while True:
+            await self.uplink.connected.wait()
+            await self.flush_hits()  # cheap when nothing is pending
+            await asyncio.sleep(1.0)
 
     async def record(self, event: GateEvent) -> None:
         """Journal an event durably, update local anti-passback, wake the uplink."""

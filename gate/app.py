@@ -1,0 +1,391 @@
+"""The gate's own web app: POST /scan, GET /api/state, the terminal page and /ws/terminal.
+
+create_gate_app(service, cfg) owns the GateService lifecycle (uplink started on startup,
+threads and journal released on cleanup) and, when given a frame source, a loop feeding it.
+Every route except the page itself needs the local terminal token (bearer header, the
+`eg_terminal` cookie set by `/?token=...`, or `?token=` on the websocket). Errors are JSON
+with a stable code; a client never sees a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import msgspec
+from aiohttp import WSMsgType, web
+from aiohttp.web_request import FileField
+
+from eventguard.errors import WireError
+from eventguard.settings import WEB_DIR
+from eventguard.wire import (
+    ErrorMsg,
+    LaneCount,
+    Msg,
+    OrderAck,
+    TerminalHit,
+    TerminalStatus,
+    TerminalVerdict,
+    decode_gate_message,
+    encode,
+)
+from gate import qr
+from gate.errors import ImageError, SourceError
+from gate.image import MAX_BYTES, Frame, decode_bytes
+from gate.service import GateCache, GateConfig, GateService, ScanResult
+from gate.sources import CaptureSource, FolderSource
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+COOKIE = "eg_terminal"
+_OPEN_PATHS = frozenset({"/", "/api/health"})
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalConfig:
+    """Settings of the gate's local web app (validated by the CLI)."""
+
+    token: str  # the local terminal token (from a 0600 file)
+    max_upload_bytes: int = MAX_BYTES
+    web_dir: Path = WEB_DIR
+    thumb_width: int = 160
+    source_lane: int = 0
+    repeat_s: float = 5.0  # a camera showing the same QR again within this is not rescanned
+
+
+class Terminal:
+    """The scan path of the app and the terminal pages listening to it."""
+
+    def __init__(self, service: GateService, cfg: TerminalConfig) -> None:
+        self.service = service
+        self.cfg = cfg
+        self.clients: set[web.WebSocketResponse] = set()
+        self.last: TerminalVerdict | None = None
+        self._status: TerminalStatus | None = None
+        self._orders_shown: set[int] = set()
+
+    async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
+                   captured_at: float | None = None) -> ScanResult:
+        """Decide a frame with the gate service and push the verdict to every terminal page."""
+        result = await self.service.scan(frame, lane=lane, direction=direction, captured_at=captured_at)
+        try:
+            await self.push(frame, result)
+        except Exception:  # a broken page must not break the lane
+            log.exception("terminal push failed")
+        return result
+
+    def _thumbnail(self, frame: Frame) -> str:
+        h, w = frame.shape[:2]
+        tw = min(w, self.cfg.thumb_width)
+        small = cv2.resize(frame, (tw, max(1, round(h * tw / w))), interpolation=cv2.INTER_AREA)
+        ok, jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        return "data:image/jpeg;base64," + base64.b64encode(jpg.tobytes()).decode() if ok else ""
+
+    async def lanes(self) -> tuple[LaneCount, ...]:
+        """Per-lane counters from the journal."""
+        counts = await asyncio.get_running_loop().run_in_executor(self.service.io, self.service.journal.counts)
+        by_lane: dict[int, dict[str, int]] = {}
+        for (lane, kind), n in counts.items():
+            by_lane.setdefault(lane, {})[kind] = n
+        return tuple(LaneCount(lane=lane, entry=k.get("entry", 0), exit=k.get("exit", 0), deny=k.get("deny", 0),
+                               secondary=k.get("secondary", 0)) for lane, k in sorted(by_lane.items()))
+
+    async def pending(self) -> int:
+        """Events not yet acknowledged by the command server."""
+        return await asyncio.get_running_loop().run_in_executor(self.service.io, self.service.journal.pending)
+
+    async def push(self, frame: Frame, result: ScanResult) -> TerminalVerdict:
+        """Build the terminal message for a result and send it to every connected page."""
+        svc = self.service
+        thumb = await asyncio.get_running_loop().run_in_executor(svc.cpu, self._thumbnail, frame)
+        ev = result.event
+        msg = TerminalVerdict(
+            gate_id=ev.gate_id, event_id=ev.event_id, at=ev.at, lane=ev.lane, verdict=result.decision.verdict.value,
+            reasons=ev.reasons, ticket_id=ev.ticket_id, face_distance=result.face_distance,
+            hits=tuple(TerminalHit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
+                                   distance=round(h.distance, 4), ambiguous=h.ambiguous) for h in result.hits),
+            capture=thumb or None, stage_ms={k: round(v, 1) for k, v in result.stage_ms.items()},
+            lanes=await self.lanes(), online=svc.uplink.connected.is_set(), pending=await self.pending())
+        self.last = msg
+        self._status = TerminalStatus(gate_id=ev.gate_id, online=msg.online, pending=msg.pending, lanes=msg.lanes,
+                                      lanes_closed=tuple(sorted(svc.lanes_closed)))
+        await self.broadcast(msg)
+        return msg
+
+    async def broadcast(self, msg: Msg) -> None:
+        """Send a message to every page; a page that does not take it within 2 s is dropped."""
+        data = encode(msg).decode()
+        for ws in list(self.clients):
+            try:
+                await asyncio.wait_for(ws.send_str(data), 2.0)
+            except (ConnectionError, TimeoutError, RuntimeError):
+                self.clients.discard(ws)
+
+    async def status(self) -> TerminalStatus:
+        """The gate's current state for the page."""
+        svc = self.service
+        return TerminalStatus(gate_id=svc.cfg.gate_id, online=svc.uplink.connected.is_set(),
+                              pending=await self.pending(), lanes=await self.lanes(),
+                              lanes_closed=tuple(sorted(svc.lanes_closed)))
+
+    async def watch(self, every_s: float = 1.0) -> None:
+        """Push the status when it changes (uplink up/down, replay progress) and new orders."""
+        while True:
+            st = await self.status()
+            if st != self._status:
+                self._status = st
+                await self.broadcast(st)
+            for oid, order in list(self.service.orders.items()):
+                if oid not in self._orders_shown:
+                    self._orders_shown.add(oid)
+                    await self.broadcast(order)
+            await asyncio.sleep(every_s)
+
+    async def on_page_message(self, ws: web.WebSocketResponse, raw: str) -> None:
+        """The page acknowledges an order (divert etc.) on behalf of the staff at the lane."""
+        try:
+            msg = decode_gate_message(raw)
+        except WireError as err:
+            await ws.send_str(encode(ErrorMsg(code="bad_message", message=str(err))).decode())
+            return
+        if not isinstance(msg, OrderAck):
+            return
+        order = self.service.orders.get(msg.order_id)
+        if order is None or not await self.service.acknowledge_order(msg.order_id, f"terminal:{msg.by}"):
+            await ws.send_str(encode(ErrorMsg(code="ack_failed", message="order unknown or the gate is offline; "
+                                                                         "try again")).decode())
+            return
+        await self.broadcast(msgspec.structs.replace(order, status="acknowledged"))
+
+
+SERVICE = web.AppKey("gate_service", GateService)
+TERMINAL = web.AppKey("terminal", Terminal)
+CONFIG = web.AppKey("terminal_config", TerminalConfig)
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors and HTTP errors as JSON; anything else a generic 500."""
+    try:
+        return await handler(request)
+    except ImageError as err:
+        return _error(400, err.code, str(err))
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "upload_too_large",
+                      f"upload is larger than the limit of {request.app[CONFIG].max_upload_bytes} bytes")
+    except web.HTTPException as err:
+        if err.status >= 400 and err.content_type != "application/json":
+            return _error(err.status, err.reason.lower().replace(" ", "_"), err.reason)
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(500, "internal", "internal error")
+
+
+def _token(request: web.Request) -> str | None:
+    h = request.headers.get("Authorization", "")
+    if h.lower().startswith("bearer "):
+        return h[7:].strip() or None
+    return request.cookies.get(COOKIE) or request.query.get("token") or None
+
+
+def _valid(request: web.Request, token: str | None) -> bool:
+    return token is not None and hmac.compare_digest(token.encode(), request.app[CONFIG].token.encode())
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Everything but the page and the health check needs the terminal token."""
+    if request.path not in _OPEN_PATHS and not request.path.startswith("/static/") \
+            and not _valid(request, _token(request)):
+        return _error(401, "unauthorized", "terminal token required")
+    return await handler(request)
+
+
+def bad_request(message: str) -> web.HTTPBadRequest:
+    """A 400 with a JSON error body."""
+    return web.HTTPBadRequest(text=json.dumps({"error": "bad_request", "message": message}),
+                              content_type="application/json")
+
+
+def result_json(result: ScanResult) -> dict[str, Any]:
+    """The JSON answer to POST /scan."""
+    ev = result.event
+    return {
+        "verdict": result.decision.verdict.value, "reasons": list(ev.reasons), "ticket_id": ev.ticket_id,
+        "event_id": ev.event_id, "lane": ev.lane, "latency_ms": ev.latency_ms,
+        "stage_ms": {k: round(v, 2) for k, v in result.stage_ms.items()},
+        "face_distance": result.face_distance,
+        "hits": [{"list_id": h.list_id, "entry_id": h.entry_id, "severity": h.severity,
+                  "distance": h.distance, "ambiguous": h.ambiguous} for h in result.hits],
+    }
+
+
+async def scan(request: web.Request) -> web.Response:
+    """Decide one uploaded image: raw JPEG/PNG body, or multipart with a file field "image"."""
+    try:
+        lane = int(request.query.get("lane", "0"))
+    except ValueError:
+        raise bad_request("lane must be an integer") from None
+    direction = request.query.get("direction", "entry")
+    if direction not in ("entry", "exit"):
+        raise bad_request("direction must be entry or exit")
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        field = form.get("image")
+        if not isinstance(field, FileField):
+            raise bad_request("multipart body needs a file field named 'image'")
+        data = field.file.read()
+    else:
+        data = await request.read()
+    svc = request.app[SERVICE]
+    frame = await asyncio.get_running_loop().run_in_executor(svc.cpu, decode_bytes, data)
+    result = await request.app[TERMINAL].scan(frame, lane=lane, direction=direction)
+    return web.json_response(result_json(result))
+
+
+async def state(request: web.Request) -> web.Response:
+    """Lane counters from the journal, pending uplink events, online flag, list sizes."""
+    svc, term = request.app[SERVICE], request.app[TERMINAL]
+    return web.json_response({
+        "gate_id": svc.cfg.gate_id, "event_id": svc.cfg.event_id, "online": svc.uplink.connected.is_set(),
+        "pending": await term.pending(),
+        "lanes": [{"lane": c.lane, "entry": c.entry, "exit": c.exit, "deny": c.deny, "secondary": c.secondary}
+                  for c in await term.lanes()],
+        "lanes_closed": sorted(svc.lanes_closed), "list_version": svc.cache.version,
+        "keys": len(svc.cache.keys), "holders": len(svc.cache.holders), "watchlist": len(svc.cache.watchlist),
+    })
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness (no authentication, no details)."""
+    return web.json_response({"status": "ok"})
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    """The terminal page; `/?token=...` also stores the token in an HttpOnly cookie."""
+    path = request.app[CONFIG].web_dir / "gate.html"
+    if not path.exists():
+        return _error(404, "not_found", "terminal page not installed (web/gate.html)")
+    resp = web.FileResponse(path)
+    token = request.query.get("token")
+    if token is not None and _valid(request, token):
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+    return resp
+
+
+async def terminal_ws(request: web.Request) -> web.WebSocketResponse:
+    """Push every decided scan to the page (the last one on connect)."""
+    term = request.app[TERMINAL]
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
+    await ws.prepare(request)
+    if term.last is not None:
+        await ws.send_str(encode(term.last).decode())
+    await ws.send_str(encode(await term.status()).decode())
+    for order in list(term.service.orders.values()):
+        await ws.send_str(encode(order).decode())
+    term.clients.add(ws)
+    try:
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                await term.on_page_message(ws, msg.data)
+            elif msg.type is WSMsgType.ERROR:
+                break
+    finally:
+        term.clients.discard(ws)
+    return ws
+
+
+async def run_source(term: Terminal, source: CaptureSource | FolderSource, *, lane: int = 0,
+                     clock: Callable[[], float] = time.monotonic) -> None:
+    """Feed a frame source to the lane. Camera frames are scanned only when they show a QR code
+    that differs from the last one (or the same one after repeat_s); folder files always."""
+    loop = asyncio.get_running_loop()
+    last: tuple[tuple[str, ...], float] = ((), 0.0)
+    async with contextlib.aclosing(aiter(source)) as frames:
+        async for item in frames:
+            try:
+                if isinstance(source, CaptureSource):
+                    texts = tuple(await loop.run_in_executor(term.service.cpu, qr.decode, item.frame))
+                    now = clock()
+                    if not texts or (texts == last[0] and now - last[1] < term.cfg.repeat_s):
+                        continue
+                    last = (texts, now)
+                await term.scan(item.frame, lane=lane, captured_at=item.at)
+            except (ImageError, ValueError) as err:
+                log.warning("frame %s not scanned: %s", item.label, err)
+
+
+def create_gate_app(service: GateService, cfg: TerminalConfig,
+                    source: CaptureSource | FolderSource | None = None) -> web.Application:
+    """The gate's app; it starts and stops `service` (and the source loop) with the app."""
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=cfg.max_upload_bytes)
+    app[SERVICE] = service
+    app[CONFIG] = cfg
+    app[TERMINAL] = Terminal(service, cfg)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await service.start()
+        watcher = asyncio.create_task(app[TERMINAL].watch(), name="terminal-status")
+        feeder = None
+        if source is not None:
+            feeder = asyncio.create_task(run_source(app[TERMINAL], source, lane=cfg.source_lane), name="source")
+            feeder.add_done_callback(_report_source_end)
+        yield
+        if feeder is not None:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SourceError):
+                await feeder
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        for ws in list(app[TERMINAL].clients):
+            await ws.close()
+        await service.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post("/scan", scan)
+    app.router.add_get("/api/state", state)
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/ws/terminal", terminal_ws)
+    app.router.add_get("/", page)
+    if cfg.web_dir.is_dir():
+        app.router.add_static("/static/", cfg.web_dir, follow_symlinks=False)
+    return app
+
+
+def _report_source_end(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    err = task.exception()
+    if err is not None:
+        log.error("frame source stopped: %s", err)
+    else:
+        log.info("frame source finished")
+
+
+async def serve(cfg: GateConfig, cache: GateCache, tcfg: TerminalConfig, *, host: str, port: int,
+                source: CaptureSource | FolderSource | None = None) -> None:
+    """Run a gate until cancelled (the CLI's `gate run`)."""
+    service = GateService(cfg, cache)
+    runner = web.AppRunner(create_gate_app(service, tcfg, source))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,195 @@
+"""`eventguard bench gate`: decisions per second and latency of the real gate pipeline, offline.
+
+Each decision is GateService.scan on a 640x480 frame holding one face (a shared photo scaled
+so the face box is ~120-150 px wide) and one QR ticket signed with a fresh key; face_required
+is on, every holder has a registered encoding, and the 1:N watchlist holds `watchlist`
+synthetic encodings plus one real photo of each person (severity info, so a hit still admits
+and the hit report path runs). Events are journaled (fsync) to a temporary directory; there
+is no server. Several scans are kept in flight so both cores work (OpenCV/dlib release the GIL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import segno
+
+from eventguard import tickets
+from eventguard.settings import REPO_ROOT
+from gate import faces
+from gate.image import Frame, decode_bytes, read_file, to_rgb
+from gate.service import GateCache, GateConfig, GateService
+from gate.watchlist import ENCODING_DIM, Severity, WatchlistIndex
+
+FACES_DIR = REPO_ROOT.parent / "shared" / "data" / "faces" / "images"
+# (scanned photo, person, another photo of that person for the watchlist or None)
+PEOPLE = (
+    ("examples__obama.jpg", "barack_obama", "examples__obama2.jpg"),
+    ("tests__obama3.jpg", "barack_obama", "examples__obama2.jpg"),
+    ("examples__biden.jpg", "joe_biden", "knn__train__biden__biden2.jpg"),
+    ("examples__alex-lacamoire.png", "alex_lacamoire", "knn__train__alex_lacamoire__img1.jpg"),
+    ("examples__lin-manuel-miranda.png", "lin_manuel_miranda", None),
+)
+EVENT = "bench-event"
+GATE = "BENCH"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A face crop ready to paste into frames and the holder encoding registered for it."""
+
+    holder_ref: str
+    crop: Frame  # BGR, face box scaled to `face_px`
+    face_px: int
+    encoding: npt.NDArray[np.float64]
+
+
+def qr_image(text: str, *, scale: int = 3) -> Frame:
+    """A QR code rendered with segno (ECC M, 4-module border) as a BGR frame."""
+    buf = io.BytesIO()
+    segno.make(text, error="m", micro=False).save(buf, kind="png", scale=scale, border=4)
+    return decode_bytes(buf.getvalue())
+
+
+def compose(face: Frame, code: Frame, *, width: int = 640, height: int = 480) -> Frame:
+    """A lane camera frame: grey background, the face on the left, the QR code on the right."""
+    out = np.full((height, width, 3), 150, np.uint8)
+    fh, fw = face.shape[:2]
+    fh, fw = min(fh, height), min(fw, width // 2)
+    y, x = (height - fh) // 2, max(0, width // 4 - fw // 2)
+    out[y:y + fh, x:x + fw] = face[:fh, :fw]
+    qh, qw = code.shape[:2]
+    y, x = (height - qh) // 2, width - qw - 20
+    out[y:y + qh, x:x + qw] = code
+    return out
+
+
+def load_person(photo: Path, *, face_px: int = 130) -> Person:
+    """Crop the largest face of a photo with margin, scaled so its box is ~face_px wide."""
+    bgr = read_file(photo)
+    rgb = to_rgb(bgr)
+    res = faces.analyse(rgb, detect_width=0, min_face_px=1)
+    if res.box is None or res.encoding is None:
+        raise ValueError(f"no face in {photo}")
+    b = res.box
+    s = face_px / b.width
+    m = int(b.width * 0.6)  # margin: hair, chin, some background
+    h, w = bgr.shape[:2]
+    crop = bgr[max(0, b.top - m):min(h, b.bottom + m), max(0, b.left - m):min(w, b.right + m)]
+    small = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
+                       interpolation=cv2.INTER_AREA)
+    return Person(uuid.uuid4().hex, np.ascontiguousarray(small[:440, :300], dtype=np.uint8), face_px,
+                  res.encoding)
+
+
+def synthetic_watchlist(n: int, rng: np.random.Generator) -> tuple[list[str], npt.NDArray[np.float32]]:
+    """n random encodings with dlib-like norms (~1.4), far (>1.5) from any real face."""
+    enc = rng.normal(0.0, 0.12, size=(n, ENCODING_DIM)).astype(np.float32)
+    return [f"syn-{i}" for i in range(n)], enc
+
+
+def _pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int = 3, workers: int = 2,
+              detect_width: int = 320, face_px: int = 130, seed: int = 1,
+              faces_dir: Path = FACES_DIR) -> dict[str, Any]:
+    """Run the benchmark and return the JSON-ready report (see module docstring)."""
+    rng = np.random.default_rng(seed)
+    people = [load_person(faces_dir / f, face_px=face_px) for f, _, _ in PEOPLE]
+    ids, syn = synthetic_watchlist(watchlist, rng)
+    real = [(f"real-{p}", faces.analyse(faces.load_rgb(faces_dir / other), detect_width=0).encoding)
+            for _, p, other in PEOPLE if other]
+    real = list(dict(real).items())  # one entry per person
+    for eid, enc in real:
+        if enc is None:
+            raise ValueError(f"no face for {eid}")
+    all_ids = ids + [eid for eid, _ in real]
+    mat = np.vstack([syn] + [np.asarray(e, np.float32)[None, :] for _, e in real])
+    index = WatchlistIndex.from_arrays(all_ids, ["bench"] * len(all_ids),
+                                       [Severity.INFO] * len(all_ids), mat, version=1)
+    key = tickets.new_key()
+    now = time.time()
+    warm = 2
+    frames: list[Frame] = []
+    for i in range(decisions + warm):
+        p = people[i % len(people)]
+        t = tickets.Ticket(event_id=EVENT, ticket_id=uuid.uuid4().hex, holder_ref=p.holder_ref, entrances=(),
+                           valid_from=int(now) - 60, valid_until=int(now) + 3600, issued_at=int(now), key_id=1)
+        frames.append(compose(p.crop, qr_image(tickets.sign(t, key))))
+    with tempfile.TemporaryDirectory(prefix="eg-bench-") as tmp:
+        cfg = GateConfig(gate_id=GATE, event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
+                         journal_path=Path(tmp) / "journal.sqlite", face_required=True,
+                         detect_width=detect_width, workers=workers)
+        cache = GateCache(keys={1: key.public_key()}, holders={p.holder_ref: p.encoding for p in people},
+                          watchlist=index)
+        svc = GateService(cfg, cache)  # not started: no uplink, the gate is offline
+        try:
+            for f in frames[:warm]:
+                await svc.scan(f)
+            lat: list[float] = []
+            results = []
+            queue = list(frames[warm:])
+            queue.reverse()
+
+            async def worker() -> None:
+                while queue:
+                    f = queue.pop()
+                    t0 = time.perf_counter()
+                    results.append(await svc.scan(f))
+                    lat.append((time.perf_counter() - t0) * 1000)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            wall = time.perf_counter() - t0
+            # the search stage alone, sequential and with no other load, for reference
+            q = people[0].encoding
+            solo = []
+            for _ in range(20):
+                s0 = time.perf_counter()
+                index.search(q, threshold=cfg.watch_threshold, margin=cfg.watch_margin)
+                solo.append((time.perf_counter() - s0) * 1000)
+            pending_hits = len(svc.journal.unsent_hits(limit=100_000))
+        finally:
+            await svc.stop()
+    verdicts: dict[str, int] = {}
+    for r in results:
+        verdicts[r.decision.verdict.value] = verdicts.get(r.decision.verdict.value, 0) + 1
+    stages = {k: round(statistics.median(r.stage_ms[k] for r in results if k in r.stage_ms), 2)
+              for k in ("qr", "detect", "encode", "search") if any(k in r.stage_ms for r in results)}
+    return {
+        "decisions": len(results),
+        "p50_ms": round(_pct(lat, 0.5), 1),
+        "p95_ms": round(_pct(lat, 0.95), 1),
+        "max_ms": round(max(lat), 1),
+        "per_s": round(len(results) / wall, 2),
+        "stage_ms": stages,
+        "stage_p95_ms": {k: round(_pct([r.stage_ms[k] for r in results if k in r.stage_ms], 0.95), 2)
+                         for k in stages},
+        "search_solo_ms": round(statistics.median(solo), 2),
+        "verdicts": verdicts,
+        "reasons": sorted({x for r in results for x in r.event.reasons}),
+        "hits_journaled": pending_hits,
+        "conditions": {
+            "cpus": os.cpu_count(), "workers": workers, "concurrency": concurrency,
+            "frame": "640x480", "face_px": face_px, "detect_width": detect_width,
+            "upsample": 1, "num_jitters": 1, "watchlist": len(index), "holders": len(people),
+            "face_required": True, "journal": "sqlite fsync (temp dir)", "server": "none (offline)",
+            "python": platform.python_version(), "machine": platform.machine(),
+        },
+    }

@@ -1,0 +1,187 @@
+"""The gate's own web app on loopback: auth, POST /scan (raw, multipart, limits, bad images),
+/api/state, /ws/terminal pushes, and a watchlist hit journaled while the gate is offline."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import time
+import uuid
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import cv2
+import numpy as np
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support import shared
+
+from eventguard import tickets
+from eventguard.db.embedded import free_port
+from gate import bench
+from gate.app import TerminalConfig, create_gate_app
+from gate.image import Frame, decode_bytes
+from gate.service import GateCache, GateConfig, GateService
+from gate.watchlist import Severity, WatchEntry
+
+TOKEN = "terminal-token-0123456789abcdef"
+EVENT = "ev-test"
+
+
+@dataclass
+class Gate:
+    url: str
+    service: GateService
+    key: Ed25519PrivateKey
+
+
+def _payload(key: Ed25519PrivateKey, holder: str | None = None) -> str:
+    now = int(time.time())
+    t = tickets.Ticket(event_id=EVENT, ticket_id=uuid.uuid4().hex, holder_ref=holder, entrances=(),
+                       valid_from=now - 60, valid_until=now + 3600, issued_at=now, key_id=1)
+    return tickets.sign(t, key)
+
+
+def _png(frame: Frame) -> bytes:
+    ok, buf = cv2.imencode(".png", frame)
+    assert ok
+    return buf.tobytes()
+
+
+async def _start(tmp_path: Path, cache: GateCache, *, face_required: bool) -> tuple[web.AppRunner, str, GateService]:
+    cfg = GateConfig(gate_id="N1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
+                     journal_path=tmp_path / "journal.sqlite", face_required=face_required, workers=2)
+    svc = GateService(cfg, cache)
+    runner = web.AppRunner(create_gate_app(svc, TerminalConfig(token=TOKEN, max_upload_bytes=2_000_000,
+                                                               web_dir=tmp_path / "web")))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}", svc
+
+
+@pytest.fixture
+async def gate(tmp_path: Path) -> AsyncIterator[Gate]:
+    key = tickets.new_key()
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "gate.html").write_text("<!doctype html><title>gate</title>")
+    runner, url, svc = await _start(tmp_path, GateCache(keys={1: key.public_key()}), face_required=False)
+    try:
+        yield Gate(url, svc, key)
+    finally:
+        await runner.cleanup()
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def test_token_is_required(gate: Gate) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+        for method, path in (("POST", "/scan"), ("GET", "/api/state"), ("GET", "/ws/terminal")):
+            async with s.request(method, gate.url + path) as r:
+                assert r.status == 401
+                assert (await r.json())["error"] == "unauthorized"
+            async with s.request(method, gate.url + path, headers={"Authorization": "Bearer wrong"}) as r:
+                assert r.status == 401
+        async with s.get(gate.url + "/") as r:  # the page itself is public; it sets the cookie
+            assert r.status == 200 and "gate" in await r.text()
+        async with s.get(gate.url + "/?token=" + TOKEN) as r:
+            assert r.status == 200
+        async with s.get(gate.url + "/api/state") as r:  # cookie from the page visit
+            assert r.status == 200
+
+
+async def test_scan_raw_and_multipart_then_state_and_terminal_push(gate: Gate) -> None:
+    payload = _payload(gate.key)
+    frame = bench.compose(np.full((10, 10, 3), 150, np.uint8), bench.qr_image(payload))
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(f"{gate.url.replace('http', 'ws')}/ws/terminal?token={TOKEN}") as ws:
+            hello = json.loads((await ws.receive(timeout=5)).data)
+            assert hello["type"] == "terminal_status" and hello["online"] is False
+            async with s.post(gate.url + "/scan?lane=1", data=_png(frame), headers=AUTH) as r:
+                assert r.status == 200, await r.text()
+                body = await r.json()
+            assert body["verdict"] == "admit" and body["reasons"] == ["ticket_valid"]
+            assert body["ticket_id"] and body["event_id"].startswith("N1:")
+            assert set(body) >= {"verdict", "reasons", "ticket_id", "event_id", "stage_ms", "face_distance", "hits"}
+            assert body["stage_ms"]["qr"] > 0 and body["hits"] == [] and body["face_distance"] is None
+            pushed = json.loads((await ws.receive(timeout=5)).data)
+            assert pushed["type"] == "terminal_verdict" and pushed["event_id"] == body["event_id"]
+            assert pushed["capture"].startswith("data:image/jpeg;base64,")
+            assert pushed["lanes"] == [{"lane": 1, "entry": 1, "exit": 0, "deny": 0, "secondary": 0}]
+            assert pushed["online"] is False and pushed["pending"] == 1
+            thumb = decode_bytes(base64.b64decode(pushed["capture"].split(",", 1)[1]))
+            assert thumb.shape[1] == 160
+            # the same ticket again, as multipart: anti-passback denies it
+            form = aiohttp.FormData()
+            form.add_field("image", _png(frame), filename="scan.png", content_type="image/png")
+            async with s.post(gate.url + "/scan?lane=1", data=form, headers=AUTH) as r:
+                again = await r.json()
+            assert again["verdict"] == "deny" and "already_inside" in again["reasons"]
+        async with s.get(gate.url + "/api/state", headers=AUTH) as r:
+            st = await r.json()
+        assert st["online"] is False and st["pending"] == 2
+        assert st["lanes"] == [{"lane": 1, "entry": 1, "exit": 0, "deny": 1, "secondary": 0}]
+
+
+def _png_header(w: int, h: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    (b"", 400, "empty_image"),
+    (b"hello, this is not an image", 400, "not_an_image"),
+    (b"\xff\xd8\xff\xe0 truncated jpeg", 400, "not_an_image"),
+    (_png_header(10_000, 5_000), 400, "image_too_large"),  # 50 MP declared: refused before decoding
+    (b"\0" * 2_100_000, 413, "upload_too_large"),  # over this app's 2 MB client_max_size
+])
+async def test_bad_uploads_get_json_errors(gate: Gate, body: bytes, status: int, code: str) -> None:
+    async with aiohttp.ClientSession() as s, s.post(gate.url + "/scan", data=body, headers=AUTH) as r:
+        assert r.status == status
+        assert r.content_type == "application/json"
+        err = await r.json()
+        assert err["error"] == code and "Traceback" not in err["message"]
+    assert gate.service.journal.pending() == 0  # nothing was decided
+
+
+async def test_bad_multipart_and_parameters(gate: Gate) -> None:
+    async with aiohttp.ClientSession() as s:
+        form = aiohttp.FormData()
+        form.add_field("photo", b"x", filename="x.png")
+        async with s.post(gate.url + "/scan", data=form, headers=AUTH) as r:
+            assert r.status == 400 and (await r.json())["error"] == "bad_request"
+        async with s.post(gate.url + "/scan?lane=x", data=b"x", headers=AUTH) as r:
+            assert r.status == 400
+        async with s.post(gate.url + "/scan?direction=sideways", data=b"x", headers=AUTH) as r:
+            assert r.status == 400
+
+
+async def test_watchlist_hit_denies_and_is_journaled_while_offline(tmp_path: Path) -> None:
+    """Face path end to end through the app; the hit report waits in the journal (no server)."""
+    faces_dir = shared("faces", "images")
+    key = tickets.new_key()
+    person = bench.load_person(faces_dir / "examples__obama.jpg")
+    other = bench.load_person(faces_dir / "examples__obama2.jpg")
+    cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
+    cache.watchlist.add(WatchEntry("wl-obama", "list-1", Severity.DENY, other.encoding))
+    runner, url, svc = await _start(tmp_path, cache, face_required=True)
+    try:
+        frame = bench.compose(person.crop, bench.qr_image(_payload(key, person.holder_ref)))
+        async with aiohttp.ClientSession() as s, s.post(url + "/scan", data=_png(frame), headers=AUTH) as r:
+            body = await r.json()
+        assert body["verdict"] == "deny", body
+        assert body["reasons"] == ["ticket_valid", "face_match", "watchlist_deny"]
+        assert body["face_distance"] < 0.4
+        assert [(h["entry_id"], h["severity"]) for h in body["hits"]] == [("wl-obama", "deny")]
+        assert set(body["stage_ms"]) == {"qr", "detect", "encode", "search"}
+        hits = svc.journal.unsent_hits()
+        assert [(h.event_id, h.entry_id, h.severity) for h in hits] == [(body["event_id"], "wl-obama", "deny")]
+    finally:
+        await runner.cleanup()
