@@ -1,0 +1,26 @@
+"""`eventguard bench gate --json` runs the real pipeline offline; shape and verdicts, not timing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import shared
+
+from eventguard.cli import main
+
+
+def test_bench_gate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    shared("faces", "images")
+    assert main(["bench", "gate", "--json", "--decisions", "4", "--watchlist", "20000"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["decisions"] == 4
+    assert report["verdicts"] == {"admit": 4}
+    assert set(report["reasons"]) <= {"ticket_valid", "face_match", "watchlist_info"}
+    assert {"ticket_valid", "face_match"} <= set(report["reasons"])
+    assert set(report["stage_ms"]) == {"qr", "detect", "encode", "search"}
+    for k in ("p50_ms", "p95_ms", "per_s"):
+        assert report[k] > 0
+    assert report["p50_ms"] <= report["p95_ms"]
+    c = report["conditions"]
+    assert c["watchlist"] == 20000 + 3 and c["frame"] == "640x480" and c["face_required"] is True
