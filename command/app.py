@@ -68,11 +68,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     service = CommandService(app[VENUE], pool, app[HUB], order_ack_timeout_s=settings.order_ack_timeout_s)
     await service.start()
     app[SERVICE] = service
-    ticker = asyncio.create_task(service.run_ticker(settings.tick_s), name="command-ticker")
+    tasks = [asyncio.create_task(service.run_ticker(settings.tick_s), name="command-ticker"),
+             asyncio.create_task(service.run_publisher(settings.live_interval_s), name="command-publisher")]
     yield
-    ticker.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await ticker
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
     await pool.close()
 
 

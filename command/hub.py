@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
-_RESYNC = ""  # sentinel in a queue: send a snapshot instead of the dropped deltas
+_RESYNC = b""  # sentinel in a queue: send a snapshot instead of the dropped deltas
 
 
 class Subscriber:
@@ -19,16 +19,16 @@ class Subscriber:
 
     def __init__(self, ws: web.WebSocketResponse, limit: int) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=limit)
         self.resync_pending = False
         self.resyncs = 0
 
-    def offer(self, text: str) -> None:
+    def offer(self, data: bytes) -> None:
         """Queue a delta; when the buffer is full drop it all and queue a resync."""
         if self.resync_pending:
             return
         try:
-            self.queue.put_nowait(text)
+            self.queue.put_nowait(data)
         except asyncio.QueueFull:
             while not self.queue.empty():
                 self.queue.get_nowait()
@@ -45,9 +45,10 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
 
     def publish(self, text: str) -> None:
-        """Offer one encoded message to every subscriber (never blocks)."""
+        """Offer one message to every subscriber (never blocks); UTF-8 encoded once for all."""
+        data = text.encode()
         for s in self.subscribers:
-            s.offer(text)
+            s.offer(data)
 
     def attach(self, ws: web.WebSocketResponse) -> Subscriber:
         """Register a client; it receives deltas published from now on."""
@@ -63,8 +64,9 @@ class Hub:
         """Send the snapshot, then queued deltas (or a new snapshot after an overflow)."""
         await sub.ws.send_str(await snapshot())
         while not sub.ws.closed:
-            text = await sub.queue.get()
-            if text == _RESYNC:
+            data = await sub.queue.get()
+            if data == _RESYNC:
                 sub.resync_pending = False
-                text = await snapshot()
-            await sub.ws.send_str(text)
+                await sub.ws.send_str(await snapshot())
+                continue
+            await sub.ws.send_frame(data, WSMsgType.TEXT)  # already UTF-8: no per-client encoding

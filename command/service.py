@@ -75,6 +75,11 @@ class CommandService:
         self.started_at = clock()
         self._lock = asyncio.Lock()  # serialises state changes + publishing so deltas stay ordered
         self._last_grid: tuple[int, ...] | None = None
+        # crowd deltas are coalesced: at most one zones/gates message per live interval
+        self._dirty = asyncio.Event()
+        self._dirty_zones: set[str] = set()
+        self._dirty_gates: set[str] = set()
+        self._last_scan_at: float | None = None
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -95,6 +100,25 @@ class CommandService:
                          acknowledged_at=r["acknowledged_at"].timestamp() if r["acknowledged_at"] else None)
             alerts[a.key] = a
         self.book = al.AlertBook(alerts, next_id=next_id)
+
+    async def run_publisher(self, interval_s: float = 0.1, gates_every: int = 5) -> None:
+        """Publish coalesced crowd deltas: waits for a change, sends, then rests interval_s.
+        Zone deltas go out every round; gate counters only every `gates_every` rounds."""
+        rounds = 0
+        while True:
+            await self._dirty.wait()
+            rounds += 1
+            async with self._lock:
+                self._dirty.clear()
+                zones, last = self._dirty_zones, self._last_scan_at
+                self._dirty_zones, self._last_scan_at = set(), None
+                gates: set[str] = set()
+                if rounds % gates_every == 0 or not zones:
+                    gates, self._dirty_gates = self._dirty_gates, set()
+                elif self._dirty_gates:
+                    self._dirty.set()  # come back for the gates
+                self._publish_crowd(zones, gates, self.clock(), last_scan_at=last)
+            await asyncio.sleep(interval_s)
 
     async def run_ticker(self, interval_s: float = 1.0) -> None:
         """Evaluate alerts, publish the grid and escalate orders every interval (until cancelled)."""
@@ -118,9 +142,11 @@ class CommandService:
             raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
         if stored.new:
             async with self._lock:
-                now = self.clock()
-                zones, gates = self.state.apply(stored.new, now)
-                self._publish_crowd(zones, gates, now, last_scan_at=max(e.at for e in stored.new))
+                zones, gates = self.state.apply(stored.new, self.clock())
+                self._dirty_zones |= zones
+                self._dirty_gates |= gates
+                self._last_scan_at = max(self._last_scan_at or 0.0, max(e.at for e in stored.new))
+                self._dirty.set()
         return BatchAck(batch_id=batch.batch_id, stored=len(stored.new), duplicates=stored.duplicates)
 
     async def handle_gate_report(self, gate_id: str, report: WatchlistHitReport | OrderAck) -> None:
@@ -128,6 +154,11 @@ class CommandService:
         try:
             async with self.pool.acquire(timeout=10) as conn:
                 if isinstance(report, WatchlistHitReport):
+                    # imported here: command.watchlists imports command.keys, which imports this module
+                    from command import watchlists
+
+                    if not await watchlists.store_hit(conn, gate_id, report):
+                        return  # a replayed report: stored, audited and alerted the first time
                     await store.audit(conn, gate_id, "gate", "watchlist_hit", report.entry_id,
                                       {"list": report.list_id, "severity": report.severity,
                                        "distance": report.distance, "event_id": report.event_id})

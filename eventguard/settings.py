@@ -47,6 +47,7 @@ class ServerSettings:
     live_queue: int = 256  # per live-map client; beyond it the client is resynced
     login_attempts_per_min: int = 10
     tick_s: float = 1.0  # alert evaluation / grid publishing interval
+    live_interval_s: float = 0.1  # crowd deltas to live maps are coalesced to this rate
     order_ack_timeout_s: float = 60.0  # unacknowledged orders escalate after this
 
     def validate(self) -> ServerSettings:

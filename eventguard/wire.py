@@ -122,14 +122,20 @@ class Welcome(Msg, frozen=True, tag="welcome"):
 
 
 class Order(Msg, frozen=True, tag="order"):
-    """A dispatch or gate order for its receiver to acknowledge."""
+    """A dispatch or gate order; its receiver acknowledges it (OrderAck or REST)."""
 
     order_id: int
-    kind: str
-    target: str
+    kind: str  # dispatch | close_lane | open_lane | divert
+    target: str  # unit id or gate id
+    location: str | None = None
     note: str = ""
     params: dict[str, Any] = {}
-    status: str = "sent"
+    status: str = "sent"  # sent | acknowledged | escalated | cancelled
+    issued_by: str = ""
+    issued_at: float = 0.0
+    ack_by: str | None = None
+    ack_at: float | None = None
+    incident_id: int | None = None
 
 
 class Pong(Msg, frozen=True, tag="pong"):
@@ -220,6 +226,42 @@ class AlertsUpdate(Msg, frozen=True, tag="alerts"):
     at: float
 
 
+class IncidentView(msgspec.Struct, frozen=True, kw_only=True):
+    """An incident as the live map shows it."""
+
+    id: int
+    kind: str
+    severity: str
+    location: str
+    status: str
+    note: str = ""
+    x: float | None = None
+    y: float | None = None
+    alert_ids: tuple[int, ...] = ()
+    opened_by: str = ""
+    opened_at: float = 0.0
+
+
+class UnitView(msgspec.Struct, frozen=True, kw_only=True):
+    """A steward / police / medic unit."""
+
+    id: str
+    kind: str
+    name: str
+    status: str
+    x: float | None = None
+    y: float | None = None
+
+
+class OpsUpdate(Msg, frozen=True, tag="ops"):
+    """Changed incidents, units and orders."""
+
+    incidents: tuple[IncidentView, ...] = ()
+    units: tuple[UnitView, ...] = ()
+    orders: tuple[Order, ...] = ()
+    at: float = 0.0
+
+
 class Snapshot(Msg, frozen=True, tag="snapshot"):
     """Everything a live-map client needs after (re)connecting; deltas follow."""
 
@@ -228,6 +270,10 @@ class Snapshot(Msg, frozen=True, tag="snapshot"):
     zones: tuple[ZoneView, ...]
     gates: tuple[GateView, ...]
     alerts: tuple[AlertView, ...] = ()
+    incidents: tuple[IncidentView, ...] = ()
+    units: tuple[UnitView, ...] = ()
+    orders: tuple[Order, ...] = ()
+    grid: GridUpdate | None = None
     at: float = 0.0
     extra: dict[str, Any] = {}
 
@@ -268,7 +314,7 @@ class ListSync(Msg, frozen=True, tag="sync"):
 
 ServerMessage = (
     ListSync | BatchAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
-    | AlertsUpdate | Snapshot
+    | AlertsUpdate | OpsUpdate | Snapshot
 )
 
 # ---- gate -> its terminal page (/ws/terminal on the gate) ----------------------------------
