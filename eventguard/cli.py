@@ -448,6 +448,48 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_command(args: argparse.Namespace) -> int:
+    """Benchmark the command server (ingest rate, live push latency, RSS)."""
+    from command import bench
+
+    report = bench.run(clients=args.clients, duration_s=args.duration, batch=args.batch,
+                       rate_per_gate=args.rate_per_gate)
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"{report['events_per_s']} events/s stored; push p50 {report['push_p50_ms']} ms, "
+              f"p99 {report['push_p99_ms']} ms to {report['clients']} clients; RSS {report['rss_mb']} MB")
+    return 0
+
+
+def cmd_sim_check(args: argparse.Namespace) -> int:
+    """Run the pedestrian-dynamics validation checks."""
+    import dataclasses
+
+    from sim import checks
+
+    results = checks.run_all(seed=args.seed)
+    for r in results:
+        row = dataclasses.asdict(r)
+        if args.json:
+            _print_json(row)
+        else:
+            print(f"{'PASS' if r.passed else 'FAIL'}  {r.name}: {r.value:.3f} (range {r.low} .. {r.high})")
+    return 0 if all(r.passed for r in results) else 1
+
+
+def cmd_sim_bottleneck(args: argparse.Namespace) -> int:
+    """A standing crowd through one door."""
+    from sim import checks
+
+    out = checks.bottleneck(args.width, args.people, seed=args.seed)
+    if args.json:
+        _print_json(out)
+    else:
+        print(", ".join(f"{k}={v}" for k, v in out.items()))
+    return 0
+
+
 # ---- parser ---------------------------------------------------------------------------------
 
 
@@ -591,6 +633,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--concurrency", type=int, default=3, help="scans in flight")
     sp.add_argument("--workers", type=int, default=2, help="CPU threads of the gate")
     sp.add_argument("--detect-width", type=int, default=320)
+    sp = add(bn, "command", cmd_bench_command,
+             "command server: events stored per second, live-map push latency, RSS")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--clients", type=int, default=1000, help="live-map websocket clients")
+    sp.add_argument("--duration", type=float, default=10.0, help="seconds of gate load")
+    sp.add_argument("--batch", type=int, default=200, help="events per gate batch")
+    sp.add_argument("--rate-per-gate", type=float, default=0.0,
+                    help="events/s each gate sends (0: as fast as acks come back)")
+
+    sm = sub.add_parser("sim", help="crowd simulator").add_subparsers(dest="sim_command", metavar="ACTION",
+                                                                      required=True)
+    sp = add(sm, "check", cmd_sim_check, "pedestrian-dynamics validation (RiMEA tests, bottleneck)")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--seed", type=int, default=0)
+    sp = add(sm, "bottleneck", cmd_sim_bottleneck, "flow of a standing crowd through one door")
+    sp.add_argument("--width", type=float, required=True, help="door width in metres")
+    sp.add_argument("--people", type=int, required=True)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--json", action="store_true")
     return p
 
 
