@@ -1,0 +1,132 @@
+"""Watchlists on a real server and PostgreSQL: roles, photo intake, audited reads, and a gate's
+hit stored in watchlist_hits (the gate's index is loaded from the database directly: the list
+sync to gates does not carry watchlists yet)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from support import Server, shared, wait_for
+
+from command import watchlists
+from eventguard import ticketing
+from eventguard.wire import WatchlistHitReport
+from gate import bench
+from gate.service import GateCache, GateConfig, GateService
+
+
+def _photo_form(path: Path | None, label: str = "Person A", data: bytes | None = None) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    body = data if data is not None else path.read_bytes() if path else b""
+    form.add_field("photo", body, filename="p.jpg", content_type="image/jpeg")
+    form.add_field("label", label)
+    return form
+
+
+async def _call(s: aiohttp.ClientSession, method: str, url: str, token: str | None, **kw: Any) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with s.request(method, url, headers=headers, **kw) as r:
+        return r.status, await r.json()
+
+
+async def test_roles_intake_and_audited_reads(server: Server) -> None:
+    faces_dir = shared("faces", "images")
+    op, cmdr, viewer = [await server.login(u) for u in ("operator", "commander", "viewer")]
+    api = server.url + "/api"
+    async with aiohttp.ClientSession() as s:
+        assert (await _call(s, "GET", f"{api}/watchlists", None))[0] == 401
+        for method, path in (("GET", "/watchlists"), ("POST", "/watchlists"), ("GET", "/watchlist-hits")):
+            assert (await _call(s, method, api + path, viewer, json={}))[0] == 403
+        st, wl = await _call(s, "POST", f"{api}/watchlists", op, json={"name": "banned", "severity": "deny"})
+        assert st == 201 and wl["severity"] == "deny"
+        assert (await _call(s, "POST", f"{api}/watchlists", op, json={"name": "banned", "severity": "deny"}))[0] == 409
+        assert (await _call(s, "POST", f"{api}/watchlists", op, json={"name": "x", "severity": "shoot"}))[0] == 400
+        entries = f"{api}/watchlists/{wl['id']}/entries"
+        assert (await _call(s, "GET", entries, viewer))[0] == 403
+        st, e = await _call(s, "POST", entries, op, data=_photo_form(faces_dir / "examples__obama2.jpg"))
+        assert st == 201, e
+        st, err = await _call(s, "POST", entries, op, data=_photo_form(shared("qr", "qrcode-1", "1.png")))
+        assert (st, err["error"]) == (422, "no_face")
+        st, err = await _call(s, "POST", entries, op, data=_photo_form(faces_dir / "examples__two_people.jpg"))
+        assert (st, err["error"]) == (422, "multiple_faces")
+        st, err = await _call(s, "POST", entries, op, data=_photo_form(None, data=b"not a photo"))
+        assert (st, err["error"]) == (400, "not_an_image")
+        assert (await _call(s, "POST", f"{api}/watchlists/nope/entries", op,
+                            data=_photo_form(faces_dir / "examples__obama2.jpg")))[0] == 404
+        st, rows = await _call(s, "GET", entries, op)
+        assert st == 200 and [r["label"] for r in rows] == ["Person A"] and "encoding" not in rows[0]
+        assert (await _call(s, "GET", entries + "?encodings=1", op))[0] == 403
+        st, rows = await _call(s, "GET", entries + "?encodings=1", cmdr)
+        assert st == 200 and len(rows[0]["encoding"]) == 128
+        st, ls = await _call(s, "GET", f"{api}/watchlists", cmdr)
+        assert [(x["name"], x["entries"]) for x in ls] == [("banned", 1)]
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        audit = await conn.fetch("SELECT actor, action, details FROM audit_log WHERE action LIKE 'watchlist%' ORDER BY id")
+    finally:
+        await conn.close()
+    actions = [(r["actor"], r["action"]) for r in audit]
+    assert ("operator", "watchlist_create") in actions and ("operator", "watchlist_entry_add") in actions
+    assert actions.count(("operator", "watchlist_entries_read")) == 1
+    assert actions.count(("commander", "watchlist_entries_read")) == 1
+    assert not any(a[0] == "viewer" for a in actions)
+
+
+async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server, tmp_path: Path) -> None:
+    faces_dir = shared("faces", "images")
+    op = await server.login("operator")
+    async with aiohttp.ClientSession() as s:
+        _, wl = await _call(s, "POST", f"{server.url}/api/watchlists", op, json={"name": "w", "severity": "deny"})
+        st, entry = await _call(s, "POST", f"{server.url}/api/watchlists/{wl['id']}/entries", op,
+                                data=_photo_form(faces_dir / "examples__obama2.jpg", label="Watched"))
+        assert st == 201
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        index = await watchlists.load_index(conn)
+        keys = await ticketing.public_keys(conn, server.venue.event.id)
+        key_id, key = await ticketing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
+        now = int(time.time())
+        person = bench.load_person(faces_dir / "examples__obama.jpg")
+        _, payload = await ticketing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
+                                           valid_from=now - 60, valid_until=now + 3600, now=now,
+                                           holder_ref=person.holder_ref)
+    finally:
+        await conn.close()
+    assert len(index) == 1 and entry["id"] in index
+    cfg = GateConfig(gate_id="N1", event_id=server.venue.event.id, server_url=f"{server.ws_url}/ws/gate",
+                     token=server.gate_tokens["N1"], journal_path=tmp_path / "N1.sqlite", workers=2)
+    gate = GateService(cfg, GateCache(keys=keys, holders={person.holder_ref: person.encoding}, watchlist=index))
+    await gate.start()
+    try:
+        await wait_for(gate.uplink.connected.is_set, within=10)
+        result = await gate.scan(bench.compose(person.crop, bench.qr_image(payload)), lane=0)
+        assert result.decision.verdict == "deny" and "watchlist_deny" in result.event.reasons
+        conn = await asyncpg.connect(server.db_url)
+        try:
+            async def stored() -> bool:
+                n: int = await conn.fetchval("SELECT count(*) FROM watchlist_hits")
+                return n == 1
+            await wait_for(stored, within=10)
+            await wait_for(lambda: not gate.journal.unsent_hits(), within=5)
+            row = await conn.fetchrow("SELECT * FROM watchlist_hits")
+            assert (row["gate_id"], row["entry_id"], row["severity"]) == ("N1", entry["id"], "deny")
+            assert row["event_id"] == result.event.event_id and row["distance"] < 0.5
+            # a replayed report (gate restarted before marking it sent) stores nothing new
+            again = WatchlistHitReport(event_id=row["event_id"], gate_id="N1", at=time.time(), list_id=wl["id"],
+                                       entry_id=entry["id"], severity="deny", distance=0.3)
+            assert await watchlists.store_hit(conn, "N1", again) is False
+            cmdr = await server.login("commander")
+            async with aiohttp.ClientSession() as s:
+                st, hits = await _call(s, "GET", f"{server.url}/api/watchlist-hits", cmdr)
+            assert st == 200 and [(h["label"], h["gate_id"]) for h in hits] == [("Watched", "N1")]
+            assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'watchlist_hits_read' "
+                                       "AND actor = 'commander'") == 1
+            assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'watchlist_hit'") == 1
+        finally:
+            await conn.close()
+    finally:
+        await gate.stop()
