@@ -439,7 +439,8 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
     from gate import bench
 
     report = asyncio.run(bench.run(args.decisions, watchlist=args.watchlist, concurrency=args.concurrency,
-                                   workers=args.workers, detect_width=args.detect_width))
+                                   workers=args.workers, face_workers=args.face_workers,
+                                   detect_width=args.detect_width))
     if args.json:
         _print_json(report)
     else:
@@ -631,7 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--decisions", type=int, default=40)
     sp.add_argument("--watchlist", type=int, default=100_000)
     sp.add_argument("--concurrency", type=int, default=3, help="scans in flight")
-    sp.add_argument("--workers", type=int, default=2, help="CPU threads of the gate")
+    sp.add_argument("--workers", type=int, default=2, help="threads for QR decoding and 1:N search")
+    sp.add_argument("--face-workers", type=int, default=2,
+                    help="face worker processes (0: one thread; dlib is not thread-safe)")
     sp.add_argument("--detect-width", type=int, default=320)
     sp = add(bn, "command", cmd_bench_command,
              "command server: events stored per second, live-map push latency, RSS")

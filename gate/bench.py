@@ -107,7 +107,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int = 3, workers: int = 2,
-              detect_width: int = 320, face_px: int = 130, seed: int = 1,
+              face_workers: int = 2, detect_width: int = 320, face_px: int = 130, seed: int = 1,
               faces_dir: Path = FACES_DIR) -> dict[str, Any]:
     """Run the benchmark and return the JSON-ready report (see module docstring)."""
     rng = np.random.default_rng(seed)
@@ -135,11 +135,12 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
     with tempfile.TemporaryDirectory(prefix="eg-bench-") as tmp:
         cfg = GateConfig(gate_id=GATE, event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
                          journal_path=Path(tmp) / "journal.sqlite", face_required=True,
-                         detect_width=detect_width, workers=workers)
+                         detect_width=detect_width, workers=workers, face_workers=face_workers)
         cache = GateCache(keys={1: key.public_key()}, holders={p.holder_ref: p.encoding for p in people},
                           watchlist=index)
         svc = GateService(cfg, cache)  # not started: no uplink, the gate is offline
         try:
+            await svc.warm_up()
             for f in frames[:warm]:
                 await svc.scan(f)
             lat: list[float] = []
@@ -186,7 +187,8 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
         "reasons": sorted({x for r in results for x in r.event.reasons}),
         "hits_journaled": pending_hits,
         "conditions": {
-            "cpus": os.cpu_count(), "workers": workers, "concurrency": concurrency,
+            "cpus": os.cpu_count(), "workers": workers, "face_workers": face_workers,
+            "concurrency": concurrency,
             "frame": "640x480", "face_px": face_px, "detect_width": detect_width,
             "upsample": 1, "num_jitters": 1, "watchlist": len(index), "holders": len(people),
             "face_required": True, "journal": "sqlite fsync (temp dir)", "server": "none (offline)",

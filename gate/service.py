@@ -32,13 +32,14 @@ from eventguard.wire import (
     SyncRequest,
     WatchlistHitReport,
 )
-from gate import qr
+from gate import faces, qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
-from gate.image import Frame, to_rgb
+from gate.faceworker import analyse_frame, face_executor
+from gate.image import Frame
 from gate.journal import Journal
 from gate.listcache import ListCache, applies, decode_encoding
 from gate.uplink import Uplink
-from gate.watchlist import WatchlistIndex
+from gate.watchlist import WatchHit, WatchlistIndex
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class GateConfig:
     watch_threshold: float = 0.5  # 1:N screening, stricter
     watch_margin: float = 0.05
     detect_width: int = 320
-    workers: int = max(2, os.cpu_count() or 2)
+    workers: int = max(2, os.cpu_count() or 2)  # threads for QR decoding and 1:N search
+    face_workers: int = 0  # 0: one face thread (dlib is not thread-safe); N: N worker processes
 
 
 @dataclass
@@ -93,6 +95,7 @@ class GateService:
         self.clock = clock
         self.cpu = ThreadPoolExecutor(cfg.workers, thread_name_prefix=f"gate-{cfg.gate_id}-cpu")
         self.io = ThreadPoolExecutor(1, thread_name_prefix=f"gate-{cfg.gate_id}-journal")
+        self.faces = face_executor(cfg.face_workers, f"gate-{cfg.gate_id}")
         self.journal = Journal(cfg.journal_path)
         self.inside: set[str] = self.journal.inside()
         self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"))
@@ -120,6 +123,7 @@ class GateService:
                 except asyncio.CancelledError:
                     pass
         self.cpu.shutdown(wait=True)
+        self.faces.shutdown(wait=True)
         self.io.shutdown(wait=True)
         self.journal.close()
         self.lists.close()
@@ -195,25 +199,35 @@ class GateService:
             return True
         return False
 
-    def _face_work(self, frame: Frame, holder: str | None) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float]]:
-        from gate import faces
-
-        rgb = to_rgb(frame)
-        res = faces.analyse(rgb, detect_width=self.cfg.detect_width)
+    async def _face_work(self, frame: Frame, holder: str | None
+                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float]]:
+        loop = asyncio.get_running_loop()
+        res = await loop.run_in_executor(self.faces, analyse_frame, frame, self.cfg.detect_width)
         stage = {"detect": res.detect_ms, "encode": res.encode_ms}
         if res.encoding is None:
             return FaceCheck(problem=res.problem.value if res.problem else "no_face",
                              tolerance=self.cfg.tolerance), (), stage
+        encoding = res.encoding
         registered = self.cache.holders.get(holder) if holder else None
-        dist = faces.distance(res.encoding, registered) if registered is not None else None
-        t0 = time.perf_counter()
-        found = self.cache.watchlist.search(res.encoding, threshold=self.cfg.watch_threshold,
-                                            margin=self.cfg.watch_margin) if len(self.cache.watchlist) else []
-        stage["search"] = (time.perf_counter() - t0) * 1000
+        dist = faces.distance(encoding, registered) if registered is not None else None
+        found: list[WatchHit] = []
+        if len(self.cache.watchlist):
+            t0 = time.perf_counter()
+            found = await loop.run_in_executor(
+                self.cpu, lambda: self.cache.watchlist.search(encoding, threshold=self.cfg.watch_threshold,
+                                                              margin=self.cfg.watch_margin))
+            stage["search"] = (time.perf_counter() - t0) * 1000
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity.value,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         problem = res.problem.value if res.problem else None
         return FaceCheck(problem=problem, distance=dist, tolerance=self.cfg.tolerance), hits, stage
+
+    async def warm_up(self) -> None:
+        """Load the face models (in every worker) before the first real scan."""
+        loop = asyncio.get_running_loop()
+        blank = np.zeros((64, 64, 3), dtype=np.uint8)
+        n = max(1, self.cfg.face_workers)
+        await asyncio.gather(*(loop.run_in_executor(self.faces, analyse_frame, blank, 64) for _ in range(n)))
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
                    captured_at: float | None = None) -> ScanResult:
@@ -236,7 +250,7 @@ class GateService:
         hits: tuple[Hit, ...] = ()
         if self.cfg.face_required and direction == "entry" and check is not None and check.ok:
             holder = check.ticket.holder_ref if check.ticket else None
-            face, hits, fstage = await loop.run_in_executor(self.cpu, self._face_work, frame, holder)
+            face, hits, fstage = await self._face_work(frame, holder)
             stage.update(fstage)
         decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
                                                        face_required=self.cfg.face_required
