@@ -5,7 +5,9 @@ a first-order model, with the speed function replaced by Weidmann's diagram:
 
 * direction  e_i = normalise(e0_i + sum_j a exp((2r - d_ij)/D) n_ji + sum_w a_w exp((r - d_iw)/D_w) n_wi)
   where e0_i points at the agent's current goal, n_ji is the unit vector from neighbour j to
-  i and n_wi from the closest point of wall w to i;
+  i and n_wi from the closest point of wall w to i. The wall term only steers: its component
+  against e0_i is dropped, so a door jamb deflects an agent into the opening instead of
+  halting it in front of the door (hard walls, below, still stop penetration);
 * headway    s_i = distance to the nearest neighbour j ahead of i, i.e. with
   e_i . (x_j - x_i) > 0 and a lateral offset |e_i x (x_j - x_i)| < 2r (j's disc touches i's path);
 * speed      V(s) = v0_i * max(0, 1 - exp(-gamma * (b * s - 1 / rho_max))), Weidmann's
@@ -233,7 +235,9 @@ class Simulation:
             wdist_safe = np.maximum(wdist, 1e-6)
             wrep = prm.wall_strength * np.exp((prm.radius - wdist_safe) / prm.wall_range_m)
             wrep = np.where(wdist < 1.0, wrep, 0.0)
-            push += np.einsum("nm,nmk->nk", wrep / wdist_safe, wd)
+            wpush = np.einsum("nm,nmk->nk", wrep / wdist_safe, wd)
+            back = np.minimum(np.einsum("ij,ij->i", wpush, e0), 0.0)
+            push += wpush - back[:, None] * e0
         e = e0 + push
         e /= np.maximum(np.linalg.norm(e, axis=1), 1e-9)[:, None]
 
