@@ -14,7 +14,7 @@ line when the concourse is packed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ from sim.arrivals import ArrivalPlan, sample_arrivals
 from sim.network import (
     EXIT_WIDTH_PER_LANE_M,
     FlowNetwork,
+    Links,
     build_network,
     link_flows,
     round_stochastic,
@@ -56,6 +57,19 @@ class FlowState:
     egressed_total: int
     last_admitted: IntArray
     last_egressed: int
+    last_moved: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Persons moved along each link of `links_used` in the last step."""
+    last_out: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Persons who left each zone through its gates in the last step (egress)."""
+    gate_closed: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    """Incidents: gates that admit nobody (empty = none closed)."""
+    zone_blocked: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    """Incidents: zones nobody may enter (links into them and their gates carry 0)."""
+
+    @property
+    def egress(self) -> bool:
+        """Whether the venue is emptying (links follow the egress direction)."""
+        return self.t >= self.egress_at_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,20 +109,27 @@ def step(state: FlowState, dt: float, rng: np.random.Generator) -> FlowState:
     k = state.k
     arriving = state.schedule[k] if k < state.schedule.shape[0] else np.zeros_like(state.queue)
     queue = state.queue + arriving
-    egress = state.t >= state.egress_at_s
+    egress = state.egress
     rho = state.occupancy / net.area
     open_ = np.full(queue.shape, not egress) & (rho[net.gate_zone] < state.hold_density)
+    if state.gate_closed.size:
+        open_ &= ~state.gate_closed
+    if state.zone_blocked.size:
+        open_ &= ~state.zone_blocked[net.gate_zone]
     admitted, credit = serve(queue, state.credit, net.lanes, open_, dt, state.service, rng)
     queue = queue - admitted
     inflow = np.bincount(net.gate_zone, weights=admitted, minlength=nz).astype(np.int64)
 
     occ = state.occupancy
     links = net.egress if egress else net.ingress
+    if state.zone_blocked.size and state.zone_blocked.any():
+        links = Links(links.src, links.dst, np.where(state.zone_blocked[links.dst], 0.0, links.width))
     moved = link_flows(occ, net.area, links, dt, rng)
     outflow = np.bincount(links.src, weights=moved, minlength=nz).astype(np.int64)
     inflow = inflow + np.bincount(links.dst, weights=moved, minlength=nz).astype(np.int64)
 
     left = 0
+    out_gate = np.zeros(nz, np.int64)
     if egress:
         width = np.bincount(net.gate_zone, weights=net.lanes * EXIT_WIDTH_PER_LANE_M,
                             minlength=nz)
@@ -125,7 +146,8 @@ def step(state: FlowState, dt: float, rng: np.random.Generator) -> FlowState:
         entered=state.entered + inflow, exited=state.exited + outflow,
         admitted_total=state.admitted_total + admitted,
         egressed_total=state.egressed_total + left,
-        last_admitted=admitted, last_egressed=left,
+        last_admitted=admitted, last_egressed=left, last_moved=moved,
+        last_out=out_gate.astype(np.int64),
     )
 
 
