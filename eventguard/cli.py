@@ -463,6 +463,20 @@ def cmd_bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    """Run the stack under load with faults for N minutes; report sent/stored/lost."""
+    from eventguard.config import load_venue
+    from eventguard.runtime import setup_logging
+    from eventguard.soak import soak
+
+    setup_logging(args.verbose)
+    report = asyncio.run(soak(load_venue(args.venue), args.minutes, rate_per_s=args.rate, seed=args.seed,
+                              faults=not args.no_faults,
+                              log=lambda m: print(m, file=sys.stderr, flush=True)))
+    _print_json(report)
+    return 0 if report["lost"] == 0 and report["unexpected"] == 0 and report["counters_agree"] else 1
+
+
 def cmd_sim_check(args: argparse.Namespace) -> int:
     """Run the pedestrian-dynamics validation checks."""
     import dataclasses
@@ -644,6 +658,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch", type=int, default=200, help="events per gate batch")
     sp.add_argument("--rate-per-gate", type=float, default=0.0,
                     help="events/s each gate sends (0: as fast as acks come back)")
+
+    sp = add(sub, "soak", cmd_soak, "run the stack with load and faults for N minutes; print sent/stored/lost")
+    _add_venue(sp)
+    sp.add_argument("--minutes", type=float, default=5.0)
+    sp.add_argument("--rate", type=float, default=20.0, help="scans per second over all gates")
+    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--no-faults", action="store_true", help="no server kills or database stops")
 
     sm = sub.add_parser("sim", help="crowd simulator").add_subparsers(dest="sim_command", metavar="ACTION",
                                                                       required=True)
