@@ -8,6 +8,7 @@ import logging
 import random
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from eventguard.config import Venue
 from eventguard.db.migrate import migrate
 from eventguard.errors import ConfigError
 from eventguard.settings import ServerSettings
+from eventguard.wire import EventKind, GateEvent
 from gate.service import GateCache, GateConfig, GateService
 
 log = logging.getLogger("eventguard.demo")
@@ -91,6 +93,7 @@ async def demo(dsn: str, venue: Venue, *, host: str, port: int, duration: float 
                  DEMO_USERS["commander"][0])
         log.info("gates: %s; arrivals ~%.1f/s", ", ".join(g.cfg.gate_id for g in gates), rate_per_s)
         reporter = asyncio.create_task(_report(pool, venue))
+        circulation = asyncio.create_task(_circulate(pool, venue, gates, random.Random(seed + 1)))
         stream = asyncio.create_task(run_stream(
             pool, gates, event_id=venue.event.id, key_id=prov.key_id, key=prov.key,
             rate_per_s=rate_per_s, duration_s=duration if duration is not None else float("inf"),
@@ -101,7 +104,10 @@ async def demo(dsn: str, venue: Venue, *, host: str, port: int, duration: float 
             await _drain(gates, timeout_s=10)
         finally:
             reporter.cancel()
+            circulation.cancel()
             stream.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await circulation
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
             with contextlib.suppress(asyncio.CancelledError):
@@ -124,6 +130,38 @@ async def _drain(gates: list[GateService], timeout_s: float) -> None:
     for g in gates:
         while g.journal.pending() and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a file
             await asyncio.sleep(0.2)
+
+
+async def _circulate(pool: asyncpg.Pool, venue: Venue, gates: list[GateService], rng: random.Random,
+                     every_s: float = 3.0, share: float = 0.3) -> None:
+    """Move part of each concourse on into the zones behind it, as the concourse sensors at the
+    gates would report (TRANSFER events journaled by the zone's first gate)."""
+    gate_zones = {g.zone for g in venue.gates}
+    by_zone: dict[str, GateService] = {}
+    for g in gates:
+        by_zone.setdefault(venue.gate(g.cfg.gate_id).zone, g)
+    while True:
+        await asyncio.sleep(every_s)
+        async with pool.acquire() as conn:
+            occ = dict(await conn.fetch("SELECT zone_id, entries - exits + transfers_in - transfers_out"
+                                        " FROM zone_counters"))
+        for zone, gate in by_zone.items():
+            targets = [c.b if c.a == zone else c.a for c in venue.connections
+                       if zone in (c.a, c.b) and (c.b if c.a == zone else c.a) not in gate_zones]
+            move = int(max(0, occ.get(zone, 0)) * share)
+            for _ in range(move):
+                if not targets:
+                    break
+                await gate.record(GateEvent(
+                    event_id=f"{gate.cfg.gate_id}:{uuid.uuid4().hex}", gate_id=gate.cfg.gate_id,
+                    kind=EventKind.TRANSFER, at=time.time(), zone_from=zone, zone_to=rng.choice(targets)))
+            # and some come back out from the inner zones toward this concourse (leaving, food, …)
+            for inner_zone in targets:
+                back = int(max(0, occ.get(inner_zone, 0)) * share / 4 / max(1, len(by_zone)))
+                for _ in range(back):
+                    await gate.record(GateEvent(
+                        event_id=f"{gate.cfg.gate_id}:{uuid.uuid4().hex}", gate_id=gate.cfg.gate_id,
+                        kind=EventKind.TRANSFER, at=time.time(), zone_from=inner_zone, zone_to=zone))
 
 
 async def _report(pool: asyncpg.Pool, venue: Venue) -> None:
