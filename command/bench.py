@@ -76,7 +76,7 @@ async def _clients(url: str, token: str, n: int, duration_s: float, ready: Any, 
         tasks.append(asyncio.create_task(one()))
         if i % 50 == 49:
             await asyncio.sleep(0.05)
-    while connected < n and not all(t.done() for t in tasks):
+    while connected < n and not all(t.done() for t in tasks):  # noqa: ASYNC110 - counts connects
         await asyncio.sleep(0.1)
     ready.set()
     # the driver signals the end through a file-less channel: the duration plus a grace period
