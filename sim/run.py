@@ -110,15 +110,47 @@ class ProgressBar:
 def fast(scenario: Scenario, *, seed: int = 0, speedup: float = 0.0, window_s: float = 30.0,
          progress: bool = True) -> LoadResult:
     """Fast mode end to end: start the rig, stream the run, stop everything."""
-    bar = ProgressBar() if progress else None
     with rig(scenario) as r:
-        try:
-            return asyncio.run(run_fast(scenario, url=r.url, gate_tokens=r.prov.gate_tokens,
-                                        viewer=r.viewer, seed=seed, speedup=speedup,
-                                        window_s=window_s, progress=bar))
-        finally:
-            if bar is not None:
-                bar.close()
+        return _fast(r, scenario, seed=seed, speedup=speedup, window_s=window_s, progress=progress)
+
+
+def _fast(r: Rig, scenario: Scenario, *, seed: int, speedup: float, window_s: float,
+          progress: bool) -> LoadResult:
+    bar = ProgressBar() if progress else None
+    try:
+        return asyncio.run(run_fast(scenario, url=r.url, gate_tokens=r.prov.gate_tokens,
+                                    viewer=r.viewer, seed=seed, speedup=speedup,
+                                    window_s=window_s, progress=bar))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def simulate(scenario: Scenario, *, fast_mode: bool = True, drive_mode: bool = False,
+             speedup: float | None = None, seed: int = 0, report_dir: Path | None = None,
+             drive_attendees: int = 3, progress: bool = True) -> dict[str, Any]:
+    """`eventguard sim run`: fast and/or drive mode on one rig; the summary (and report)."""
+    from sim import drive, report
+
+    summary: dict[str, Any] = {"scenario": scenario.name, "attendees": scenario.sim.attendees,
+                               "sim_minutes": scenario.sim.duration_s / 60, "seed": seed,
+                               "conditions": conditions()}
+    load: LoadResult | None = None
+    driven: drive.DriveResult | None = None
+    with rig(scenario) as r:
+        if fast_mode:
+            load = _fast(r, scenario, seed=seed, speedup=speedup or 0.0, window_s=30.0,
+                         progress=progress)
+            summary["fast"] = load.summary()
+        if drive_mode:
+            driven = asyncio.run(drive.run_drive(scenario, url=r.url, dsn=r.dsn, prov=r.prov,
+                                                 attendees=drive_attendees,
+                                                 speedup=speedup or 600.0, seed=seed))
+            summary["drive"] = driven.summary()
+    if report_dir is not None:
+        report.write(report_dir, scenario.venue, summary, load, driven)
+        summary["report"] = str(report_dir / "index.html")
+    return summary
 
 
 def conditions() -> dict[str, Any]:
