@@ -49,7 +49,7 @@ def _num(body: dict[str, Any], key: str) -> float | None:
 async def list_alerts(request: web.Request, who: Principal) -> web.Response:
     """Open alerts, most urgent first."""
     svc = request.app[SERVICE]
-    return web.json_response([to_builtins(alert_view(a)) for a in svc.book.open_alerts()])
+    return web.json_response([to_builtins(alert_view(a, svc.suggestions)) for a in svc.book.open_alerts()])
 
 
 @guarded(routes, "POST", "/api/alerts/{id}/ack", ACTORS, tag="alerts")
@@ -58,7 +58,7 @@ async def ack_alert(request: web.Request, who: Principal) -> web.Response:
     alert = await request.app[SERVICE].acknowledge_alert(_int(request, "id"), who.subject)
     async with request.app[POOL].acquire() as conn:
         await store.audit(conn, who.subject, who.role.value, "alert_ack", str(alert.id), {"kind": alert.kind.value})
-    return web.json_response(to_builtins(alert_view(alert)))
+    return web.json_response(to_builtins(alert_view(alert, request.app[SERVICE].suggestions)))
 
 
 @guarded(routes, "POST", "/api/alerts/{id}/resolve", ACTORS, tag="alerts")
@@ -68,7 +68,7 @@ async def resolve_alert(request: web.Request, who: Principal) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         await store.audit(conn, who.subject, who.role.value, "alert_resolve", str(alert.id),
                           {"kind": alert.kind.value})
-    return web.json_response(to_builtins(alert_view(alert)))
+    return web.json_response(to_builtins(alert_view(alert, request.app[SERVICE].suggestions)))
 
 
 # ---- incidents ---------------------------------------------------------------------------------

@@ -47,11 +47,17 @@ log = logging.getLogger(__name__)
 SAMPLE_WINDOW_S = 600.0
 
 
-def alert_view(a: al.Alert) -> AlertView:
-    """Alert record -> wire view."""
+ZONE_ALERTS = (al.AlertKind.CAPACITY_FORECAST, al.AlertKind.DENSITY_WARNING, al.AlertKind.DENSITY_CRITICAL)
+
+
+def alert_view(a: al.Alert, suggestions: dict[str, list[dict[str, Any]]] | None = None) -> AlertView:
+    """Alert record -> wire view (zone alerts carry the orders proposed for their zone)."""
+    details: dict[str, Any] = {**a.details, "value": a.value}
+    if suggestions and a.kind in ZONE_ALERTS and suggestions.get(a.subject):
+        details["suggestions"] = suggestions[a.subject]
     return AlertView(id=a.id, kind=a.kind.value, level=a.level.value, subject=a.subject,
-                     status=a.status.value, message=alert_message(a), raised_at=a.raised_at,
-                     details={**a.details, "value": a.value})
+                     status=a.status.value, message=alert_message(a, details), raised_at=a.raised_at,
+                     details=details)
 
 
 class CommandService:
@@ -71,6 +77,7 @@ class CommandService:
         self.book = al.AlertBook()
         self.samples: dict[str, deque[tuple[float, float]]] = {z.id: deque() for z in venue.zones}
         self.forecasts: dict[str, float | None] = {}
+        self.suggestions: dict[str, list[dict[str, Any]]] = {}  # zone id -> proposed orders
         self.gate_sockets: dict[str, set[web.WebSocketResponse]] = {}
         self.started_at = clock()
         self._lock = asyncio.Lock()  # serialises state changes + publishing so deltas stay ordered
@@ -238,7 +245,9 @@ class CommandService:
                 while s and s[0][0] < now - SAMPLE_WINDOW_S:
                     s.popleft()
                 self.forecasts[z.id] = time_to_capacity(z, list(s), self.venue.thresholds, now)
-            self.book, changes = al.evaluate(self.book, self.observations(now), now, self.alert_cfg)
+            obs = self.observations(now)
+            self.book, changes = al.evaluate(self.book, obs, now, self.alert_cfg)
+            self.suggestions = self._suggest(obs)
             grid = self.grid.densities(occupancy).to_wire()
             if grid["deci_density"] != self._last_grid:
                 self._last_grid = grid["deci_density"]
@@ -251,6 +260,23 @@ class CommandService:
                 raise StoreUnavailable(str(err)) from err
             self._publish_alerts([c.alert for c in changes])
         await self._escalate(now)
+
+    def _suggest(self, obs: al.Observations) -> dict[str, list[dict[str, Any]]]:
+        """Proposed orders (meter, divert, open lanes) per zone at risk, for the alert feed."""
+        gates_by_zone: dict[str, list[al.GateLanes]] = {}
+        for g in self.venue.gates:
+            gates_by_zone.setdefault(g.zone, []).append(al.GateLanes(g.id, g.lanes, g.lanes))
+        forecasts = dict(obs.forecasts)
+        for a in self.book.values():  # a zone over its density line is at risk now, whatever the trend
+            if a.kind in (al.AlertKind.DENSITY_WARNING, al.AlertKind.DENSITY_CRITICAL):
+                forecasts[a.subject] = 0.0
+        out: dict[str, list[dict[str, Any]]] = {}
+        for x in al.suggest_actions(obs.zones, forecasts, gates_by_zone,
+                                    al.SuggestConfig(horizon_s=self.venue.thresholds.forecast_horizon_s)):
+            out.setdefault(x.zone_id, []).append({"action": x.action.value, "gate": x.gate_id,
+                                                  "target_gate": x.target_gate_id,
+                                                  "target_zone": x.target_zone_id, "lanes": x.lanes})
+        return out
 
     async def _escalate(self, now: float) -> None:
         try:
@@ -301,7 +327,7 @@ class CommandService:
             self.hub.publish(encode(gmsg).decode())
 
     def _publish_alerts(self, alerts: Iterable[al.Alert]) -> None:
-        views = tuple(alert_view(a) for a in alerts)
+        views = tuple(alert_view(a, self.suggestions) for a in alerts)
         if views:
             self.hub.publish(encode(AlertsUpdate(alerts=views, at=self.clock())).decode())
 
@@ -334,7 +360,7 @@ class CommandService:
             event_id=self.venue.event.id, event_name=self.venue.event.name,
             zones=tuple(self.state.zone_view(z.id, now, self.forecasts.get(z.id)) for z in self.venue.zones),
             gates=tuple(self.state.gate_view(g, now) for g in sorted(self.state.gates)),
-            alerts=tuple(alert_view(a) for a in self.book.open_alerts()),
+            alerts=tuple(alert_view(a, self.suggestions) for a in self.book.open_alerts()),
             grid=GridUpdate(**grid, at=now), at=now,
         )
 

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from command.alerts import Alert, AlertKind
 
+_ACTION = {"meter_inflow": "slow admissions at {gate}", "divert": "divert {gate} arrivals to {target_gate}",
+           "open_lanes": "open {lanes} lane(s) at {gate}"}
 
-def alert_message(alert: Alert) -> str:
-    """One line an operator reads on the alert feed."""
+
+def suggestion_text(s: Mapping[str, Any]) -> str:
+    """A proposed order in words."""
+    return _ACTION.get(str(s.get("action")), str(s.get("action"))).format(**{k: s.get(k) for k in
+                                                                          ("gate", "target_gate", "lanes")})
+
+
+def alert_message(alert: Alert, details: Mapping[str, Any] | None = None) -> str:
+    """One line an operator reads on the alert feed (with proposed orders, if any)."""
+    text = _message(alert)
+    proposals = (details or {}).get("suggestions") or []
+    if proposals:
+        text += " — suggest: " + "; ".join(suggestion_text(p) for p in proposals[:3])
+    return text
+
+
+def _message(alert: Alert) -> str:
     v = alert.value
     subject = alert.subject
     match alert.kind:

@@ -70,6 +70,10 @@ async def test_density_alert_is_raised_acknowledged_and_resolved(server: Server)
         alert = next(a for a in upd.alerts if a.subject == "north")
         assert (alert.kind, alert.level, alert.status) == ("density_warning", "warning", "raised")
         assert "north" in alert.message and "2.33" in alert.message
+        # proposed orders: slow the north gates, divert their arrivals to the south gate
+        proposals = {(p["action"], p["gate"], p["target_gate"]) for p in alert.details["suggestions"]}
+        assert {("meter_inflow", "N1", None), ("divert", "N1", "S1"), ("divert", "N2", "S1")} <= proposals
+        assert "divert N1 arrivals to S1" in alert.message
         # more people do not raise a second alert for the same zone (no storm)
         await push_entries(server, "N2", 5)
         await asyncio.sleep(2.5)
