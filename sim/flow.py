@@ -9,7 +9,9 @@ Per step: the pre-sampled arrivals join the gate queues; open gates admit people
 (sim.network, cell-transmission with Weidmann's diagram). From `egress_at_s` on, gates stop
 admitting, movement follows the egress links and entry zones empty out through the gates.
 A gate also stops admitting while its zone is at or above `hold_density` (stewards hold the
-line when the concourse is packed).
+line when the concourse is packed), and no link carries anyone into a zone that holds its
+`capacity` (stewards close it; people go to the other destinations or wait where they are).
+Incidents: `gate_closed` gates admit nobody, `zone_blocked` zones receive nobody.
 """
 
 from __future__ import annotations
@@ -122,8 +124,11 @@ def step(state: FlowState, dt: float, rng: np.random.Generator) -> FlowState:
 
     occ = state.occupancy
     links = net.egress if egress else net.ingress
-    if state.zone_blocked.size and state.zone_blocked.any():
-        links = Links(links.src, links.dst, np.where(state.zone_blocked[links.dst], 0.0, links.width))
+    closed = occ >= net.capacity  # stewards close a zone that holds its capacity
+    if state.zone_blocked.size:
+        closed = closed | state.zone_blocked
+    if closed.any():
+        links = Links(links.src, links.dst, np.where(closed[links.dst], 0.0, links.width))
     moved = link_flows(occ, net.area, links, dt, rng)
     outflow = np.bincount(links.src, weights=moved, minlength=nz).astype(np.int64)
     inflow = inflow + np.bincount(links.dst, weights=moved, minlength=nz).astype(np.int64)

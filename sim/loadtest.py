@@ -8,8 +8,11 @@ order (the server answers each batch with a BatchAck or an ErrorMsg), so
 
 Alert timeliness: the simulator marks the step at which a zone's density first reaches the
 venue's warning threshold; a poller reads /api/alerts as a viewer. The delay reported is the
-alert's `raised_at` (server clock) minus the wall time at which the server acknowledged the
-batches carrying that step (same host, same clock), and the same in simulated seconds.
+alert's `raised_at` (server clock) minus the wall time at which this client received the
+acknowledgement of the batches that carried the zone's events of that window (same host, same
+clock); it can be slightly negative when the server's 1 s alert tick falls between storing a
+batch and the client reading its ack. Also reported in simulated seconds (sender's clock when
+the poller first saw the alert), which depends on the speed-up.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class Crossing:
     t_sim: float
     window: int
     density: float
+    gates: tuple[int, ...] = ()
+    """Gates (indices) whose batches of that window carried the zone's events."""
     acked_wall: float | None = None
     alert_raised_at: float | None = None
     alert_seen_wall: float | None = None
@@ -135,7 +140,7 @@ class GateLink:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self.stored = self.duplicates = self.errors = self.sent = self.batches = 0
-        self.on_ack: Callable[[int, float], None] = lambda window, at: None
+        self.on_ack: Callable[[str, int, float], None] = lambda gate, window, at: None
 
     async def open(self, session: aiohttp.ClientSession, url: str, token: str) -> None:
         """Connect and wait for the server's welcome."""
@@ -162,7 +167,7 @@ class GateLink:
                 self.duplicates += m.duplicates
             else:
                 self.errors += 1
-            self.on_ack(window, time.time())
+            self.on_ack(self.gate_id, window, time.time())
             self._slots.release()
             if not self._pending:
                 self._idle.set()
@@ -241,10 +246,10 @@ async def run_fast(scenario: Scenario, *, url: str, gate_tokens: dict[str, str],
     res = LoadResult(scenario=scenario.name, gate_ids=net.gate_ids, zone_ids=net.zone_ids,
                      series=Series(), crossings=[])
     crossings: dict[str, Crossing] = {}
-    acked: dict[int, float] = {}
+    acked: dict[tuple[str, int], float] = {}
 
-    def on_ack(window: int, at: float) -> None:
-        acked[window] = max(acked.get(window, 0.0), at)
+    def on_ack(gate: str, window: int, at: float) -> None:
+        acked[(gate, window)] = max(acked.get((gate, window), 0.0), at)
 
     factory = EventFactory(uuid.uuid4().hex[:8])
     ws_url = url.replace("http", "ws", 1) + "/ws/gate"
@@ -276,7 +281,10 @@ async def run_fast(scenario: Scenario, *, url: str, gate_tokens: dict[str, str],
                     for zi in np.flatnonzero(rep.density >= warning).tolist():
                         zid = net.zone_ids[zi]
                         if zid not in crossings:
-                            crossings[zid] = Crossing(zid, rep.t, window, float(rep.density[zi]))
+                            into = {tl.reporter(a, b) for a, b, _ in rep.moves if b == zi}
+                            into |= set(tl.zone_gates[zi])
+                            crossings[zid] = Crossing(zid, rep.t, window, float(rep.density[zi]),
+                                                      gates=tuple(sorted(into)))
                             res.crossings.append(crossings[zid])
                 await asyncio.gather(*(links[gi].send(evs, window) for gi, evs in per_gate.items()))
                 window += 1
@@ -297,7 +305,8 @@ async def run_fast(scenario: Scenario, *, url: str, gate_tokens: dict[str, str],
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
         for c in res.crossings:
-            c.acked_wall = acked.get(c.window)
+            times = [acked[k] for k in ((net.gate_ids[g], c.window) for g in c.gates) if k in acked]
+            c.acked_wall = max(times) if times else None
         res.sim_s = tl.state.t
         res.sent = sum(link.sent for link in links)
         res.stored = sum(link.stored for link in links)

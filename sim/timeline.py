@@ -45,6 +45,22 @@ class StepReport:
     density: FloatArray
 
 
+def seat_weights(net: FlowNetwork) -> tuple[float, ...]:
+    """Share of arrivals per gate: people come to the gates nearest their seats, so each entry
+    zone gets arrivals in proportion to the capacity of the destinations it feeds (split over
+    its gates by lanes); venues whose entry zones are their destinations split by lanes."""
+    feeds = np.zeros(len(net.zone_ids))
+    links = net.ingress
+    for src, dst in zip(links.src.tolist(), links.dst.tolist(), strict=True):
+        if net.destination[dst]:
+            feeds[src] += net.capacity[dst] / max(1, int(np.sum(net.ingress.dst == dst)))
+    if not feeds[net.gate_zone].all():
+        return ()
+    lanes_in_zone = np.bincount(net.gate_zone, weights=net.lanes, minlength=len(net.zone_ids))
+    w = feeds[net.gate_zone] * net.lanes / lanes_in_zone[net.gate_zone]
+    return tuple(float(x) for x in w)
+
+
 class Timeline:
     """Steps a scenario's venue from t = 0; holds the only mutable reference to the state."""
 
@@ -56,7 +72,8 @@ class Timeline:
         self.net: FlowNetwork = build_network(scenario.venue)
         self.steps = int(np.ceil(p.duration_s / self.dt - 1e-9))
         sched = max(self.steps, int(np.ceil(p.arrival_window_s / self.dt - 1e-9)))
-        schedule = sample_arrivals(p.plan(), self.net.lanes, self.dt, sched, rng)
+        plan = replace(p.plan(), gate_weights=seat_weights(self.net))
+        schedule = sample_arrivals(plan, self.net.lanes, self.dt, sched, rng)
         self.state: FlowState = initial_state(self.net, schedule, service=p.service(),
                                               egress_at_s=p.egress_at_s,
                                               hold_density=p.hold_density)
