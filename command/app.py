@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from command import api, ops_api, watchlists
+from command import api, ops_api, tickets_api, watchlists
 from command.errors import CommandError
 from command.gate_ws import gate_ws
 from command.hub import Hub
@@ -97,6 +97,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(ops_api.routes)
     app.add_routes(watchlists.routes)
+    app.add_routes(tickets_api.routes)
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     if (settings.web_dir / "index.html").exists():

@@ -1,8 +1,9 @@
-"""Pushes list changes (revocations, registered faces, keys) to connected gates.
+"""Pushes list changes (revocations, registered faces, keys, watchlist entries) to connected gates.
 
 One LISTEN connection per server hears `pg_notify('eventguard_sync', event_id)` from the
 triggers in sql/0002 — whoever made the change (CLI, REST, another server) — and wakes the
-gate connections of that event. Each gate connection has a GateSync task that, when woken,
+gate connections of that event; the payload '*' (sync.ALL_EVENTS, venue-wide watchlist changes
+from sql/0005) wakes every gate connection. Each gate connection has a GateSync task that, when woken,
 reads what changed after the version that gate already has (eventguard.sync.changes) and
 sends it as ListSync messages. A slow safety poll covers a lost LISTEN connection.
 
@@ -44,6 +45,8 @@ class SyncFeed:
         self._changed = asyncio.Event()
 
     def _on_notification(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        # Every gate connection wakes on any payload (an event id or sync.ALL_EVENTS): waking
+        # a gate of another event costs one read and at most a ListSync that only moves its version.
         self.notifications += 1
         self._bump()
 
@@ -116,7 +119,8 @@ class GateSync:
             self.version = m.version
             self._keys = m.keys
         if msgs:
-            n = sum(len(m.revoked) + len(m.holders_added) + len(m.holders_removed) for m in msgs)
+            n = sum(len(m.revoked) + len(m.holders_added) + len(m.holders_removed) + len(m.watch_added)
+                    + len(m.watch_removed) for m in msgs)
             log.info("sync -> %s: version %d (%d changes, %d messages)", self.gate_id, self.version,
                      n, len(msgs))
         return msgs

@@ -5,9 +5,10 @@ shared advisory lock while numbering). `changes` takes that lock exclusively for
 to read a watermark W: every number <= W then belongs to a committed row, so a gate that
 is told "you are at W" can never miss a change numbered below it.
 
-What a gate gets: revoked ticket ids, registered holders' encodings (added, removed) and
-every public key of the event. Chunks are ordered by version and each chunk's `version`
-is a safe resume point; the last one carries W.
+What a gate gets: revoked ticket ids, registered holders' encodings (added, removed), every
+public key of the event, and the venue-wide watchlist entries (added with list id, severity and
+encoding; removed, including the entries of a list made inactive — see sql/0005). Chunks are
+ordered by version and each chunk's `version` is a safe resume point; the last one carries W.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 import asyncpg
 import numpy as np
 
-from eventguard.wire import MAX_MESSAGE_BYTES, HolderFace, ListSync, PublicKey
+from eventguard.wire import MAX_MESSAGE_BYTES, HolderFace, ListSync, PublicKey, WatchFace
 
-CHANNEL = "eventguard_sync"  # pg_notify channel; the payload is the event id
+CHANNEL = "eventguard_sync"  # pg_notify channel; the payload is the event id, or ALL_EVENTS
+ALL_EVENTS = "*"  # payload of a venue-wide change (watchlists): wakes the gates of every event
 _LOCK = (1162301252, 2)  # same pair as sql/0002: ('EGRD', sync)
 CHUNK_BYTES = MAX_MESSAGE_BYTES // 2  # JSON size budget per message (base64 included)
 _HOLDER_BYTES = 1500  # one HolderFace in JSON: 1,368 base64 chars + id + punctuation
+_WATCH_BYTES = 1600  # one WatchFace: the same encoding + entry id, list id and severity
+_COST = {"holder_added": _HOLDER_BYTES, "watch_added": _WATCH_BYTES}
 _ID_BYTES = 40
 
 
@@ -32,9 +36,11 @@ class Change:
     """One numbered change for gates."""
 
     version: int
-    kind: str  # "revoked" | "holder_added" | "holder_removed"
-    ref: str  # ticket id or registration id
+    kind: str  # "revoked" | "holder_added" | "holder_removed" | "watch_added" | "watch_removed"
+    ref: str  # ticket id, registration id or watchlist entry id
     encoding: bytes = b""
+    list_id: str = ""  # watch_added only
+    severity: str = ""  # watch_added only
 
 
 def encoding_bytes(values: Sequence[float]) -> bytes:
@@ -58,11 +64,14 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
             holders_added=tuple(HolderFace(registration_id=c.ref, encoding=c.encoding)
                                 for c in group if c.kind == "holder_added"),
             holders_removed=tuple(c.ref for c in group if c.kind == "holder_removed"),
+            watch_added=tuple(WatchFace(entry_id=c.ref, list_id=c.list_id, severity=c.severity,
+                                        encoding=c.encoding) for c in group if c.kind == "watch_added"),
+            watch_removed=tuple(c.ref for c in group if c.kind == "watch_removed"),
             full=full and not out, more=more))
         prev = version
 
     for c in changes:
-        cost = _HOLDER_BYTES if c.kind == "holder_added" else _ID_BYTES
+        cost = _COST.get(c.kind, _ID_BYTES)
         if group and size + cost > budget:
             flush(group[-1].version, True)
             group, size = [], 0
@@ -70,6 +79,29 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
         size += cost
     flush(watermark, False)
     return out
+
+
+# One statement (one snapshot): an entry's version is its latest change, including its list's.
+_CHANGES = """
+SELECT sync_version AS v, 'revoked' AS kind, ticket_id AS ref, NULL::float8[] AS enc,
+       NULL::bytea AS watch_enc, NULL::text AS list_id, NULL::text AS severity
+  FROM tickets WHERE event_id = $1 AND revoked_at IS NOT NULL
+   AND sync_version > $2 AND sync_version <= $3
+UNION ALL
+SELECT sync_version, CASE WHEN removed_at IS NULL THEN 'holder_added' ELSE 'holder_removed' END,
+       registration_id, CASE WHEN removed_at IS NULL THEN encoding END, NULL, NULL, NULL
+  FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3
+   AND ($4 = false OR removed_at IS NULL)
+UNION ALL
+SELECT e.sync_version,
+       CASE WHEN e.removed_at IS NULL AND w.active THEN 'watch_added' ELSE 'watch_removed' END,
+       e.id, NULL, CASE WHEN e.removed_at IS NULL AND w.active THEN e.encoding END,
+       e.list_id, w.severity
+  FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id
+ WHERE e.sync_version > $2 AND e.sync_version <= $3
+   AND ($4 = false OR (e.removed_at IS NULL AND w.active))
+ORDER BY 1
+"""
 
 
 async def watermark(conn: asyncpg.Connection) -> int:
@@ -102,16 +134,10 @@ async def changes(conn: asyncpg.Connection, event_id: str, since: int, *,
         since = 0
     if not full and since == w and pub == known_keys:
         return []
-    rows = await conn.fetch(
-        "SELECT sync_version AS v, 'revoked' AS kind, ticket_id AS ref, NULL::float8[] AS enc"
-        " FROM tickets WHERE event_id = $1 AND revoked_at IS NOT NULL"
-        "   AND sync_version > $2 AND sync_version <= $3"
-        " UNION ALL"
-        " SELECT sync_version, CASE WHEN removed_at IS NULL THEN 'holder_added' ELSE 'holder_removed' END,"
-        "        registration_id, CASE WHEN removed_at IS NULL THEN encoding END"
-        " FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3"
-        "   AND ($4 = false OR removed_at IS NULL)"
-        " ORDER BY 1", event_id, since, w, full)
-    found = [Change(r["v"], r["kind"], r["ref"], encoding_bytes(r["enc"]) if r["enc"] is not None else b"")
+    rows = await conn.fetch(_CHANGES, event_id, since, w, full)
+    found = [Change(r["v"], r["kind"], r["ref"],
+                    bytes(r["watch_enc"]) if r["watch_enc"] is not None
+                    else encoding_bytes(r["enc"]) if r["enc"] is not None else b"",
+                    r["list_id"] or "", r["severity"] or "")
              for r in rows]
     return chunk(event_id, since, w, pub, found, full=full, budget=budget)

@@ -292,11 +292,20 @@ class HolderFace(msgspec.Struct, frozen=True, kw_only=True):
     encoding: bytes  # 128 little-endian float64 (1,024 bytes)
 
 
+class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
+    """A watchlist entry for 1:N screening at the gate (watchlists are venue-wide)."""
+
+    entry_id: str
+    list_id: str
+    severity: str  # "info" | "detain" | "deny"
+    encoding: bytes  # 128 little-endian float64 (1,024 bytes)
+
+
 class ListSync(Msg, frozen=True, tag="sync"):
     """Server -> gate: list changes numbered since_version < n <= version, oldest first.
 
     `keys` always holds every public key of the event (replace, do not merge). `full`: the
-    gate drops its revocations and holders first (answer to since_version 0, or to a gate
+    gate drops its revocations, holders and watchlist first (answer to since_version 0, or to a gate
     ahead of the server). Big syncs come in chunks; `more` says another follows, and each
     chunk's `version` is safe to resume from.
     """
@@ -308,6 +317,8 @@ class ListSync(Msg, frozen=True, tag="sync"):
     revoked: tuple[str, ...] = ()
     holders_added: tuple[HolderFace, ...] = ()
     holders_removed: tuple[str, ...] = ()
+    watch_added: tuple[WatchFace, ...] = ()  # new or changed entries of active lists
+    watch_removed: tuple[str, ...] = ()  # entry ids removed, or of a list made inactive
     full: bool = False
     more: bool = False
 

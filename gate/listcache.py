@@ -1,4 +1,4 @@
-"""The gate's synced lists on disk: public keys, revoked tickets, registered holders' faces.
+"""The gate's synced lists on disk: public keys, revoked tickets, holders' faces, watchlist entries.
 
 A sibling SQLite file of the journal (`<journal>.lists.sqlite`). Each ListSync from the server
 is applied in one transaction together with its version, so a gate restarted with no network
@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from eventguard.wire import ListSync
+from eventguard.wire import ListSync, WatchFace
+from gate.watchlist import Severity, WatchEntry
 
 ENCODING_BYTES = 128 * 8
 
@@ -24,6 +25,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (key_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS revoked (ticket_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS holders (registration_id TEXT PRIMARY KEY, encoding BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS watch (entry_id TEXT PRIMARY KEY, list_id TEXT NOT NULL,
+                                  severity TEXT NOT NULL, encoding BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -37,6 +40,7 @@ class Lists:
     keys: dict[int, bytes] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     holders: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    watch: list[WatchEntry] = field(default_factory=list)
 
 
 def decode_encoding(raw: bytes) -> npt.NDArray[np.float64] | None:
@@ -45,6 +49,26 @@ def decode_encoding(raw: bytes) -> npt.NDArray[np.float64] | None:
         return None
     arr = np.frombuffer(raw, dtype="<f8").astype(np.float64)
     return arr if bool(np.isfinite(arr).all()) else None
+
+
+def watch_entry(entry_id: str, list_id: str, severity: str, raw: bytes) -> WatchEntry | None:
+    """A watchlist entry from its wire/stored form; None if the encoding or severity is malformed."""
+    enc = decode_encoding(raw)
+    try:
+        sev = Severity(severity)
+    except ValueError:
+        return None
+    return WatchEntry(entry_id, list_id, sev, enc) if enc is not None else None
+
+
+def watch_entries(faces: tuple[WatchFace, ...]) -> list[WatchEntry]:
+    """The well-formed entries of a sync message (malformed ones are dropped)."""
+    out = []
+    for f in faces:
+        e = watch_entry(f.entry_id, f.list_id, f.severity, f.encoding)
+        if e is not None:
+            out.append(e)
+    return out
 
 
 def applies(current_version: int, msg: ListSync) -> bool:
@@ -71,12 +95,15 @@ class ListCache:
             keys = {int(k): bytes(v) for k, v in self._db.execute("SELECT key_id, public_key FROM keys")}
             revoked = {r[0] for r in self._db.execute("SELECT ticket_id FROM revoked")}
             rows = self._db.execute("SELECT registration_id, encoding FROM holders").fetchall()
+            watch_rows = self._db.execute("SELECT entry_id, list_id, severity, encoding FROM watch").fetchall()
         holders = {}
         for rid, raw in rows:
             enc = decode_encoding(bytes(raw))
             if enc is not None:
                 holders[rid] = enc
-        return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders)
+        watch = [e for e in (watch_entry(eid, lid, sev, bytes(raw)) for eid, lid, sev, raw in watch_rows)
+                 if e is not None]
+        return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch)
 
     def save(self, msg: ListSync) -> None:
         """Apply one sync message durably (full: replace everything)."""
@@ -86,6 +113,7 @@ class ListCache:
                 if msg.full:
                     self._db.execute("DELETE FROM revoked")
                     self._db.execute("DELETE FROM holders")
+                    self._db.execute("DELETE FROM watch")
                 self._db.execute("DELETE FROM keys")
                 self._db.executemany("INSERT INTO keys VALUES (?, ?)",
                                      [(k.key_id, k.public_key) for k in msg.keys])
@@ -94,6 +122,9 @@ class ListCache:
                                      [(r,) for r in msg.holders_removed])
                 self._db.executemany("INSERT OR REPLACE INTO holders VALUES (?, ?)",
                                      [(h.registration_id, h.encoding) for h in msg.holders_added])
+                self._db.executemany("DELETE FROM watch WHERE entry_id = ?", [(e,) for e in msg.watch_removed])
+                self._db.executemany("INSERT OR REPLACE INTO watch VALUES (?, ?, ?, ?)",
+                                     [(w.entry_id, w.list_id, w.severity, w.encoding) for w in msg.watch_added])
                 self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                      [("version", str(msg.version)), ("event_id", msg.event_id)])
                 self._db.execute("COMMIT")

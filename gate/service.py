@@ -37,7 +37,7 @@ from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
 from gate.faceworker import analyse_frame, face_executor
 from gate.image import Frame
 from gate.journal import Journal
-from gate.listcache import ListCache, applies, decode_encoding
+from gate.listcache import ListCache, applies, decode_encoding, watch_entries
 from gate.uplink import Uplink
 from gate.watchlist import WatchHit, WatchlistIndex
 
@@ -70,7 +70,7 @@ class GateCache:
     revoked: set[str] = field(default_factory=set)
     holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> 128-d encoding
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
-    version: int = 0  # list sync version of keys/revoked/holders (the watchlist has its own)
+    version: int = 0  # list sync version of keys/revoked/holders/watchlist (watchlist.version follows it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +147,10 @@ class GateService:
             c.keys.setdefault(key_id, tickets.load_public(raw))
         c.revoked |= stored.revoked
         c.holders.update(stored.holders)
+        for entry in stored.watch:
+            c.watchlist.add(entry)
         c.version = max(c.version, stored.version)
+        c.watchlist.version = max(c.watchlist.version, stored.version)
 
     def _sync_request(self) -> SyncRequest:
         return SyncRequest(event_id=self.cfg.event_id, since_version=self.cache.version)
@@ -175,9 +178,19 @@ class GateService:
             enc = decode_encoding(h.encoding)
             if enc is not None:
                 holders[h.registration_id] = enc
+        watch = watch_entries(msg.watch_added)
+        if msg.full:  # a full sync replaces the watchlist (built aside, then swapped in below)
+            watchlist = WatchlistIndex(watch, version=msg.version)
+        else:  # removals then additions under the index's lock, all at once
+            watchlist = c.watchlist
+            if not watchlist.apply(msg.version, add=watch, remove=msg.watch_removed) and (
+                    watch or msg.watch_removed):
+                log.warning("gate %s: watchlist at %d ignored sync to %d", self.cfg.gate_id,
+                            watchlist.version, msg.version)
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
-        log.info("gate %s: lists at version %d (%d revoked, %d holders)", self.cfg.gate_id, msg.version,
-                 len(revoked), len(holders))
+        c.watchlist = watchlist
+        log.info("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
+                 msg.version, len(revoked), len(holders), len(watchlist))
         return True
 
     async def apply_order(self, order: Order) -> None:

@@ -1,6 +1,6 @@
 """Watchlists on a real server and PostgreSQL: roles, photo intake, audited reads, and a gate's
-hit stored in watchlist_hits (the gate's index is loaded from the database directly: the list
-sync to gates does not carry watchlists yet)."""
+hit stored in watchlist_hits (the gate's index is preloaded from the database here; the list
+sync that carries watchlists to gates is tested in tests/eventguard/test_watchlist_sync.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,41 @@
+"""REST routes for tickets: revocation (gates learn it through the list sync triggers)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from command import store
+from command.api import bad_request, json_body
+from command.auth import ACTORS, Principal
+from command.errors import Conflict, NotFound
+from command.keys import POOL
+from command.routing import guarded
+from eventguard import ticketing
+
+routes = web.RouteTableDef()
+
+MAX_REASON = 500
+REVOKE_BODY = {"type": "object", "required": ["reason"], "properties": {
+    "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON}}}
+
+
+@guarded(routes, "POST", "/api/tickets/{id}/revoke", ACTORS, body=REVOKE_BODY, tag="tickets")
+async def revoke(request: web.Request, who: Principal) -> web.Response:
+    """Revoke a ticket: 404 if unknown, 409 if already revoked. Audited."""
+    body = await json_body(request)
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise bad_request(f"'reason' must be a non-empty string of at most {MAX_REASON} characters")
+    ticket_id = request.match_info["id"]
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        if not await ticketing.revoke(conn, ticket_id, reason.strip()):
+            row = await conn.fetchrow("SELECT revoked_at FROM tickets WHERE ticket_id = $1", ticket_id)
+            if row is None:
+                raise NotFound(f"no ticket {ticket_id}")
+            raise Conflict(f"ticket {ticket_id} was revoked already")
+        row = await conn.fetchrow("SELECT event_id, revoked_at FROM tickets WHERE ticket_id = $1", ticket_id)
+        assert row is not None
+        await store.audit(conn, who.subject, who.role.value, "ticket_revoke", ticket_id,
+                          {"event_id": row["event_id"], "reason": reason.strip()})
+    return web.json_response({"ticket_id": ticket_id, "event_id": row["event_id"], "revoked": True,
+                              "revoked_at": row["revoked_at"].timestamp(), "reason": reason.strip()})
