@@ -85,19 +85,24 @@ def _heatmaps(res: LoadResult, venue: Venue, out: Path, snapshots: int = 4) -> s
 
 
 def _alerts(res: LoadResult, out: Path) -> str:
-    fig, ax = plt.subplots(figsize=(9, 3.5))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 2]})
     zones = [c.zone for c in res.crossings]
     for i, c in enumerate(res.crossings):
         ax.plot([c.t_sim / 60], [i], "o", color="tab:orange",
                 label="simulator crosses warning" if i == 0 else None)
         if c.sim_t_at_alert is not None:
             ax.plot([c.sim_t_at_alert / 60], [i], "x", color="tab:red",
-                    label="server alert seen" if i == 0 else None)
+                    label="server alert seen (sender's sim clock)" if i == 0 else None)
     ax.set_yticks(range(len(zones)), zones, fontsize=7)
     ax.set_xlabel("simulated minutes")
-    ax.set_title("Alert timeline (density warning)")
+    ax.set_title("Density warnings: simulator vs command server", fontsize=10)
+    delays = [c.delay_s if c.delay_s is not None else np.nan for c in res.crossings]
+    bx.barh(range(len(zones)), delays, color="tab:red")
+    bx.set_yticks(range(len(zones)), zones, fontsize=7)
+    bx.set_xlabel("alert raised - events acknowledged (wall s)")
+    bx.set_title("Alert delay", fontsize=10)
     if zones:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     else:
         ax.text(0.5, 0.5, "no zone reached the warning density", ha="center", transform=ax.transAxes)
     return _save(fig, out / "alerts.png")
