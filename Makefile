@@ -9,9 +9,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q dlib-bin
-	$(BIN)/pip install -q --no-deps face-recognition==1.3.0
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps face-recognition==1.3.0
 	touch $(STAMP)
 
 setup: $(STAMP)

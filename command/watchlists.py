@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
@@ -18,10 +19,11 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 
 from command import store
+from command.api import json_body
 from command.auth import Principal, Role
 from command.errors import NotFound
 from command.keys import POOL
-from command.security import principal
+from command.routing import guarded
 from eventguard.wire import WatchlistHitReport
 from gate.watchlist import Severity, WatchlistIndex
 
@@ -122,8 +124,7 @@ async def load_index(conn: asyncpg.Connection) -> WatchlistIndex:
 # ---- REST -----------------------------------------------------------------------------------
 
 
-async def _actor(request: web.Request) -> Principal:
-    return await principal(request, *ACTORS)
+_FACES = ThreadPoolExecutor(1, thread_name_prefix="watchlist-faces")  # dlib: one thread, never two
 
 
 def _encode_photo(data: bytes) -> np.ndarray | str:
@@ -142,11 +143,10 @@ def _encode_photo(data: bytes) -> np.ndarray | str:
     return res.encoding
 
 
-@routes.post("/api/watchlists")
-async def create(request: web.Request) -> web.Response:
+@guarded(routes, "POST", "/api/watchlists", ACTORS, tag="watchlists")
+async def create(request: web.Request, who: Principal) -> web.Response:
     """Create a list: {"name": ..., "severity": "info" | "detain" | "deny"}."""
-    who = await _actor(request)
-    body = await request.json() if request.can_read_body else {}
+    body = await json_body(request)
     name, severity = body.get("name"), body.get("severity")
     if not isinstance(name, str) or not name.strip() or severity not in {s.value for s in Severity}:
         raise _json_error(web.HTTPBadRequest, "bad_request", "name and severity (info, detain, deny) are required")
@@ -157,20 +157,18 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response(wl, status=201)
 
 
-@routes.get("/api/watchlists")
-async def index(request: web.Request) -> web.Response:
+@guarded(routes, "GET", "/api/watchlists", ACTORS, tag="watchlists")
+async def index(request: web.Request, who: Principal) -> web.Response:
     """Lists and their sizes."""
-    who = await _actor(request)
     async with request.app[POOL].acquire() as conn:
         out = await lists(conn)
         await store.audit(conn, who.subject, who.role.value, "watchlist_lists_read", None, {})
     return web.json_response(out)
 
 
-@routes.post("/api/watchlists/{list_id}/entries")
-async def add(request: web.Request) -> web.Response:
+@guarded(routes, "POST", "/api/watchlists/{list_id}/entries", ACTORS, tag="watchlists")
+async def add(request: web.Request, who: Principal) -> web.Response:
     """Add an entry from a photo: multipart fields photo (file), label, optional id_hash (hex HMAC)."""
-    who = await _actor(request)
     form = await request.post()
     photo, label = form.get("photo"), form.get("label")
     if not isinstance(photo, FileField) or not isinstance(label, str) or not label.strip():
@@ -180,7 +178,7 @@ async def add(request: web.Request) -> web.Response:
         id_hash = bytes.fromhex(raw_hash) if isinstance(raw_hash, str) and raw_hash else None
     except ValueError:
         raise _json_error(web.HTTPBadRequest, "bad_request", "id_hash must be hex") from None
-    enc = await asyncio.get_running_loop().run_in_executor(None, _encode_photo, photo.file.read())
+    enc = await asyncio.get_running_loop().run_in_executor(_FACES, _encode_photo, photo.file.read())
     if isinstance(enc, str):
         status = web.HTTPBadRequest if enc in ("empty_image", "not_an_image", "image_too_large") \
             else web.HTTPUnprocessableEntity
@@ -193,10 +191,9 @@ async def add(request: web.Request) -> web.Response:
     return web.json_response({"id": entry_id, "list_id": list_id, "label": label.strip()}, status=201)
 
 
-@routes.get("/api/watchlists/{list_id}/entries")
-async def read_entries(request: web.Request) -> web.Response:
+@guarded(routes, "GET", "/api/watchlists/{list_id}/entries", ACTORS, tag="watchlists")
+async def read_entries(request: web.Request, who: Principal) -> web.Response:
     """Entries of a list; `?encodings=1` adds encodings (commanders only). Audited."""
-    who = await _actor(request)
     with_enc = request.query.get("encodings") in ("1", "true")
     if with_enc and who.role is not Role.COMMANDER:
         raise _json_error(web.HTTPForbidden, "forbidden", "only a commander may read encodings")
@@ -210,10 +207,9 @@ async def read_entries(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@routes.get("/api/watchlist-hits")
-async def read_hits(request: web.Request) -> web.Response:
+@guarded(routes, "GET", "/api/watchlist-hits", ACTORS, tag="watchlists")
+async def read_hits(request: web.Request, who: Principal) -> web.Response:
     """Newest gate hits. Audited."""
-    who = await _actor(request)
     async with request.app[POOL].acquire() as conn:
         out = await hits(conn)
         await store.audit(conn, who.subject, who.role.value, "watchlist_hits_read", None, {"count": len(out)})

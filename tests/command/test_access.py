@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 import pytest
 import websockets
@@ -14,7 +16,7 @@ from eventguard.settings import ServerSettings
 
 
 def concrete(path: str) -> str:
-    return path.replace("{id}", "1")
+    return re.sub(r"\{[^}]+\}", "1", path)
 
 
 async def test_registry_covers_the_app_routes(server: Server) -> None:
