@@ -421,7 +421,8 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
     event_id = args.event or load_venue(args.venue).event.id
     journal = args.journal or data_dir() / "gates" / f"{args.gate_id}.journal.sqlite"
     cfg = GateConfig(gate_id=args.gate_id, event_id=event_id, server_url=args.server, token=token,
-                     journal_path=journal, face_required=not args.no_face, detect_width=args.detect_width)
+                     journal_path=journal, face_required=not args.no_face, detect_width=args.detect_width,
+                     detect_upsample=args.upsample, face_workers=args.face_workers)
     tcfg = TerminalConfig(token=_terminal_token(args.terminal_token_file
                                                 or data_dir() / "gates" / f"{args.gate_id}.terminal-token"),
                           source_lane=args.lane)
@@ -439,8 +440,8 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
     from gate import bench
 
     report = asyncio.run(bench.run(args.decisions, watchlist=args.watchlist, concurrency=args.concurrency,
-                                   workers=args.workers, face_workers=args.face_workers,
-                                   detect_width=args.detect_width))
+                                   workers=args.workers, face_workers=args.face_workers, rate=args.rate,
+                                   detect_width=args.detect_width, upsample=args.upsample))
     if args.json:
         _print_json(report)
     else:
@@ -669,7 +670,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     sp.add_argument("--journal", type=Path, default=None)
     sp.add_argument("--no-face", action="store_true", help="tickets only (no face check)")
-    sp.add_argument("--detect-width", type=int, default=320)
+    sp.add_argument("--detect-width", type=int, default=480)
+    sp.add_argument("--upsample", type=int, default=0, choices=[0, 1], help="HOG pyramid upsampling")
+    sp.add_argument("--face-workers", type=int, default=2,
+                    help="face worker processes (0: one thread; dlib is not thread-safe)")
     _add_venue(sp)
 
     bn = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", metavar="ACTION",
@@ -680,9 +684,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--watchlist", type=int, default=100_000)
     sp.add_argument("--concurrency", type=int, default=3, help="scans in flight")
     sp.add_argument("--workers", type=int, default=2, help="threads for QR decoding and 1:N search")
+    sp.add_argument("--rate", type=float, default=0.0,
+                    help="open loop: scans offered per second (0: closed loop with --concurrency in flight)")
     sp.add_argument("--face-workers", type=int, default=2,
                     help="face worker processes (0: one thread; dlib is not thread-safe)")
-    sp.add_argument("--detect-width", type=int, default=320)
+    sp.add_argument("--detect-width", type=int, default=480)
+    sp.add_argument("--upsample", type=int, default=0, choices=[0, 1], help="HOG pyramid upsampling")
     sp = add(bn, "command", cmd_bench_command,
              "command server: events stored per second, live-map push latency, RSS")
     sp.add_argument("--json", action="store_true")

@@ -107,7 +107,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int = 3, workers: int = 2,
-              face_workers: int = 2, detect_width: int = 320, face_px: int = 130, seed: int = 1,
+              face_workers: int = 2, rate: float = 0.0, detect_width: int = 480, upsample: int = 0, face_px: int = 130, seed: int = 1,
               faces_dir: Path = FACES_DIR) -> dict[str, Any]:
     """Run the benchmark and return the JSON-ready report (see module docstring)."""
     rng = np.random.default_rng(seed)
@@ -135,7 +135,8 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
     with tempfile.TemporaryDirectory(prefix="eg-bench-") as tmp:
         cfg = GateConfig(gate_id=GATE, event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
                          journal_path=Path(tmp) / "journal.sqlite", face_required=True,
-                         detect_width=detect_width, workers=workers, face_workers=face_workers)
+                         detect_width=detect_width, detect_upsample=upsample, workers=workers,
+                         face_workers=face_workers)
         cache = GateCache(keys={1: key.public_key()}, holders={p.holder_ref: p.encoding for p in people},
                           watchlist=index)
         svc = GateService(cfg, cache)  # not started: no uplink, the gate is offline
@@ -155,8 +156,20 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
                     results.append(await svc.scan(f))
                     lat.append((time.perf_counter() - t0) * 1000)
 
+            async def one(f: Frame) -> None:
+                t1 = time.perf_counter()
+                results.append(await svc.scan(f))
+                lat.append((time.perf_counter() - t1) * 1000)
+
             t0 = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            if rate > 0:  # open loop: people arrive every 1/rate s, whether or not the last is done
+                tasks = []
+                for i, f in enumerate(reversed(queue)):
+                    await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
+                    tasks.append(asyncio.create_task(one(f)))
+                await asyncio.gather(*tasks)
+            else:  # closed loop: `concurrency` scans always in flight (the saturation throughput)
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
             wall = time.perf_counter() - t0
             # the search stage alone, sequential and with no other load, for reference
             q = people[0].encoding
@@ -188,9 +201,9 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
         "hits_journaled": pending_hits,
         "conditions": {
             "cpus": os.cpu_count(), "workers": workers, "face_workers": face_workers,
-            "concurrency": concurrency,
+            "concurrency": concurrency if rate <= 0 else None, "offered_per_s": rate or None,
             "frame": "640x480", "face_px": face_px, "detect_width": detect_width,
-            "upsample": 1, "num_jitters": 1, "watchlist": len(index), "holders": len(people),
+            "upsample": upsample, "num_jitters": 1, "watchlist": len(index), "holders": len(people),
             "face_required": True, "journal": "sqlite fsync (temp dir)", "server": "none (offline)",
             "python": platform.python_version(), "machine": platform.machine(),
         },

@@ -15,9 +15,9 @@ from gate.faces import FaceResult, analyse
 from gate.image import Frame, to_rgb
 
 
-def analyse_frame(frame: Frame, detect_width: int) -> FaceResult:
+def analyse_frame(frame: Frame, detect_width: int, upsample: int = 1) -> FaceResult:
     """BGR frame -> FaceResult (runs in a worker; picklable in and out)."""
-    return analyse(to_rgb(frame), detect_width=detect_width)
+    return analyse(to_rgb(frame), detect_width=detect_width, upsample=upsample)
 
 
 def _warm() -> None:

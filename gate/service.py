@@ -34,6 +34,7 @@ from eventguard.wire import (
 )
 from gate import faces, qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
+from gate.faces import FaceResult
 from gate.faceworker import analyse_frame, face_executor
 from gate.image import Frame
 from gate.journal import Journal
@@ -57,7 +58,8 @@ class GateConfig:
     tolerance: float = 0.6  # 1:1 ticket holder match
     watch_threshold: float = 0.5  # 1:N screening, stricter
     watch_margin: float = 0.05
-    detect_width: int = 320
+    detect_width: int = 480  # HOG on a 480-wide copy without upsampling: faces >= ~110 px in a 640 frame
+    detect_upsample: int = 0  # (smaller faces are retried once at 640 with upsampling, see faces.analyse)
     workers: int = max(2, os.cpu_count() or 2)  # threads for QR decoding and 1:N search
     face_workers: int = 0  # 0: one face thread (dlib is not thread-safe); N: N worker processes
 
@@ -212,10 +214,15 @@ class GateService:
             return True
         return False
 
-    async def _face_work(self, frame: Frame, holder: str | None
+    def _analyse(self, frame: Frame) -> asyncio.Future[FaceResult]:
+        return asyncio.get_running_loop().run_in_executor(self.faces, analyse_frame, frame, self.cfg.detect_width,
+                                                          self.cfg.detect_upsample)
+
+    async def _face_work(self, frame: Frame, holder: str | None,
+                         analysing: asyncio.Future[FaceResult] | None = None
                          ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float]]:
         loop = asyncio.get_running_loop()
-        res = await loop.run_in_executor(self.faces, analyse_frame, frame, self.cfg.detect_width)
+        res = await (analysing if analysing is not None else self._analyse(frame))
         stage = {"detect": res.detect_ms, "encode": res.encode_ms}
         if res.encoding is None:
             return FaceCheck(problem=res.problem.value if res.problem else "no_face",
@@ -247,6 +254,7 @@ class GateService:
         """Decide one captured frame, journal the event, and notify listeners."""
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
+        wants_face = self.cfg.face_required and direction == "entry"
         texts = await loop.run_in_executor(self.cpu, qr.decode, frame)
         stage = {"qr": (time.perf_counter() - t0) * 1000}
         now = self.clock()
@@ -261,7 +269,7 @@ class GateService:
                 break
         face: FaceCheck | None = None
         hits: tuple[Hit, ...] = ()
-        if self.cfg.face_required and direction == "entry" and check is not None and check.ok:
+        if wants_face and check is not None and check.ok:
             holder = check.ticket.holder_ref if check.ticket else None
             face, hits, fstage = await self._face_work(frame, holder)
             stage.update(fstage)
