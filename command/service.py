@@ -45,6 +45,7 @@ from eventguard.wire import (
 log = logging.getLogger(__name__)
 
 SAMPLE_WINDOW_S = 600.0
+LANE_SERVICE_S = 5.5  # seconds per person at a turnstile lane (~660 per hour), for queue waits
 
 
 ZONE_ALERTS = (al.AlertKind.CAPACITY_FORECAST, al.AlertKind.DENSITY_WARNING, al.AlertKind.DENSITY_CRITICAL)
@@ -265,7 +266,9 @@ class CommandService:
         """Proposed orders (meter, divert, open lanes) per zone at risk, for the alert feed."""
         gates_by_zone: dict[str, list[al.GateLanes]] = {}
         for g in self.venue.gates:
-            gates_by_zone.setdefault(g.zone, []).append(al.GateLanes(g.id, g.lanes, g.lanes))
+            queue = self.state.gates[g.id].queue if g.id in self.state.gates else 0
+            gates_by_zone.setdefault(g.zone, []).append(
+                al.GateLanes(g.id, g.lanes, g.lanes, queue_wait_s=queue * LANE_SERVICE_S / g.lanes))
         forecasts = dict(obs.forecasts)
         for a in self.book.values():  # a zone over its density line is at risk now, whatever the trend
             if a.kind in (al.AlertKind.DENSITY_WARNING, al.AlertKind.DENSITY_CRITICAL):

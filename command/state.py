@@ -40,6 +40,7 @@ class GateCounts:
     last_event_at: float | None = None
     online: bool = False
     entry_rate: RateWindow = field(default_factory=RateWindow)
+    queue: int = 0  # last count reported by the gate's people counter
     decision_rate: RateWindow = field(default_factory=lambda: RateWindow(300))
     deny_rate: RateWindow = field(default_factory=lambda: RateWindow(300))
 
@@ -71,6 +72,8 @@ class CrowdState:
         for e in events:
             g = self.gates.setdefault(e.gate_id, GateCounts())
             gates.add(e.gate_id)
+            if e.queue is not None and e.at >= (g.last_event_at or 0.0):
+                g.queue = max(0, e.queue)
             g.last_event_at = max(g.last_event_at or e.at, e.at)
             if e.kind is not EventKind.TRANSFER and e.kind is not EventKind.EXIT:
                 g.decision_rate.add(now)
@@ -117,7 +120,7 @@ class CrowdState:
                         inflow_per_min=st.inflow_per_min, outflow_per_min=st.outflow_per_min,
                         forecast_s=forecast_s)
 
-    def gate_view(self, gate_id: str, now: float, queue: float = 0.0) -> GateView:
+    def gate_view(self, gate_id: str, now: float) -> GateView:
         """One gate as the live map shows it."""
         c = self.gates[gate_id]
         try:
@@ -127,5 +130,5 @@ class CrowdState:
             name, zone, lanes = gate_id, "", 1
         return GateView(id=gate_id, name=name, zone=zone, lanes=lanes, entries=c.entries,
                         exits=c.exits, denies=c.denies, secondary=c.secondary,
-                        entries_per_min=c.entry_rate.rate_per_min(now), queue=queue,
+                        entries_per_min=c.entry_rate.rate_per_min(now), queue=c.queue,
                         online=c.online, last_event_at=c.last_event_at)

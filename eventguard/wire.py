@@ -49,6 +49,7 @@ class GateEvent(msgspec.Struct, frozen=True, kw_only=True):
     zone_from: str | None = None  # TRANSFER only
     zone_to: str | None = None  # TRANSFER only
     latency_ms: float | None = None  # capture-to-verdict time at the gate
+    queue: int | None = None  # persons waiting at the gate then (its people counter); None: no counter
 
 
 class EventBatch(Msg, frozen=True, tag="events"):

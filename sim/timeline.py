@@ -135,12 +135,13 @@ class EventFactory:
         self.seq = 0
 
     def make(self, gate_id: str, kind: EventKind, at: float, lane: int = 0,
-             zone_from: str | None = None, zone_to: str | None = None) -> GateEvent:
+             zone_from: str | None = None, zone_to: str | None = None,
+             queue: int | None = None) -> GateEvent:
         """One event with the next id."""
         self.seq += 1
         return GateEvent(event_id=f"{gate_id}:{self.run_id}:{self.seq}", gate_id=gate_id, kind=kind,
                          at=at, lane=lane, verdict="admit" if kind is EventKind.ENTRY else None,
-                         zone_from=zone_from, zone_to=zone_to)
+                         zone_from=zone_from, zone_to=zone_to, queue=queue)
 
 
 def gate_events(tl: Timeline, rep: StepReport, factory: EventFactory, at: float
@@ -150,7 +151,9 @@ def gate_events(tl: Timeline, rep: StepReport, factory: EventFactory, at: float
     out: dict[int, list[GateEvent]] = {}
     for gi in np.flatnonzero(rep.admitted).tolist():
         gid, lanes = net.gate_ids[gi], int(net.lanes[gi])
-        out.setdefault(gi, []).extend(factory.make(gid, EventKind.ENTRY, at, lane=n % lanes)
+        # entries carry the gate's queue as its people counter would report it
+        out.setdefault(gi, []).extend(factory.make(gid, EventKind.ENTRY, at, lane=n % lanes,
+                                                   queue=int(rep.queue[gi]))
                                       for n in range(int(rep.admitted[gi])))
     for gi in np.flatnonzero(rep.exits).tolist():
         gid = net.gate_ids[gi]
