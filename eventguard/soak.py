@@ -194,15 +194,33 @@ def percentiles(xs: list[float]) -> dict[str, float]:
     return {k: round(float(np.percentile(a, q)), 1) for k, q in (("p50", 50), ("p95", 95), ("p99", 99))}
 
 
+async def gate_outage(gate: GateService, seconds: float) -> None:
+    """Cut one gate's uplink for `seconds` (it keeps deciding and journaling), then reconnect."""
+    if gate._task is not None:
+        gate._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gate._task
+    await asyncio.sleep(seconds)
+    await gate.start()
+
+
 async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: int = 1,
-               faults: bool = True, log: Any = print) -> dict[str, Any]:
-    """Run the stack for `minutes` with periodic faults; return sent/stored/lost and latencies."""
+               faults: bool = True, gate_outage_s: float = 300.0, log: Any = print) -> dict[str, Any]:
+    """Run the stack for `minutes` with periodic faults; return sent/stored/lost and latencies.
+
+    Faults: the command server killed -9 and restarted, PostgreSQL stopped for 10 s, and one
+    gate offline for `gate_outage_s` (capped at a third of the run) from the first minute."""
     stack = Stack(venue)
     await stack.start()
     rng = random.Random(seed)
     duration = minutes * 60
+    outage: asyncio.Task[None] | None = None
     try:
         scanner = asyncio.create_task(stack.scan_loop(duration, rate_per_s, rng))
+        if faults and stack.gates:
+            secs = min(gate_outage_s, duration / 3)
+            outage = asyncio.create_task(gate_outage(stack.gates[-1], secs))
+            log(f"soak: gate {stack.gates[-1].cfg.gate_id} offline for {secs:.0f} s from the start")
         t0 = time.monotonic()
         fault_log: list[str] = []
         while not scanner.done():
@@ -222,11 +240,14 @@ async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: 
                 stack.pg.start()
             log(f"soak: {fault_log[-1]}; {stack.scans} scans so far")
         await scanner
+        if outage is not None:
+            await outage
         drained = await stack.drain(120)
         v = await stack.verify()
         return {"minutes": minutes, "scans": stack.scans, "sent": v.recorded, "stored": v.stored,
                 "lost": v.missing, "unexpected": v.unexpected, "drained": drained,
                 "counters_agree": not v.counter_mismatches, "faults": fault_log,
+                "gate_outage_s": min(gate_outage_s, duration / 3) if faults else 0,
                 "decision_ms": percentiles(stack.latencies_ms)}
     finally:
         await stack.stop()
