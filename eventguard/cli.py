@@ -8,14 +8,15 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eventguard.errors import ConfigError, EventGuardError
 from eventguard.settings import DEFAULT_VENUE, data_dir
 
 Handler = Callable[[argparse.Namespace], int]
+T = TypeVar("T")
 
 
 def _db_url(args: argparse.Namespace) -> str | None:
@@ -35,25 +36,34 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
 
-# ---- db ----------------------------------------------------------------------------------
-
-
-def cmd_db_migrate(args: argparse.Namespace) -> int:
-    """Apply pending migrations."""
+def _with_db(args: argparse.Namespace, fn: Callable[[Any], Awaitable[T]], *, migrate_first: bool = False) -> T:
+    """Run fn(connection) on the command's database (embedded unless --database-url)."""
     import asyncpg
 
     from eventguard.db.migrate import migrate
     from eventguard.runtime import database
 
-    async def go(dsn: str) -> list[str]:
+    async def go(dsn: str) -> T:
         conn = await asyncpg.connect(dsn)
         try:
-            return await migrate(conn)
+            if migrate_first:
+                await migrate(conn)
+            return await fn(conn)
         finally:
             await conn.close()
 
     with database(_db_url(args)) as dsn:
-        applied = asyncio.run(go(dsn))
+        return asyncio.run(go(dsn))
+
+
+# ---- db ----------------------------------------------------------------------------------
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations."""
+    from eventguard.db.migrate import migrate
+
+    applied = _with_db(args, migrate)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
@@ -122,101 +132,52 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
     """Create or update an operator account."""
     import getpass
 
-    import asyncpg
-
     from command.auth import Role, create_operator
-    from eventguard.db.migrate import migrate
-    from eventguard.runtime import database
 
     password = os.environ.get("EVENTGUARD_PASSWORD") or getpass.getpass("password: ")
-
-    async def go(dsn: str) -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn)
-            await create_operator(conn, args.username, password, Role(args.role))
-        finally:
-            await conn.close()
-
-    with database(_db_url(args)) as dsn:
-        asyncio.run(go(dsn))
+    _with_db(args, lambda conn: create_operator(conn, args.username, password, Role(args.role)), migrate_first=True)
     print(f"operator {args.username} ({args.role}) saved")
     return 0
 
 
 def cmd_gate_token(args: argparse.Namespace) -> int:
     """Issue a token for one gate (printed once; only its hash is stored)."""
-    import asyncpg
-
     from command.auth import create_gate_token
-    from eventguard.runtime import database
 
-    async def go(dsn: str) -> str:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await create_gate_token(conn, args.gate_id)
-        finally:
-            await conn.close()
-
-    with database(_db_url(args)) as dsn:
-        print(asyncio.run(go(dsn)))
+    print(_with_db(args, lambda conn: create_gate_token(conn, args.gate_id)))
     return 0
-
-
-# ---- keys and tickets ---------------------------------------------------------------------
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
     """Create a signing key for an event."""
-    import asyncpg
-
     from eventguard import ticketing
-    from eventguard.db.migrate import migrate
-    from eventguard.runtime import database
 
-    async def go(dsn: str) -> tuple[int, Path]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn)
-            return await ticketing.create_key(conn, args.event, args.key_dir)
-        finally:
-            await conn.close()
-
-    with database(_db_url(args)) as dsn:
-        key_id, path = asyncio.run(go(dsn))
+    key_id, path = _with_db(args, lambda conn: ticketing.create_key(conn, args.event, args.key_dir),
+                            migrate_first=True)
     _print_json({"event": args.event, "key_id": key_id, "private_key_file": str(path)})
     return 0
 
 
 def cmd_tickets_issue(args: argparse.Namespace) -> int:
     """Issue N tickets; print one JSON line each (ticket id and QR payload)."""
-    import asyncpg
-
     from eventguard import ticketing
-    from eventguard.runtime import database
 
     now = int(time.time())
     valid_from = int(args.valid_from) if args.valid_from is not None else now
     valid_until = int(args.valid_until) if args.valid_until is not None else now + 24 * 3600
 
-    async def go(dsn: str) -> list[tuple[str, str]]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            key_id, key = await ticketing.latest_key(conn, args.event, args.key_dir)
-            out = []
-            for _ in range(args.count):
-                t, payload = await ticketing.issue(
-                    conn, event_id=args.event, key_id=key_id, key=key, valid_from=valid_from,
-                    valid_until=valid_until, now=now, holder_ref=args.holder,
-                    entrances=[e for e in (args.entrances or "").split(",") if e], kind=args.kind)
-                out.append((t.ticket_id, payload))
-            return out
-        finally:
-            await conn.close()
+    async def go(conn: Any) -> list[tuple[str, str]]:
+        key_id, key = await ticketing.latest_key(conn, args.event, args.key_dir)
+        out = []
+        for _ in range(args.count):
+            t, payload = await ticketing.issue(
+                conn, event_id=args.event, key_id=key_id, key=key, valid_from=valid_from,
+                valid_until=valid_until, now=now, holder_ref=args.holder,
+                entrances=[e for e in (args.entrances or "").split(",") if e], kind=args.kind)
+            out.append((t.ticket_id, payload))
+        return out
 
-    with database(_db_url(args)) as dsn:
-        issued = asyncio.run(go(dsn))
-    for ticket_id, payload in issued:
+    for ticket_id, payload in _with_db(args, go):
         row: dict[str, Any] = {"ticket_id": ticket_id, "payload": payload}
         if args.png_dir:
             row["png"] = str(ticketing_render(payload, args.png_dir / f"{ticket_id}.png", args.scale))
@@ -233,21 +194,13 @@ def ticketing_render(payload: str, path: Path, scale: int) -> Path:
 
 def cmd_tickets_render(args: argparse.Namespace) -> int:
     """Render the QR PNG of stored tickets."""
-    import asyncpg
 
-    from eventguard.runtime import database
+    async def go(conn: Any) -> list[tuple[str, str]]:
+        rows = await conn.fetch("SELECT ticket_id, payload FROM tickets WHERE ticket_id = ANY($1::text[])",
+                                args.ticket_ids)
+        return [(r["ticket_id"], r["payload"]) for r in rows]
 
-    async def go(dsn: str) -> list[tuple[str, str]]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            rows = await conn.fetch("SELECT ticket_id, payload FROM tickets WHERE ticket_id = ANY($1::text[])",
-                                    args.ticket_ids)
-            return [(r["ticket_id"], r["payload"]) for r in rows]
-        finally:
-            await conn.close()
-
-    with database(_db_url(args)) as dsn:
-        rows = asyncio.run(go(dsn))
+    rows = _with_db(args, go)
     missing = set(args.ticket_ids) - {r[0] for r in rows}
     for ticket_id, payload in rows:
         _print_json({"ticket_id": ticket_id, "png": str(ticketing_render(payload, args.out / f"{ticket_id}.png",
@@ -259,28 +212,13 @@ def cmd_tickets_render(args: argparse.Namespace) -> int:
 
 def cmd_tickets_revoke(args: argparse.Namespace) -> int:
     """Revoke a ticket."""
-    import asyncpg
-
     from eventguard import ticketing
-    from eventguard.runtime import database
 
-    async def go(dsn: str) -> bool:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await ticketing.revoke(conn, args.ticket_id, args.reason)
-        finally:
-            await conn.close()
-
-    with database(_db_url(args)) as dsn:
-        ok = asyncio.run(go(dsn))
-    if not ok:
+    if not _with_db(args, lambda conn: ticketing.revoke(conn, args.ticket_id, args.reason)):
         print(f"error: ticket {args.ticket_id} is unknown or already revoked", file=sys.stderr)
         return 1
     print(f"revoked {args.ticket_id}")
     return 0
-
-
-# ---- registration (real-name) -------------------------------------------------------------
 
 
 def cmd_register_import(args: argparse.Namespace) -> int:
@@ -335,21 +273,9 @@ def cmd_register_import(args: argparse.Namespace) -> int:
 
 def cmd_register_remove(args: argparse.Namespace) -> int:
     """Withdraw a registration (gates drop the face on their next sync)."""
-    import asyncpg
-
     from eventguard import registration
-    from eventguard.runtime import database
 
-    async def go(dsn: str) -> bool:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await registration.remove(conn, args.registration_id)
-        finally:
-            await conn.close()
-
-    with database(_db_url(args)) as dsn:
-        ok = asyncio.run(go(dsn))
-    if not ok:
+    if not _with_db(args, lambda conn: registration.remove(conn, args.registration_id)):
         print(f"error: registration {args.registration_id} is unknown or already removed", file=sys.stderr)
         return 1
     print(f"removed {args.registration_id}")

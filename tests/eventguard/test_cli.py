@@ -82,3 +82,32 @@ async def test_demo_runs_for_a_duration_and_exits_zero(db_url: str, tmp_path: Pa
     last = [line for line in stderr.splitlines() if "gates recorded" in line][-1]
     recorded, stored = (int(w) for w in last.split() if w.isdigit())
     assert recorded > 5 and stored == recorded  # fresh database: everything recorded is stored
+
+
+async def _eg(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(*EG, *args, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_ticket_commands_round_trip(db_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": db_url, "XDG_DATA_HOME": str(tmp_path), "EVENTGUARD_PASSWORD": "s3cret-pass"}
+    assert (await _eg(env, "db", "migrate"))[1].startswith("applied: nothing")  # the fixture migrated it
+    rc, out, _ = await _eg(env, "keys", "create", "--event", "cli-test")
+    assert rc == 0 and json.loads(out)["key_id"] == 1
+    assert os.stat(json.loads(out)["private_key_file"]).st_mode & 0o077 == 0  # owner-only key file
+    rc, out, _ = await _eg(env, "tickets", "issue", "--event", "cli-test", "--count", "2", "--entrances", "N1",
+                           "--png-dir", str(tmp_path / "png"))
+    issued = [json.loads(line) for line in out.splitlines()]
+    assert rc == 0 and len(issued) == 2
+    rc, out, _ = await _eg(env, "qr", "decode", issued[0]["png"])
+    assert json.loads(out)["texts"] == [issued[0]["payload"]]  # the PNG carries exactly the signed payload
+    rc, out, err = await _eg(env, "tickets", "render", issued[1]["ticket_id"], "nope", "--out", str(tmp_path / "r"))
+    assert rc == 1 and "unknown ticket nope" in err and len(out.splitlines()) == 1
+    assert (await _eg(env, "tickets", "revoke", issued[0]["ticket_id"]))[0] == 0
+    rc, _, err = await _eg(env, "tickets", "revoke", issued[0]["ticket_id"])
+    assert rc == 1 and "already revoked" in err
+    assert (await _eg(env, "operators", "create", "alice", "--role", "operator"))[0] == 0
+    rc, out, _ = await _eg(env, "gates", "token", "N1")
+    assert rc == 0 and len(out.strip()) >= 40
