@@ -15,7 +15,6 @@ import multiprocessing as mp
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -25,6 +24,7 @@ from typing import Any
 import psutil
 import websockets
 
+from command.run import spawn, stop
 from eventguard.config import load_venue
 from eventguard.db.embedded import EmbeddedPostgres, free_port
 from eventguard.settings import DEFAULT_VENUE
@@ -150,22 +150,8 @@ def run(*, clients: int = 1000, duration_s: float = 10.0, batch: int = 200, rate
         dsn = pg.dsn("postgres")
         tokens, _ = asyncio.run(_provision(dsn, root / "keys"))
         port = free_port()
-        env = {**os.environ, "XDG_DATA_HOME": str(root)}
-        server = subprocess.Popen([sys.executable, "-m", "eventguard.cli", "serve", "--database-url", dsn,
-                                   "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        server = spawn(dsn, port, root)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                import urllib.request
-
-                urllib.request.urlopen(f"{base}/api/health", timeout=1).read()
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("command server did not start") from None
-                time.sleep(0.2)
         token = asyncio.run(_login(base))
         ctx = mp.get_context("spawn")
         ready, out = ctx.Event(), ctx.Queue()
@@ -203,11 +189,7 @@ def run(*, clients: int = 1000, duration_s: float = 10.0, batch: int = 200, rate
         }
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
         pg.stop("immediate")
 
 

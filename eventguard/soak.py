@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
+from command import run
 from eventguard import ticketing
 from eventguard.config import Venue
 from eventguard.db.embedded import EmbeddedPostgres, free_port
@@ -97,20 +95,7 @@ class Stack:
 
     def start_server(self) -> None:
         """Start the command server subprocess and wait for /api/health."""
-        env = {**os.environ, "XDG_DATA_HOME": str(self.root)}
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "eventguard.cli", "serve", "--database-url", self.dsn,
-             "--port", str(self.port)], env=env, stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "server.log", "ab"))  # noqa: SIM115 - owned by the process
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1).read()
-                return
-            except OSError:
-                if time.time() > deadline or self.server.poll() is not None:
-                    raise RuntimeError("command server did not start") from None
-                time.sleep(0.2)
+        self.server = run.spawn(self.dsn, self.port, self.root)
 
     def kill_server(self) -> None:
         """kill -9 the command server."""
@@ -178,11 +163,7 @@ class Stack:
         for g in self.gates:
             await g.stop()
         if self.server is not None:
-            self.server.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.server.wait(10)
-            if self.server.poll() is None:
-                self.server.kill()
+            run.stop(self.server)
         self.pg.stop("immediate")
 
 

@@ -15,13 +15,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from command.run import spawn, stop
 from eventguard.db.embedded import EmbeddedPostgres, free_port
 from eventguard.demo import DEMO_USERS, Provisioned, provision
 from sim.loadtest import LoadResult, run_fast
@@ -54,30 +54,12 @@ def rig(scenario: Scenario) -> Iterator[Rig]:
         dsn = pg.dsn("postgres")
         prov = asyncio.run(provision(dsn, scenario.venue, root / "keys"))
         port = free_port()
-        env = {**os.environ, "XDG_DATA_HOME": str(root)}
-        log = (root / "server.log").open("wb")
-        server = subprocess.Popen([sys.executable, "-m", "eventguard.cli", "serve", "--database-url", dsn,
-                                   "--port", str(port), "--venue", str(scenario.path)],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = spawn(dsn, port, root, venue_path=scenario.path)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/health", timeout=1).read()
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"command server did not start; see {root / 'server.log'}") from None
-                time.sleep(0.2)
         yield Rig(url=url, dsn=dsn, prov=prov, root=root)
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(5)
+            stop(server)
         pg.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
 
