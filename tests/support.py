@@ -61,3 +61,46 @@ async def wait_for(predicate: object, within: float = 10.0, interval: float = 0.
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(interval)
+
+
+async def start_gate(server: Server, gate_id: str, tmp_path: Path, *, url: str | None = None,
+                     start: bool = True) -> Any:
+    """A real GateService (tickets only) with the event's public keys, journaling under tmp_path."""
+    import asyncpg
+
+    from eventguard import ticketing
+    from gate.service import GateCache, GateConfig, GateService
+
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        keys = await ticketing.public_keys(conn, server.venue.event.id)
+    finally:
+        await conn.close()
+    cfg = GateConfig(gate_id=gate_id, event_id=server.venue.event.id,
+                     server_url=url or f"{server.ws_url}/ws/gate", token=server.gate_tokens[gate_id],
+                     journal_path=tmp_path / f"{gate_id}.sqlite", face_required=False, workers=2)
+    svc = GateService(cfg, GateCache(keys=keys))
+    if start:
+        await svc.start()
+    return svc
+
+
+async def ticket_png(server: Server, tmp_path: Path, gate_id: str) -> tuple[str, Path]:
+    """Issue a valid ticket for gate_id and render its QR PNG; (ticket id, PNG path)."""
+    import time
+
+    import asyncpg
+
+    from eventguard import ticketing
+
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        key_id, key = await ticketing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
+        now = int(time.time())
+        t, payload = await ticketing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
+                                           valid_from=now - 60, valid_until=now + 3600, now=now,
+                                           entrances=(gate_id,))
+    finally:
+        await conn.close()
+    return t.ticket_id, ticketing.render_png(payload, tmp_path / f"{t.ticket_id}.png", scale=4)
+

@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import asyncpg
 import pytest
 import websockets
-from support import Server, wait_for
+from support import Server, start_gate, ticket_png, wait_for
 
-from eventguard import ticketing
 from eventguard.wire import Snapshot, ZonesUpdate, decode_server_message
 from gate.image import read_file
-from gate.service import GateCache, GateConfig, GateService
-
-
-async def _gate(server: Server, gate_id: str, tmp_path: Path, url: str | None = None) -> GateService:
-    conn = await asyncpg.connect(server.db_url)
-    try:
-        keys = await ticketing.public_keys(conn, server.venue.event.id)
-    finally:
-        await conn.close()
-    cfg = GateConfig(gate_id=gate_id, event_id=server.venue.event.id,
-                     server_url=url or f"{server.ws_url}/ws/gate", token=server.gate_tokens[gate_id],
-                     journal_path=tmp_path / f"{gate_id}.sqlite", face_required=False, workers=2)
-    svc = GateService(cfg, GateCache(keys=keys))
-    await svc.start()
-    return svc
-
-
-async def _ticket_png(server: Server, tmp_path: Path, gate_id: str) -> tuple[str, Path]:
-    conn = await asyncpg.connect(server.db_url)
-    try:
-        key_id, key = await ticketing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
-        now = int(time.time())
-        t, payload = await ticketing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
-                                           valid_from=now - 60, valid_until=now + 3600, now=now,
-                                           entrances=(gate_id,))
-    finally:
-        await conn.close()
-    return t.ticket_id, ticketing.render_png(payload, tmp_path / f"{t.ticket_id}.png", scale=4)
 
 
 async def test_png_ticket_reaches_live_map_and_database(server: Server, tmp_path: Path) -> None:
@@ -51,9 +21,9 @@ async def test_png_ticket_reaches_live_map_and_database(server: Server, tmp_path
         snap = decode_server_message(await live.recv())
         assert isinstance(snap, Snapshot)
         before = {z.id: z.occupancy for z in snap.zones}
-        gate = await _gate(server, "N1", tmp_path)
+        gate = await start_gate(server, "N1", tmp_path)
         try:
-            ticket_id, png = await _ticket_png(server, tmp_path, "N1")
+            ticket_id, png = await ticket_png(server, tmp_path, "N1")
             result = await gate.scan(read_file(png), lane=1)
             assert result.decision.verdict == "admit", result.decision.reasons
             # the live subscriber sees the north concourse grow by one
@@ -88,17 +58,17 @@ async def test_gate_offline_journals_and_replays_without_double_counting(server:
     from eventguard.db.embedded import free_port
 
     dead = f"ws://127.0.0.1:{free_port()}/ws/gate"
-    gate = await _gate(server, "S1", tmp_path, url=dead)
+    gate = await start_gate(server, "S1", tmp_path, url=dead)
     try:
         for _ in range(3):
-            _, png = await _ticket_png(server, tmp_path, "S1")
+            _, png = await ticket_png(server, tmp_path, "S1")
             res = await gate.scan(read_file(png))
             assert res.decision.verdict == "admit"
         assert gate.journal.pending() == 3
     finally:
         await gate.stop()
     # back online: a new process of the same gate replays its journal
-    gate = await _gate(server, "S1", tmp_path)
+    gate = await start_gate(server, "S1", tmp_path)
     try:
         await wait_for(lambda: gate.journal.pending() == 0, within=15)
         conn = await asyncpg.connect(server.db_url)

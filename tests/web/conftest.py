@@ -35,11 +35,3 @@ async def browser() -> AsyncIterator[object]:
             yield b
         finally:
             await b.close()
-
-
-@pytest.fixture
-def helpers() -> object:
-    """The gate/ticket helpers of test_live_map (tests/web is not an importable package)."""
-    import sys
-
-    return sys.modules[next(n for n in sys.modules if n.endswith("test_live_map"))]

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from PIL import Image
 from playwright.async_api import expect
-from support import ARTIFACTS
+from support import ARTIFACTS, start_gate, ticket_png
 
 from eventguard.db.embedded import free_port
 from eventguard.settings import WEB_DIR
@@ -157,10 +157,8 @@ async def test_verdicts_counters_orders_and_offline_banner(browser: Any, termina
     assert errors == []
 
 
-async def test_real_gate_app_pushes_admit_then_deny(browser: Any, server: Any, tmp_path: Any,
-                                                    helpers: Any) -> None:
+async def test_real_gate_app_pushes_admit_then_deny(browser: Any, server: Any, tmp_path: Any) -> None:
     """A PNG ticket posted to the real gate app shows ADMIT, the same ticket again DENY."""
-    start_gate, ticket_png = helpers.start_gate, helpers.ticket_png
     from gate.app import TerminalConfig, create_gate_app
 
     gate = await start_gate(server, "S1", tmp_path, start=False)  # the app starts and stops it
@@ -175,7 +173,7 @@ async def test_real_gate_app_pushes_admit_then_deny(browser: Any, server: Any, t
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(f"http://127.0.0.1:{port}/?token=terminal-secret&gate=S1")
         await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-        png = (await ticket_png(server, tmp_path, "S1")).read_bytes()
+        png = (await ticket_png(server, tmp_path, "S1"))[1].read_bytes()
         import aiohttp
 
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer terminal-secret"}) as s:

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 import websockets
 from playwright.async_api import expect
-from support import ARTIFACTS, Server
+from support import ARTIFACTS, Server, start_gate, ticket_png
 
 from eventguard import ticketing
 from eventguard.wire import (
@@ -69,34 +69,6 @@ async def send_entries(server: Server, gate_id: str, n: int) -> None:
                 return
 
 
-async def start_gate(server: Server, gate_id: str, tmp_path: Path, start: bool = True) -> GateService:
-    conn = await asyncpg.connect(server.db_url)
-    try:
-        keys = await ticketing.public_keys(conn, server.venue.event.id)
-    finally:
-        await conn.close()
-    cfg = GateConfig(gate_id=gate_id, event_id=server.venue.event.id, server_url=f"{server.ws_url}/ws/gate",
-                     token=server.gate_tokens[gate_id], journal_path=tmp_path / f"{gate_id}.sqlite",
-                     face_required=False, workers=1)
-    svc = GateService(cfg, GateCache(keys=keys))
-    if start:
-        await svc.start()
-    return svc
-
-
-async def ticket_png(server: Server, tmp_path: Path, gate_id: str) -> Path:
-    conn = await asyncpg.connect(server.db_url)
-    try:
-        key_id, key = await ticketing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
-        now = int(time.time())
-        t, payload = await ticketing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
-                                           valid_from=now - 60, valid_until=now + 3600, now=now,
-                                           entrances=(gate_id,))
-    finally:
-        await conn.close()
-    return ticketing.render_png(payload, tmp_path / f"{t.ticket_id}.png", scale=4)
-
-
 async def test_viewer_sees_the_plan_but_cannot_act(browser: Any, server: Server) -> None:
     page, errors = await open_map(browser, server, "viewer")
     zones = page.locator("#map polygon[data-zone]")
@@ -127,7 +99,7 @@ async def test_gate_entry_changes_count_then_colour_and_alert_is_acknowledged(
     # one real scan at gate N1 (PNG ticket -> QR -> verdict -> uplink -> command -> page)
     gate = await start_gate(server, "N1", tmp_path)
     try:
-        result = await gate.scan(read_file(await ticket_png(server, tmp_path, "N1")), lane=0)
+        result = await gate.scan(read_file((await ticket_png(server, tmp_path, "N1"))[1]), lane=0)
         assert result.decision.verdict == "admit", result.decision.reasons
         await expect(page.locator('[data-zone-stats="north"]')).to_have_text(re.compile(r"^1/150 "))
     finally:
