@@ -228,6 +228,7 @@ function renderUnitOptions() {
   target.replaceChildren(...opts);
   if ([...target.options].some((o) => o.value === keep)) target.value = keep;
   $("dispatch-location-row").hidden = kind !== "dispatch";
+  $("dispatch-lane-row").hidden = kind !== "close_lane" && kind !== "open_lane";
   $("dispatch-send").disabled = opts.length === 0;
   $("dispatch-error").textContent = opts.length === 0 && kind === "dispatch" ? "No units are registered." : "";
 }
@@ -247,6 +248,7 @@ function setupDispatch() {
     const kind = $("dispatch-kind").value;
     const body = { kind, target: $("dispatch-target").value, note: $("dispatch-note").value.trim() };
     if (kind === "dispatch" && $("dispatch-location").value) body.location = $("dispatch-location").value;
+    if (kind === "close_lane" || kind === "open_lane") body.params = { lane: Number($("dispatch-lane").value) };
     $("dispatch-send").disabled = true;
     $("dispatch-error").textContent = "";
     try {

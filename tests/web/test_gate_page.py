@@ -192,3 +192,57 @@ async def test_real_gate_app_pushes_admit_then_deny(browser: Any, server: Any, t
         assert errors == []
     finally:
         await runner.cleanup()
+
+
+async def test_order_from_the_map_reaches_the_gate_page_and_is_acknowledged(
+        browser: Any, server: Any, tmp_path: Any) -> None:
+    """Commander sends a divert and a lane closure from the live map; the real gate app shows the
+    divert on its terminal page, staff acknowledge it there, and the map shows it acknowledged."""
+    from aiohttp import web
+
+    from gate.app import TerminalConfig, create_gate_app
+
+    gate = await start_gate(server, "S1", tmp_path, start=False)
+    runner = web.AppRunner(create_gate_app(gate, TerminalConfig(token="terminal-secret")), shutdown_timeout=1.0)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        terminal = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await terminal.goto(f"http://127.0.0.1:{port}/?token=terminal-secret&gate=S1&by=steward-anna")
+        await expect(terminal.locator("#conn")).to_have_attribute("data-state", "live")
+        await expect(terminal.locator("#offline")).to_be_hidden()  # the gate's uplink is up
+        commander = await browser.new_page(viewport={"width": 1400, "height": 950})
+        await commander.goto(server.url + "/")
+        await commander.fill("#login-username", "commander")
+        await commander.fill("#login-password", server.passwords["commander"])
+        await commander.click("#login-submit")
+        await commander.locator("#conn[data-state=live]").wait_for(timeout=10_000)
+        for kind, extra in (("divert", None), ("close_lane", "1")):
+            await commander.click("#dispatch-open")
+            await commander.select_option("#dispatch-kind", kind)
+            await commander.select_option("#dispatch-target", "S1")
+            if extra is not None:
+                await commander.fill("#dispatch-lane", extra)
+            await commander.fill("#dispatch-note", f"{kind} from the command room")
+            await commander.click("#dispatch-send")
+            await commander.locator("#dispatch").wait_for(state="hidden", timeout=10_000)
+        # the lane closure is carried out and acknowledged by the gate itself
+        await expect(commander.locator("#orders li", has_text="close lane S1")).to_contain_text("acknowledged")
+        assert 1 in gate.lanes_closed
+        # the divert waits for a person at the lane
+        divert = terminal.locator("#orders li", has_text="divert")
+        await expect(divert).to_contain_text("divert from the command room")
+        await divert.locator("button").click()
+        await expect(commander.locator("#orders li", has_text="divert S1")).to_contain_text("acknowledged")
+        await terminal.screenshot(path=str(ARTIFACTS / "gate-order-acked.png"))
+    finally:
+        await runner.cleanup()
+    import asyncpg
+
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        rows = {r["kind"]: r["ack_by"] for r in await conn.fetch("SELECT kind, ack_by FROM orders")}
+    finally:
+        await conn.close()
+    assert rows == {"divert": "terminal:steward-anna", "close_lane": "gate:S1"}
