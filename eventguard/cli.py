@@ -660,8 +660,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops as cleanly as Ctrl-C (servers, gates, embedded PostgreSQL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     args = build_parser().parse_args(argv)
     try:
         rc: int = args.func(args)
