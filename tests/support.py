@@ -104,3 +104,32 @@ async def ticket_png(server: Server, tmp_path: Path, gate_id: str) -> tuple[str,
         await conn.close()
     return t.ticket_id, ticketing.render_png(payload, tmp_path / f"{t.ticket_id}.png", scale=4)
 
+
+async def send_entries(server: Server, gate_id: str, n: int) -> None:
+    """n entry events through the gate websocket, as a gate's uplink sends them."""
+    import time
+    import uuid
+
+    import websockets
+
+    from eventguard.wire import (
+        BatchAck,
+        EventBatch,
+        EventKind,
+        GateEvent,
+        decode_server_message,
+        encode,
+    )
+
+    now = time.time()
+    events = tuple(GateEvent(event_id=f"{gate_id}-{uuid.uuid4().hex}", gate_id=gate_id, kind=EventKind.ENTRY,
+                             at=now, verdict="admit") for _ in range(n))
+    async with websockets.connect(f"{server.ws_url}/ws/gate", additional_headers={
+            "Authorization": f"Bearer {server.gate_tokens[gate_id]}"}) as ws:
+        await ws.recv()  # welcome
+        await ws.send(encode(EventBatch(batch_id=uuid.uuid4().hex, events=events)).decode())
+        while True:
+            msg = decode_server_message(await ws.recv())
+            if isinstance(msg, BatchAck):
+                assert msg.stored == n
+                return

@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 import websockets
 from playwright.async_api import expect
-from support import ARTIFACTS, Server, start_gate, ticket_png
+from support import ARTIFACTS, Server, send_entries, start_gate, ticket_png
 
-from eventguard import ticketing
 from eventguard.wire import (
     BatchAck,
     EventBatch,
@@ -25,7 +23,6 @@ from eventguard.wire import (
     encode,
 )
 from gate.image import read_file
-from gate.service import GateCache, GateConfig, GateService
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 10_000
@@ -51,22 +48,6 @@ async def open_map(browser: Any, server: Server, username: str) -> tuple[Any, li
 async def zone_text(page: Any, zone: str) -> str:
     text: str = await page.locator(f'[data-zone-stats="{zone}"]').text_content()
     return text
-
-
-async def send_entries(server: Server, gate_id: str, n: int) -> None:
-    """n entry events through the gate websocket, as a gate's uplink sends them."""
-    now = time.time()
-    events = tuple(GateEvent(event_id=f"{gate_id}-{uuid.uuid4().hex}", gate_id=gate_id, kind=EventKind.ENTRY,
-                             at=now, verdict="admit") for _ in range(n))
-    async with websockets.connect(f"{server.ws_url}/ws/gate", additional_headers={
-            "Authorization": f"Bearer {server.gate_tokens[gate_id]}"}) as ws:
-        await ws.recv()  # welcome
-        await ws.send(encode(EventBatch(batch_id=uuid.uuid4().hex, events=events)).decode())
-        while True:
-            msg = decode_server_message(await ws.recv())
-            if isinstance(msg, BatchAck):
-                assert msg.stored == n
-                return
 
 
 async def test_viewer_sees_the_plan_but_cannot_act(browser: Any, server: Server) -> None:
