@@ -180,6 +180,7 @@ class AlertConfig:
     """Thresholds of every alert kind."""
 
     thresholds: Thresholds = field(default_factory=Thresholds)
+    zone_thresholds: Mapping[str, Thresholds] = field(default_factory=dict)  # per-zone density lines
     hysteresis: float = 0.10  # clear line = raise line less this fraction
     clear_after_s: float = 60.0  # the reading must stay below the clear line this long
     forecast_critical_s: float = 120.0  # forecast at or under this is critical
@@ -207,7 +208,7 @@ def _above(x: float, warning: float, critical: float, less: float) -> _Reading:
 
 
 def _density(zone: ZoneState, cfg: AlertConfig) -> _Reading:
-    th = cfg.thresholds
+    th = cfg.zone_thresholds.get(zone.zone_id, cfg.thresholds)
     return _above(zone.density, th.warning_density, th.critical_density, cfg.hysteresis)
 
 

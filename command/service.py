@@ -72,7 +72,8 @@ class CommandService:
         self.hub = hub
         self.clock = clock
         self.order_ack_timeout_s = order_ack_timeout_s
-        self.alert_cfg = alert_cfg or al.AlertConfig(thresholds=venue.thresholds)
+        self.alert_cfg = alert_cfg or al.AlertConfig(
+            thresholds=venue.thresholds, zone_thresholds={z.id: venue.thresholds_for(z.id) for z in venue.zones})
         self.state = CrowdState(venue)
         self.grid = GridMapper(venue, cell_m)
         self.book = al.AlertBook()
@@ -245,7 +246,7 @@ class CommandService:
                 s.append((now, float(occupancy[z.id])))
                 while s and s[0][0] < now - SAMPLE_WINDOW_S:
                     s.popleft()
-                self.forecasts[z.id] = time_to_capacity(z, list(s), self.venue.thresholds, now)
+                self.forecasts[z.id] = time_to_capacity(z, list(s), self.venue.thresholds_for(z.id), now)
             obs = self.observations(now)
             self.book, changes = al.evaluate(self.book, obs, now, self.alert_cfg)
             self.suggestions = self._suggest(obs)

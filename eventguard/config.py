@@ -23,6 +23,8 @@ class Zone:
     area_m2: float
     capacity: int
     polygon: tuple[Point, ...] = ()
+    warning_density: float | None = None  # overrides the venue's (e.g. seated stands, standing pits)
+    critical_density: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,14 @@ class Venue:
             if z.id == zone_id:
                 return z
         raise KeyError(zone_id)
+
+    def thresholds_for(self, zone_id: str) -> Thresholds:
+        """The venue's thresholds with the zone's own density lines, if it has any."""
+        z = self.zone(zone_id)
+        t = self.thresholds
+        return Thresholds(warning_density=z.warning_density or t.warning_density,
+                          critical_density=z.critical_density or t.critical_density,
+                          forecast_horizon_s=t.forecast_horizon_s)
 
     def gate(self, gate_id: str) -> Gate:
         """The gate with this id (KeyError if unknown)."""
@@ -150,8 +160,11 @@ def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
         cap = _num(z, "capacity", where)
         if cap != int(cap):
             raise ConfigError(f"{where}.capacity: expected a whole number, got {cap!r}")
+        warn = _num(z, "warning_density", where) if "warning_density" in z else None
+        crit = _num(z, "critical_density", where) if "critical_density" in z else None
         zones.append(Zone(id=_str(z, "id", where), name=_str(z, "name", where, default=str(z.get("id", ""))),
-                          area_m2=_num(z, "area_m2", where), capacity=int(cap), polygon=poly))
+                          area_m2=_num(z, "area_m2", where), capacity=int(cap), polygon=poly,
+                          warning_density=warn, critical_density=crit))
     if not zones:
         raise ConfigError(f"{source}: at least one [[zones]] entry is required")
     zone_ids = [z.id for z in zones]
@@ -189,8 +202,13 @@ def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
     )
     if thresholds.critical_density <= thresholds.warning_density:
         raise ConfigError("thresholds: critical_density must be above warning_density")
-    return Venue(event=event, zones=tuple(zones), gates=tuple(gates),
-                 connections=tuple(conns), thresholds=thresholds)
+    venue = Venue(event=event, zones=tuple(zones), gates=tuple(gates),
+                  connections=tuple(conns), thresholds=thresholds)
+    for i, z in enumerate(zones):
+        t = venue.thresholds_for(z.id)
+        if t.critical_density <= t.warning_density:
+            raise ConfigError(f"zones[{i}]: critical_density must be above warning_density")
+    return venue
 
 
 def load_venue(path: str | Path) -> Venue:

@@ -242,7 +242,7 @@ async def run_fast(scenario: Scenario, *, url: str, gate_tokens: dict[str, str],
     """
     tl = Timeline(scenario, np.random.default_rng(seed))
     net = tl.net
-    warning = scenario.venue.thresholds.warning_density
+    warning = np.array([scenario.venue.thresholds_for(z).warning_density for z in net.zone_ids])
     res = LoadResult(scenario=scenario.name, gate_ids=net.gate_ids, zone_ids=net.zone_ids,
                      series=Series(), crossings=[])
     crossings: dict[str, Crossing] = {}

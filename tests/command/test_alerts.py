@@ -286,3 +286,17 @@ def test_long_queue_opens_lanes_only_where_there_is_room() -> None:
     out = suggest_actions(states, {}, gates, SuggestConfig(queue_wait_s=300.0))
     assert [(s.action, s.reason, s.gate_id, s.lanes) for s in out] == [
         (Action.OPEN_LANES, SuggestionReason.LONG_QUEUE, "ga", 3)]
+
+
+def test_zone_thresholds_override_the_venue_lines() -> None:
+    from command.density import zone_state
+    from eventguard.config import Thresholds, Zone
+
+    stand = Zone(id="stand", name="Stand", area_m2=100, capacity=400)
+    concourse = Zone(id="conc", name="Concourse", area_m2=100, capacity=400)
+    cfg = AlertConfig(thresholds=Thresholds(2.0, 3.5),
+                      zone_thresholds={"stand": Thresholds(3.3, 4.5)})
+    # 2.9 p/m² in both: a full seated stand is normal, a concourse that full is not
+    obs = Observations(zones={"stand": zone_state(stand, 290), "conc": zone_state(concourse, 290)})
+    _, changes = evaluate(AlertBook(), obs, 100.0, cfg)
+    assert [(c.alert.subject, c.alert.kind) for c in changes] == [("conc", AlertKind.DENSITY_WARNING)]

@@ -44,3 +44,15 @@ def test_bad_toml_is_a_config_error(tmp_path: Any) -> None:
     p.write_text("[event\nid = 1")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_venue(p)
+
+
+def test_zone_density_lines_override_the_venue() -> None:
+    d = base()
+    d["zones"].append({"id": "stand", "area_m2": 100, "capacity": 300, "warning_density": 3.3,
+                       "critical_density": 4.5})
+    v = parse_venue(d)
+    assert (v.thresholds_for("stand").warning_density, v.thresholds_for("stand").critical_density) == (3.3, 4.5)
+    assert v.thresholds_for("a") == v.thresholds  # zones without lines use the venue's
+    d["zones"][-1]["critical_density"] = 3.0
+    with pytest.raises(ConfigError, match="zones\\[1\\]: critical_density must be above"):
+        parse_venue(d)
