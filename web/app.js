@@ -170,7 +170,9 @@ async function alertAction(id, action, item) {
   item.ack.disabled = item.resolve.disabled = true;
   try {
     const a = await api("POST", `/api/alerts/${id}/${action}`);
-    if (a && a.id === id) {
+    const seen = state.alerts.get(id);
+    // the live feed may have been faster with a later state (e.g. resolved): never go back
+    if (a && a.id === id && (!seen || STATUS_RANK[a.status] >= STATUS_RANK[seen.status])) {
       state.alerts.set(id, a);
       dirty.alerts = true;
       schedule();
@@ -254,7 +256,8 @@ function setupDispatch() {
     try {
       const order = await api("POST", "/api/orders", body);
       if (order && order.order_id !== undefined) {
-        state.orders.set(order.order_id, order);
+        // the live feed may already have delivered a newer state (e.g. acknowledged): keep it
+        if (!state.orders.has(order.order_id)) state.orders.set(order.order_id, order);
         dirty.orders = true;
         schedule();
       }
