@@ -107,8 +107,8 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int = 3, workers: int = 2,
-              face_workers: int = 2, rate: float = 0.0, detect_width: int = 480, upsample: int = 0, face_px: int = 130, seed: int = 1,
-              faces_dir: Path = FACES_DIR) -> dict[str, Any]:
+              face_workers: int = 2, rate: float = 0.0, detect_width: int = 480, upsample: int = 0, face_px: int = 130,
+              engine: str = "numpy", seed: int = 1, faces_dir: Path = FACES_DIR) -> dict[str, Any]:
     """Run the benchmark and return the JSON-ready report (see module docstring)."""
     rng = np.random.default_rng(seed)
     people = [load_person(faces_dir / f, face_px=face_px) for f, _, _ in PEOPLE]
@@ -136,7 +136,7 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
         cfg = GateConfig(gate_id=GATE, event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
                          journal_path=Path(tmp) / "journal.sqlite", face_required=True,
                          detect_width=detect_width, detect_upsample=upsample, workers=workers,
-                         face_workers=face_workers)
+                         face_workers=face_workers, face_engine=faces.Engine(engine))
         cache = GateCache(keys={1: key.public_key()}, holders={p.holder_ref: p.encoding for p in people},
                           watchlist=index)
         svc = GateService(cfg, cache)  # not started: no uplink, the gate is offline
@@ -203,7 +203,7 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
             "cpus": os.cpu_count(), "workers": workers, "face_workers": face_workers,
             "concurrency": concurrency if rate <= 0 else None, "offered_per_s": rate or None,
             "frame": "640x480", "face_px": face_px, "detect_width": detect_width,
-            "upsample": upsample, "num_jitters": 1, "watchlist": len(index), "holders": len(people),
+            "upsample": upsample, "face_engine": engine, "num_jitters": 1, "watchlist": len(index), "holders": len(people),
             "face_required": True, "journal": "sqlite fsync (temp dir)", "server": "none (offline)",
             "python": platform.python_version(), "machine": platform.machine(),
         },

@@ -3,7 +3,9 @@
 dlib's detector and encoder are neither thread-safe nor GIL-free: two threads calling them
 at once can corrupt memory, and threads give no parallelism anyway. The gate therefore runs
 face analysis either in one dedicated thread (face_workers=0: serialised, safe) or in a pool
-of worker processes (face_workers=N), each with its own copy of the models.
+of worker processes (face_workers=N), each with its own copy of the models. A worker process
+limits BLAS (used by the numpy descriptor network) to one thread: N workers on N cores, not
+N x cores threads competing.
 """
 
 from __future__ import annotations
@@ -11,19 +13,30 @@ from __future__ import annotations
 import multiprocessing as mp
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
-from gate.faces import FaceResult, analyse
+from gate.faces import Engine, FaceResult, analyse, numpy_net
 from gate.image import Frame, to_rgb
 
 
-def analyse_frame(frame: Frame, detect_width: int, upsample: int = 1) -> FaceResult:
+def analyse_frame(frame: Frame, detect_width: int, upsample: int = 1,
+                  engine: Engine = Engine.NUMPY) -> FaceResult:
     """BGR frame -> FaceResult (runs in a worker; picklable in and out)."""
-    return analyse(to_rgb(frame), detect_width=detect_width, upsample=upsample)
+    return analyse(to_rgb(frame), detect_width=detect_width, upsample=upsample, engine=engine)
+
+
+def prime(engine: Engine = Engine.NUMPY) -> None:
+    """Load dlib's models and (numpy engine) the descriptor weights with their self-check."""
+    import numpy as np
+
+    analyse(np.zeros((64, 64, 3), dtype=np.uint8), detect_width=64)
+    if engine is Engine.NUMPY:
+        numpy_net()
 
 
 def _warm() -> None:
-    import numpy as np
+    from threadpoolctl import threadpool_limits
 
-    analyse(np.zeros((64, 64, 3), dtype=np.uint8), detect_width=64)  # loads dlib's models once
+    threadpool_limits(1)  # this process is one of N face workers: one core each
+    prime()
 
 
 def face_executor(workers: int, name: str) -> Executor:

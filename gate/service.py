@@ -34,8 +34,8 @@ from eventguard.wire import (
 )
 from gate import faces, qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
-from gate.faces import FaceResult
-from gate.faceworker import analyse_frame, face_executor
+from gate.faces import Engine, FaceResult
+from gate.faceworker import analyse_frame, face_executor, prime
 from gate.image import Frame
 from gate.journal import Journal
 from gate.listcache import ListCache, applies, decode_encoding, watch_entries
@@ -62,6 +62,7 @@ class GateConfig:
     detect_upsample: int = 0  # (smaller faces are retried once at 640 with upsampling, see faces.analyse)
     workers: int = max(2, os.cpu_count() or 2)  # threads for QR decoding and 1:N search
     face_workers: int = 0  # 0: one face thread (dlib is not thread-safe); N: N worker processes
+    face_engine: Engine = Engine.NUMPY  # descriptor network: numpy (fast) or dlib's own (same result)
 
 
 @dataclass
@@ -216,7 +217,7 @@ class GateService:
 
     def _analyse(self, frame: Frame) -> asyncio.Future[FaceResult]:
         return asyncio.get_running_loop().run_in_executor(self.faces, analyse_frame, frame, self.cfg.detect_width,
-                                                          self.cfg.detect_upsample)
+                                                          self.cfg.detect_upsample, self.cfg.face_engine)
 
     async def _face_work(self, frame: Frame, holder: str | None,
                          analysing: asyncio.Future[FaceResult] | None = None
@@ -245,9 +246,8 @@ class GateService:
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""
         loop = asyncio.get_running_loop()
-        blank = np.zeros((64, 64, 3), dtype=np.uint8)
         n = max(1, self.cfg.face_workers)
-        await asyncio.gather(*(loop.run_in_executor(self.faces, analyse_frame, blank, 64) for _ in range(n)))
+        await asyncio.gather(*(loop.run_in_executor(self.faces, prime, self.cfg.face_engine) for _ in range(n)))
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
                    captured_at: float | None = None) -> ScanResult:
