@@ -113,7 +113,8 @@ class GateSync:
     async def push_once(self) -> list[ListSync]:
         """Send whatever changed since the gate's version; the messages sent."""
         async with self.pool.acquire(timeout=10) as conn:
-            msgs = await sync.changes(conn, self.event_id, self.version, known_keys=self._keys)
+            msgs = await sync.changes(conn, self.event_id, self.version, gate_id=self.gate_id,
+                                       known_keys=self._keys)
         for m in msgs:
             await self.send(m)
             self.version = m.version

@@ -20,7 +20,7 @@ from command.auth import Role
 from eventguard import ticketing
 from eventguard.config import Venue
 from eventguard.db.migrate import migrate
-from eventguard.errors import ConfigError
+from eventguard.errors import ConfigError, TicketingError
 from eventguard.settings import ServerSettings
 from eventguard.wire import EventKind, GateEvent
 from gate.service import GateCache, GateConfig, GateService
@@ -50,7 +50,7 @@ async def provision(dsn: str, venue: Venue, key_dir: Path) -> Provisioned:
             await auth.create_operator(conn, name, password, role)
         try:
             key_id, key = await ticketing.latest_key(conn, venue.event.id, key_dir)
-        except (LookupError, ConfigError):
+        except (TicketingError, ConfigError):
             key_id, _ = await ticketing.create_key(conn, venue.event.id, key_dir)
             key_id, key = await ticketing.latest_key(conn, venue.event.id, key_dir)
         tokens = {g.id: await auth.create_gate_token(conn, g.id) for g in venue.gates}

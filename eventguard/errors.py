@@ -4,6 +4,7 @@ EventGuardError
  ├── ConfigError        a venue or settings file is invalid (message names the field)
  ├── WireError          a wire message cannot be decoded or has an unknown type
  ├── TicketFormatError  a ticket payload is not a well-formed EventGuard ticket
+ ├── TicketingError     a ticket cannot be issued as asked (no signing key, unknown holder, ...)
  └── DatabaseError      the database is unreachable or a migration failed
 """
 
@@ -24,6 +25,11 @@ class WireError(EventGuardError):
 
 class TicketFormatError(EventGuardError):
     """A ticket payload cannot be parsed."""
+
+
+class TicketingError(EventGuardError, LookupError):
+    """A ticket cannot be issued as asked: no (matching) signing key, a holder that is not a
+    registration of the event, entrances outside the holder's registered ones."""
 
 
 class DatabaseError(EventGuardError):

@@ -5,8 +5,9 @@ shared advisory lock while numbering). `changes` takes that lock exclusively for
 to read a watermark W: every number <= W then belongs to a committed row, so a gate that
 is told "you are at W" can never miss a change numbered below it.
 
-What a gate gets: revoked ticket ids, registered holders' encodings (added, removed), every
-public key of the event, and the venue-wide watchlist entries (added with list id, severity and
+What a gate gets: revoked ticket ids, the encodings of the registered holders it may admit
+(entrances empty or naming the gate; added, removed — a holder whose entrances stop naming the
+gate is removed, see sql/0006), every public key of the event, and the venue-wide watchlist entries (added with list id, severity and
 encoding; removed, including the entries of a list made inactive — see sql/0005). Chunks are
 ordered by version and each chunk's `version` is a safe resume point; the last one carries W.
 """
@@ -88,10 +89,12 @@ SELECT sync_version AS v, 'revoked' AS kind, ticket_id AS ref, NULL::float8[] AS
   FROM tickets WHERE event_id = $1 AND revoked_at IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
-SELECT sync_version, CASE WHEN removed_at IS NULL THEN 'holder_added' ELSE 'holder_removed' END,
-       registration_id, CASE WHEN removed_at IS NULL THEN encoding END, NULL, NULL, NULL
-  FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3
-   AND ($4 = false OR removed_at IS NULL)
+SELECT sync_version, CASE WHEN admits THEN 'holder_added' ELSE 'holder_removed' END,
+       registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL
+  FROM (SELECT *, removed_at IS NULL AND ($5::text IS NULL OR cardinality(entrances) = 0
+                                          OR $5::text = ANY(entrances)) AS admits
+          FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3) r
+ WHERE $4 = false OR admits
 UNION ALL
 SELECT e.sync_version,
        CASE WHEN e.removed_at IS NULL AND w.active THEN 'watch_added' ELSE 'watch_removed' END,
@@ -120,11 +123,12 @@ async def keys(conn: asyncpg.Connection, event_id: str) -> tuple[PublicKey, ...]
     return tuple(PublicKey(key_id=r["key_id"], public_key=bytes(r["public_key"])) for r in rows)
 
 
-async def changes(conn: asyncpg.Connection, event_id: str, since: int, *,
+async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_id: str | None = None,
                   known_keys: tuple[PublicKey, ...] | None = None,
                   budget: int = CHUNK_BYTES) -> list[ListSync]:
     """Messages that bring a gate at `since` up to date; [] if nothing changed (keys included).
 
+    Holders are those `gate_id` may admit (every holder when None: tools, not gates).
     A gate at 0, or ahead of the server (a rebuilt database), gets a full sync instead.
     """
     w = await watermark(conn)  # its transaction is over: the reads below see every row <= w
@@ -134,7 +138,7 @@ async def changes(conn: asyncpg.Connection, event_id: str, since: int, *,
         since = 0
     if not full and since == w and pub == known_keys:
         return []
-    rows = await conn.fetch(_CHANGES, event_id, since, w, full)
+    rows = await conn.fetch(_CHANGES, event_id, since, w, full, gate_id)
     found = [Change(r["v"], r["kind"], r["ref"],
                     bytes(r["watch_enc"]) if r["watch_enc"] is not None
                     else encoding_bytes(r["enc"]) if r["enc"] is not None else b"",

@@ -11,6 +11,7 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from eventguard import tickets
+from eventguard.errors import TicketingError
 from eventguard.runtime import key_path, read_private_key, write_private_key
 from eventguard.tickets import Ticket
 
@@ -39,10 +40,10 @@ async def latest_key(conn: asyncpg.Connection, event_id: str, key_dir: Path | No
     row = await conn.fetchrow("SELECT key_id, public_key FROM event_keys WHERE event_id = $1"
                               " ORDER BY key_id DESC LIMIT 1", event_id)
     if row is None:
-        raise LookupError(f"event {event_id} has no signing key; run `eventguard keys create`")
+        raise TicketingError(f"event {event_id} has no signing key; run `eventguard keys create`")
     key = read_private_key(key_path(event_id, bytes(row["public_key"]), key_dir))
     if tickets.public_raw(key) != bytes(row["public_key"]):
-        raise LookupError(f"key file for event {event_id} does not match the database's public key")
+        raise TicketingError(f"key file for event {event_id} does not match the database's public key")
     return row["key_id"], key
 
 
@@ -55,7 +56,23 @@ async def public_keys(conn: asyncpg.Connection, event_id: str) -> dict[int, Ed25
 async def issue(conn: asyncpg.Connection, *, event_id: str, key_id: int, key: Ed25519PrivateKey,
                 valid_from: int, valid_until: int, now: int, holder_ref: str | None = None,
                 entrances: Sequence[str] = (), kind: str = "standard") -> tuple[Ticket, str]:
-    """Create, sign and store one ticket; return it and its QR text."""
+    """Create, sign and store one ticket; return it and its QR text.
+
+    A ticket bound to a holder must name a registration of the event, and stays within the
+    holder's registered entrances (no entrances given: the holder's): gates receive a holder's
+    face only where the registration admits it (eventguard/sync.py). Raises TicketingError for
+    an unknown holder or entrances outside the registration's."""
+    if holder_ref is not None:
+        allowed = await conn.fetchval("SELECT entrances FROM registrations WHERE registration_id = $1"
+                                      " AND event_id = $2 AND removed_at IS NULL", holder_ref, event_id)
+        if allowed is None:
+            raise TicketingError(f"holder {holder_ref} is not a registration of event {event_id}")
+        if allowed and not entrances:
+            entrances = tuple(allowed)
+        elif allowed and not set(entrances) <= set(allowed):
+            outside = ", ".join(sorted(set(entrances) - set(allowed)))
+            raise TicketingError(f"entrances {outside} are outside holder {holder_ref}'s registered "
+                             f"entrances ({', '.join(allowed)})")
     t = Ticket(event_id=event_id, ticket_id=uuid.uuid4().hex, holder_ref=holder_ref,
                entrances=tuple(entrances), valid_from=valid_from, valid_until=valid_until,
                issued_at=now, kind=kind, key_id=key_id)

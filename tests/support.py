@@ -16,6 +16,22 @@ SHARED = REPO_ROOT.parent / "shared" / "data"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
+async def insert_registration(conn: Any, event_id: str, *, encoding: Any = None,
+                              entrances: tuple[str, ...] = (), registration_id: str | None = None) -> str:
+    """A registration row (holder) straight into PostgreSQL; its id. Encoding: 128 floats."""
+    import uuid
+
+    import numpy as np
+
+    rid = registration_id or uuid.uuid4().hex
+    enc = [float(x) for x in (np.zeros(128) if encoding is None else np.asarray(encoding, dtype=float))]
+    await conn.execute(
+        "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name, ticket_type,"
+        " entrances, photo, encoding) VALUES ($1, $2, $3, '1234', 'N', 'standard', $4, 'p.jpg', $5)",
+        rid, event_id, uuid.uuid4().bytes * 2, list(entrances), enc)
+    return rid
+
+
 def shared(*parts: str) -> Path:
     """A path inside ../shared/data, skipping the test when the folder is missing."""
     p = SHARED.joinpath(*parts)

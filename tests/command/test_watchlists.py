@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from support import Server, shared, wait_for
+from support import Server, insert_registration, shared, wait_for
 
 from command import watchlists
 from eventguard import ticketing
@@ -91,6 +91,8 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
         key_id, key = await ticketing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
         now = int(time.time())
         person = bench.load_person(faces_dir / "examples__obama.jpg")
+        await insert_registration(conn, server.venue.event.id, encoding=person.encoding,
+                                  registration_id=person.holder_ref)
         _, payload = await ticketing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
                                            valid_from=now - 60, valid_until=now + 3600, now=now,
                                            holder_ref=person.holder_ref)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import time
-import uuid
 from pathlib import Path
 
 import asyncpg
 import cv2
 import numpy as np
 import pytest
-from support import Server, shared, wait_for
+from support import Server, insert_registration, shared, wait_for
 
 from eventguard import registration, sync, ticketing
 from eventguard.registration import TicketPlan
@@ -79,13 +78,9 @@ def test_list_cache_persists_and_full_replaces(tmp_path: Path) -> None:
 # ---- PostgreSQL ---------------------------------------------------------------------------
 
 
-async def _register(conn: asyncpg.Connection, event_id: str = EVENT, seed: int = 1) -> str:
-    rid = uuid.uuid4().hex
-    await conn.execute(
-        "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name, ticket_type, photo,"
-        " encoding) VALUES ($1, $2, $3, '1234', 'N', 'standard', 'p.jpg', $4)",
-        rid, event_id, uuid.uuid4().bytes * 2, _enc(seed))
-    return rid
+async def _register(conn: asyncpg.Connection, event_id: str = EVENT, seed: int = 1,
+                    entrances: tuple[str, ...] = ()) -> str:
+    return await insert_registration(conn, event_id, encoding=_enc(seed), entrances=entrances)
 
 
 async def _ticket(conn: asyncpg.Connection, key_dir: Path, **kw: object) -> tuple[str, str]:
@@ -126,6 +121,32 @@ async def test_changes_full_then_incremental(conn: asyncpg.Connection, tmp_path:
     ahead = await sync.changes(conn, EVENT, inc[0].version + 1000)
     assert ahead[0].full and set(ahead[0].revoked) == {t1, t2}
     assert [h.registration_id for h in ahead[0].holders_added] == [r3]
+
+
+async def test_a_gate_gets_only_the_holders_it_may_admit(conn: asyncpg.Connection) -> None:
+    anywhere = await _register(conn, seed=1)
+    north = await _register(conn, seed=2, entrances=("N1", "N2"))
+    south = await _register(conn, seed=3, entrances=("S1",))
+
+    def holders(msgs: list[ListSync]) -> tuple[set[str], set[str]]:
+        return ({h.registration_id for m in msgs for h in m.holders_added},
+                {r for m in msgs for r in m.holders_removed})
+
+    full = await sync.changes(conn, EVENT, 0, gate_id="N1")
+    assert holders(full) == ({anywhere, north}, set())
+    assert holders(await sync.changes(conn, EVENT, 0, gate_id="S1")) == ({anywhere, south}, set())
+    assert holders(await sync.changes(conn, EVENT, 0)) == ({anywhere, north, south}, set())  # tools: all
+    w = full[-1].version
+    # entrances change: north leaves N1 (removed there), south now admits N1 (added there)
+    await conn.execute("UPDATE registrations SET entrances = '{N2}' WHERE registration_id = $1", north)
+    await conn.execute("UPDATE registrations SET entrances = '{S1,N1}' WHERE registration_id = $1", south)
+    inc = await sync.changes(conn, EVENT, w, gate_id="N1", known_keys=full[-1].keys)
+    assert holders(inc) == ({south}, {north})
+    assert np.allclose(np.frombuffer(inc[0].holders_added[0].encoding, "<f8"), _enc(3))
+    w2 = inc[-1].version
+    # an update that does not touch what gates hold is no news
+    await conn.execute("UPDATE registrations SET name = 'M' WHERE registration_id = $1", anywhere)
+    assert await sync.changes(conn, EVENT, w2, gate_id="N1", known_keys=full[-1].keys) == []
 
 
 async def test_watermark_waits_for_a_writer_that_numbered_but_has_not_committed(

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from support import insert_registration
 
 from eventguard import cli, ticketing, tickets
+from eventguard.errors import TicketingError
 from eventguard.tickets import TicketCode
 from gate import qr
 from gate.image import read_file
@@ -57,11 +59,35 @@ async def test_issue_refuses_oversized_fields_and_stores_nothing(conn: asyncpg.C
     assert await conn.fetchval("SELECT count(*) FROM tickets") == 0
 
 
+async def test_a_holders_ticket_stays_within_the_registered_entrances(conn: asyncpg.Connection,
+                                                                       tmp_path: Path) -> None:
+    await ticketing.create_key(conn, EVENT, tmp_path)
+    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    north = await insert_registration(conn, EVENT, entrances=("N1", "N2"))
+    anywhere = await insert_registration(conn, EVENT)
+    elsewhere = await insert_registration(conn, "other-event")
+    common = dict(event_id=EVENT, key_id=key_id, key=key, valid_from=0, valid_until=10, now=0)
+    t, _ = await ticketing.issue(conn, holder_ref=north, **common)  # type: ignore[arg-type]
+    assert t.entrances == ("N1", "N2")  # inherited from the registration
+    t, _ = await ticketing.issue(conn, holder_ref=north, entrances=("N2",), **common)  # type: ignore[arg-type]
+    assert t.entrances == ("N2",)
+    t, _ = await ticketing.issue(conn, holder_ref=anywhere, entrances=("S1",), **common)  # type: ignore[arg-type]
+    assert t.entrances == ("S1",)
+    with pytest.raises(TicketingError, match="outside"):
+        await ticketing.issue(conn, holder_ref=north, entrances=("N1", "S1"), **common)  # type: ignore[arg-type]
+    with pytest.raises(TicketingError, match="not a registration"):
+        await ticketing.issue(conn, holder_ref=elsewhere, **common)  # type: ignore[arg-type]
+    with pytest.raises(TicketingError, match="not a registration"):
+        await ticketing.issue(conn, holder_ref="ab" * 16, **common)  # type: ignore[arg-type]
+    assert await conn.fetchval("SELECT count(*) FROM tickets") == 3
+
+
 async def test_render_png_decodes_back_to_the_payload(conn: asyncpg.Connection, tmp_path: Path) -> None:
     await ticketing.create_key(conn, EVENT, tmp_path)
     key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    holder = await insert_registration(conn, EVENT)
     _, payload = await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0,
-                                       valid_until=2**31, now=0, holder_ref="ab" * 16)
+                                       valid_until=2**31, now=0, holder_ref=holder)
     png = ticketing.render_png(payload, tmp_path / "t.png", scale=4)
     assert qr.decode(read_file(png)) == [payload]
 
