@@ -20,13 +20,12 @@ import csv
 import enum
 import hashlib
 import hmac
-import multiprocessing
 import os
 import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,12 +268,13 @@ def face_pool(workers: int | None = None) -> Executor:
 
     dlib's models inside face_recognition are module-level objects that are not safe to use
     from two threads at once (concurrent calls crash the process or return wrong boxes), so
-    parallel analysis uses separate processes (spawned: each loads its own models, ~1.5 s).
+    parallel analysis uses separate processes: the gate's face pool (gate/faceworker.py),
+    spawned, each with its own models and one BLAS thread.
     """
+    from gate.faceworker import face_executor
+
     n = workers or min(4, os.cpu_count() or 1)
-    if n <= 1:
-        return ThreadPoolExecutor(1, thread_name_prefix="register-faces")
-    return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+    return face_executor(n if n > 1 else 0, "register")
 
 
 # ---- database -----------------------------------------------------------------------------
