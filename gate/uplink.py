@@ -88,6 +88,7 @@ class Uplink:
                     greeting = self.hello() if self.hello is not None else None
                     if greeting is not None:
                         await ws.send(encode(greeting).decode())
+                    self._acks = asyncio.Queue()  # replies meant for an earlier connection are void
                     self._ws = ws
                     self.connected.set()
                     delay = self.retry_s
@@ -147,9 +148,11 @@ class Uplink:
         async with asyncio.timeout(self.ack_timeout_s):
             while True:
                 getter = asyncio.ensure_future(self._acks.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
+                try:
+                    done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                finally:  # on a timeout too: a getter left waiting would swallow a later ack
                     getter.cancel()
+                if getter not in done:
                     raise ConnectionError("connection closed while waiting for an ack")
                 reply = getter.result()
                 if isinstance(reply, ErrorMsg) or reply.batch_id == batch_id:
