@@ -1,6 +1,7 @@
 """A whole stack in real processes for fault tests and `eventguard soak`: an embedded
 PostgreSQL, the command server as a subprocess, gates as GateServices with their own
-journals, and a scanner feeding them real QR frames of issued tickets.
+journals, and a scanner feeding them real QR frames of issued tickets. Each gate reaches the
+server through its own loopback link (a PartitionProxy) that a fault can cut.
 
 `verify()` compares what every gate journaled with what PostgreSQL holds: each event
 stored exactly once, and the server's counters equal the gates' own.
@@ -9,7 +10,6 @@ stored exactly once, and the server's counters equal the gates' own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import signal
 import subprocess
@@ -27,6 +27,7 @@ from eventguard import ticketing
 from eventguard.config import Venue
 from eventguard.db.embedded import EmbeddedPostgres, free_port
 from eventguard.demo import provision
+from eventguard.partition import PartitionProxy
 from gate.image import Frame, read_file
 from gate.service import GateCache, GateConfig, GateService
 
@@ -57,6 +58,7 @@ class Stack:
         self.port = free_port()
         self.server: subprocess.Popen[bytes] | None = None
         self.gates: list[GateService] = []
+        self.links: dict[str, PartitionProxy] = {}  # gate id -> its link to the server
         self.frames: list[tuple[str, Frame]] = []  # (gate id, frame of a valid ticket)
         self.latencies_ms: list[float] = []
         self.scans = 0
@@ -85,8 +87,11 @@ class Stack:
         finally:
             await conn.close()
         for g in self.venue.gates:
+            link = PartitionProxy("127.0.0.1", self.port)
+            await link.start()
+            self.links[g.id] = link
             cfg = GateConfig(gate_id=g.id, event_id=self.venue.event.id,
-                             server_url=f"ws://127.0.0.1:{self.port}/ws/gate", token=prov.gate_tokens[g.id],
+                             server_url=f"ws://127.0.0.1:{link.port}/ws/gate", token=prov.gate_tokens[g.id],
                              journal_path=self.root / "journals" / f"{g.id}.sqlite", face_required=False,
                              workers=1)
             svc = GateService(cfg, GateCache(keys=dict(keys)))
@@ -159,9 +164,11 @@ class Stack:
         return v
 
     async def stop(self) -> None:
-        """Stop everything (gates, server, PostgreSQL)."""
+        """Stop everything (gates, links, server, PostgreSQL)."""
         for g in self.gates:
             await g.stop()
+        for link in self.links.values():
+            await link.close()
         if self.server is not None:
             run.stop(self.server)
         self.pg.stop("immediate")
@@ -175,14 +182,14 @@ def percentiles(xs: list[float]) -> dict[str, float]:
     return {k: round(float(np.percentile(a, q)), 1) for k, q in (("p50", 50), ("p95", 95), ("p99", 99))}
 
 
-async def gate_outage(gate: GateService, seconds: float) -> None:
-    """Cut one gate's uplink for `seconds` (it keeps deciding and journaling), then reconnect."""
-    if gate._task is not None:
-        gate._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await gate._task
-    await asyncio.sleep(seconds)
-    await gate.start()
+async def gate_outage(link: PartitionProxy, seconds: float) -> None:
+    """Partition one gate from the server for `seconds` (it keeps deciding and journaling while
+    its uplink retries), then heal the link."""
+    link.cut()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        link.restore()
 
 
 async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: int = 1,
@@ -190,7 +197,8 @@ async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: 
     """Run the stack for `minutes` with periodic faults; return sent/stored/lost and latencies.
 
     Faults: the command server killed -9 and restarted, PostgreSQL stopped for 10 s, and one
-    gate offline for `gate_outage_s` (capped at a third of the run) from the first minute."""
+    gate partitioned from the server for `gate_outage_s` (capped at a third of the run) from
+    the start."""
     stack = Stack(venue)
     await stack.start()
     rng = random.Random(seed)
@@ -200,8 +208,9 @@ async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: 
         scanner = asyncio.create_task(stack.scan_loop(duration, rate_per_s, rng))
         if faults and stack.gates:
             secs = min(gate_outage_s, duration / 3)
-            outage = asyncio.create_task(gate_outage(stack.gates[-1], secs))
-            log(f"soak: gate {stack.gates[-1].cfg.gate_id} offline for {secs:.0f} s from the start")
+            gate_id = stack.gates[-1].cfg.gate_id
+            outage = asyncio.create_task(gate_outage(stack.links[gate_id], secs))
+            log(f"soak: gate {gate_id} partitioned from the server for {secs:.0f} s from the start")
         t0 = time.monotonic()
         fault_log: list[str] = []
         while not scanner.done():
@@ -231,4 +240,6 @@ async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: 
                 "gate_outage_s": min(gate_outage_s, duration / 3) if faults else 0,
                 "decision_ms": percentiles(stack.latencies_ms)}
     finally:
+        if outage is not None:
+            outage.cancel()
         await stack.stop()

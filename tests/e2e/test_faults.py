@@ -1,6 +1,7 @@
 """Faults with real processes on loopback: the command server killed -9, PostgreSQL stopped
-for 30 s during ingest, a live client that stops reading. After each, every event a gate
-recorded is stored exactly once and the server's counters equal the gates' own."""
+for 30 s during ingest, a gate partitioned from the server for 5 minutes, a live client that
+stops reading. After each, every event a gate recorded is stored exactly once, the server's
+counters equal the gates' own, and alerts are consistent."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import aiohttp
 import asyncpg
 import pytest
 import websockets
-from support import Server
+from support import Server, wait_for
 
+from command.alerts import AlertConfig, AlertKind
 from command.keys import HUB
 from eventguard.config import Venue
+from eventguard.demo import DEMO_USERS
 from eventguard.soak import Stack
 from eventguard.wire import Snapshot, decode_server_message
 
@@ -29,6 +32,25 @@ async def _open_alert_duplicates(dsn: str) -> int:
         return n
     finally:
         await conn.close()
+
+
+async def _gate_silent_alerts(dsn: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetch("SELECT id, subject, level, status, resolved_by FROM alerts"
+                                " WHERE kind = $1 ORDER BY id", AlertKind.GATE_SILENT.value)
+    finally:
+        await conn.close()
+
+
+async def _gates_online(http: aiohttp.ClientSession, stack: Stack) -> dict[str, bool]:
+    """gate id -> online, as the command server shows it to the live map."""
+    url = f"http://127.0.0.1:{stack.port}/api"
+    async with http.post(f"{url}/login", json={"username": "viewer",
+                                               "password": DEMO_USERS["viewer"][0]}) as r:
+        token = (await r.json())["token"]
+    async with http.get(f"{url}/snapshot", headers={"Authorization": f"Bearer {token}"}) as r:
+        return {g["id"]: g["online"] for g in (await r.json())["gates"]}
 
 
 @pytest.fixture
@@ -66,6 +88,49 @@ async def test_postgres_stopped_for_30_seconds_during_ingest(stack: Stack) -> No
     assert await stack.drain(90)
     v = await stack.verify()
     assert v.recorded > 200 and v.ok, v
+    assert await _open_alert_duplicates(stack.dsn) == 0
+
+
+OUTAGE_S = 300.0
+SERVER_ALERTS = AlertConfig()  # the spawned command server runs with the default alert config
+
+
+@pytest.mark.timeout(OUTAGE_S + 180)
+async def test_gate_offline_for_five_minutes_and_back(stack: Stack) -> None:
+    rng = random.Random(5)
+    gate = stack.gates[-1]
+    gate_id = gate.cfg.gate_id
+    others = [g for g in stack.gates if g is not gate]
+    link = stack.links[gate_id]
+    async with aiohttp.ClientSession() as http:
+        await wait_for(lambda: all(g.uplink.connected.is_set() for g in stack.gates))
+        scanner = asyncio.create_task(stack.scan_loop(OUTAGE_S + 35, 3, rng))
+        await asyncio.sleep(3)
+        link.cut()  # a blackhole: bytes dropped, new connections hang; both ends time out alone
+        await asyncio.sleep(OUTAGE_S)
+
+        # still cut: the gate decided and journaled on its own; the other gates kept streaming
+        assert gate.journal.pending() > 150
+        assert max(g.journal.pending() for g in others) < 20
+        assert not gate.uplink.connected.is_set()
+        online = await _gates_online(http, stack)
+        assert online == {g.cfg.gate_id: g is not gate for g in stack.gates}, online
+        silent = await _gate_silent_alerts(stack.dsn)
+        assert [(a["subject"], a["level"], a["status"]) for a in silent] == [(gate_id, "warning", "raised")]
+
+        link.restore()
+        await wait_for(gate.uplink.connected.is_set, within=30)
+        # once its replayed events are in, the alert clears after clear_after_s of fresh ones
+        async def cleared() -> bool:
+            return all(a["status"] == "resolved" for a in await _gate_silent_alerts(stack.dsn))
+        await wait_for(cleared, within=SERVER_ALERTS.clear_after_s + 30, interval=1)
+        await scanner
+        assert await stack.drain(60)
+        assert all((await _gates_online(http, stack)).values())
+    v = await stack.verify()
+    assert v.recorded > 600 and v.ok, v
+    silent = await _gate_silent_alerts(stack.dsn)  # one alert, for this gate, cleared by the server
+    assert [(a["subject"], a["status"], a["resolved_by"]) for a in silent] == [(gate_id, "resolved", "auto")]
     assert await _open_alert_duplicates(stack.dsn) == 0
 
 
