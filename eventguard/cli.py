@@ -401,7 +401,7 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
     setup_logging(args.verbose)
     report = asyncio.run(soak(load_venue(args.venue), args.minutes, rate_per_s=args.rate, seed=args.seed,
-                              faults=not args.no_faults,
+                              faults=not args.no_faults, venue_path=args.venue,
                               log=lambda m: print(m, file=sys.stderr, flush=True)))
     _print_json(report)
     return 0 if report["lost"] == 0 and report["unexpected"] == 0 and report["counters_agree"] else 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -51,8 +52,10 @@ class Verification:
 class Stack:
     """The processes of one venue on loopback."""
 
-    def __init__(self, venue: Venue, root: Path | None = None) -> None:
+    def __init__(self, venue: Venue, root: Path | None = None, *, venue_path: Path | None = None) -> None:
         self.venue = venue
+        self.venue_path = venue_path  # the file `venue` came from, for the server (None: the default)
+        self._own_root = root is None  # a temporary root is removed by stop()
         self.root = Path(root or tempfile.mkdtemp(prefix="eventguard-stack-"))
         self.pg = EmbeddedPostgres(self.root / "pg", port=free_port())
         self.port = free_port()
@@ -100,7 +103,7 @@ class Stack:
 
     def start_server(self) -> None:
         """Start the command server subprocess and wait for /api/health."""
-        self.server = run.spawn(self.dsn, self.port, self.root)
+        self.server = run.spawn(self.dsn, self.port, self.root, venue_path=self.venue_path)
 
     def kill_server(self) -> None:
         """kill -9 the command server."""
@@ -172,6 +175,8 @@ class Stack:
         if self.server is not None:
             run.stop(self.server)
         self.pg.stop("immediate")
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def percentiles(xs: list[float]) -> dict[str, float]:
@@ -193,13 +198,14 @@ async def gate_outage(link: PartitionProxy, seconds: float) -> None:
 
 
 async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: int = 1,
-               faults: bool = True, gate_outage_s: float = 300.0, log: Any = print) -> dict[str, Any]:
+               faults: bool = True, gate_outage_s: float = 300.0, venue_path: Path | None = None,
+               log: Any = print) -> dict[str, Any]:
     """Run the stack for `minutes` with periodic faults; return sent/stored/lost and latencies.
 
     Faults: the command server killed -9 and restarted, PostgreSQL stopped for 10 s, and one
     gate partitioned from the server for `gate_outage_s` (capped at a third of the run) from
     the start."""
-    stack = Stack(venue)
+    stack = Stack(venue, venue_path=venue_path)
     await stack.start()
     rng = random.Random(seed)
     duration = minutes * 60
