@@ -28,6 +28,7 @@ class AlertKind(enum.StrEnum):
     WATCHLIST_HIT = "watchlist_hit"
     DENY_RATE_SPIKE = "deny_rate_spike"
     GATE_SILENT = "gate_silent"
+    GATE_OFFLINE = "gate_offline"
 
 
 class AlertLevel(enum.StrEnum):
@@ -163,6 +164,7 @@ class GateStats:
     decisions: int = 0  # verdicts in the recent window
     denied: int = 0  # of which denied
     last_event_at: float | None = None
+    offline_since: float | None = None  # its connection was lost then (None: connected, or never was)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,8 @@ class AlertConfig:
     deny_fraction: float = 0.30
     deny_critical_fraction: float = 0.60
     deny_min_decisions: int = 20
-    gate_silent_s: float = 120.0
+    gate_silent_s: float = 120.0  # no events this long (connected or not)
+    gate_offline_s: float = 30.0  # a gate that was connected has been disconnected this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,15 @@ def _silent(gate: GateStats, obs: Observations, now: float, cfg: AlertConfig) ->
     return _Reading(level, level, quiet)
 
 
+def _offline(gate: GateStats, obs: Observations, now: float, cfg: AlertConfig) -> _Reading:
+    """A lost connection, sooner than silence: a quiet but connected gate is not offline."""
+    if obs.event_open_since is None or gate.offline_since is None:
+        return _NOTHING
+    down = now - max(gate.offline_since, obs.event_open_since)
+    level = AlertLevel.WARNING if down > cfg.gate_offline_s else None
+    return _Reading(level, level, now - gate.offline_since)
+
+
 def _kind_for(family: AlertKind, level: AlertLevel) -> AlertKind:
     if family is AlertKind.DENSITY_WARNING and level is AlertLevel.CRITICAL:
         return AlertKind.DENSITY_CRITICAL
@@ -289,6 +301,7 @@ def evaluate(prev: AlertBook, observations: Observations, now: float,
         gate = observations.gates[gate_id]
         readings.append((AlertKind.DENY_RATE_SPIKE, gate_id, _deny_rate(gate, cfg)))
         readings.append((AlertKind.GATE_SILENT, gate_id, _silent(gate, observations, now, cfg)))
+        readings.append((AlertKind.GATE_OFFLINE, gate_id, _offline(gate, observations, now, cfg)))
     alerts = dict(prev)
     resolved = dict(prev._resolved)
     next_id = prev.next_id

@@ -208,8 +208,10 @@ class CommandService:
     def _set_gate_online(self, gate_id: str, online: bool) -> None:
         g = self.state.gates.get(gate_id)
         if g is not None and g.online != online:
+            now = self.clock()
             g.online = online
-            self._publish_crowd(set(), {gate_id}, self.clock())
+            g.offline_since = None if online else now
+            self._publish_crowd(set(), {gate_id}, now)
 
     async def deliver_order(self, order: Order) -> int:
         """Send a gate order to the gate's open sockets; returns how many got it."""
@@ -229,7 +231,7 @@ class CommandService:
             c = self.state.zones[z.id]
             zones[z.id] = zone_state(z, c.occupancy, c.inflow.rate_per_min(now), c.outflow.rate_per_min(now))
         gates = {gid: al.GateStats(decisions=g.decision_rate.count(now), denied=g.deny_rate.count(now),
-                                   last_event_at=g.last_event_at)
+                                   last_event_at=g.last_event_at, offline_since=g.offline_since)
                  for gid, g in self.state.gates.items()}
         doors = self.venue.event.doors_open.timestamp() if self.venue.event.doors_open else None
         opened = max(doors, self.started_at) if doors is not None else self.started_at

@@ -39,6 +39,7 @@ class GateCounts:
     secondary: int = 0
     last_event_at: float | None = None
     online: bool = False
+    offline_since: float | None = None  # when its last connection closed (None: online or never seen)
     entry_rate: RateWindow = field(default_factory=RateWindow)
     queue: int = 0  # last count reported by the gate's people counter
     decision_rate: RateWindow = field(default_factory=lambda: RateWindow(300))

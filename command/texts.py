@@ -41,4 +41,7 @@ def _message(alert: Alert) -> str:
             return f"gate {subject}: {v * 100:.0f}% of scans denied" if v is not None else f"gate {subject}: many denials"
         case AlertKind.GATE_SILENT:
             return f"gate {subject}: no events for {v / 60:.0f} min" if v is not None else f"gate {subject} silent"
+        case AlertKind.GATE_OFFLINE:
+            return (f"gate {subject}: disconnected for {v:.0f} s (deciding offline, journaling)"
+                    if v is not None else f"gate {subject} disconnected")
     return f"{alert.kind.value}: {subject}"

@@ -188,6 +188,28 @@ def test_gate_silent(open_since: float | None, last_event: float | None, now: fl
     assert [c.alert.kind for c in changes] == ([AlertKind.GATE_SILENT] if silent else [])
 
 
+@pytest.mark.parametrize(("open_since", "offline_since", "now", "offline"), [
+    (None, 0.0, 10_000.0, False),  # event closed
+    (0.0, None, 10_000.0, False),  # connected (or never connected: that is gate_silent's case)
+    (0.0, 100.0, 130.0, False),  # 30 s is the limit
+    (0.0, 100.0, 131.0, True),
+    (1000.0, 100.0, 1020.0, False),  # down before the doors opened: counted from the opening
+    (1000.0, 100.0, 1031.0, True),
+])
+def test_gate_offline(open_since: float | None, offline_since: float | None, now: float,
+                      offline: bool) -> None:
+    obs = Observations(gates={"g1": GateStats(last_event_at=now, offline_since=offline_since)},
+                       event_open_since=open_since)
+    book, changes = evaluate(AlertBook(), obs, now, CFG)
+    assert [c.alert.kind for c in changes] == ([AlertKind.GATE_OFFLINE] if offline else [])
+    if offline:  # back online: cleared once it has stayed connected for clear_after_s
+        back = Observations(gates={"g1": GateStats(last_event_at=now)}, event_open_since=open_since)
+        book, changes = evaluate(book, back, now + 1, CFG)
+        assert changes == []
+        book, changes = evaluate(book, back, now + 1 + CFG.clear_after_s, CFG)
+        assert [(c.change, c.alert.kind) for c in changes] == [(ChangeKind.CLEARED, AlertKind.GATE_OFFLINE)]
+
+
 def test_missing_subject_leaves_alert_untouched() -> None:
     book, _ = _run([2.5])
     book2, changes = evaluate(book, Observations(), 1000.0, CFG)

@@ -19,6 +19,7 @@ from command.alerts import AlertConfig, AlertKind
 from command.keys import HUB
 from eventguard.config import Venue
 from eventguard.demo import DEMO_USERS
+from eventguard.settings import DEFAULT_VENUE
 from eventguard.soak import Stack
 from eventguard.wire import Snapshot, decode_server_message
 
@@ -34,11 +35,11 @@ async def _open_alert_duplicates(dsn: str) -> int:
         await conn.close()
 
 
-async def _gate_silent_alerts(dsn: str) -> list[asyncpg.Record]:
+async def _gate_alerts(dsn: str, kind: AlertKind = AlertKind.GATE_SILENT) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(dsn)
     try:
         return await conn.fetch("SELECT id, subject, level, status, resolved_by FROM alerts"
-                                " WHERE kind = $1 ORDER BY id", AlertKind.GATE_SILENT.value)
+                                " WHERE kind = $1 ORDER BY id", kind.value)
     finally:
         await conn.close()
 
@@ -55,7 +56,7 @@ async def _gates_online(http: aiohttp.ClientSession, stack: Stack) -> dict[str, 
 
 @pytest.fixture
 async def stack(venue: Venue) -> Stack:
-    s = Stack(venue)
+    s = Stack(venue, venue_path=DEFAULT_VENUE)
     await s.start(tickets_per_gate=15)
     yield s  # type: ignore[misc]
     await s.stop()
@@ -115,22 +116,25 @@ async def test_gate_offline_for_five_minutes_and_back(stack: Stack) -> None:
         assert not gate.uplink.connected.is_set()
         online = await _gates_online(http, stack)
         assert online == {g.cfg.gate_id: g is not gate for g in stack.gates}, online
-        silent = await _gate_silent_alerts(stack.dsn)
-        assert [(a["subject"], a["level"], a["status"]) for a in silent] == [(gate_id, "warning", "raised")]
+        for kind in (AlertKind.GATE_SILENT, AlertKind.GATE_OFFLINE):  # offline after 30 s, silent after 120 s
+            raised = await _gate_alerts(stack.dsn, kind)
+            assert [(a["subject"], a["level"], a["status"]) for a in raised] == [(gate_id, "warning", "raised")]
 
         link.restore()
         await wait_for(gate.uplink.connected.is_set, within=30)
         # once its replayed events are in, the alert clears after clear_after_s of fresh ones
         async def cleared() -> bool:
-            return all(a["status"] == "resolved" for a in await _gate_silent_alerts(stack.dsn))
+            return all(a["status"] == "resolved" for kind in (AlertKind.GATE_SILENT, AlertKind.GATE_OFFLINE)
+                       for a in await _gate_alerts(stack.dsn, kind))
         await wait_for(cleared, within=SERVER_ALERTS.clear_after_s + 30, interval=1)
         await scanner
         assert await stack.drain(60)
         assert all((await _gates_online(http, stack)).values())
     v = await stack.verify()
     assert v.recorded > 600 and v.ok, v
-    silent = await _gate_silent_alerts(stack.dsn)  # one alert, for this gate, cleared by the server
-    assert [(a["subject"], a["status"], a["resolved_by"]) for a in silent] == [(gate_id, "resolved", "auto")]
+    for kind in (AlertKind.GATE_SILENT, AlertKind.GATE_OFFLINE):  # one each, this gate's, cleared by the server
+        raised = await _gate_alerts(stack.dsn, kind)
+        assert [(a["subject"], a["status"], a["resolved_by"]) for a in raised] == [(gate_id, "resolved", "auto")]
     assert await _open_alert_duplicates(stack.dsn) == 0
 
 
