@@ -32,6 +32,16 @@ def _add_venue(p: argparse.ArgumentParser) -> None:
     p.add_argument("--venue", type=Path, default=DEFAULT_VENUE, help="venue TOML (default: %(default)s)")
 
 
+def _add_face_options(p: argparse.ArgumentParser) -> None:
+    """Face pipeline options shared by `gate run` and `bench gate`."""
+    p.add_argument("--detect-width", type=int, default=480)
+    p.add_argument("--upsample", type=int, default=0, choices=[0, 1], help="HOG pyramid upsampling")
+    p.add_argument("--face-engine", choices=["numpy", "dlib"], default="numpy",
+                   help="descriptor network implementation (same encodings; numpy ~5x faster here)")
+    p.add_argument("--face-workers", type=int, default=2,
+                   help="face worker processes (0: one thread; dlib is not thread-safe)")
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
@@ -599,12 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     sp.add_argument("--journal", type=Path, default=None)
     sp.add_argument("--no-face", action="store_true", help="tickets only (no face check)")
-    sp.add_argument("--detect-width", type=int, default=480)
-    sp.add_argument("--upsample", type=int, default=0, choices=[0, 1], help="HOG pyramid upsampling")
-    sp.add_argument("--face-engine", choices=["numpy", "dlib"], default="numpy",
-                    help="descriptor network implementation (same encodings; numpy ~5x faster here)")
-    sp.add_argument("--face-workers", type=int, default=2,
-                    help="face worker processes (0: one thread; dlib is not thread-safe)")
+    _add_face_options(sp)
     _add_venue(sp)
 
     bn = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", metavar="ACTION",
@@ -617,12 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, default=2, help="threads for QR decoding and 1:N search")
     sp.add_argument("--rate", type=float, default=0.0,
                     help="open loop: scans offered per second (0: closed loop with --concurrency in flight)")
-    sp.add_argument("--face-workers", type=int, default=2,
-                    help="face worker processes (0: one thread; dlib is not thread-safe)")
-    sp.add_argument("--detect-width", type=int, default=480)
-    sp.add_argument("--upsample", type=int, default=0, choices=[0, 1], help="HOG pyramid upsampling")
-    sp.add_argument("--face-engine", choices=["numpy", "dlib"], default="numpy",
-                    help="descriptor network implementation (same encodings; numpy ~5x faster here)")
+    _add_face_options(sp)
     sp = add(bn, "command", cmd_bench_command,
              "command server: events stored per second, live-map push latency, RSS")
     sp.add_argument("--json", action="store_true")

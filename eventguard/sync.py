@@ -7,9 +7,10 @@ is told "you are at W" can never miss a change numbered below it.
 
 What a gate gets: revoked ticket ids, the encodings of the registered holders it may admit
 (entrances empty or naming the gate; added, removed — a holder whose entrances stop naming the
-gate is removed, see sql/0006), every public key of the event, and the venue-wide watchlist entries (added with list id, severity and
-encoding; removed, including the entries of a list made inactive — see sql/0005). Chunks are
-ordered by version and each chunk's `version` is a safe resume point; the last one carries W.
+gate is removed, see sql/0006), every public key of the event, and the venue-wide watchlist
+entries (added with list id, severity and encoding; removed, including the entries of a list
+made inactive — see sql/0005). Chunks are ordered by version and each chunk's `version` is a
+safe resume point; the last one carries W.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ async def issue(conn: asyncpg.Connection, *, event_id: str, key_id: int, key: Ed
         elif allowed and not set(entrances) <= set(allowed):
             outside = ", ".join(sorted(set(entrances) - set(allowed)))
             raise TicketingError(f"entrances {outside} are outside holder {holder_ref}'s registered "
-                             f"entrances ({', '.join(allowed)})")
+                                 f"entrances ({', '.join(allowed)})")
     t = Ticket(event_id=event_id, ticket_id=uuid.uuid4().hex, holder_ref=holder_ref,
                entrances=tuple(entrances), valid_from=valid_from, valid_until=valid_until,
                issued_at=now, kind=kind, key_id=key_id)

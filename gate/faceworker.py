@@ -32,15 +32,17 @@ def prime(engine: Engine = Engine.NUMPY) -> None:
         numpy_net()
 
 
-def _warm() -> None:
+def _warm(engine: Engine) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # this process is one of N face workers: one core each
-    prime()
+    prime(engine)
 
 
-def face_executor(workers: int, name: str) -> Executor:
-    """One serialising thread (workers=0) or a pool of spawned worker processes."""
+def face_executor(workers: int, name: str, engine: Engine = Engine.NUMPY) -> Executor:
+    """One serialising thread (workers=0) or a pool of spawned worker processes, each primed
+    for `engine` as it starts."""
     if workers <= 0:
         return ThreadPoolExecutor(1, thread_name_prefix=f"{name}-faces")
-    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_warm)
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_warm,
+                               initargs=(engine,))

@@ -98,7 +98,7 @@ class GateService:
         self.clock = clock
         self.cpu = ThreadPoolExecutor(cfg.workers, thread_name_prefix=f"gate-{cfg.gate_id}-cpu")
         self.io = ThreadPoolExecutor(1, thread_name_prefix=f"gate-{cfg.gate_id}-journal")
-        self.faces = face_executor(cfg.face_workers, f"gate-{cfg.gate_id}")
+        self.faces = face_executor(cfg.face_workers, f"gate-{cfg.gate_id}", cfg.face_engine)
         self.journal = Journal(cfg.journal_path)
         self.inside: set[str] = self.journal.inside()
         self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"))

@@ -17,6 +17,7 @@ from gate.encoder import (
     DescriptorNet,
     ModelFormatError,
     _add_padded,
+    _Reader,
     expected_convolutions,
     read_model,
 )
@@ -85,20 +86,13 @@ def test_damaged_model_files_raise_a_clear_error(damage: str) -> None:
     elif damage == "no_fc":
         data = data.replace(b"\x01\x04fc_2", b"\x01\x04fc_9")
     elif damage == "wrong_stride":  # the second convolution (3x3, stride 1) claims stride 3
-        at = data.index(b"\x01\x05con_4", data.index(b"\x01\x05con_4") + 1)
+        r = _Reader(data, data.index(b"\x01\x05con_4", data.index(b"\x01\x05con_4") + 1))
+        r.string()
+        r.tensor()
+        assert (r.int(), r.int(), r.int()) == (32, 3, 3)  # filters, nr, nc; stride_y is next
+        pos = r.pos
         blob = bytearray(data)
-        # skip version string and params tensor, then filters, nr, nc; next is stride_y
-        pos = at + 7
-        pos += 2  # tensor version (control byte + 1 byte)
-        dims = []
-        for _ in range(4):
-            n = blob[pos] & 0x0F
-            dims.append(int.from_bytes(blob[pos + 1:pos + 1 + n], "little"))
-            pos += 1 + n
-        pos += 4 * int(np.prod(dims))
-        for _ in range(3):
-            pos += 1 + (blob[pos] & 0x0F)
-        assert blob[pos] == 1  # control byte of a 1-byte integer
+        assert blob[pos:pos + 2] == b"\x01\x01"  # stride 1 as a 1-byte dlib integer
         blob[pos + 1] = 3
         data = bytes(blob)
     elif damage == "tensor_overrun":
