@@ -20,15 +20,17 @@ demo: setup
 	$(BIN)/eventguard demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check eventguard gate command sim tests
+	$(BIN)/ruff check eventguard vision gate command sim shell tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(STAMP)
 	@bash scripts/sysdeps.sh --browser
-	$(BIN)/ruff check eventguard gate command sim tests
+	$(BIN)/ruff check eventguard vision gate command sim shell tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider
 
 soak: setup

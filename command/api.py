@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 
 from command import auth, store
+from command.appkeys import POOL, SERVICE, SETTINGS, VENUE
 from command.auth import STAFF, Principal, Role
 from command.errors import AuthError
-from command.keys import POOL, SERVICE, SETTINGS, VENUE
 from command.ratelimit import RateLimiter
+from command.requests import bad_request, json_body
 from command.routing import guarded, public
 from command.security import COOKIE, bearer
 from eventguard.wire import to_builtins
 
 routes = web.RouteTableDef()
 LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body, or a 400 with a clear message."""
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "body is not valid JSON"}),
-                                 content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "body must be a JSON object"}),
-                                 content_type="application/json")
-    return body
 
 
 @public(routes, "GET", "/api/health", tag="meta")
@@ -74,12 +61,6 @@ async def login(request: web.Request) -> web.Response:
     resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=int(settings.session_ttl_s),
                     secure=settings.tls_cert is not None)
     return resp
-
-
-def bad_request(message: str) -> web.HTTPBadRequest:
-    """A 400 with a JSON error body."""
-    return web.HTTPBadRequest(text=json.dumps({"error": "bad_request", "message": message}),
-                              content_type="application/json")
 
 
 @guarded(routes, "POST", "/api/logout", STAFF, tag="auth")

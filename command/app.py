@@ -12,16 +12,16 @@ import asyncpg
 from aiohttp import web
 
 from command import api, ops_api, tickets_api, watchlists
+from command.appkeys import HUB, POOL, SERVICE, SETTINGS, VENUE
+from command.db.migrate import migrate
 from command.errors import CommandError
 from command.gate_ws import gate_ws
 from command.hub import Hub
-from command.keys import HUB, POOL, SERVICE, SETTINGS, VENUE
 from command.live_ws import live_ws
 from command.ratelimit import RateLimiter
 from command.service import CommandService
 from command.sync import feed_ctx
 from eventguard.config import Venue
-from eventguard.db.migrate import migrate
 from eventguard.settings import ServerSettings
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ import logging
 from aiohttp import WSMsgType, web
 
 from command import dispatch
+from command.appkeys import SERVICE
 from command.auth import Role
 from command.errors import CommandError, StoreUnavailable
-from command.keys import SERVICE
 from command.security import principal
 from command.store import DB_DOWN
 from command.sync import FEED, GateSync

@@ -8,9 +8,9 @@ import logging
 
 from aiohttp import WSMsgType, web
 
+from command.appkeys import HUB, SERVICE
 from command.auth import STAFF
 from command.gate_ws import send
-from command.keys import HUB, SERVICE
 from command.security import principal
 from eventguard.errors import WireError
 from eventguard.wire import ErrorMsg, Ping, Pong, decode_gate_message, encode

@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from command import dispatch, store
-from command.api import bad_request, json_body
+from command.appkeys import POOL, SERVICE, VENUE
 from command.auth import ACTORS, STAFF, Principal, Role
-from command.keys import POOL, SERVICE, VENUE
+from command.requests import bad_request, json_body
 from command.routing import guarded, openapi, public
 from command.service import alert_view
 from eventguard.wire import to_builtins

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from command import auth
+from command.appkeys import POOL
 from command.auth import Principal, Role
 from command.errors import AuthError
-from command.keys import POOL
 
 COOKIE = "eg_session"
 

@@ -163,10 +163,10 @@ class CommandService:
         try:
             async with self.pool.acquire(timeout=10) as conn:
                 if isinstance(report, WatchlistHitReport):
-                    # imported here: command.watchlists imports command.keys, which imports this module
-                    from command import watchlists
+                    # imported here: command.watchlists imports command.appkeys, which imports this module
+                    from command import watchlist_store
 
-                    if not await watchlists.store_hit(conn, gate_id, report):
+                    if not await watchlist_store.store_hit(conn, gate_id, report):
                         return  # a replayed report: stored, audited and alerted the first time
                     await store.audit(conn, gate_id, "gate", "watchlist_hit", report.entry_id,
                                       {"list": report.list_id, "severity": report.severity,

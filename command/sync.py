@@ -2,9 +2,9 @@
 
 One LISTEN connection per server hears `pg_notify('eventguard_sync', event_id)` from the
 triggers in sql/0002 — whoever made the change (CLI, REST, another server) — and wakes the
-gate connections of that event; the payload '*' (sync.ALL_EVENTS, venue-wide watchlist changes
+gate connections of that event; the payload '*' (sync_store.ALL_EVENTS, venue-wide watchlist changes
 from sql/0005) wakes every gate connection. Each gate connection has a GateSync task that, when woken,
-reads what changed after the version that gate already has (eventguard.sync.changes) and
+reads what changed after the version that gate already has (command.sync_store.changes) and
 sends it as ListSync messages. A slow safety poll covers a lost LISTEN connection.
 
 Protocol: after Welcome the gate sends SyncRequest(event_id, since_version = its persisted
@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from eventguard import sync
+from command import sync_store
 from eventguard.wire import ListSync, Msg, PublicKey
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class SyncFeed:
         self._changed = asyncio.Event()
 
     def _on_notification(self, conn: object, pid: int, channel: str, payload: str) -> None:
-        # Every gate connection wakes on any payload (an event id or sync.ALL_EVENTS): waking
+        # Every gate connection wakes on any payload (an event id or sync_store.ALL_EVENTS): waking
         # a gate of another event costs one read and at most a ListSync that only moves its version.
         self.notifications += 1
         self._bump()
@@ -58,7 +58,7 @@ class SyncFeed:
                 conn = await asyncpg.connect(self.dsn)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, ev=lost: ev.set())
-                await conn.add_listener(sync.CHANNEL, self._on_notification)
+                await conn.add_listener(sync_store.CHANNEL, self._on_notification)
                 self.listening.set()
                 self._bump()  # changes made while we were not listening
                 await lost.wait()
@@ -113,7 +113,7 @@ class GateSync:
     async def push_once(self) -> list[ListSync]:
         """Send whatever changed since the gate's version; the messages sent."""
         async with self.pool.acquire(timeout=10) as conn:
-            msgs = await sync.changes(conn, self.event_id, self.version, gate_id=self.gate_id,
+            msgs = await sync_store.changes(conn, self.event_id, self.version, gate_id=self.gate_id,
                                        known_keys=self._keys)
         for m in msgs:
             await self.send(m)
@@ -145,7 +145,7 @@ FEED = web.AppKey("sync_feed", SyncFeed)
 
 async def feed_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: run the LISTEN loop for the server's lifetime (after the database ctx)."""
-    from command.keys import SETTINGS
+    from command.appkeys import SETTINGS
 
     feed = SyncFeed(app[SETTINGS].database_url)
     app[FEED] = feed

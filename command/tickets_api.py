@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from command import store
-from command.api import bad_request, json_body
+from command import issuing, store
+from command.appkeys import POOL
 from command.auth import ACTORS, Principal
 from command.errors import Conflict, NotFound
-from command.keys import POOL
+from command.requests import bad_request, json_body
 from command.routing import guarded
-from eventguard import ticketing
 
 routes = web.RouteTableDef()
 
@@ -28,7 +27,7 @@ async def revoke(request: web.Request, who: Principal) -> web.Response:
         raise bad_request(f"'reason' must be a non-empty string of at most {MAX_REASON} characters")
     ticket_id = request.match_info["id"]
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        if not await ticketing.revoke(conn, ticket_id, reason.strip()):
+        if not await issuing.revoke(conn, ticket_id, reason.strip()):
             row = await conn.fetchrow("SELECT revoked_at FROM tickets WHERE ticket_id = $1", ticket_id)
             if row is None:
                 raise NotFound(f"no ticket {ticket_id}")

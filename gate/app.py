@@ -40,10 +40,11 @@ from eventguard.wire import (
     encode,
 )
 from gate import qr
-from gate.errors import ImageError, SourceError
-from gate.image import MAX_BYTES, Frame, decode_bytes
+from gate.errors import SourceError
 from gate.service import GateCache, GateConfig, GateService, ScanResult
 from gate.sources import CaptureSource, FolderSource
+from vision.errors import ImageError
+from vision.image import MAX_BYTES, Frame, decode_bytes
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

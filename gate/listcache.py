@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eventguard.wire import ListSync, WatchFace
-from gate.watchlist import Severity, WatchEntry
+from vision.index import Severity, WatchEntry
 
 ENCODING_BYTES = 128 * 8
 

@@ -51,7 +51,7 @@ import numpy as np
 import zxingcpp
 from pyzbar import wrapper as zbar
 
-from gate.image import Frame, read_file
+from vision.image import Frame, read_file
 
 log = logging.getLogger(__name__)
 

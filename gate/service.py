@@ -32,15 +32,16 @@ from eventguard.wire import (
     SyncRequest,
     WatchlistHitReport,
 )
-from gate import faces, qr
+from gate import qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
-from gate.faces import Engine, FaceResult
-from gate.faceworker import analyse_frame, face_executor, prime
-from gate.image import Frame
 from gate.journal import Journal
 from gate.listcache import ListCache, applies, decode_encoding, watch_entries
 from gate.uplink import Uplink
-from gate.watchlist import WatchHit, WatchlistIndex
+from vision import dlibface as faces
+from vision.dlibface import Engine, FaceResult
+from vision.faceworker import analyse_frame, face_executor, prime
+from vision.image import Frame
+from vision.index import WatchHit, WatchlistIndex
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from gate.errors import ImageError, SourceError
-from gate.image import Frame, read_file
+from gate.errors import SourceError
+from vision.errors import ImageError
+from vision.image import Frame, read_file
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ async def shoot(out: Path) -> None:
 
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/live-map.png")
-    demo = subprocess.Popen([sys.executable, "-m", "eventguard.cli", "demo", "--port", str(PORT),
+    demo = subprocess.Popen([sys.executable, "-m", "shell.cli", "demo", "--port", str(PORT),
                              "--duration", "60", "--rate", "6"])
     try:
         for _ in range(120):

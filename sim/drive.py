@@ -3,10 +3,10 @@
 Each attendee is a person from the shared face photos (/work/shared/data/faces), registered
 in PostgreSQL (a `registrations` row with the face encoding of *another* photo of that person
 where the set has one, so the gate matches across photos) and holding a ticket
-issued with ticketing.issue bound to that registration. The gates are real GateService
+issued with issuing.issue bound to that registration. The gates are real GateService
 instances (face_required=True) connected to the command server: they pull keys and registered
 faces through the list sync, decide each 640x480 frame (the holder's face on the left, the
-ticket's QR PNG as rendered by ticketing.render_png on the right, as gate/bench.py composes
+ticket's QR PNG as rendered by issuing.render_png on the right, as sim/frames.py composes
 them) and stream their events up. Arrival times come from the scenario's arrival curve,
 replayed `speedup` times faster than real time. Decisions are CPU-bound (~150 ms each).
 """
@@ -24,15 +24,15 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from eventguard import ticketing
-from eventguard.demo import Provisioned
+from command import issuing
+from command.provision import Provisioned
 from eventguard.settings import REPO_ROOT
-from gate import faces
-from gate.bench import PEOPLE, Person, compose, load_person
-from gate.image import read_file
 from gate.service import GateCache, GateConfig, GateService, ScanResult
 from sim.arrivals import ArrivalPlan, sample_arrivals
+from sim.frames import PEOPLE, Person, compose, load_person
 from sim.scenario import Scenario
+from vision import dlibface as faces
+from vision.image import read_file
 
 FACES_DIR = REPO_ROOT.parent / "shared" / "data" / "faces" / "images"
 
@@ -109,10 +109,10 @@ async def run_drive(scenario: Scenario, *, url: str, dsn: str, prov: Provisioned
         now = int(time.time())
         for i, person in enumerate(people):
             rid = await _register(conn, venue.event.id, person)
-            _, payload = await ticketing.issue(conn, event_id=venue.event.id, key_id=prov.key_id,
+            _, payload = await issuing.issue(conn, event_id=venue.event.id, key_id=prov.key_id,
                                                key=prov.key, valid_from=now - 3600,
                                                valid_until=now + 12 * 3600, now=now, holder_ref=rid)
-            png = ticketing.render_png(payload, work / f"ticket-{i}.png", scale=3)
+            png = issuing.render_png(payload, work / f"ticket-{i}.png", scale=3)
             frames.append(compose(person.crop, read_file(png)))
     finally:
         await conn.close()

@@ -18,9 +18,10 @@ from pathlib import Path
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from eventguard import ticketing, tickets
-from gate.image import read_file
+from command import issuing
+from eventguard import tickets
 from gate.service import GateService
+from vision.image import read_file
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,10 @@ async def run_stream(pool: asyncpg.Pool, gates: list[GateService], *, event_id: 
         else:
             now = int(time.time())
             async with pool.acquire() as conn:
-                _, payload = await ticketing.issue(
+                _, payload = await issuing.issue(
                     conn, event_id=event_id, key_id=key_id, key=key, valid_from=now - 3600,
                     valid_until=now + 6 * 3600, now=now, entrances=(gate.cfg.gate_id,))
-        png = await loop.run_in_executor(None, ticketing.render_png, payload, tmp / f"scan-{n}.png")
+        png = await loop.run_in_executor(None, issuing.render_png, payload, tmp / f"scan-{n}.png")
         frame = await loop.run_in_executor(None, read_file, png)
         res = await gate.scan(frame, lane=rng.randrange(2), direction=direction)
         png.unlink(missing_ok=True)

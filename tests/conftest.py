@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 from support import Server
 
+from command.db.embedded import EmbeddedPostgres, free_port
+from command.db.migrate import migrate
 from eventguard.config import Venue, load_venue
-from eventguard.db.embedded import EmbeddedPostgres, free_port
-from eventguard.db.migrate import migrate
 from eventguard.settings import DEFAULT_VENUE
 
 
@@ -79,13 +79,13 @@ def venue() -> Venue:
 @pytest.fixture
 async def server(db_url: str, venue: Venue, tmp_path: Path) -> AsyncIterator[Server]:
     """A real command server on a free port with demo operators and gate tokens."""
-    from command import run
-    from eventguard.demo import DEMO_USERS, provision
+    from command import server
+    from command.provision import DEMO_USERS, provision
     from eventguard.settings import ServerSettings
 
     prov = await provision(db_url, venue, tmp_path / "keys")
     port = free_port()
-    runner = await run.start(ServerSettings(port=port, database_url=db_url), venue)
+    runner = await server.start(ServerSettings(port=port, database_url=db_url), venue)
     try:
         yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
                      venue=venue, gate_tokens=prov.gate_tokens,

@@ -84,12 +84,12 @@ async def start_gate(server: Server, gate_id: str, tmp_path: Path, *, url: str |
     """A real GateService (tickets only) with the event's public keys, journaling under tmp_path."""
     import asyncpg
 
-    from eventguard import ticketing
+    from command import issuing
     from gate.service import GateCache, GateConfig, GateService
 
     conn = await asyncpg.connect(server.db_url)
     try:
-        keys = await ticketing.public_keys(conn, server.venue.event.id)
+        keys = await issuing.public_keys(conn, server.venue.event.id)
     finally:
         await conn.close()
     cfg = GateConfig(gate_id=gate_id, event_id=server.venue.event.id,
@@ -107,18 +107,18 @@ async def ticket_png(server: Server, tmp_path: Path, gate_id: str) -> tuple[str,
 
     import asyncpg
 
-    from eventguard import ticketing
+    from command import issuing
 
     conn = await asyncpg.connect(server.db_url)
     try:
-        key_id, key = await ticketing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
+        key_id, key = await issuing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
         now = int(time.time())
-        t, payload = await ticketing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
+        t, payload = await issuing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
                                            valid_from=now - 60, valid_until=now + 3600, now=now,
                                            entrances=(gate_id,))
     finally:
         await conn.close()
-    return t.ticket_id, ticketing.render_png(payload, tmp_path / f"{t.ticket_id}.png", scale=4)
+    return t.ticket_id, issuing.render_png(payload, tmp_path / f"{t.ticket_id}.png", scale=4)
 
 
 async def send_entries(server: Server, gate_id: str, n: int) -> None:

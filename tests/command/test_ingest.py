@@ -12,7 +12,7 @@ import asyncpg
 import websockets
 from support import Server
 
-from eventguard.db.embedded import EmbeddedPostgres
+from command.db.embedded import EmbeddedPostgres
 from eventguard.wire import (
     BatchAck,
     ErrorMsg,

@@ -13,8 +13,8 @@ import asyncpg
 import websockets
 from support import Server, wait_for
 
-from command.keys import SERVICE
-from eventguard import ticketing
+from command import issuing
+from command.appkeys import SERVICE
 from eventguard.wire import (
     AlertsUpdate,
     BatchAck,
@@ -108,7 +108,7 @@ async def test_dispatch_and_gate_orders_with_acknowledgement_and_escalation(serv
     server.app[SERVICE].order_ack_timeout_s = 1.5
     conn = await asyncpg.connect(server.db_url)
     try:
-        keys = await ticketing.public_keys(conn, server.venue.event.id)
+        keys = await issuing.public_keys(conn, server.venue.event.id)
     finally:
         await conn.close()
     gate = GateService(GateConfig(gate_id="N1", event_id=server.venue.event.id,

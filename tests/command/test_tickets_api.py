@@ -10,9 +10,9 @@ import aiohttp
 import asyncpg
 from support import Server, wait_for
 
-from eventguard import ticketing
-from gate import bench
+from command import issuing
 from gate.service import GateCache, GateConfig, GateService
+from sim import frames
 
 
 async def _post(s: aiohttp.ClientSession, url: str, token: str, **kw: Any) -> tuple[int, Any]:
@@ -24,16 +24,16 @@ async def test_revoke_over_rest_reaches_a_connected_gate(server: Server, tmp_pat
     event = server.venue.event.id
     conn = await asyncpg.connect(server.db_url)
     try:
-        key_id, key = await ticketing.latest_key(conn, event, tmp_path / "keys")
+        key_id, key = await issuing.latest_key(conn, event, tmp_path / "keys")
         now = int(time.time())
-        t, payload = await ticketing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
+        t, payload = await issuing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
                                            valid_until=now + 3600, now=now)
         cfg = GateConfig(gate_id="N1", event_id=event, server_url=f"{server.ws_url}/ws/gate",
                          token=server.gate_tokens["N1"], journal_path=tmp_path / "N1.sqlite",
                          face_required=False, workers=1)
         gate = GateService(cfg, GateCache())  # keys and revocations come by sync
         await gate.start()
-        frame = bench.compose(bench.qr_image("no face here")[:8, :8], bench.qr_image(payload))
+        frame = frames.compose(frames.qr_image("no face here")[:8, :8], frames.qr_image(payload))
         try:
             await wait_for(lambda: gate.cache.keys, within=10)
             ok = await gate.scan(frame)

@@ -12,11 +12,10 @@ import aiohttp
 import asyncpg
 from support import Server, insert_registration, shared, wait_for
 
-from command import watchlists
-from eventguard import ticketing
+from command import issuing, watchlist_store
 from eventguard.wire import WatchlistHitReport
-from gate import bench
 from gate.service import GateCache, GateConfig, GateService
+from sim import frames
 
 
 def _photo_form(path: Path | None, label: str = "Person A", data: bytes | None = None) -> aiohttp.FormData:
@@ -86,14 +85,14 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
         assert st == 201
     conn = await asyncpg.connect(server.db_url)
     try:
-        index = await watchlists.load_index(conn)
-        keys = await ticketing.public_keys(conn, server.venue.event.id)
-        key_id, key = await ticketing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
+        index = await watchlist_store.load_index(conn)
+        keys = await issuing.public_keys(conn, server.venue.event.id)
+        key_id, key = await issuing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
         now = int(time.time())
-        person = bench.load_person(faces_dir / "examples__obama.jpg")
+        person = frames.load_person(faces_dir / "examples__obama.jpg")
         await insert_registration(conn, server.venue.event.id, encoding=person.encoding,
                                   registration_id=person.holder_ref)
-        _, payload = await ticketing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
+        _, payload = await issuing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
                                            valid_from=now - 60, valid_until=now + 3600, now=now,
                                            holder_ref=person.holder_ref)
     finally:
@@ -105,7 +104,7 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
     await gate.start()
     try:
         await wait_for(gate.uplink.connected.is_set, within=10)
-        result = await gate.scan(bench.compose(person.crop, bench.qr_image(payload)), lane=0)
+        result = await gate.scan(frames.compose(person.crop, frames.qr_image(payload)), lane=0)
         assert result.decision.verdict == "deny" and "watchlist_deny" in result.event.reasons
         conn = await asyncpg.connect(server.db_url)
         try:
@@ -120,7 +119,7 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
             # a replayed report (gate restarted before marking it sent) stores nothing new
             again = WatchlistHitReport(event_id=row["event_id"], gate_id="N1", at=time.time(), list_id=wl["id"],
                                        entry_id=entry["id"], severity="deny", distance=0.3)
-            assert await watchlists.store_hit(conn, "N1", again) is False
+            assert await watchlist_store.store_hit(conn, "N1", again) is False
             cmdr = await server.login("commander")
             async with aiohttp.ClientSession() as s:
                 st, hits = await _call(s, "GET", f"{server.url}/api/watchlist-hits", cmdr)

@@ -16,12 +16,12 @@ import websockets
 from support import Server, wait_for
 
 from command.alerts import AlertConfig, AlertKind
-from command.keys import HUB
+from command.appkeys import HUB
+from command.provision import DEMO_USERS
 from eventguard.config import Venue
-from eventguard.demo import DEMO_USERS
 from eventguard.settings import DEFAULT_VENUE
-from eventguard.soak import Stack
 from eventguard.wire import Snapshot, decode_server_message
+from shell.soak import SoakStack
 
 
 async def _open_alert_duplicates(dsn: str) -> int:
@@ -44,7 +44,7 @@ async def _gate_alerts(dsn: str, kind: AlertKind = AlertKind.GATE_SILENT) -> lis
         await conn.close()
 
 
-async def _gates_online(http: aiohttp.ClientSession, stack: Stack) -> dict[str, bool]:
+async def _gates_online(http: aiohttp.ClientSession, stack: SoakStack) -> dict[str, bool]:
     """gate id -> online, as the command server shows it to the live map."""
     url = f"http://127.0.0.1:{stack.port}/api"
     async with http.post(f"{url}/login", json={"username": "viewer",
@@ -55,20 +55,18 @@ async def _gates_online(http: aiohttp.ClientSession, stack: Stack) -> dict[str, 
 
 
 @pytest.fixture
-async def stack(venue: Venue) -> Stack:
-    s = Stack(venue, venue_path=DEFAULT_VENUE)
-    await s.start(tickets_per_gate=15)
+async def stack(venue: Venue) -> SoakStack:
+    s = SoakStack(venue, venue_path=DEFAULT_VENUE)
+    await s.start_all(tickets_per_gate=15)
     yield s  # type: ignore[misc]
     await s.stop()
 
 
-async def test_command_server_killed_and_restarted(stack: Stack) -> None:
+async def test_command_server_killed_and_restarted(stack: SoakStack) -> None:
     rng = random.Random(3)
     scanner = asyncio.create_task(stack.scan_loop(12, 12, rng))
     await asyncio.sleep(4)
-    stack.kill_server()  # kill -9 in the middle of ingest
-    await asyncio.sleep(3)
-    stack.start_server()
+    await stack.restart_server(down_s=3)  # kill -9 in the middle of ingest
     await scanner
     assert await stack.drain(60)
     v = await stack.verify()
@@ -76,14 +74,14 @@ async def test_command_server_killed_and_restarted(stack: Stack) -> None:
     assert await _open_alert_duplicates(stack.dsn) == 0
 
 
-async def test_postgres_stopped_for_30_seconds_during_ingest(stack: Stack) -> None:
+async def test_postgres_stopped_for_30_seconds_during_ingest(stack: SoakStack) -> None:
     rng = random.Random(4)
     scanner = asyncio.create_task(stack.scan_loop(40, 10, rng))
     await asyncio.sleep(4)
-    stack.pg.stop("fast")
+    await stack.stop_database("fast")
     await asyncio.sleep(30)
     pending_while_down = sum(g.journal.pending() for g in stack.gates)
-    stack.pg.start()
+    await stack.start_database()
     await scanner
     assert pending_while_down > 20  # gates kept deciding and journaling while the database was gone
     assert await stack.drain(90)
@@ -97,7 +95,7 @@ SERVER_ALERTS = AlertConfig()  # the spawned command server runs with the defaul
 
 
 @pytest.mark.timeout(OUTAGE_S + 180)
-async def test_gate_offline_for_five_minutes_and_back(stack: Stack) -> None:
+async def test_gate_offline_for_five_minutes_and_back(stack: SoakStack) -> None:
     rng = random.Random(5)
     gate = stack.gates[-1]
     gate_id = gate.cfg.gate_id

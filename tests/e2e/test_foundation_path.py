@@ -11,7 +11,7 @@ import websockets
 from support import Server, start_gate, ticket_png, wait_for
 
 from eventguard.wire import Snapshot, ZonesUpdate, decode_server_message
-from gate.image import read_file
+from vision.image import read_file
 
 
 async def test_png_ticket_reaches_live_map_and_database(server: Server, tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ async def test_png_ticket_reaches_live_map_and_database(server: Server, tmp_path
 async def test_gate_offline_journals_and_replays_without_double_counting(server: Server,
                                                                         tmp_path: Path) -> None:
     # the gate starts pointed at a port where nothing listens: the server is "down"
-    from eventguard.db.embedded import free_port
+    from command.db.embedded import free_port
 
     dead = f"ws://127.0.0.1:{free_port()}/ws/gate"
     gate = await start_gate(server, "S1", tmp_path, url=dead)

@@ -21,13 +21,13 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support import shared
 
+from command.db.embedded import free_port
 from eventguard import tickets
-from eventguard.db.embedded import free_port
-from gate import bench
 from gate.app import TerminalConfig, create_gate_app
-from gate.image import Frame, decode_bytes
 from gate.service import GateCache, GateConfig, GateService
-from gate.watchlist import Severity, WatchEntry
+from sim import frames
+from vision.image import Frame, decode_bytes
+from vision.index import Severity, WatchEntry
 
 TOKEN = "terminal-token-0123456789abcdef"
 EVENT = "ev-test"
@@ -98,7 +98,7 @@ async def test_token_is_required(gate: Gate) -> None:
 
 async def test_scan_raw_and_multipart_then_state_and_terminal_push(gate: Gate) -> None:
     payload = _payload(gate.key)
-    frame = bench.compose(np.full((10, 10, 3), 150, np.uint8), bench.qr_image(payload))
+    frame = frames.compose(np.full((10, 10, 3), 150, np.uint8), frames.qr_image(payload))
     async with aiohttp.ClientSession() as s:
         async with s.ws_connect(f"{gate.url.replace('http', 'ws')}/ws/terminal?token={TOKEN}") as ws:
             hello = json.loads((await ws.receive(timeout=5)).data)
@@ -167,13 +167,13 @@ async def test_watchlist_hit_denies_and_is_journaled_while_offline(tmp_path: Pat
     """Face path end to end through the app; the hit report waits in the journal (no server)."""
     faces_dir = shared("faces", "images")
     key = tickets.new_key()
-    person = bench.load_person(faces_dir / "examples__obama.jpg")
-    other = bench.load_person(faces_dir / "examples__obama2.jpg")
+    person = frames.load_person(faces_dir / "examples__obama.jpg")
+    other = frames.load_person(faces_dir / "examples__obama2.jpg")
     cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
     cache.watchlist.add(WatchEntry("wl-obama", "list-1", Severity.DENY, other.encoding))
     runner, url, svc = await _start(tmp_path, cache, face_required=True)
     try:
-        frame = bench.compose(person.crop, bench.qr_image(_payload(key, person.holder_ref)))
+        frame = frames.compose(person.crop, frames.qr_image(_payload(key, person.holder_ref)))
         async with aiohttp.ClientSession() as s, s.post(url + "/scan", data=_png(frame), headers=AUTH) as r:
             body = await r.json()
         assert body["verdict"] == "deny", body

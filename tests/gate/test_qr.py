@@ -13,8 +13,8 @@ import pytest
 import segno
 
 from gate import qr
-from gate.errors import EmptyImage, ImageError, NotAnImage
-from gate.image import Frame, read_file
+from vision.errors import EmptyImage, ImageError, NotAnImage
+from vision.image import Frame, read_file
 
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 QR_DIR = DATA / "qr"

@@ -17,8 +17,8 @@ import segno
 from eventguard import tickets
 from gate import qr
 from gate.errors import SourceError
-from gate.image import Frame, decode_bytes
 from gate.sources import Captured, CaptureSource, FolderSource, open_source
+from vision.image import Frame, decode_bytes
 
 
 def _payload(n: int) -> str:

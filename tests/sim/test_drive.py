@@ -4,9 +4,9 @@ from pathlib import Path
 
 from support import shared
 
-from command import run
-from eventguard.db.embedded import free_port
-from eventguard.demo import provision
+from command import server
+from command.db.embedded import free_port
+from command.provision import provision
 from eventguard.settings import ServerSettings
 from sim.drive import run_drive
 from sim.scenario import load_scenario
@@ -17,7 +17,7 @@ async def test_drive_two_attendees_admitted_with_face_match(db_url: str, tmp_pat
     sc = load_scenario("stadium")
     prov = await provision(db_url, sc.venue, tmp_path / "keys")
     port = free_port()
-    runner = await run.start(ServerSettings(port=port, database_url=db_url), sc.venue)
+    runner = await server.start(ServerSettings(port=port, database_url=db_url), sc.venue)
     try:
         res = await run_drive(sc, url=f"http://127.0.0.1:{port}", dsn=db_url, prov=prov, attendees=2,
                               speedup=3000, gates=2, faces_dir=faces_dir)

@@ -7,9 +7,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from command import run
-from eventguard.db.embedded import free_port
-from eventguard.demo import DEMO_USERS, provision
+from command import server
+from command.db.embedded import free_port
+from command.provision import DEMO_USERS, provision
 from eventguard.settings import ServerSettings
 from sim import report
 from sim.loadtest import LoadResult, run_fast
@@ -56,7 +56,7 @@ class Running:
 async def _start(scenario: Scenario, db_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     prov = await provision(db_url, scenario.venue, tmp_path / "keys")
     port = free_port()
-    runner = await run.start(ServerSettings(port=port, database_url=db_url), scenario.venue)
+    runner = await server.start(ServerSettings(port=port, database_url=db_url), scenario.venue)
     try:
         yield Running(f"http://127.0.0.1:{port}", prov.gate_tokens, db_url)
     finally:

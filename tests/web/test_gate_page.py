@@ -22,7 +22,7 @@ from PIL import Image
 from playwright.async_api import expect
 from support import ARTIFACTS, start_gate, ticket_png
 
-from eventguard.db.embedded import free_port
+from command.db.embedded import free_port
 from eventguard.settings import WEB_DIR
 
 pytestmark = pytest.mark.browser

@@ -22,7 +22,7 @@ from eventguard.wire import (
     decode_server_message,
     encode,
 )
-from gate.image import read_file
+from vision.image import read_file
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 10_000

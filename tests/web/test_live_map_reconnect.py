@@ -11,9 +11,9 @@ import pytest
 from playwright.async_api import expect
 from support import Server, send_entries
 
-from command import run
-from eventguard.db.embedded import free_port
-from eventguard.demo import DEMO_USERS, provision
+from command import server
+from command.db.embedded import free_port
+from command.provision import DEMO_USERS, provision
 from eventguard.settings import ServerSettings
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,7 @@ async def test_map_reconnects_and_resyncs_after_a_server_restart(browser: Any, d
     prov = await provision(db_url, venue, tmp_path / "keys")
     port = free_port()
     settings = ServerSettings(port=port, database_url=db_url)
-    runner = await run.start(settings, venue)
+    runner = await server.start(settings, venue)
     srv = Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url, venue=venue,
                  gate_tokens=prov.gate_tokens, passwords={u: p for u, (p, _) in DEMO_USERS.items()})
     try:
@@ -42,7 +42,7 @@ async def test_map_reconnects_and_resyncs_after_a_server_restart(browser: Any, d
         await runner.cleanup()
         await expect(page.locator("#conn")).not_to_have_attribute("data-state", "live", timeout=10_000)
         # it comes back (same database, same port); entries made meanwhile arrive by resync
-        runner = await run.start(settings, venue)
+        runner = await server.start(settings, venue)
         await send_entries(srv, "S1", 4)
         await page.locator("#conn[data-state=live]").wait_for(timeout=30_000)
         await expect(page.locator('[data-zone-stats="south"]')).to_have_text(re.compile(r"^7/200 "))

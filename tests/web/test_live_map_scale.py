@@ -14,10 +14,10 @@ import pytest
 import websockets
 from support import ARTIFACTS
 
-from command import run
+from command import server
 from eventguard.config import Venue, parse_venue
-from eventguard.db.embedded import free_port
-from eventguard.demo import DEMO_USERS, provision
+from command.db.embedded import free_port
+from command.provision import DEMO_USERS, provision
 from eventguard.settings import ServerSettings
 from eventguard.wire import (
     BatchAck,
@@ -84,7 +84,7 @@ async def test_map_stays_smooth_with_100_zones_and_200_gates(browser: Any, db_ur
     venue = big_venue()
     prov = await provision(db_url, venue, tmp_path / "keys")
     port = free_port()
-    runner = await run.start(ServerSettings(port=port, database_url=db_url), venue)
+    runner = await server.start(ServerSettings(port=port, database_url=db_url), venue)
     try:
         page = await browser.new_page(viewport={"width": 1400, "height": 950})
         errors: list[str] = []

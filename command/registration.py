@@ -4,7 +4,7 @@ Import pipeline (`import_csv`):
   1. parse and check every row (pure: `parse_rows`); a bad row gets a closed RejectCode;
   2. skip rows already registered for the event (keyed by the ID number's HMAC), so a re-run
      resumes where an interrupted one stopped and never duplicates;
-  3. analyse each new photo once (face_recognition through gate.faces) in worker processes;
+  3. analyse each new photo once (face_recognition through vision.dlibface) in worker processes;
      no face / several faces / too small / unreadable -> rejected;
   4. insert in transactions of `batch_size` rows (ON CONFLICT DO NOTHING), optionally issuing
      a signed ticket per registration in the same transaction.
@@ -35,7 +35,8 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from eventguard import ticketing, tickets
+from command import issuing
+from eventguard import tickets
 from eventguard.errors import ConfigError
 
 COLUMNS = ("name", "id_number", "ticket_type", "entrances", "photo")
@@ -160,7 +161,7 @@ def id_key_path(root: Path | None = None) -> Path:
 
 def load_id_secret(path: Path, *, create: bool = True) -> bytes:
     """Read the HMAC secret, creating a random one (0600, never overwritten) if absent."""
-    from eventguard.runtime import write_private_key
+    from command.signing_keys import write_private_key
 
     if not path.exists():
         if not create:
@@ -245,9 +246,9 @@ Encoding = npt.NDArray[np.float64]
 
 def encode_photo(path: Path, min_face_px: int = MIN_FACE_PX) -> Encoding | tuple[RejectCode, str]:
     """The one face's 128-d encoding, or why the photo is unusable (runs in a worker thread)."""
-    from gate import faces
-    from gate.errors import ImageError
-    from gate.image import read_file, to_rgb
+    from vision import dlibface as faces
+    from vision.errors import ImageError
+    from vision.image import read_file, to_rgb
 
     try:
         rgb = to_rgb(read_file(path))
@@ -268,10 +269,10 @@ def face_pool(workers: int | None = None) -> Executor:
 
     dlib's models inside face_recognition are module-level objects that are not safe to use
     from two threads at once (concurrent calls crash the process or return wrong boxes), so
-    parallel analysis uses separate processes: the gate's face pool (gate/faceworker.py),
+    parallel analysis uses separate processes: the gate's face pool (vision/faceworker.py),
     spawned, each with its own models and one BLAS thread.
     """
-    from gate.faceworker import face_executor
+    from vision.faceworker import face_executor
 
     n = workers or min(4, os.cpu_count() or 1)
     return face_executor(n if n > 1 else 0, "register")
@@ -297,7 +298,7 @@ async def ticketless(conn: asyncpg.Connection, registration_ids: Sequence[str]) 
 
 async def _issue(conn: asyncpg.Connection, event_id: str, plan: TicketPlan, registration_id: str,
                  row: Row) -> tuple[str, str]:
-    t, payload = await ticketing.issue(
+    t, payload = await issuing.issue(
         conn, event_id=event_id, key_id=plan.key_id, key=plan.key, valid_from=plan.valid_from,
         valid_until=plan.valid_until, now=plan.now, holder_ref=registration_id,
         entrances=row.entrances, kind=row.ticket_type)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from support import shared
 
-from gate import faces
-from gate.encoder import (
+from vision import dlibface as faces
+from vision.encoder import (
     STAGES,
     DescriptorNet,
     ModelFormatError,

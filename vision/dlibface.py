@@ -13,7 +13,7 @@ Detection policy (analyse):
      case stays bounded (~200 ms) however large the upload.
   3. Encoding always uses the full-resolution frame and the full-resolution box: dlib's 5-point
      landmarks and aligned 150x150 chip, then the descriptor network, by default evaluated
-     with numpy (gate/encoder.py: same weights and output as dlib's, ~5x faster here); dlib's
+     with numpy (vision/encoder.py: same weights and output as dlib's, ~5x faster here); dlib's
      own implementation is the fallback and stays selectable (Engine.DLIB).
 """
 
@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gate.encoder import DescriptorNet, ModelFormatError
-from gate.image import Frame, read_file, to_rgb
+from vision.encoder import DescriptorNet, ModelFormatError
+from vision.image import Frame, read_file, to_rgb
 
 log = logging.getLogger(__name__)
 

@@ -50,8 +50,8 @@ def _with_db(args: argparse.Namespace, fn: Callable[[Any], Awaitable[T]], *, mig
     """Run fn(connection) on the command's database (embedded unless --database-url)."""
     import asyncpg
 
-    from eventguard.db.migrate import migrate
-    from eventguard.runtime import database
+    from command.db.migrate import migrate
+    from shell.runtime import database
 
     async def go(dsn: str) -> T:
         conn = await asyncpg.connect(dsn)
@@ -71,7 +71,7 @@ def _with_db(args: argparse.Namespace, fn: Callable[[Any], Awaitable[T]], *, mig
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
     """Apply pending migrations."""
-    from eventguard.db.migrate import migrate
+    from command.db.migrate import migrate
 
     applied = _with_db(args, migrate)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
@@ -80,7 +80,7 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
 
 def cmd_db_start(args: argparse.Namespace) -> int:
     """Start the embedded PostgreSQL and print its DSN."""
-    from eventguard.runtime import database
+    from shell.runtime import database
 
     with database(None, keep_running=True) as dsn:
         print(dsn)
@@ -89,7 +89,7 @@ def cmd_db_start(args: argparse.Namespace) -> int:
 
 def cmd_db_stop(args: argparse.Namespace) -> int:
     """Stop the embedded PostgreSQL."""
-    from eventguard.db.embedded import EmbeddedPostgres
+    from command.db.embedded import EmbeddedPostgres
 
     EmbeddedPostgres(data_dir() / "pgdata").stop()
     return 0
@@ -100,10 +100,10 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the command server."""
-    from command.run import serve_forever
+    from command.server import serve_forever
     from eventguard.config import load_venue
-    from eventguard.runtime import database, setup_logging
     from eventguard.settings import ServerSettings
+    from shell.runtime import database, setup_logging
 
     setup_logging(args.verbose)
     venue = load_venue(args.venue)
@@ -121,8 +121,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole demo venue."""
     from eventguard.config import load_venue
-    from eventguard.demo import demo
-    from eventguard.runtime import database, setup_logging
+    from shell.demo import demo
+    from shell.runtime import database, setup_logging
 
     setup_logging(args.verbose)
     venue = load_venue(args.venue)
@@ -160,9 +160,9 @@ def cmd_gate_token(args: argparse.Namespace) -> int:
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
     """Create a signing key for an event."""
-    from eventguard import ticketing
+    from command import issuing
 
-    key_id, path = _with_db(args, lambda conn: ticketing.create_key(conn, args.event, args.key_dir),
+    key_id, path = _with_db(args, lambda conn: issuing.create_key(conn, args.event, args.key_dir),
                             migrate_first=True)
     _print_json({"event": args.event, "key_id": key_id, "private_key_file": str(path)})
     return 0
@@ -170,17 +170,17 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 def cmd_tickets_issue(args: argparse.Namespace) -> int:
     """Issue N tickets; print one JSON line each (ticket id and QR payload)."""
-    from eventguard import ticketing
+    from command import issuing
 
     now = int(time.time())
     valid_from = int(args.valid_from) if args.valid_from is not None else now
     valid_until = int(args.valid_until) if args.valid_until is not None else now + 24 * 3600
 
     async def go(conn: Any) -> list[tuple[str, str]]:
-        key_id, key = await ticketing.latest_key(conn, args.event, args.key_dir)
+        key_id, key = await issuing.latest_key(conn, args.event, args.key_dir)
         out = []
         for _ in range(args.count):
-            t, payload = await ticketing.issue(
+            t, payload = await issuing.issue(
                 conn, event_id=args.event, key_id=key_id, key=key, valid_from=valid_from,
                 valid_until=valid_until, now=now, holder_ref=args.holder,
                 entrances=[e for e in (args.entrances or "").split(",") if e], kind=args.kind)
@@ -190,14 +190,14 @@ def cmd_tickets_issue(args: argparse.Namespace) -> int:
     for ticket_id, payload in _with_db(args, go):
         row: dict[str, Any] = {"ticket_id": ticket_id, "payload": payload}
         if args.png_dir:
-            row["png"] = str(ticketing_render(payload, args.png_dir / f"{ticket_id}.png", args.scale))
+            row["png"] = str(render_ticket(payload, args.png_dir / f"{ticket_id}.png", args.scale))
         _print_json(row)
     return 0
 
 
-def ticketing_render(payload: str, path: Path, scale: int) -> Path:
+def render_ticket(payload: str, path: Path, scale: int) -> Path:
     """Render one QR PNG."""
-    from eventguard.ticketing import render_png
+    from command.issuing import render_png
 
     return render_png(payload, path, scale=scale)
 
@@ -213,7 +213,7 @@ def cmd_tickets_render(args: argparse.Namespace) -> int:
     rows = _with_db(args, go)
     missing = set(args.ticket_ids) - {r[0] for r in rows}
     for ticket_id, payload in rows:
-        _print_json({"ticket_id": ticket_id, "png": str(ticketing_render(payload, args.out / f"{ticket_id}.png",
+        _print_json({"ticket_id": ticket_id, "png": str(render_ticket(payload, args.out / f"{ticket_id}.png",
                                                                           args.scale))})
     for m in sorted(missing):
         print(f"error: unknown ticket {m}", file=sys.stderr)
@@ -222,9 +222,9 @@ def cmd_tickets_render(args: argparse.Namespace) -> int:
 
 def cmd_tickets_revoke(args: argparse.Namespace) -> int:
     """Revoke a ticket."""
-    from eventguard import ticketing
+    from command import issuing
 
-    if not _with_db(args, lambda conn: ticketing.revoke(conn, args.ticket_id, args.reason)):
+    if not _with_db(args, lambda conn: issuing.revoke(conn, args.ticket_id, args.reason)):
         print(f"error: ticket {args.ticket_id} is unknown or already revoked", file=sys.stderr)
         return 1
     print(f"revoked {args.ticket_id}")
@@ -235,10 +235,10 @@ def cmd_register_import(args: argparse.Namespace) -> int:
     """Import registrations from CSV + photos; print per-row results and a summary."""
     import asyncpg
 
-    from eventguard import registration, ticketing
+    from command import issuing, registration
+    from command.db.migrate import migrate
     from eventguard.config import load_venue
-    from eventguard.db.migrate import migrate
-    from eventguard.runtime import database
+    from shell.runtime import database
 
     event_id = args.event or load_venue(args.venue).event.id
     secret = registration.load_id_secret(registration.id_key_path(args.key_dir))
@@ -256,7 +256,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
             await migrate(conn)
             plan = None
             if args.issue_tickets:
-                key_id, key = await ticketing.latest_key(conn, event_id, args.key_dir)
+                key_id, key = await issuing.latest_key(conn, event_id, args.key_dir)
                 plan = registration.TicketPlan(
                     key_id, key, valid_from=int(args.valid_from) if args.valid_from is not None else now,
                     valid_until=int(args.valid_until) if args.valid_until is not None else now + 24 * 3600,
@@ -283,7 +283,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
 
 def cmd_register_remove(args: argparse.Namespace) -> int:
     """Withdraw a registration (gates drop the face on their next sync)."""
-    from eventguard import registration
+    from command import registration
 
     if not _with_db(args, lambda conn: registration.remove(conn, args.registration_id)):
         print(f"error: registration {args.registration_id} is unknown or already removed", file=sys.stderr)
@@ -298,7 +298,7 @@ def cmd_register_remove(args: argparse.Namespace) -> int:
 def cmd_qr_decode(args: argparse.Namespace) -> int:
     """Decode QR codes in image files."""
     from gate import qr
-    from gate.errors import ImageError
+    from vision.errors import ImageError
 
     rc = 0
     for f in args.images:
@@ -312,8 +312,8 @@ def cmd_qr_decode(args: argparse.Namespace) -> int:
 
 def cmd_faces_compare(args: argparse.Namespace) -> int:
     """Compare the largest face in two photos."""
-    from gate import faces
-    from gate.errors import ImageError
+    from vision import dlibface as faces
+    from vision.errors import ImageError
 
     try:
         _print_json(dict(faces.compare_files(args.a, args.b, tolerance=args.tolerance)))
@@ -344,11 +344,11 @@ def _terminal_token(path: Path) -> str:
 def cmd_gate_run(args: argparse.Namespace) -> int:
     """Run one gate: scanning service, uplink, terminal app (and a frame source)."""
     from eventguard.config import load_venue
-    from eventguard.runtime import setup_logging
     from gate.app import TerminalConfig, serve
-    from gate.faces import Engine
     from gate.service import GateCache, GateConfig
     from gate.sources import open_source
+    from shell.runtime import setup_logging
+    from vision.dlibface import Engine
 
     setup_logging(args.verbose)
     try:
@@ -375,9 +375,9 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
 
 def cmd_bench_gate(args: argparse.Namespace) -> int:
     """Benchmark the gate pipeline offline (QR + face + 1:N search + journal)."""
-    from gate import bench
+    from shell import bench_gate
 
-    report = asyncio.run(bench.run(args.decisions, watchlist=args.watchlist, concurrency=args.concurrency,
+    report = asyncio.run(bench_gate.run(args.decisions, watchlist=args.watchlist, concurrency=args.concurrency,
                                    workers=args.workers, face_workers=args.face_workers, rate=args.rate,
                                    detect_width=args.detect_width, upsample=args.upsample,
                                    engine=args.face_engine))
@@ -391,9 +391,9 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
 
 def cmd_bench_command(args: argparse.Namespace) -> int:
     """Benchmark the command server (ingest rate, live push latency, RSS)."""
-    from command import bench
+    from shell import bench_command
 
-    report = bench.run(clients=args.clients, duration_s=args.duration, batch=args.batch,
+    report = bench_command.run(clients=args.clients, duration_s=args.duration, batch=args.batch,
                        rate_per_gate=args.rate_per_gate)
     if args.json:
         _print_json(report)
@@ -406,8 +406,8 @@ def cmd_bench_command(args: argparse.Namespace) -> int:
 def cmd_soak(args: argparse.Namespace) -> int:
     """Run the stack under load with faults for N minutes; report sent/stored/lost."""
     from eventguard.config import load_venue
-    from eventguard.runtime import setup_logging
-    from eventguard.soak import soak
+    from shell.runtime import setup_logging
+    from shell.soak import soak
 
     setup_logging(args.verbose)
     report = asyncio.run(soak(load_venue(args.venue), args.minutes, rate_per_s=args.rate, seed=args.seed,
@@ -435,8 +435,8 @@ def cmd_sim_check(args: argparse.Namespace) -> int:
 
 def cmd_sim_run(args: argparse.Namespace) -> int:
     """A scenario against a real command server (fast and/or drive mode)."""
-    from eventguard.runtime import setup_logging
-    from sim import run
+    from shell import simrun
+    from shell.runtime import setup_logging
     from sim.scenario import load_scenario
 
     setup_logging(args.verbose)
@@ -444,7 +444,7 @@ def cmd_sim_run(args: argparse.Namespace) -> int:
     if args.duration_min is not None or args.attendees is not None:
         scenario = scenario.scaled(attendees=args.attendees,
                                    duration_s=None if args.duration_min is None else args.duration_min * 60)
-    summary = run.simulate(scenario, fast_mode=args.fast or not args.drive, drive_mode=args.drive,
+    summary = simrun.simulate(scenario, fast_mode=args.fast or not args.drive, drive_mode=args.drive,
                            speedup=args.speedup, seed=args.seed, report_dir=args.report,
                            drive_attendees=args.drive_attendees, progress=not args.no_progress)
     if args.json:
@@ -687,5 +687,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":  # python -m eventguard.cli
+if __name__ == "__main__":  # python -m shell.cli
     sys.exit(main())

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from support import shared
 
-from eventguard import cli, registration, ticketing, tickets
-from eventguard.registration import RejectCode, RowStatus
+from command import issuing, registration
+from command.registration import RejectCode, RowStatus
+from eventguard import tickets
+from shell import cli
 
 EVENT = "demo-2026"
 SECRET = bytes(range(32))
@@ -144,7 +146,7 @@ async def test_cli_import_issues_bound_tickets(db_url: str, photos: Path, tmp_pa
                                                capsys: pytest.CaptureFixture[str]) -> None:
     conn = await asyncpg.connect(db_url)
     try:
-        await ticketing.create_key(conn, EVENT, tmp_path / "keys")
+        await issuing.create_key(conn, EVENT, tmp_path / "keys")
     finally:
         await conn.close()
     path = _write_csv(tmp_path / "reg.csv", [r for r, _, _ in ROWS[:4]])
@@ -159,7 +161,7 @@ async def test_cli_import_issues_bound_tickets(db_url: str, photos: Path, tmp_pa
     assert rows[5]["code"] == "multiple_faces"
     conn = await asyncpg.connect(db_url)
     try:
-        keys = await ticketing.public_keys(conn, EVENT)
+        keys = await issuing.public_keys(conn, EVENT)
         for line in (2, 3, 4):
             t, _, _ = tickets.parse(rows[line]["payload"])
             reg = await conn.fetchrow("SELECT * FROM registrations WHERE registration_id = $1", t.holder_ref)
@@ -174,7 +176,7 @@ async def test_cli_import_issues_bound_tickets(db_url: str, photos: Path, tmp_pa
         assert await conn.fetchval("SELECT count(*) FROM tickets") == 3
         assert await conn.fetchval("SELECT count(*) FROM registrations") == 3
         # a revoked ticket's holder gets a new one on the next run with --issue-tickets
-        await ticketing.revoke(conn, t.ticket_id, "lost")
+        await issuing.revoke(conn, t.ticket_id, "lost")
         await asyncio.to_thread(cli.main, argv)
         assert await conn.fetchval("SELECT count(*) FROM tickets WHERE holder_ref = $1", t.holder_ref) == 2
     finally:

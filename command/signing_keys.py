@@ -1,51 +1,21 @@
-"""Process-level helpers shared by CLI commands: which database, keys on disk, logging."""
+"""Event signing keys on disk: where the private key lives (0600), writing and reading it."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from eventguard import tickets
-from eventguard.db.embedded import EmbeddedPostgres
 from eventguard.errors import ConfigError
 from eventguard.settings import data_dir
-
-
-def setup_logging(verbose: bool = False) -> None:
-    """Plain, timestamped logs on stderr."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-
-
-@contextlib.contextmanager
-def database(url: str | None, *, keep_running: bool = False) -> Iterator[str]:
-    """Yield a DSN: the given URL, or an embedded server under the user's data dir
-    (started if needed; stopped afterwards unless it was already running or keep_running)."""
-    if url:
-        yield url
-        return
-    pg = EmbeddedPostgres(data_dir() / "pgdata", port=int(os.environ.get("EVENTGUARD_PG_PORT", "54329")))
-    was_running = (pg.datadir / "PG_VERSION").exists() and pg.running()
-    pg.start()
-    try:
-        yield pg.dsn("postgres")
-    finally:
-        if not (was_running or keep_running):
-            pg.stop()
 
 
 def key_path(event_id: str, public_key: bytes, root: Path | None = None) -> Path:
     """Where the private signing key of an event lives (0600). The name carries the public
     key's fingerprint, so keys of different databases for the same event never collide."""
-    import hashlib
-
     return (root or data_dir() / "keys") / f"{event_id}.{hashlib.sha256(public_key).hexdigest()[:16]}.ed25519"
 
 

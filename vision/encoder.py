@@ -8,7 +8,7 @@ im2col + one BLAS matrix product per convolution, using the OpenBLAS that numpy 
 (`dlib.get_face_chip`, as dlib's own `compute_face_descriptor` does), so only the arithmetic
 moves. Its output equals dlib's to ~1e-6 (tests/gate/test_encoder.py compares both on the shared
 photos), and `DescriptorNet.load` checks one chip against dlib before it is used: if a future
-model file or dlib release disagrees, the caller falls back to dlib (see gate/faces.py).
+model file or dlib release disagrees, the caller falls back to dlib (see vision/dlibface.py).
 
 The weights are read from face_recognition_models' .dat file, written by dlib's serializer
 (dlib/dnn/layers.h, dlib/cuda/tensor.h, dlib/serialize.h): integers are a control byte (low

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gate.errors import EmptyImage, ImageTooLarge, NotAnImage
+from vision.errors import EmptyImage, ImageTooLarge, NotAnImage
 
 Frame = npt.NDArray[np.uint8]
 

@@ -14,20 +14,20 @@ import asyncpg
 import numpy as np
 from support import Server, shared, wait_for
 
-from eventguard import sync, ticketing
-from eventguard.sync import Change
+from command import issuing, sync_store
+from command.sync_store import Change
 from eventguard.wire import ListSync, PublicKey, WatchFace, decode_server_message, encode
-from gate import bench
 from gate.listcache import ListCache
 from gate.service import GateCache, GateConfig, GateService
-from gate.watchlist import Severity
+from sim import frames
+from vision.index import Severity
 
 EVENT = "demo-2026"
 KEYS = (PublicKey(key_id=1, public_key=bytes(32)),)
 
 
 def _enc(seed: int) -> bytes:
-    return sync.encoding_bytes(np.random.default_rng(seed).normal(0, 0.1, 128).tolist())
+    return sync_store.encoding_bytes(np.random.default_rng(seed).normal(0, 0.1, 128).tolist())
 
 
 def _watch(v: int, sev: str = "deny") -> Change:
@@ -40,7 +40,7 @@ def _watch(v: int, sev: str = "deny") -> Change:
 def test_watch_faces_are_chunked_within_budget_and_round_trip() -> None:
     changes = [_watch(v, "detain") if v % 4 else Change(v, "watch_removed", f"e{v}") for v in range(1, 41)]
     budget = 8000
-    msgs = sync.chunk(EVENT, 0, 45, KEYS, changes, full=True, budget=budget)
+    msgs = sync_store.chunk(EVENT, 0, 45, KEYS, changes, full=True, budget=budget)
     assert len(msgs) > 4 and msgs[-1].version == 45 and msgs[0].full
     empty = len(encode(ListSync(event_id=EVENT, version=45, since_version=44, keys=KEYS, full=True, more=True)))
     for m in msgs:
@@ -55,14 +55,14 @@ def test_watch_faces_are_chunked_within_budget_and_round_trip() -> None:
                    watch_added=(WatchFace(entry_id="a" * 32, list_id="b" * 32, severity="detain",
                                           encoding=_enc(1)),))
     cost = len(encode(one)) - len(encode(ListSync(event_id=EVENT, version=1, since_version=0)))
-    assert 1400 < cost <= sync._WATCH_BYTES
+    assert 1400 < cost <= sync_store._WATCH_BYTES
 
 
 def test_list_cache_keeps_watch_entries_and_full_replaces(tmp_path: Path) -> None:
     lc = ListCache(tmp_path / "g.lists")
     a, b = _watch(2, "deny"), _watch(3, "detain")
-    lc.save(sync.chunk(EVENT, 0, 3, KEYS, [a, b], full=True)[0])
-    lc.save(sync.chunk(EVENT, 3, 4, KEYS, [Change(4, "watch_removed", a.ref)], full=False)[0])
+    lc.save(sync_store.chunk(EVENT, 0, 3, KEYS, [a, b], full=True)[0])
+    lc.save(sync_store.chunk(EVENT, 3, 4, KEYS, [Change(4, "watch_removed", a.ref)], full=False)[0])
     bad = ListSync(event_id=EVENT, version=5, since_version=4, keys=KEYS, watch_added=(
         WatchFace(entry_id="x", list_id="l", severity="shoot", encoding=_enc(5)),
         WatchFace(entry_id="y", list_id="l", severity="deny", encoding=b"short")))
@@ -74,7 +74,7 @@ def test_list_cache_keeps_watch_entries_and_full_replaces(tmp_path: Path) -> Non
     assert np.allclose(got.watch[0].encoding, np.frombuffer(b.encoding, "<f8"))
     lc = ListCache(tmp_path / "g.lists")
     c = _watch(8)
-    lc.save(sync.chunk(EVENT, 0, 9, KEYS, [c], full=True)[0])
+    lc.save(sync_store.chunk(EVENT, 0, 9, KEYS, [c], full=True)[0])
     assert [e.entry_id for e in lc.load().watch] == [c.ref]
     lc.close()
 
@@ -109,7 +109,7 @@ async def test_changes_carry_entries_removals_and_list_state(conn: asyncpg.Conne
     e1, e2, e3 = await _entry(conn, deny, 1), await _entry(conn, deny, 2), await _entry(conn, detain, 3)
     await conn.execute("UPDATE watchlist_entries SET removed_at = now() WHERE id = $1", e2)
 
-    full = await sync.changes(conn, EVENT, 0)
+    full = await sync_store.changes(conn, EVENT, 0)
     assert len(full) == 1 and full[0].full
     assert set(_added(full)) == {e1, e3} and _removed(full) == []  # a full sync has current entries only
     assert (_added(full)[e1].list_id, _added(full)[e1].severity) == (deny, "deny")
@@ -118,35 +118,35 @@ async def test_changes_carry_entries_removals_and_list_state(conn: asyncpg.Conne
 
     # deactivating a list removes its current entries at the gates; reactivating brings them back
     await conn.execute("UPDATE watchlists SET active = false WHERE id = $1", deny)
-    inc = await sync.changes(conn, EVENT, w, known_keys=known)
+    inc = await sync_store.changes(conn, EVENT, w, known_keys=known)
     assert len(inc) == 1 and not inc[0].full and _removed(inc) == [e1] and _added(inc) == {}
     w = inc[0].version
-    again = await sync.changes(conn, "another-event", 0)  # venue-wide: every event's gates get them
+    again = await sync_store.changes(conn, "another-event", 0)  # venue-wide: every event's gates get them
     assert set(_added(again)) == {e3}
     await conn.execute("UPDATE watchlists SET active = true, severity = 'detain' WHERE id = $1", deny)
-    inc = await sync.changes(conn, EVENT, w, known_keys=known)
+    inc = await sync_store.changes(conn, EVENT, w, known_keys=known)
     assert set(_added(inc)) == {e1} and _added(inc)[e1].severity == "detain" and _removed(inc) == []
     w = inc[0].version
     # removing an entry; an unrelated list update (no state change) sends nothing
     await conn.execute("UPDATE watchlist_entries SET removed_at = now() WHERE id = $1", e3)
     await conn.execute("UPDATE watchlists SET created_by = 'someone' WHERE id = $1", detain)
-    inc = await sync.changes(conn, EVENT, w, known_keys=known)
+    inc = await sync_store.changes(conn, EVENT, w, known_keys=known)
     assert _removed(inc) == [e3] and _added(inc) == {}
-    assert await sync.changes(conn, EVENT, inc[-1].version, known_keys=known) == []
+    assert await sync_store.changes(conn, EVENT, inc[-1].version, known_keys=known) == []
 
 
 async def test_entry_changes_notify_every_event(conn: asyncpg.Connection, db_url: str) -> None:
     got: asyncio.Queue[str] = asyncio.Queue()
     listener = await asyncpg.connect(db_url)
     try:
-        await listener.add_listener(sync.CHANNEL, lambda *a: got.put_nowait(a[3]))
+        await listener.add_listener(sync_store.CHANNEL, lambda *a: got.put_nowait(a[3]))
         lid = await _list(conn, "banned", "deny")
         eid = await _entry(conn, lid, 1)
-        assert await asyncio.wait_for(got.get(), 5) == sync.ALL_EVENTS
+        assert await asyncio.wait_for(got.get(), 5) == sync_store.ALL_EVENTS
         await conn.execute("UPDATE watchlists SET active = false WHERE id = $1", lid)
-        assert await asyncio.wait_for(got.get(), 5) == sync.ALL_EVENTS
+        assert await asyncio.wait_for(got.get(), 5) == sync_store.ALL_EVENTS
         await conn.execute("UPDATE watchlist_entries SET removed_at = now() WHERE id = $1", eid)
-        assert await asyncio.wait_for(got.get(), 5) == sync.ALL_EVENTS
+        assert await asyncio.wait_for(got.get(), 5) == sync_store.ALL_EVENTS
     finally:
         await listener.close()
 
@@ -159,7 +159,7 @@ async def test_watermark_waits_for_an_uncommitted_entry(db_url: str, conn: async
         await tx.start()
         eid = await _entry(writer, lid, 1)
         await _entry(conn, lid, 2)  # a later number, committed first
-        reader = asyncio.create_task(sync.changes(conn, EVENT, 0))
+        reader = asyncio.create_task(sync_store.changes(conn, EVENT, 0))
         await asyncio.sleep(0.3)
         assert not reader.done()  # numbered under the shared lock, like registrations
         await tx.commit()
@@ -193,7 +193,7 @@ def _gate(server: Server, tmp_path: Path, url: str | None = None) -> GateService
 async def test_rest_entry_reaches_a_gate_that_screens_and_keeps_it_offline(server: Server, tmp_path: Path) -> None:
     faces_dir = shared("faces", "images")
     event = server.venue.event.id
-    person = bench.load_person(faces_dir / "examples__obama.jpg")  # the face at the lane camera
+    person = frames.load_person(faces_dir / "examples__obama.jpg")  # the face at the lane camera
     conn = await asyncpg.connect(server.db_url)
     try:
         rid = uuid.uuid4().hex  # the ticket holder is registered with his own photo: face_match
@@ -201,11 +201,11 @@ async def test_rest_entry_reaches_a_gate_that_screens_and_keeps_it_offline(serve
             "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name, ticket_type,"
             " photo, encoding) VALUES ($1, $2, $3, '1234', 'B O', 'standard', 'o.jpg', $4)",
             rid, event, bytes(32), person.encoding.tolist())
-        key_id, key = await ticketing.latest_key(conn, event, tmp_path / "keys")
+        key_id, key = await issuing.latest_key(conn, event, tmp_path / "keys")
         now = int(time.time())
-        _, payload = await ticketing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
+        _, payload = await issuing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
                                            valid_until=now + 3600, now=now, holder_ref=rid)
-        frame = bench.compose(person.crop, bench.qr_image(payload))
+        frame = frames.compose(person.crop, frames.qr_image(payload))
         assert frame.shape == (480, 640, 3)
 
         gate = _gate(server, tmp_path)
@@ -259,7 +259,7 @@ async def test_rest_entry_reaches_a_gate_that_screens_and_keeps_it_offline(serve
         print(f"watchlist entry reached the gate in {latency * 1000:.0f} ms (incl. photo encoding)")
 
         # restarted with no server: the persisted watchlist still screens
-        from eventguard.db.embedded import free_port
+        from command.db.embedded import free_port
 
         offline = _gate(server, tmp_path, url=f"ws://127.0.0.1:{free_port()}/ws/gate")
         await offline.start()

@@ -11,29 +11,31 @@ import asyncpg
 import pytest
 from support import insert_registration
 
-from eventguard import cli, ticketing, tickets
+from command import issuing
+from eventguard import tickets
 from eventguard.errors import TicketingError
 from eventguard.tickets import TicketCode
 from gate import qr
-from gate.image import read_file
+from shell import cli
+from vision.image import read_file
 
 EVENT = "demo-2026"
 
 
 async def test_keys_issue_verify_and_revoke(conn: asyncpg.Connection, tmp_path: Path) -> None:
     with pytest.raises(LookupError):
-        await ticketing.latest_key(conn, EVENT, tmp_path)
-    k1, p1 = await ticketing.create_key(conn, EVENT, tmp_path)
-    k2, p2 = await ticketing.create_key(conn, EVENT, tmp_path)
+        await issuing.latest_key(conn, EVENT, tmp_path)
+    k1, p1 = await issuing.create_key(conn, EVENT, tmp_path)
+    k2, p2 = await issuing.create_key(conn, EVENT, tmp_path)
     assert (k1, k2) == (1, 2) and p1 != p2
     assert stat.S_IMODE(p2.stat().st_mode) == 0o600
-    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    key_id, key = await issuing.latest_key(conn, EVENT, tmp_path)
     assert key_id == 2
-    pub = await ticketing.public_keys(conn, EVENT)
-    assert set(pub) == {1, 2} and await ticketing.public_keys(conn, "other") == {}
+    pub = await issuing.public_keys(conn, EVENT)
+    assert set(pub) == {1, 2} and await issuing.public_keys(conn, "other") == {}
 
     now = int(time.time())
-    t, payload = await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=now,
+    t, payload = await issuing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=now,
                                        valid_until=now + 60, now=now, entrances=("N1",), kind="vip")
     row = await conn.fetchrow("SELECT * FROM tickets WHERE ticket_id = $1", t.ticket_id)
     assert row["payload"] == payload and list(row["entrances"]) == ["N1"] and row["kind"] == "vip"
@@ -41,9 +43,9 @@ async def test_keys_issue_verify_and_revoke(conn: asyncpg.Connection, tmp_path: 
     assert check.code is TicketCode.VALID and check.ticket == t
 
     issued_version = row["sync_version"]
-    assert await ticketing.revoke(conn, t.ticket_id, "lost")
-    assert not await ticketing.revoke(conn, t.ticket_id, "again")  # already revoked
-    assert not await ticketing.revoke(conn, "0" * 32, "unknown")
+    assert await issuing.revoke(conn, t.ticket_id, "lost")
+    assert not await issuing.revoke(conn, t.ticket_id, "again")  # already revoked
+    assert not await issuing.revoke(conn, "0" * 32, "unknown")
     row = await conn.fetchrow("SELECT * FROM tickets WHERE ticket_id = $1", t.ticket_id)
     assert row["revoked_at"] is not None and row["revoke_reason"] == "lost"
     assert row["sync_version"] > issued_version  # gates learn it by version
@@ -51,51 +53,51 @@ async def test_keys_issue_verify_and_revoke(conn: asyncpg.Connection, tmp_path: 
 
 async def test_issue_refuses_oversized_fields_and_stores_nothing(conn: asyncpg.Connection,
                                                                 tmp_path: Path) -> None:
-    await ticketing.create_key(conn, EVENT, tmp_path)
-    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    await issuing.create_key(conn, EVENT, tmp_path)
+    key_id, key = await issuing.latest_key(conn, EVENT, tmp_path)
     with pytest.raises(ValueError):
-        await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0, valid_until=1,
+        await issuing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0, valid_until=1,
                               now=0, entrances=tuple(f"GATE{i}" for i in range(12)))
     assert await conn.fetchval("SELECT count(*) FROM tickets") == 0
 
 
 async def test_a_holders_ticket_stays_within_the_registered_entrances(conn: asyncpg.Connection,
                                                                        tmp_path: Path) -> None:
-    await ticketing.create_key(conn, EVENT, tmp_path)
-    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    await issuing.create_key(conn, EVENT, tmp_path)
+    key_id, key = await issuing.latest_key(conn, EVENT, tmp_path)
     north = await insert_registration(conn, EVENT, entrances=("N1", "N2"))
     anywhere = await insert_registration(conn, EVENT)
     elsewhere = await insert_registration(conn, "other-event")
     common = dict(event_id=EVENT, key_id=key_id, key=key, valid_from=0, valid_until=10, now=0)
-    t, _ = await ticketing.issue(conn, holder_ref=north, **common)  # type: ignore[arg-type]
+    t, _ = await issuing.issue(conn, holder_ref=north, **common)  # type: ignore[arg-type]
     assert t.entrances == ("N1", "N2")  # inherited from the registration
-    t, _ = await ticketing.issue(conn, holder_ref=north, entrances=("N2",), **common)  # type: ignore[arg-type]
+    t, _ = await issuing.issue(conn, holder_ref=north, entrances=("N2",), **common)  # type: ignore[arg-type]
     assert t.entrances == ("N2",)
-    t, _ = await ticketing.issue(conn, holder_ref=anywhere, entrances=("S1",), **common)  # type: ignore[arg-type]
+    t, _ = await issuing.issue(conn, holder_ref=anywhere, entrances=("S1",), **common)  # type: ignore[arg-type]
     assert t.entrances == ("S1",)
     with pytest.raises(TicketingError, match="outside"):
-        await ticketing.issue(conn, holder_ref=north, entrances=("N1", "S1"), **common)  # type: ignore[arg-type]
+        await issuing.issue(conn, holder_ref=north, entrances=("N1", "S1"), **common)  # type: ignore[arg-type]
     with pytest.raises(TicketingError, match="not a registration"):
-        await ticketing.issue(conn, holder_ref=elsewhere, **common)  # type: ignore[arg-type]
+        await issuing.issue(conn, holder_ref=elsewhere, **common)  # type: ignore[arg-type]
     with pytest.raises(TicketingError, match="not a registration"):
-        await ticketing.issue(conn, holder_ref="ab" * 16, **common)  # type: ignore[arg-type]
+        await issuing.issue(conn, holder_ref="ab" * 16, **common)  # type: ignore[arg-type]
     assert await conn.fetchval("SELECT count(*) FROM tickets") == 3
 
 
 async def test_render_png_decodes_back_to_the_payload(conn: asyncpg.Connection, tmp_path: Path) -> None:
-    await ticketing.create_key(conn, EVENT, tmp_path)
-    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
+    await issuing.create_key(conn, EVENT, tmp_path)
+    key_id, key = await issuing.latest_key(conn, EVENT, tmp_path)
     holder = await insert_registration(conn, EVENT)
-    _, payload = await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0,
+    _, payload = await issuing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0,
                                        valid_until=2**31, now=0, holder_ref=holder)
-    png = ticketing.render_png(payload, tmp_path / "t.png", scale=4)
+    png = issuing.render_png(payload, tmp_path / "t.png", scale=4)
     assert qr.decode(read_file(png)) == [payload]
 
 
 async def test_cli_revoke_notifies_listeners(db_url: str, conn: asyncpg.Connection, tmp_path: Path) -> None:
-    await ticketing.create_key(conn, EVENT, tmp_path)
-    key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path)
-    t, _ = await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0,
+    await issuing.create_key(conn, EVENT, tmp_path)
+    key_id, key = await issuing.latest_key(conn, EVENT, tmp_path)
+    t, _ = await issuing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=0,
                                  valid_until=10, now=0)
     heard: asyncio.Queue[str] = asyncio.Queue()
     listener = await asyncpg.connect(db_url)

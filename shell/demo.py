@@ -9,62 +9,25 @@ import random
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from command import auth, run
-from command.auth import Role
-from eventguard import ticketing
+from command import issuing, server
+from command.provision import DEMO_USERS, Provisioned, provision
 from eventguard.config import Venue
-from eventguard.db.migrate import migrate
-from eventguard.errors import ConfigError, TicketingError
 from eventguard.settings import ServerSettings
 from eventguard.wire import EventKind, GateEvent
 from gate.service import GateCache, GateConfig, GateService
 
-log = logging.getLogger("eventguard.demo")
+log = logging.getLogger("shell.demo")
 
-DEMO_USERS = {"commander": ("commander-demo", Role.COMMANDER),
-              "operator": ("operator-demo", Role.OPERATOR),
-              "viewer": ("viewer-demo", Role.VIEWER)}
-
-
-@dataclass
-class Provisioned:
-    """What a fresh venue needs before gates can run."""
-
-    key_id: int
-    key: Ed25519PrivateKey
-    gate_tokens: dict[str, str]
-
-
-async def provision(dsn: str, venue: Venue, key_dir: Path) -> Provisioned:
-    """Migrate, create demo operators, an event key (if none) and a token per gate."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrate(conn)
-        for name, (password, role) in DEMO_USERS.items():
-            await auth.create_operator(conn, name, password, role)
-        try:
-            key_id, key = await ticketing.latest_key(conn, venue.event.id, key_dir)
-        except (TicketingError, ConfigError):
-            key_id, _ = await ticketing.create_key(conn, venue.event.id, key_dir)
-            key_id, key = await ticketing.latest_key(conn, venue.event.id, key_dir)
-        tokens = {g.id: await auth.create_gate_token(conn, g.id) for g in venue.gates}
-        return Provisioned(key_id, key, tokens)
-    finally:
-        await conn.close()
-
-
-async def start_gates(venue: Venue, prov: Provisioned, server: str, journal_dir: Path,
-                      keys: dict[int, ticketing.Ed25519PublicKey]) -> list[GateService]:
+async def start_gates(venue: Venue, prov: Provisioned, server_url: str, journal_dir: Path,
+                      keys: dict[int, issuing.Ed25519PublicKey]) -> list[GateService]:
     """One GateService per venue gate, streaming to the command server."""
     gates = []
     for g in venue.gates:
-        cfg = GateConfig(gate_id=g.id, event_id=venue.event.id, server_url=f"{server}/ws/gate",
+        cfg = GateConfig(gate_id=g.id, event_id=venue.event.id, server_url=f"{server_url}/ws/gate",
                          token=prov.gate_tokens[g.id], journal_path=journal_dir / f"{g.id}.sqlite",
                          face_required=False, workers=2)
         svc = GateService(cfg, GateCache(keys=dict(keys)))
@@ -80,14 +43,14 @@ async def demo(dsn: str, venue: Venue, *, host: str, port: int, duration: float 
 
     prov = await provision(dsn, venue, key_dir)
     settings = ServerSettings(host=host, port=port, database_url=dsn)
-    runner = await run.start(settings, venue)
+    runner = await server.start(settings, venue)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     assert pool is not None
     journal_dir = Path(tempfile.mkdtemp(prefix="eventguard-gates-"))
     gates: list[GateService] = []
     try:
         async with pool.acquire() as conn:
-            keys = await ticketing.public_keys(conn, venue.event.id)
+            keys = await issuing.public_keys(conn, venue.event.id)
         gates = await start_gates(venue, prov, f"ws://{host}:{port}", journal_dir, keys)
         log.info("command center: http://%s:%d  (log in as commander / %s)", host, port,
                  DEMO_USERS["commander"][0])

@@ -2,66 +2,26 @@
 
 The command server runs in its own process (as `eventguard serve`, so the simulator and
 the server use separate cores), on a throwaway embedded PostgreSQL cluster provisioned with
-eventguard.demo.provision (operators, event key, a token per gate). Fast mode streams the
+command.provision (operators, event key, a token per gate): the shell.stack harness. Fast mode streams the
 macroscopic model's events (sim.loadtest); drive mode feeds real gate services (sim.drive).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from command.run import spawn, stop
-from eventguard.db.embedded import EmbeddedPostgres, free_port
-from eventguard.demo import DEMO_USERS, Provisioned, provision
+from command.provision import DEMO_USERS
+from shell.stack import Stack, running
 from sim.loadtest import LoadResult, run_fast
 from sim.scenario import Scenario
 
-
-@dataclass
-class Rig:
-    """A running database + command server for one simulation run."""
-
-    url: str
-    dsn: str
-    prov: Provisioned
-    root: Path
-
-    @property
-    def viewer(self) -> tuple[str, str]:
-        """Username and password of the demo viewer."""
-        return "viewer", DEMO_USERS["viewer"][0]
-
-
-@contextmanager
-def rig(scenario: Scenario) -> Iterator[Rig]:
-    """Embedded PostgreSQL + `eventguard serve --venue <scenario>` in a subprocess."""
-    root = Path(tempfile.mkdtemp(prefix="eventguard-sim-"))
-    pg = EmbeddedPostgres(root / "pg", port=free_port())
-    pg.start()
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        dsn = pg.dsn("postgres")
-        prov = asyncio.run(provision(dsn, scenario.venue, root / "keys"))
-        port = free_port()
-        server = spawn(dsn, port, root, venue_path=scenario.path)
-        url = f"http://127.0.0.1:{port}"
-        yield Rig(url=url, dsn=dsn, prov=prov, root=root)
-    finally:
-        if server is not None:
-            stop(server)
-        pg.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
+VIEWER = ("viewer", DEMO_USERS["viewer"][0])  # the provisioned viewer reads the live map
 
 
 class ProgressBar:
@@ -92,16 +52,16 @@ class ProgressBar:
 def fast(scenario: Scenario, *, seed: int = 0, speedup: float = 0.0, window_s: float = 30.0,
          progress: bool = True) -> LoadResult:
     """Fast mode end to end: start the rig, stream the run, stop everything."""
-    with rig(scenario) as r:
+    with _rig(scenario) as r:
         return _fast(r, scenario, seed=seed, speedup=speedup, window_s=window_s, progress=progress)
 
 
-def _fast(r: Rig, scenario: Scenario, *, seed: int, speedup: float, window_s: float,
+def _fast(r: Stack, scenario: Scenario, *, seed: int, speedup: float, window_s: float,
           progress: bool) -> LoadResult:
     bar = ProgressBar() if progress else None
     try:
-        return asyncio.run(run_fast(scenario, url=r.url, gate_tokens=r.prov.gate_tokens,
-                                    viewer=r.viewer, seed=seed, speedup=speedup,
+        return asyncio.run(run_fast(scenario, url=r.url, gate_tokens=r.tokens,
+                                    viewer=VIEWER, seed=seed, speedup=speedup,
                                     window_s=window_s, progress=bar))
     finally:
         if bar is not None:
@@ -119,7 +79,7 @@ def simulate(scenario: Scenario, *, fast_mode: bool = True, drive_mode: bool = F
                                "conditions": conditions()}
     load: LoadResult | None = None
     driven: drive.DriveResult | None = None
-    with rig(scenario) as r:
+    with _rig(scenario) as r:
         if fast_mode:
             load = _fast(r, scenario, seed=seed, speedup=speedup or 0.0, window_s=30.0,
                          progress=progress)
@@ -133,6 +93,11 @@ def simulate(scenario: Scenario, *, fast_mode: bool = True, drive_mode: bool = F
         report.write(report_dir, scenario.venue, summary, load, driven)
         summary["report"] = str(report_dir / "index.html")
     return summary
+
+
+def _rig(scenario: Scenario) -> contextlib.AbstractContextManager[Stack]:
+    """Embedded PostgreSQL + `eventguard serve --venue <scenario>` in a subprocess."""
+    return running(scenario.venue, venue_path=scenario.path, prefix="eventguard-sim-")
 
 
 def conditions() -> dict[str, Any]:

@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from command.signing_keys import key_path, read_private_key, write_private_key
 from eventguard import tickets
 from eventguard.errors import TicketingError
-from eventguard.runtime import key_path, read_private_key, write_private_key
 from eventguard.tickets import Ticket
 
 
@@ -60,7 +60,7 @@ async def issue(conn: asyncpg.Connection, *, event_id: str, key_id: int, key: Ed
 
     A ticket bound to a holder must name a registration of the event, and stays within the
     holder's registered entrances (no entrances given: the holder's): gates receive a holder's
-    face only where the registration admits it (eventguard/sync.py). Raises TicketingError for
+    face only where the registration admits it (command/sync_store.py). Raises TicketingError for
     an unknown holder or entrances outside the registration's."""
     if holder_ref is not None:
         allowed = await conn.fetchval("SELECT entrances FROM registrations WHERE registration_id = $1"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from support import shared
 
-from eventguard.cli import build_parser
-from eventguard.db.embedded import free_port
+from command.db.embedded import free_port
+from shell.cli import build_parser
 
-EG = [sys.executable, "-m", "eventguard.cli"]
+EG = [sys.executable, "-m", "shell.cli"]
 
 
 def _walk(p: argparse.ArgumentParser, prefix: list[str]) -> list[list[str]]:

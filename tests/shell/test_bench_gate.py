@@ -7,7 +7,7 @@ import json
 import pytest
 from support import shared
 
-from eventguard.cli import main
+from shell.cli import main
 
 
 def test_bench_gate_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from eventguard.db.migrate import migrate, migrations
+from command.db.migrate import migrate, migrations
 
 
 async def test_migrate_is_idempotent_and_versioned(db_url: str) -> None:
@@ -21,7 +21,7 @@ async def test_migrate_is_idempotent_and_versioned(db_url: str) -> None:
 
 
 async def test_concurrent_migrations_take_turns(pg: object) -> None:
-    from eventguard.db.embedded import EmbeddedPostgres
+    from command.db.embedded import EmbeddedPostgres
 
     assert isinstance(pg, EmbeddedPostgres)
     admin = await asyncpg.connect(pg.dsn("postgres"))

@@ -13,8 +13,8 @@ from __future__ import annotations
 import multiprocessing as mp
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
-from gate.faces import Engine, FaceResult, analyse, numpy_net
-from gate.image import Frame, to_rgb
+from vision.dlibface import Engine, FaceResult, analyse, numpy_net
+from vision.image import Frame, to_rgb
 
 
 def analyse_frame(frame: Frame, detect_width: int, upsample: int = 1,

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +19,12 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from command import run
-from eventguard import ticketing
+from command import issuing
 from eventguard.config import Venue
-from eventguard.db.embedded import EmbeddedPostgres, free_port
-from eventguard.demo import provision
-from eventguard.partition import PartitionProxy
-from gate.image import Frame, read_file
 from gate.service import GateCache, GateConfig, GateService
+from shell.partition import PartitionProxy
+from shell.stack import Stack
+from vision.image import Frame, read_file
 
 
 @dataclass
@@ -49,43 +43,30 @@ class Verification:
         return self.missing == 0 and self.unexpected == 0 and not self.counter_mismatches
 
 
-class Stack:
-    """The processes of one venue on loopback."""
+class SoakStack(Stack):
+    """The stack plus gates on partitionable links and pre-rendered ticket frames."""
 
     def __init__(self, venue: Venue, root: Path | None = None, *, venue_path: Path | None = None) -> None:
-        self.venue = venue
-        self.venue_path = venue_path  # the file `venue` came from, for the server (None: the default)
-        self._own_root = root is None  # a temporary root is removed by stop()
-        self.root = Path(root or tempfile.mkdtemp(prefix="eventguard-stack-"))
-        self.pg = EmbeddedPostgres(self.root / "pg", port=free_port())
-        self.port = free_port()
-        self.server: subprocess.Popen[bytes] | None = None
+        super().__init__(venue, root, venue_path=venue_path)
         self.gates: list[GateService] = []
         self.links: dict[str, PartitionProxy] = {}  # gate id -> its link to the server
         self.frames: list[tuple[str, Frame]] = []  # (gate id, frame of a valid ticket)
         self.latencies_ms: list[float] = []
         self.scans = 0
 
-    @property
-    def dsn(self) -> str:
-        """Database of the stack."""
-        return self.pg.dsn("postgres")
-
-    async def start(self, tickets_per_gate: int = 50) -> None:
+    async def start_all(self, tickets_per_gate: int = 50) -> None:
         """PostgreSQL, provisioning, server, gates, pre-rendered ticket frames."""
-        self.pg.start()
-        prov = await provision(self.dsn, self.venue, self.root / "keys")
-        self.start_server()
+        prov = await self.start()
         conn = await asyncpg.connect(self.dsn)
         try:
-            keys = await ticketing.public_keys(conn, self.venue.event.id)
+            keys = await issuing.public_keys(conn, self.venue.event.id)
             now = int(time.time())
             for g in self.venue.gates:
                 for i in range(tickets_per_gate):
-                    _, payload = await ticketing.issue(
+                    _, payload = await issuing.issue(
                         conn, event_id=self.venue.event.id, key_id=prov.key_id, key=prov.key,
                         valid_from=now - 60, valid_until=now + 86400, now=now)
-                    png = ticketing.render_png(payload, self.root / "png" / f"{g.id}-{i}.png", scale=4)
+                    png = issuing.render_png(payload, self.root / "png" / f"{g.id}-{i}.png", scale=4)
                     self.frames.append((g.id, read_file(png)))
         finally:
             await conn.close()
@@ -100,17 +81,6 @@ class Stack:
             svc = GateService(cfg, GateCache(keys=dict(keys)))
             await svc.start()
             self.gates.append(svc)
-
-    def start_server(self) -> None:
-        """Start the command server subprocess and wait for /api/health."""
-        self.server = run.spawn(self.dsn, self.port, self.root, venue_path=self.venue_path)
-
-    def kill_server(self) -> None:
-        """kill -9 the command server."""
-        if self.server is not None:
-            self.server.send_signal(signal.SIGKILL)
-            self.server.wait(10)
-            self.server = None
 
     async def scan_loop(self, duration_s: float, rate_per_s: float, rng: random.Random) -> None:
         """Scan tickets at the gates: each ticket enters, later leaves, and may enter again."""
@@ -172,11 +142,7 @@ class Stack:
             await g.stop()
         for link in self.links.values():
             await link.close()
-        if self.server is not None:
-            run.stop(self.server)
-        self.pg.stop("immediate")
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+        await self.aclose()
 
 
 def percentiles(xs: list[float]) -> dict[str, float]:
@@ -205,8 +171,8 @@ async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: 
     Faults: the command server killed -9 and restarted, PostgreSQL stopped for 10 s, and one
     gate partitioned from the server for `gate_outage_s` (capped at a third of the run) from
     the start."""
-    stack = Stack(venue, venue_path=venue_path)
-    await stack.start()
+    stack = SoakStack(venue, venue_path=venue_path)
+    await stack.start_all()
     rng = random.Random(seed)
     duration = minutes * 60
     outage: asyncio.Task[None] | None = None
@@ -225,15 +191,13 @@ async def soak(venue: Venue, minutes: float, *, rate_per_s: float = 20.0, seed: 
                 continue
             elapsed = time.monotonic() - t0
             if len(fault_log) % 2 == 0:
-                stack.kill_server()
                 fault_log.append(f"{elapsed:.0f}s kill -9 command server")
-                await asyncio.sleep(3)
-                stack.start_server()
+                await stack.restart_server(down_s=3)
             else:
-                stack.pg.stop("fast")
+                await stack.stop_database("fast")
                 fault_log.append(f"{elapsed:.0f}s PostgreSQL stopped for 10 s")
                 await asyncio.sleep(10)
-                stack.pg.start()
+                await stack.start_database()
             log(f"soak: {fault_log[-1]}; {stack.scans} scans so far")
         await scanner
         if outage is not None:

@@ -14,19 +14,14 @@ import json
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import psutil
 import websockets
 
-from command.run import spawn, stop
 from eventguard.config import load_venue
-from eventguard.db.embedded import EmbeddedPostgres, free_port
 from eventguard.settings import DEFAULT_VENUE
 from eventguard.wire import (
     BatchAck,
@@ -38,6 +33,7 @@ from eventguard.wire import (
     decode_server_message,
     encode,
 )
+from shell import stack
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -115,21 +111,16 @@ async def _gate(url: str, token: str, gate_id: str, batch: int, until: float, ra
     return stored
 
 
-async def _provision(dsn: str, key_dir: Path) -> tuple[dict[str, str], str]:
-    import aiohttp  # noqa: F401  (server side only needs the DB here)
+async def _bench_operator(dsn: str) -> None:
     import asyncpg
 
     from command.auth import Role, create_operator
-    from eventguard.demo import provision
 
-    venue = load_venue(DEFAULT_VENUE)
-    prov = await provision(dsn, venue, key_dir)
     conn = await asyncpg.connect(dsn)
     try:
         await create_operator(conn, "bench", "bench-password", Role.VIEWER)
     finally:
         await conn.close()
-    return prov.gate_tokens, "bench-password"
 
 
 async def _login(url: str) -> str:
@@ -142,15 +133,10 @@ async def _login(url: str) -> str:
 
 def run(*, clients: int = 1000, duration_s: float = 10.0, batch: int = 200, rate_per_gate: float = 0.0) -> dict[str, Any]:
     """Run the benchmark; return the figures (see module docstring)."""
-    root = Path(tempfile.mkdtemp(prefix="eventguard-bench-"))
-    pg = EmbeddedPostgres(root / "pg", port=free_port())
-    pg.start()
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        dsn = pg.dsn("postgres")
-        tokens, _ = asyncio.run(_provision(dsn, root / "keys"))
-        port = free_port()
-        server = spawn(dsn, port, root)
+    with stack.running(load_venue(DEFAULT_VENUE), prefix="eventguard-bench-") as st:
+        asyncio.run(_bench_operator(st.dsn))
+        tokens, port, server = st.tokens, st.port, st.server
+        assert server is not None
         base = f"http://127.0.0.1:{port}"
         token = asyncio.run(_login(base))
         ctx = mp.get_context("spawn")
@@ -187,10 +173,6 @@ def run(*, clients: int = 1000, duration_s: float = 10.0, batch: int = 200, rate
                            "cpus": os.cpu_count(), "postgres": "embedded, fsync on, loopback",
                            "live_interval_s": 0.1, "mean_push_ms": round(statistics.fmean(lat), 1) if lat else None},
         }
-    finally:
-        if server is not None:
-            stop(server)
-        pg.stop("immediate")
 
 
 def main_json(**kw: Any) -> str:

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from support import Server, insert_registration, shared, wait_for
 
-from eventguard import registration, sync, ticketing
-from eventguard.registration import TicketPlan
-from eventguard.sync import Change
+from command import issuing, registration, sync_store
+from command.registration import TicketPlan
+from command.sync_store import Change
 from eventguard.wire import ListSync, PublicKey, decode_server_message, encode
-from gate.image import Frame, read_file
 from gate.listcache import ListCache, applies
 from gate.service import GateCache, GateConfig, GateService
+from vision.image import Frame, read_file
 
 EVENT = "demo-2026"
 KEYS = (PublicKey(key_id=1, public_key=bytes(32)),)
@@ -33,9 +33,9 @@ def _enc(seed: int) -> list[float]:
 
 
 def test_chunks_are_ordered_resumable_and_under_budget() -> None:
-    changes = [Change(v, "holder_added", f"r{v}", sync.encoding_bytes(_enc(v))) if v % 3
+    changes = [Change(v, "holder_added", f"r{v}", sync_store.encoding_bytes(_enc(v))) if v % 3
                else Change(v, "revoked", f"t{v}") for v in range(11, 41)]
-    msgs = sync.chunk(EVENT, 10, 50, KEYS, changes, full=True, budget=6000)
+    msgs = sync_store.chunk(EVENT, 10, 50, KEYS, changes, full=True, budget=6000)
     assert len(msgs) > 3
     assert [m.full for m in msgs] == [True] + [False] * (len(msgs) - 1)
     assert [m.more for m in msgs] == [True] * (len(msgs) - 1) + [False]
@@ -52,24 +52,24 @@ def test_chunks_are_ordered_resumable_and_under_budget() -> None:
         assert applies(version, m)
         version = m.version
     assert not applies(50, msgs[1])  # a replayed old chunk is not applied
-    assert sync.chunk(EVENT, 7, 7, KEYS, [], full=False) == [
+    assert sync_store.chunk(EVENT, 7, 7, KEYS, [], full=False) == [
         ListSync(event_id=EVENT, version=7, since_version=7, keys=KEYS)]
 
 
 def test_list_cache_persists_and_full_replaces(tmp_path: Path) -> None:
     lc = ListCache(tmp_path / "g.lists")
-    first = sync.chunk(EVENT, 0, 5, KEYS, [Change(2, "revoked", "t1"),
-                                           Change(3, "holder_added", "r1", sync.encoding_bytes(_enc(1))),
-                                           Change(4, "holder_added", "r2", sync.encoding_bytes(_enc(2)))],
+    first = sync_store.chunk(EVENT, 0, 5, KEYS, [Change(2, "revoked", "t1"),
+                                           Change(3, "holder_added", "r1", sync_store.encoding_bytes(_enc(1))),
+                                           Change(4, "holder_added", "r2", sync_store.encoding_bytes(_enc(2)))],
                        full=True)[0]
     lc.save(first)
-    lc.save(sync.chunk(EVENT, 5, 6, KEYS, [Change(6, "holder_removed", "r1")], full=False)[0])
+    lc.save(sync_store.chunk(EVENT, 5, 6, KEYS, [Change(6, "holder_removed", "r1")], full=False)[0])
     lc.close()
     got = ListCache(tmp_path / "g.lists").load()
     assert (got.version, got.event_id, got.revoked, set(got.holders)) == (6, EVENT, {"t1"}, {"r2"})
     assert np.allclose(got.holders["r2"], _enc(2)) and got.keys == {1: bytes(32)}
     lc = ListCache(tmp_path / "g.lists")
-    lc.save(sync.chunk(EVENT, 0, 9, KEYS, [Change(8, "revoked", "t9")], full=True)[0])
+    lc.save(sync_store.chunk(EVENT, 0, 9, KEYS, [Change(8, "revoked", "t9")], full=True)[0])
     got = lc.load()
     assert (got.version, got.revoked, got.holders) == (9, {"t9"}, {})
     lc.close()
@@ -84,41 +84,41 @@ async def _register(conn: asyncpg.Connection, event_id: str = EVENT, seed: int =
 
 
 async def _ticket(conn: asyncpg.Connection, key_dir: Path, **kw: object) -> tuple[str, str]:
-    key_id, key = await ticketing.latest_key(conn, EVENT, key_dir)
+    key_id, key = await issuing.latest_key(conn, EVENT, key_dir)
     now = int(time.time())
-    t, payload = await ticketing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=now - 60,
+    t, payload = await issuing.issue(conn, event_id=EVENT, key_id=key_id, key=key, valid_from=now - 60,
                                        valid_until=now + 3600, now=now, **kw)  # type: ignore[arg-type]
     return t.ticket_id, payload
 
 
 async def test_changes_full_then_incremental(conn: asyncpg.Connection, tmp_path: Path) -> None:
-    await ticketing.create_key(conn, EVENT, tmp_path)
+    await issuing.create_key(conn, EVENT, tmp_path)
     r1, r2 = await _register(conn, seed=1), await _register(conn, seed=2)
     await _register(conn, event_id="other", seed=3)
     t1, _ = await _ticket(conn, tmp_path)
     t2, _ = await _ticket(conn, tmp_path)
-    await ticketing.revoke(conn, t1, "lost")
+    await issuing.revoke(conn, t1, "lost")
     await registration.remove(conn, r2)
 
-    full = await sync.changes(conn, EVENT, 0)
+    full = await sync_store.changes(conn, EVENT, 0)
     assert len(full) == 1 and full[0].full and full[0].since_version == 0
     m = full[0]
     assert m.revoked == (t1,) and [h.registration_id for h in m.holders_added] == [r1]
     assert m.holders_removed == () and [k.key_id for k in m.keys] == [1]
     assert np.allclose(np.frombuffer(m.holders_added[0].encoding, "<f8"), _enc(1))
     w = m.version
-    assert await sync.changes(conn, EVENT, w, known_keys=m.keys) == []  # nothing new
-    assert len(await sync.changes(conn, EVENT, w)) == 1  # keys unknown to the caller: sent
+    assert await sync_store.changes(conn, EVENT, w, known_keys=m.keys) == []  # nothing new
+    assert len(await sync_store.changes(conn, EVENT, w)) == 1  # keys unknown to the caller: sent
 
-    await ticketing.revoke(conn, t2, "fraud")
+    await issuing.revoke(conn, t2, "fraud")
     await registration.remove(conn, r1)
     r3 = await _register(conn, seed=4)
-    inc = await sync.changes(conn, EVENT, w, known_keys=m.keys)
+    inc = await sync_store.changes(conn, EVENT, w, known_keys=m.keys)
     assert len(inc) == 1 and not inc[0].full and inc[0].since_version == w
     assert inc[0].revoked == (t2,) and inc[0].holders_removed == (r1,)
     assert [h.registration_id for h in inc[0].holders_added] == [r3]
     # a gate ahead of the server (database rebuilt) gets a full sync
-    ahead = await sync.changes(conn, EVENT, inc[0].version + 1000)
+    ahead = await sync_store.changes(conn, EVENT, inc[0].version + 1000)
     assert ahead[0].full and set(ahead[0].revoked) == {t1, t2}
     assert [h.registration_id for h in ahead[0].holders_added] == [r3]
 
@@ -132,21 +132,21 @@ async def test_a_gate_gets_only_the_holders_it_may_admit(conn: asyncpg.Connectio
         return ({h.registration_id for m in msgs for h in m.holders_added},
                 {r for m in msgs for r in m.holders_removed})
 
-    full = await sync.changes(conn, EVENT, 0, gate_id="N1")
+    full = await sync_store.changes(conn, EVENT, 0, gate_id="N1")
     assert holders(full) == ({anywhere, north}, set())
-    assert holders(await sync.changes(conn, EVENT, 0, gate_id="S1")) == ({anywhere, south}, set())
-    assert holders(await sync.changes(conn, EVENT, 0)) == ({anywhere, north, south}, set())  # tools: all
+    assert holders(await sync_store.changes(conn, EVENT, 0, gate_id="S1")) == ({anywhere, south}, set())
+    assert holders(await sync_store.changes(conn, EVENT, 0)) == ({anywhere, north, south}, set())  # tools: all
     w = full[-1].version
     # entrances change: north leaves N1 (removed there), south now admits N1 (added there)
     await conn.execute("UPDATE registrations SET entrances = '{N2}' WHERE registration_id = $1", north)
     await conn.execute("UPDATE registrations SET entrances = '{S1,N1}' WHERE registration_id = $1", south)
-    inc = await sync.changes(conn, EVENT, w, gate_id="N1", known_keys=full[-1].keys)
+    inc = await sync_store.changes(conn, EVENT, w, gate_id="N1", known_keys=full[-1].keys)
     assert holders(inc) == ({south}, {north})
     assert np.allclose(np.frombuffer(inc[0].holders_added[0].encoding, "<f8"), _enc(3))
     w2 = inc[-1].version
     # an update that does not touch what gates hold is no news
     await conn.execute("UPDATE registrations SET name = 'M' WHERE registration_id = $1", anywhere)
-    assert await sync.changes(conn, EVENT, w2, gate_id="N1", known_keys=full[-1].keys) == []
+    assert await sync_store.changes(conn, EVENT, w2, gate_id="N1", known_keys=full[-1].keys) == []
 
 
 async def test_watermark_waits_for_a_writer_that_numbered_but_has_not_committed(
@@ -158,7 +158,7 @@ async def test_watermark_waits_for_a_writer_that_numbered_but_has_not_committed(
         rid = await _register(writer)
         mine = await writer.fetchval("SELECT sync_version FROM registrations WHERE registration_id = $1", rid)
         await _register(conn)  # a later number, committed first
-        reader = asyncio.create_task(sync.changes(conn, EVENT, 0))
+        reader = asyncio.create_task(sync_store.changes(conn, EVENT, 0))
         await asyncio.sleep(0.3)
         assert not reader.done()  # the reader may not report past the uncommitted number
         await tx.commit()
@@ -212,14 +212,14 @@ async def test_revocation_and_faces_reach_a_gate_that_then_works_offline(
         w.writerow(["Joe Biden", "110101199202022345", "standard", "", "examples__biden.jpg"])
     conn = await asyncpg.connect(server.db_url)
     try:
-        key_id, key = await ticketing.latest_key(conn, EVENT, tmp_path / "keys")
+        key_id, key = await issuing.latest_key(conn, EVENT, tmp_path / "keys")
         now = int(time.time())
         summary = await registration.import_csv(
             conn, path, photos, event_id=EVENT, secret=bytes(32), workers=1,
             tickets_plan=TicketPlan(key_id, key, valid_from=now - 60, valid_until=now + 3600, now=now))
         obama, biden = (r for r in summary.rows)
         assert obama.payload and biden.payload and obama.ticket_id
-        pngs = {r.ticket_id: ticketing.render_png(r.payload or "", tmp_path / f"{r.ticket_id}.png", scale=5)
+        pngs = {r.ticket_id: issuing.render_png(r.payload or "", tmp_path / f"{r.ticket_id}.png", scale=5)
                 for r in summary.rows}
         gate = _gate(server, tmp_path)
         await gate.start()
@@ -239,7 +239,7 @@ async def test_revocation_and_faces_reach_a_gate_that_then_works_offline(
 
             # revoke through the same function the CLI uses; the gate hears it by LISTEN/NOTIFY
             t0 = time.perf_counter()
-            assert await ticketing.revoke(conn, obama.ticket_id, "reported stolen")
+            assert await issuing.revoke(conn, obama.ticket_id, "reported stolen")
             await wait_for(lambda: obama.ticket_id in gate.cache.revoked, within=3)
             latency = time.perf_counter() - t0
             denied = await gate.scan(_frame(face2, pngs[obama.ticket_id]))
@@ -254,7 +254,7 @@ async def test_revocation_and_faces_reach_a_gate_that_then_works_offline(
         assert latency < 2.0
 
         # restarted with no network: the persisted lists still decide
-        from eventguard.db.embedded import free_port
+        from command.db.embedded import free_port
 
         offline = _gate(server, tmp_path, url=f"ws://127.0.0.1:{free_port()}/ws/gate")
         await offline.start()

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gate import faces
-from gate.watchlist import Severity, WatchEntry, WatchHit, WatchlistIndex
+from vision import dlibface as faces
+from vision.index import Severity, WatchEntry, WatchHit, WatchlistIndex
 
 IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "faces" / "images"
 N_SYNTHETIC = 100_000

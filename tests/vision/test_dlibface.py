@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gate import faces
-from gate.faces import Box, FaceProblem, FaceResult
+from vision import dlibface as faces
+from vision.dlibface import Box, FaceProblem, FaceResult
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FACES = SHARED / "faces"

@@ -1,0 +1,35 @@
+"""Run the command server in this process: start it, or serve until cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from aiohttp import web
+
+from command.app import create_app
+from eventguard.config import Venue
+from eventguard.settings import ServerSettings
+
+
+async def start(settings: ServerSettings, venue: Venue) -> web.AppRunner:
+    """Start serving; the caller owns the runner (await runner.cleanup() to stop)."""
+    settings.validate()
+    ctx = None
+    if settings.tls_cert and settings.tls_key:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
+    runner = web.AppRunner(create_app(settings, venue), access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ctx, backlog=2048)
+    await site.start()
+    return runner
+
+
+async def serve_forever(settings: ServerSettings, venue: Venue) -> None:
+    """Serve until the task is cancelled (Ctrl-C)."""
+    runner = await start(settings, venue)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,99 @@
+"""Watchlists in PostgreSQL: lists, entries, hit reports and the index gates screen against.
+
+Raises the command package's own errors (Conflict, NotFound); no aiohttp here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import numpy as np
+
+from command import store
+from command.errors import Conflict, NotFound
+from eventguard.wire import WatchlistHitReport
+from vision.index import Severity, WatchlistIndex
+
+
+async def create_list(conn: asyncpg.Connection, name: str, severity: Severity, by: str) -> dict[str, Any]:
+    """A new active watchlist."""
+    row = await conn.fetchrow(
+        "INSERT INTO watchlists (id, name, severity, created_by) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (name) DO NOTHING RETURNING id, name, severity, active",
+        uuid.uuid4().hex, name, severity.value, by)
+    if row is None:
+        raise Conflict(f"a watchlist named {name!r} exists")
+    return dict(row)
+
+
+async def lists(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Every watchlist with its number of current entries."""
+    rows = await conn.fetch(
+        "SELECT w.id, w.name, w.severity, w.active, count(e.id) FILTER (WHERE e.removed_at IS NULL) AS entries "
+        "FROM watchlists w LEFT JOIN watchlist_entries e ON e.list_id = w.id GROUP BY w.id ORDER BY w.name")
+    return [dict(r) for r in rows]
+
+
+async def add_entry(conn: asyncpg.Connection, list_id: str, label: str, encoding: np.ndarray, by: str,
+                    id_hash: bytes | None = None) -> str:
+    """Store one entry's encoding; its id."""
+    enc = np.asarray(encoding, dtype="<f8")
+    if enc.shape != (128,) or not np.all(np.isfinite(enc)):
+        raise ValueError("encoding must be 128 finite numbers")
+    entry_id = uuid.uuid4().hex
+    try:
+        await conn.execute(
+            "INSERT INTO watchlist_entries (id, list_id, label, id_hash, encoding, added_by) "
+            "VALUES ($1, $2, $3, $4, $5, $6)", entry_id, list_id, label, id_hash, enc.tobytes(), by)
+    except asyncpg.ForeignKeyViolationError as err:
+        raise NotFound(f"no watchlist {list_id}") from err
+    return entry_id
+
+
+async def entries(conn: asyncpg.Connection, list_id: str, *, with_encodings: bool = False) -> list[dict[str, Any]]:
+    """Current entries of a list (encodings as lists of floats only when asked)."""
+    rows = await conn.fetch(
+        "SELECT id, label, id_hash IS NOT NULL AS has_id, added_by, added_at, encoding "
+        "FROM watchlist_entries WHERE list_id = $1 AND removed_at IS NULL ORDER BY added_at, id", list_id)
+    out = []
+    for r in rows:
+        d: dict[str, Any] = {"id": r["id"], "label": r["label"], "has_id": r["has_id"], "added_by": r["added_by"],
+                             "added_at": r["added_at"].timestamp()}
+        if with_encodings:
+            d["encoding"] = np.frombuffer(r["encoding"], dtype="<f8").tolist()
+        out.append(d)
+    return out
+
+
+async def store_hit(conn: asyncpg.Connection, gate_id: str, report: WatchlistHitReport) -> bool:
+    """Keep a gate's hit report once per (event, entry); False if it was a replay."""
+    status: str = await conn.execute(
+        "INSERT INTO watchlist_hits (event_id, gate_id, at, list_id, entry_id, severity, distance, ticket_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id, entry_id) DO NOTHING",
+        report.event_id, gate_id, store.ts(report.at), report.list_id, report.entry_id, report.severity,
+        report.distance, report.ticket_id)
+    return status.endswith(" 1")
+
+
+async def hits(conn: asyncpg.Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """Newest hits first, with the entry's label."""
+    rows = await conn.fetch(
+        "SELECT h.id, h.event_id, h.gate_id, h.at, h.list_id, h.entry_id, e.label, h.severity, h.distance, "
+        "h.ticket_id FROM watchlist_hits h LEFT JOIN watchlist_entries e ON e.id = h.entry_id "
+        "ORDER BY h.at DESC, h.id DESC LIMIT $1", limit)
+    return [{**dict(r), "at": r["at"].timestamp()} for r in rows]
+
+
+async def load_index(conn: asyncpg.Connection) -> WatchlistIndex:
+    """Every current entry of every active list as a gate-side index (version = newest change)."""
+    rows = await conn.fetch(
+        "SELECT e.id, e.list_id, w.severity, e.encoding, greatest(e.sync_version, w.sync_version) AS v "
+        "FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id "
+        "WHERE e.removed_at IS NULL AND w.active ORDER BY e.id")
+    if not rows:
+        return WatchlistIndex()
+    mat = np.stack([np.frombuffer(r["encoding"], dtype="<f8") for r in rows])
+    return WatchlistIndex.from_arrays([r["id"] for r in rows], [r["list_id"] for r in rows],
+                                      [r["severity"] for r in rows], mat, version=max(r["v"] for r in rows))

@@ -1,0 +1,36 @@
+"""Process-level helpers shared by the programs: which database, logging."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+
+from command.db.embedded import EmbeddedPostgres
+from eventguard.settings import data_dir
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Plain, timestamped logs on stderr."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def database(url: str | None, *, keep_running: bool = False) -> Iterator[str]:
+    """Yield a DSN: the given URL, or an embedded server under the user's data dir
+    (started if needed; stopped afterwards unless it was already running or keep_running)."""
+    if url:
+        yield url
+        return
+    pg = EmbeddedPostgres(data_dir() / "pgdata", port=int(os.environ.get("EVENTGUARD_PG_PORT", "54329")))
+    was_running = (pg.datadir / "PG_VERSION").exists() and pg.running()
+    pg.start()
+    try:
+        yield pg.dsn("postgres")
+    finally:
+        if not (was_running or keep_running):
+            pg.stop()

@@ -1,0 +1,47 @@
+"""Errors of the vision package (images, face engines, indexes).
+
+VisionError
+ ├── ImageError            an uploaded or captured image cannot be used
+ │    ├── EmptyImage       0 bytes
+ │    ├── ImageTooLarge    more bytes or pixels than the configured limit
+ │    └── NotAnImage       not a decodable JPEG/PNG (or truncated)
+ └── ModelError            a packaged face model is missing or damaged
+"""
+
+from __future__ import annotations
+
+
+class VisionError(Exception):
+    """Base of every error raised by the vision package."""
+
+    code = "vision_error"
+
+
+class ImageError(VisionError):
+    """An image cannot be used; the message is safe to show to the client."""
+
+    code = "bad_image"
+
+
+class EmptyImage(ImageError):
+    """The image has no bytes."""
+
+    code = "empty_image"
+
+
+class ImageTooLarge(ImageError):
+    """The image exceeds the byte or pixel limit."""
+
+    code = "image_too_large"
+
+
+class NotAnImage(ImageError):
+    """The bytes do not decode to an image (wrong format or truncated)."""
+
+    code = "not_an_image"
+
+
+class ModelError(VisionError):
+    """A face model file cannot be found or read."""
+
+    code = "bad_model"
