@@ -6,7 +6,7 @@ cost ~100 ms here, two thirds of a gate decision. This module runs the *same* ne
 im2col + one BLAS matrix product per convolution, using the OpenBLAS that numpy ships, in
 ~20 ms on one core. Landmarks and the aligned chip still come from dlib
 (`dlib.get_face_chip`, as dlib's own `compute_face_descriptor` does), so only the arithmetic
-moves. Its output equals dlib's to ~1e-6 (tests/gate/test_encoder.py compares both on the shared
+moves. Its output equals dlib's to ~1e-6 (tests/vision/test_encoder.py compares both on the shared
 photos), and `DescriptorNet.load` checks one chip against dlib before it is used: if a future
 model file or dlib release disagrees, the caller falls back to dlib (see vision/dlibface.py).
 
