@@ -16,38 +16,12 @@ from types import MappingProxyType
 
 from command.density import ZoneState
 from command.errors import AlertAlreadyResolved, UnknownAlert
+from eventguard.codes import AlertKind, AlertLevel, AlertStatus, WatchSeverity
 from eventguard.config import Thresholds
-
-
-class AlertKind(enum.StrEnum):
-    """What an alert is about."""
-
-    DENSITY_WARNING = "density_warning"
-    DENSITY_CRITICAL = "density_critical"
-    CAPACITY_FORECAST = "capacity_forecast"
-    WATCHLIST_HIT = "watchlist_hit"
-    DENY_RATE_SPIKE = "deny_rate_spike"
-    GATE_SILENT = "gate_silent"
-    GATE_OFFLINE = "gate_offline"
-
-
-class AlertLevel(enum.StrEnum):
-    """How urgent an alert is."""
-
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
 
 _RANK = {AlertLevel.INFO: 0, AlertLevel.WARNING: 1, AlertLevel.CRITICAL: 2}
 
 
-class AlertStatus(enum.StrEnum):
-    """Lifecycle of an alert."""
-
-    RAISED = "raised"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
 
 
 class ChangeKind(enum.StrEnum):
@@ -325,21 +299,20 @@ def evaluate(prev: AlertBook, observations: Observations, now: float,
 
 # ---- watchlist and operator actions -------------------------------------------------------
 
-_SEVERITY = {
-    "info": AlertLevel.INFO, "low": AlertLevel.INFO,
-    "warning": AlertLevel.WARNING, "medium": AlertLevel.WARNING,
-    "critical": AlertLevel.CRITICAL, "high": AlertLevel.CRITICAL,
-    "detain": AlertLevel.CRITICAL, "deny": AlertLevel.CRITICAL,
-}
+_LEVEL = MappingProxyType({
+    WatchSeverity.INFO: AlertLevel.INFO,
+    WatchSeverity.DETAIN: AlertLevel.CRITICAL,
+    WatchSeverity.DENY: AlertLevel.CRITICAL,
+})
 
 
-def level_for_severity(severity: str) -> AlertLevel:
-    """Alert level of a watchlist severity; an unknown severity is treated as critical."""
-    return _SEVERITY.get(severity.strip().lower(), AlertLevel.CRITICAL)
+def level_for_severity(severity: WatchSeverity) -> AlertLevel:
+    """Alert level of a watchlist severity (the wire refuses any other value)."""
+    return _LEVEL[severity]
 
 
 def watchlist_alert(book: AlertBook, *, event_id: str, gate_id: str, list_id: str,
-                    entry_id: str, severity: str, now: float, distance: float | None = None,
+                    entry_id: str, severity: WatchSeverity, now: float, distance: float | None = None,
                     ticket_id: str | None = None) -> tuple[AlertBook, AlertChange | None]:
     """Raise the alert for a watchlist hit, keyed by the hit's event id.
 

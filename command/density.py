@@ -6,7 +6,6 @@ Pure and synchronous: no I/O, time is passed in as `now` (unix seconds).
 from __future__ import annotations
 
 import bisect
-import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,19 +14,8 @@ from typing import TypedDict
 import numpy as np
 import numpy.typing as npt
 
+from eventguard.codes import LOS
 from eventguard.config import Point, Venue, Zone
-
-
-class LOS(enum.StrEnum):
-    """Fruin level of service, A (free) to F (breakdown)."""
-
-    A = "A"
-    B = "B"
-    C = "C"
-    D = "D"
-    E = "E"
-    F = "F"
-
 
 _LEVELS: tuple[LOS, ...] = tuple(LOS)
 

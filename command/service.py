@@ -56,8 +56,8 @@ def alert_view(a: al.Alert, suggestions: dict[str, list[dict[str, Any]]] | None 
     details: dict[str, Any] = {**a.details, "value": a.value}
     if suggestions and a.kind in ZONE_ALERTS and suggestions.get(a.subject):
         details["suggestions"] = suggestions[a.subject]
-    return AlertView(id=a.id, kind=a.kind.value, level=a.level.value, subject=a.subject,
-                     status=a.status.value, message=alert_message(a, details), raised_at=a.raised_at,
+    return AlertView(id=a.id, kind=a.kind, level=a.level, subject=a.subject,
+                     status=a.status, message=alert_message(a, details), raised_at=a.raised_at,
                      details=details)
 
 

@@ -117,7 +117,7 @@ class CrowdState:
         c = self.zones[zone_id]
         st = zone_state(zone, c.occupancy, c.inflow.rate_per_min(now), c.outflow.rate_per_min(now))
         return ZoneView(id=zone.id, name=zone.name, occupancy=c.occupancy, capacity=zone.capacity,
-                        area_m2=zone.area_m2, density=round(st.density, 3), los=st.los.value,
+                        area_m2=zone.area_m2, density=round(st.density, 3), los=st.los,
                         inflow_per_min=st.inflow_per_min, outflow_per_min=st.outflow_per_min,
                         forecast_s=forecast_s)
 

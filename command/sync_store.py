@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import asyncpg
 import numpy as np
 
+from eventguard.codes import WatchSeverity
 from eventguard.wire import MAX_MESSAGE_BYTES, HolderFace, ListSync, PublicKey, WatchFace
 
 CHANNEL = "eventguard_sync"  # pg_notify channel; the payload is the event id, or ALL_EVENTS
@@ -66,7 +67,7 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
             holders_added=tuple(HolderFace(registration_id=c.ref, encoding=c.encoding)
                                 for c in group if c.kind == "holder_added"),
             holders_removed=tuple(c.ref for c in group if c.kind == "holder_removed"),
-            watch_added=tuple(WatchFace(entry_id=c.ref, list_id=c.list_id, severity=c.severity,
+            watch_added=tuple(WatchFace(entry_id=c.ref, list_id=c.list_id, severity=WatchSeverity(c.severity),
                                         encoding=c.encoding) for c in group if c.kind == "watch_added"),
             watch_removed=tuple(c.ref for c in group if c.kind == "watch_removed"),
             full=full and not out, more=more))

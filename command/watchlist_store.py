@@ -13,11 +13,12 @@ import numpy as np
 
 from command import store
 from command.errors import Conflict, NotFound
+from eventguard.codes import WatchSeverity
 from eventguard.wire import WatchlistHitReport
-from vision.index import Severity, WatchlistIndex
+from vision.index import WatchlistIndex
 
 
-async def create_list(conn: asyncpg.Connection, name: str, severity: Severity, by: str) -> dict[str, Any]:
+async def create_list(conn: asyncpg.Connection, name: str, severity: WatchSeverity, by: str) -> dict[str, Any]:
     """A new active watchlist."""
     row = await conn.fetchrow(
         "INSERT INTO watchlists (id, name, severity, created_by) VALUES ($1, $2, $3, $4) "

@@ -21,7 +21,7 @@ from command.auth import Principal, Role
 from command.errors import NotFound
 from command.requests import json_body
 from command.routing import guarded
-from vision.index import Severity
+from eventguard.codes import WatchSeverity
 
 routes = web.RouteTableDef()
 ACTORS = (Role.COMMANDER, Role.OPERATOR)
@@ -59,10 +59,10 @@ async def create(request: web.Request, who: Principal) -> web.Response:
     """Create a list: {"name": ..., "severity": "info" | "detain" | "deny"}."""
     body = await json_body(request)
     name, severity = body.get("name"), body.get("severity")
-    if not isinstance(name, str) or not name.strip() or severity not in {s.value for s in Severity}:
+    if not isinstance(name, str) or not name.strip() or severity not in {s.value for s in WatchSeverity}:
         raise _json_error(web.HTTPBadRequest, "bad_request", "name and severity (info, detain, deny) are required")
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        wl = await watchlist_store.create_list(conn, name.strip(), Severity(severity), who.subject)
+        wl = await watchlist_store.create_list(conn, name.strip(), WatchSeverity(severity), who.subject)
         await store.audit(conn, who.subject, who.role.value, "watchlist_create", wl["id"],
                           {"name": wl["name"], "severity": wl["severity"]})
     return web.json_response(wl, status=201)

@@ -8,24 +8,29 @@ with a WireError, never deeper inside a service.
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import msgspec
 
+from eventguard.codes import (
+    LOS,
+    AlertKind,
+    AlertLevel,
+    AlertStatus,
+    EventKind,
+    IncidentSeverity,
+    OrderKind,
+    OrderStatus,
+    Reason,
+    UnitKind,
+    Verdict,
+    WatchSeverity,
+)
 from eventguard.errors import WireError
 
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: a batch of 1,000 events is ~250 kB
 
 
-class EventKind(enum.StrEnum):
-    """What happened at a gate lane."""
-
-    ENTRY = "entry"  # a person was admitted and passed the turnstile into the gate's zone
-    EXIT = "exit"  # a person left through the gate
-    DENY = "deny"  # a scan was refused
-    SECONDARY = "secondary"  # a scan was sent to a person for a secondary check
-    TRANSFER = "transfer"  # a person moved from one zone to another (zone sensors / sim)
 
 
 class Msg(msgspec.Struct, frozen=True, tag_field="type", kw_only=True):
@@ -44,8 +49,8 @@ class GateEvent(msgspec.Struct, frozen=True, kw_only=True):
     at: float  # unix seconds, gate clock
     lane: int = 0
     ticket_id: str | None = None
-    verdict: str | None = None
-    reasons: tuple[str, ...] = ()
+    verdict: Verdict | None = None
+    reasons: tuple[Reason, ...] = ()
     zone_from: str | None = None  # TRANSFER only
     zone_to: str | None = None  # TRANSFER only
     latency_ms: float | None = None  # capture-to-verdict time at the gate
@@ -67,7 +72,7 @@ class WatchlistHitReport(Msg, frozen=True, tag="watchlist_hit"):
     at: float
     list_id: str
     entry_id: str
-    severity: str
+    severity: WatchSeverity
     distance: float
     ticket_id: str | None = None
 
@@ -126,12 +131,12 @@ class Order(Msg, frozen=True, tag="order"):
     """A dispatch or gate order; its receiver acknowledges it (OrderAck or REST)."""
 
     order_id: int
-    kind: str  # dispatch | close_lane | open_lane | divert
+    kind: OrderKind
     target: str  # unit id or gate id
     location: str | None = None
     note: str = ""
     params: dict[str, Any] = {}
-    status: str = "sent"  # sent | acknowledged | escalated | cancelled
+    status: OrderStatus = OrderStatus.SENT
     issued_by: str = ""
     issued_at: float = 0.0
     ack_by: str | None = None
@@ -157,7 +162,7 @@ class ZoneView(msgspec.Struct, frozen=True, kw_only=True):
     capacity: int
     area_m2: float
     density: float
-    los: str
+    los: LOS
     inflow_per_min: float = 0.0
     outflow_per_min: float = 0.0
     forecast_s: float | None = None
@@ -211,10 +216,10 @@ class AlertView(msgspec.Struct, frozen=True, kw_only=True):
     """An alert as the live map shows it."""
 
     id: int
-    kind: str
-    level: str
+    kind: AlertKind
+    level: AlertLevel
     subject: str
-    status: str
+    status: AlertStatus
     message: str
     raised_at: float
     details: dict[str, Any] = {}
@@ -232,7 +237,7 @@ class IncidentView(msgspec.Struct, frozen=True, kw_only=True):
 
     id: int
     kind: str
-    severity: str
+    severity: IncidentSeverity
     location: str
     status: str
     note: str = ""
@@ -247,7 +252,7 @@ class UnitView(msgspec.Struct, frozen=True, kw_only=True):
     """A steward / police / medic unit."""
 
     id: str
-    kind: str
+    kind: UnitKind
     name: str
     status: str
     x: float | None = None
@@ -298,7 +303,7 @@ class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
 
     entry_id: str
     list_id: str
-    severity: str  # "info" | "detain" | "deny"
+    severity: WatchSeverity
     encoding: bytes  # 128 little-endian float64 (1,024 bytes)
 
 
@@ -347,7 +352,7 @@ class TerminalHit(msgspec.Struct, frozen=True, kw_only=True):
 
     list_id: str
     entry_id: str
-    severity: str
+    severity: WatchSeverity
     distance: float
     ambiguous: bool = False
 
@@ -359,8 +364,8 @@ class TerminalVerdict(Msg, frozen=True, tag="terminal_verdict"):
     event_id: str
     at: float
     lane: int
-    verdict: str  # admit | deny | secondary
-    reasons: tuple[str, ...]
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
     ticket_id: str | None = None
     holder_name: str | None = None  # not known at the gate yet
     face_distance: float | None = None

@@ -111,7 +111,7 @@ class Terminal:
         thumb = await asyncio.get_running_loop().run_in_executor(svc.cpu, self._thumbnail, frame)
         ev = result.event
         msg = TerminalVerdict(
-            gate_id=ev.gate_id, event_id=ev.event_id, at=ev.at, lane=ev.lane, verdict=result.decision.verdict.value,
+            gate_id=ev.gate_id, event_id=ev.event_id, at=ev.at, lane=ev.lane, verdict=result.decision.verdict,
             reasons=ev.reasons, ticket_id=ev.ticket_id, face_distance=result.face_distance,
             hits=tuple(TerminalHit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                                    distance=round(h.distance, 4), ambiguous=h.ambiguous) for h in result.hits),

@@ -6,48 +6,11 @@ human check; otherwise ADMIT. Every reason found is listed, not just the decidin
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eventguard.codes import Reason, Verdict, WatchSeverity
 from eventguard.tickets import TicketCheck, TicketCode
-
-
-class Verdict(enum.StrEnum):
-    """What the lane does with the person."""
-
-    ADMIT = "admit"
-    DENY = "deny"
-    SECONDARY = "secondary"
-
-
-class Reason(enum.StrEnum):
-    """Closed vocabulary of verdict reasons; human text lives in the UI."""
-
-    TICKET_VALID = "ticket_valid"
-    NO_TICKET = "no_ticket"
-    BAD_FORMAT = "ticket_bad_format"
-    UNKNOWN_KEY = "ticket_unknown_key"
-    BAD_SIGNATURE = "ticket_bad_signature"
-    OTHER_EVENT = "ticket_other_event"
-    NOT_YET_VALID = "ticket_not_yet_valid"
-    EXPIRED = "ticket_expired"
-    REVOKED = "ticket_revoked"
-    WRONG_ENTRANCE = "ticket_wrong_entrance"
-    ALREADY_INSIDE = "already_inside"
-    NOT_INSIDE = "not_inside"
-    FACE_MATCH = "face_match"
-    FACE_MISMATCH = "face_mismatch"
-    NO_FACE = "no_face"
-    MULTIPLE_FACES = "multiple_faces"
-    FACE_TOO_SMALL = "face_too_small"
-    NO_REGISTERED_FACE = "no_registered_face"
-    WATCHLIST_DENY = "watchlist_deny"
-    WATCHLIST_DETAIN = "watchlist_detain"
-    WATCHLIST_INFO = "watchlist_info"
-    WATCHLIST_AMBIGUOUS = "watchlist_ambiguous"
-    LANE_CLOSED = "lane_closed"
-
 
 _TICKET_REASON = {
     TicketCode.VALID: Reason.TICKET_VALID,
@@ -86,11 +49,11 @@ class FaceCheck:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A 1:N screening candidate (severity: info, detain or deny)."""
+    """A 1:N screening candidate."""
 
     list_id: str
     entry_id: str
-    severity: str
+    severity: WatchSeverity
     distance: float
     ambiguous: bool = False
 
@@ -124,9 +87,9 @@ def _hit_reasons(hits: Sequence[Hit]) -> list[Reason]:
     for h in hits:
         if h.ambiguous:
             out.append(Reason.WATCHLIST_AMBIGUOUS)
-        elif h.severity == "deny":
+        elif h.severity is WatchSeverity.DENY:
             out.append(Reason.WATCHLIST_DENY)
-        elif h.severity == "detain":
+        elif h.severity is WatchSeverity.DETAIN:
             out.append(Reason.WATCHLIST_DETAIN)
         else:
             out.append(Reason.WATCHLIST_INFO)

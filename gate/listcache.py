@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from eventguard.codes import WatchSeverity
 from eventguard.wire import ListSync, WatchFace
-from vision.index import Severity, WatchEntry
+from vision.index import WatchEntry
 
 ENCODING_BYTES = 128 * 8
 
@@ -55,7 +56,7 @@ def watch_entry(entry_id: str, list_id: str, severity: str, raw: bytes) -> Watch
     """A watchlist entry from its wire/stored form; None if the encoding or severity is malformed."""
     enc = decode_encoding(raw)
     try:
-        sev = Severity(severity)
+        sev = WatchSeverity(severity)
     except ValueError:
         return None
     return WatchEntry(entry_id, list_id, sev, enc) if enc is not None else None

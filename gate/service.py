@@ -239,7 +239,7 @@ class GateService:
                 self.cpu, lambda: self.cache.watchlist.search(encoding, threshold=self.cfg.watch_threshold,
                                                               margin=self.cfg.watch_margin))
             stage["search"] = (time.perf_counter() - t0) * 1000
-        hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity.value,
+        hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         problem = res.problem.value if res.problem else None
         return FaceCheck(problem=problem, distance=dist, tolerance=self.cfg.tolerance), hits, stage
@@ -284,7 +284,7 @@ class GateService:
             event_id=f"{self.cfg.gate_id}:{uuid.uuid4().hex}", gate_id=self.cfg.gate_id, kind=kind,
             at=captured_at if captured_at is not None else now, lane=lane,
             ticket_id=check.ticket.ticket_id if check and check.ticket else None,
-            verdict=decision.verdict.value, reasons=tuple(r.value for r in decision.reasons),
+            verdict=decision.verdict, reasons=tuple(decision.reasons),
             latency_ms=round(latency, 2))
         await self.record(event)
         if hits:

@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 import websockets
 
+from eventguard.codes import Verdict
 from eventguard.config import load_venue
 from eventguard.settings import DEFAULT_VENUE
 from eventguard.wire import (
@@ -99,7 +100,7 @@ async def _gate(url: str, token: str, gate_id: str, batch: int, until: float, ra
             p = uuid.uuid4().hex[:10]
             events = tuple(GateEvent(event_id=f"{gate_id}:{p}{i}", gate_id=gate_id,
                                      kind=EventKind.ENTRY if i % 4 else EventKind.EXIT, at=time.time(),
-                                     lane=i % 4, verdict="admit") for i in range(batch))
+                                     lane=i % 4, verdict=Verdict.ADMIT) for i in range(batch))
             await ws.send(encode(EventBatch(batch_id=p, events=events)).decode())
             while True:
                 m = decode_server_message(await ws.recv())

@@ -24,11 +24,12 @@ import numpy as np
 import numpy.typing as npt
 
 from eventguard import tickets
+from eventguard.codes import WatchSeverity
 from gate.service import GateCache, GateConfig, GateService
 from sim.frames import FACES_DIR, PEOPLE, compose, load_person, qr_image
 from vision import dlibface as faces
 from vision.image import Frame
-from vision.index import ENCODING_DIM, Severity, WatchlistIndex
+from vision.index import ENCODING_DIM, WatchlistIndex
 
 EVENT = "bench-event"
 GATE = "BENCH"
@@ -61,7 +62,7 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
     all_ids = ids + [eid for eid, _ in real]
     mat = np.vstack([syn] + [np.asarray(e, np.float32)[None, :] for _, e in real])
     index = WatchlistIndex.from_arrays(all_ids, ["bench"] * len(all_ids),
-                                       [Severity.INFO] * len(all_ids), mat, version=1)
+                                       [WatchSeverity.INFO] * len(all_ids), mat, version=1)
     key = tickets.new_key()
     now = time.time()
     warm = 2

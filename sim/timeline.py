@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from eventguard.codes import Verdict
 from eventguard.wire import EventKind, GateEvent
 from sim.arrivals import sample_arrivals
 from sim.flow import FlowState, initial_state, step
@@ -140,7 +141,7 @@ class EventFactory:
         """One event with the next id."""
         self.seq += 1
         return GateEvent(event_id=f"{gate_id}:{self.run_id}:{self.seq}", gate_id=gate_id, kind=kind,
-                         at=at, lane=lane, verdict="admit" if kind is EventKind.ENTRY else None,
+                         at=at, lane=lane, verdict=Verdict.ADMIT if kind is EventKind.ENTRY else None,
                          zone_from=zone_from, zone_to=zone_to, queue=queue)
 
 

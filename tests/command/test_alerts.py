@@ -29,6 +29,7 @@ from command.alerts import (
     watchlist_alert,
 )
 from command.density import ZoneState, zone_state
+from eventguard.codes import WatchSeverity
 from command.errors import AlertAlreadyResolved, UnknownAlert
 from eventguard.config import Thresholds, Zone
 
@@ -240,29 +241,29 @@ def test_acknowledge_and_resolve() -> None:
 
 
 @pytest.mark.parametrize(("severity", "level"), [
-    ("low", AlertLevel.INFO), ("medium", AlertLevel.WARNING), ("HIGH", AlertLevel.CRITICAL),
-    ("critical", AlertLevel.CRITICAL), ("something-new", AlertLevel.CRITICAL),
+    (WatchSeverity.INFO, AlertLevel.INFO), (WatchSeverity.DETAIN, AlertLevel.CRITICAL),
+    (WatchSeverity.DENY, AlertLevel.CRITICAL),
 ])
-def test_level_for_severity(severity: str, level: AlertLevel) -> None:
+def test_level_for_severity(severity: WatchSeverity, level: AlertLevel) -> None:
     assert level_for_severity(severity) is level
 
 
 def test_watchlist_hits_are_new_and_idempotent() -> None:
     book = AlertBook(next_id=7)
     book, change = watchlist_alert(book, event_id="g1-n1", gate_id="g1", list_id="banned",
-                                   entry_id="p9", severity="high", now=1.0, distance=0.41)
+                                   entry_id="p9", severity=WatchSeverity.DENY, now=1.0, distance=0.41)
     assert change is not None and change.change is ChangeKind.RAISED
     assert (change.alert.id, change.alert.level, change.alert.details["gate_id"]) == (
         7, AlertLevel.CRITICAL, "g1")
     same, none = watchlist_alert(book, event_id="g1-n1", gate_id="g1", list_id="banned",
-                                 entry_id="p9", severity="high", now=2.0)
+                                 entry_id="p9", severity=WatchSeverity.DENY, now=2.0)
     assert none is None and same is book
     book, other = watchlist_alert(book, event_id="g1-n2", gate_id="g1", list_id="banned",
-                                  entry_id="p9", severity="high", now=3.0)
+                                  entry_id="p9", severity=WatchSeverity.DENY, now=3.0)
     assert other is not None and other.alert.id == 8 and len(book) == 2
     book = resolve(book, 7, "op", now=4.0)
     replay, nothing = watchlist_alert(book, event_id="g1-n1", gate_id="g1", list_id="banned",
-                                      entry_id="p9", severity="high", now=5.0)
+                                      entry_id="p9", severity=WatchSeverity.DENY, now=5.0)
     assert nothing is None and len(replay) == 1
     later, _ = evaluate(book, Observations(), 10_000.0, CFG)  # never auto-cleared
     assert len(later) == 1

@@ -16,11 +16,11 @@ from support import Server, shared, wait_for
 
 from command import issuing, sync_store
 from command.sync_store import Change
+from eventguard.codes import WatchSeverity
 from eventguard.wire import ListSync, PublicKey, WatchFace, decode_server_message, encode
 from gate.listcache import ListCache
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
-from vision.index import Severity
 
 EVENT = "demo-2026"
 KEYS = (PublicKey(key_id=1, public_key=bytes(32)),)
@@ -70,7 +70,7 @@ def test_list_cache_keeps_watch_entries_and_full_replaces(tmp_path: Path) -> Non
     lc.close()
     got = ListCache(tmp_path / "g.lists").load()
     assert got.version == 5 and [(e.entry_id, e.list_id, e.severity) for e in got.watch] == [
-        (b.ref, b.list_id, Severity.DETAIN)]
+        (b.ref, b.list_id, WatchSeverity.DETAIN)]
     assert np.allclose(got.watch[0].encoding, np.frombuffer(b.encoding, "<f8"))
     lc = ListCache(tmp_path / "g.lists")
     c = _watch(8)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eventguard.codes import Reason
 from eventguard.errors import WireError
 from eventguard.wire import (
     MAX_MESSAGE_BYTES,
@@ -23,7 +24,7 @@ from eventguard.wire import (
 
 def test_round_trip() -> None:
     b = EventBatch(batch_id="b", events=(GateEvent(event_id="g:1", gate_id="g", kind=EventKind.EXIT, at=1.5,
-                                                   reasons=("a", "b")),))
+                                                   reasons=(Reason.TICKET_VALID, Reason.FACE_MATCH)),))
     assert decode_gate_message(encode(b)) == b
     s = Snapshot(event_id="e", event_name="E", zones=(), gates=())
     assert decode_server_message(encode(s)) == s
@@ -51,3 +52,33 @@ def test_any_input_decodes_or_raises_wire_error(raw: bytes | str) -> None:
         decode_gate_message(raw)
     except WireError:
         pass
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    ('{"type":"events","batch_id":"b","events":[{"event_id":"g:1","gate_id":"g","kind":"entry",'
+     '"at":1.0,"verdict":"maybe"}]}', "verdict"),
+    ('{"type":"events","batch_id":"b","events":[{"event_id":"g:1","gate_id":"g","kind":"entry",'
+     '"at":1.0,"verdict":"admit","reasons":["ticket_valid","because"]}]}', "reasons[1]"),
+    ('{"type":"events","batch_id":"b","events":[{"event_id":"g:1","gate_id":"g","kind":"teleport",'
+     '"at":1.0}]}', "kind"),
+    ('{"type":"watchlist_hit","event_id":"g:1","gate_id":"g","at":1.0,"list_id":"l","entry_id":"e",'
+     '"severity":"shoot","distance":0.3}', "severity"),
+])
+def test_unknown_vocabulary_values_are_refused_at_the_edge(raw: str, field: str) -> None:
+    with pytest.raises(WireError, match=r"Invalid enum value") as err:
+        decode_gate_message(raw)
+    assert field in str(err.value)
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    ('{"type":"order","order_id":1,"kind":"launch","target":"N1"}', "kind"),
+    ('{"type":"order","order_id":1,"kind":"close_lane","target":"N1","status":"lost"}', "status"),
+    ('{"type":"alerts","at":1.0,"alerts":[{"id":1,"kind":"aliens","level":"warning","subject":"z",'
+     '"status":"raised","message":"m","raised_at":1.0}]}', "kind"),
+    ('{"type":"alerts","at":1.0,"alerts":[{"id":1,"kind":"gate_silent","level":"doom","subject":"z",'
+     '"status":"raised","message":"m","raised_at":1.0}]}', "level"),
+])
+def test_server_messages_refuse_unknown_vocabulary(raw: str, field: str) -> None:
+    with pytest.raises(WireError, match=r"Invalid enum value") as err:
+        decode_server_message(raw)
+    assert field in str(err.value)

@@ -23,11 +23,12 @@ from support import shared
 
 from command.db.embedded import free_port
 from eventguard import tickets
+from eventguard.codes import WatchSeverity
 from gate.app import TerminalConfig, create_gate_app
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
 from vision.image import Frame, decode_bytes
-from vision.index import Severity, WatchEntry
+from vision.index import WatchEntry
 
 TOKEN = "terminal-token-0123456789abcdef"
 EVENT = "ev-test"
@@ -170,7 +171,7 @@ async def test_watchlist_hit_denies_and_is_journaled_while_offline(tmp_path: Pat
     person = frames.load_person(faces_dir / "examples__obama.jpg")
     other = frames.load_person(faces_dir / "examples__obama2.jpg")
     cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
-    cache.watchlist.add(WatchEntry("wl-obama", "list-1", Severity.DENY, other.encoding))
+    cache.watchlist.add(WatchEntry("wl-obama", "list-1", WatchSeverity.DENY, other.encoding))
     runner, url, svc = await _start(tmp_path, cache, face_required=True)
     try:
         frame = frames.compose(person.crop, frames.qr_image(_payload(key, person.holder_ref)))

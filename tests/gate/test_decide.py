@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from eventguard.codes import WatchSeverity
 from eventguard.tickets import Ticket, TicketCheck, TicketCode
 from gate.decide import (
     DENY_REASONS,
@@ -25,7 +26,7 @@ OPEN = GateState()
 
 
 def _hit(severity: str, ambiguous: bool = False, entry: str = "e1") -> Hit:
-    return Hit(list_id="L", entry_id=entry, severity=severity, distance=0.4, ambiguous=ambiguous)
+    return Hit(list_id="L", entry_id=entry, severity=WatchSeverity(severity), distance=0.4, ambiguous=ambiguous)
 
 
 # (name, ticket, face, hits, gate, verdict, reasons) -- one row per reason at least

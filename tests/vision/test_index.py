@@ -9,16 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eventguard.codes import WatchSeverity
 from vision import dlibface as faces
-from vision.index import Severity, WatchEntry, WatchHit, WatchlistIndex
+from vision.index import WatchEntry, WatchHit, WatchlistIndex
 
 IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "faces" / "images"
 N_SYNTHETIC = 100_000
 
 ENROLLED = {  # entry id -> (enrolment photo, severity)
-    "obama": ("examples__obama.jpg", Severity.DENY),
-    "biden": ("examples__biden.jpg", Severity.DETAIN),
-    "alex": ("examples__alex-lacamoire.png", Severity.INFO),
+    "obama": ("examples__obama.jpg", WatchSeverity.DENY),
+    "biden": ("examples__biden.jpg", WatchSeverity.DETAIN),
+    "alex": ("examples__alex-lacamoire.png", WatchSeverity.INFO),
 }
 QUERIES = [  # other photos of enrolled people
     ("tests__obama3.jpg", "obama"),
@@ -43,7 +44,7 @@ def _brute(
 
 
 def _entry(
-    eid: str, enc: np.ndarray, sev: Severity = Severity.INFO, list_id: str = "L1"
+    eid: str, enc: np.ndarray, sev: WatchSeverity = WatchSeverity.INFO, list_id: str = "L1"
 ) -> WatchEntry:
     return WatchEntry(eid, list_id, sev, enc)
 
@@ -113,11 +114,11 @@ def test_ambiguity_uses_the_second_best_even_over_threshold(
 
 def test_replace_keeps_one_row_and_updates_metadata() -> None:
     v = np.full(128, 0.01)
-    idx = WatchlistIndex([_entry("x", v, Severity.INFO)])
-    idx.add(_entry("x", v * 2, Severity.DENY, "L2"))
+    idx = WatchlistIndex([_entry("x", v, WatchSeverity.INFO)])
+    idx.add(_entry("x", v * 2, WatchSeverity.DENY, "L2"))
     assert len(idx) == 1
     (hit,) = idx.search(v * 2, threshold=0.1)
-    assert (hit.entry_id, hit.list_id, hit.severity) == ("x", "L2", Severity.DENY)
+    assert (hit.entry_id, hit.list_id, hit.severity) == ("x", "L2", WatchSeverity.DENY)
     assert hit.distance == pytest.approx(0.0, abs=1e-6)  # float32 storage
 
 
@@ -199,7 +200,7 @@ def crowd(real: dict[str, np.ndarray]) -> Iterator[WatchlistIndex]:
     )
     slots = rng.choice(N_SYNTHETIC, size=len(ENROLLED), replace=False)
     ids = [f"syn{i}" for i in range(N_SYNTHETIC)]
-    sev: list[Severity | str] = [Severity.INFO] * N_SYNTHETIC
+    sev: list[WatchSeverity | str] = [WatchSeverity.INFO] * N_SYNTHETIC
     for slot, (eid, (photo, severity)) in zip(slots, ENROLLED.items(), strict=True):
         synth[slot] = real[photo]
         ids[slot] = eid
@@ -248,7 +249,7 @@ def test_remove_then_re_add(real: dict[str, np.ndarray], crowd: WatchlistIndex) 
     assert len(crowd) == before - 1
     assert all(h.entry_id != "obama" for h in crowd.search(query, threshold=0.6, top_k=10))
     assert crowd.apply(
-        3, add=[WatchEntry("obama", "L9", Severity.DENY, real["examples__obama.jpg"])]
+        3, add=[WatchEntry("obama", "L9", WatchSeverity.DENY, real["examples__obama.jpg"])]
     )
     hits = crowd.search(query)
     assert hits[0].entry_id == "obama" and hits[0].list_id == "L9"
