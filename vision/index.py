@@ -20,10 +20,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
+
+from eventguard.codes import WatchSeverity
 
 ENCODING_DIM = 128
 DEFAULT_THRESHOLD = 0.5
@@ -35,12 +36,6 @@ _CANDIDATE_SLACK = 1e-3  # float32 ranking error is ~1e-6 in d^2; keep borderlin
 _BLOCK_ROWS = 2048
 
 
-class Severity(StrEnum):
-    """What a watchlist match asks the gate to do (closed vocabulary)."""
-
-    INFO = "info"
-    DETAIN = "detain"
-    DENY = "deny"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +44,7 @@ class WatchEntry:
 
     entry_id: str
     list_id: str
-    severity: Severity
+    severity: WatchSeverity
     encoding: npt.NDArray[np.floating]
 
 
@@ -59,7 +54,7 @@ class WatchHit:
 
     entry_id: str
     list_id: str
-    severity: Severity
+    severity: WatchSeverity
     distance: float
     ambiguous: bool
 
@@ -83,18 +78,18 @@ class WatchlistIndex:
         self._n = 0
         self._ids: list[str] = []
         self._lists: list[str] = []
-        self._sev: list[Severity] = []
+        self._sev: list[WatchSeverity] = []
         self._row: dict[str, int] = {}
         self.version = version
         for e in entries:
-            self._add(e.entry_id, e.list_id, Severity(e.severity), _as_encoding(e.encoding))
+            self._add(e.entry_id, e.list_id, WatchSeverity(e.severity), _as_encoding(e.encoding))
 
     @classmethod
     def from_arrays(
         cls,
         entry_ids: Sequence[str],
         list_ids: Sequence[str],
-        severities: Sequence[Severity | str],
+        severities: Sequence[WatchSeverity | str],
         encodings: npt.ArrayLike,
         *,
         version: int = 0,
@@ -115,7 +110,7 @@ class WatchlistIndex:
         idx._n = n
         idx._ids = list(entry_ids)
         idx._lists = list(list_ids)
-        idx._sev = [Severity(s) for s in severities]
+        idx._sev = [WatchSeverity(s) for s in severities]
         idx._row = row
         return idx
 
@@ -126,7 +121,7 @@ class WatchlistIndex:
         return entry_id in self._row
 
     def _add(
-        self, entry_id: str, list_id: str, severity: Severity, enc: npt.NDArray[np.float64]
+        self, entry_id: str, list_id: str, severity: WatchSeverity, enc: npt.NDArray[np.float64]
     ) -> None:
         row = self._row.get(entry_id)
         if row is None:
@@ -172,7 +167,7 @@ class WatchlistIndex:
         """Insert an entry, or replace the one with the same entry_id."""
         enc = _as_encoding(entry.encoding)
         with self._lock:
-            self._add(entry.entry_id, entry.list_id, Severity(entry.severity), enc)
+            self._add(entry.entry_id, entry.list_id, WatchSeverity(entry.severity), enc)
 
     def remove(self, entry_id: str) -> bool:
         """Drop an entry; False when it was not present."""
@@ -188,7 +183,7 @@ class WatchlistIndex:
         Encodings are validated before anything changes, so a bad sync leaves the index intact.
         """
         adds = [
-            (e.entry_id, e.list_id, Severity(e.severity), _as_encoding(e.encoding)) for e in add
+            (e.entry_id, e.list_id, WatchSeverity(e.severity), _as_encoding(e.encoding)) for e in add
         ]
         removes = list(remove)
         with self._lock:
