@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +67,7 @@ class EventInfo:
     name: str
     doors_open: datetime | None = None
     starts_at: datetime | None = None
+    ends_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,58 @@ class Venue:
             if g.id == gate_id:
                 return g
         raise KeyError(gate_id)
+
+
+# The keys each table may hold; anything else is a typo or a misplaced setting, never ignored.
+TOP_LEVEL = ("event", "zones", "gates", "connections", "thresholds", "sim")  # [sim]: the simulator's
+EVENT_KEYS = ("id", "name", "doors_open", "starts_at", "ends_at")
+ZONE_KEYS = ("id", "name", "area_m2", "capacity", "polygon", "warning_density", "critical_density")
+GATE_KEYS = ("id", "name", "zone", "lanes", "position")
+CONNECTION_KEYS = ("a", "b", "width_m", "length_m")
+THRESHOLD_KEYS = ("warning_density", "critical_density", "forecast_horizon_s")
+_ARRAYS = ("zones", "gates", "connections")
+
+
+def suggest(key: str, allowed: Collection[str]) -> str:
+    """'; did you mean 'x'?' for the nearest allowed key, or the list of allowed keys."""
+    near = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    return f"; did you mean '{near[0]}'?" if near else f" (allowed: {', '.join(allowed)})"
+
+
+def check_keys(table: Mapping[str, Any], allowed: Collection[str], where: str) -> None:
+    """Refuse a key that `allowed` does not list, naming the table and the nearest valid key."""
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key '{key}' in {where}{suggest(key, allowed)}")
+
+
+def _table(v: Any, where: str) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise ConfigError(f"{where} must be a table, got {type(v).__name__} {v!r}")
+    return v
+
+
+def _tables(raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    v = raw.get(key)
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise ConfigError(f"'{key}' must be an array of tables [[{key}]], got {type(v).__name__}")
+    return [_table(t, f"[[{key}]] #{i + 1}") for i, t in enumerate(v)]
+
+
+def check_top_level(raw: Mapping[str, Any], allowed: Collection[str] = TOP_LEVEL) -> None:
+    """Unknown top-level tables: '[[gate]]' is named as written, with its nearest valid name."""
+    def shape(key: str, array: bool) -> str:
+        return f"[[{key}]]" if array else f"[{key}]"
+
+    for key, v in raw.items():
+        if key in allowed:
+            continue
+        near = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+        hint = (f"; did you mean {shape(near[0], near[0] in _ARRAYS)}?" if near
+                else f" (allowed: {', '.join(allowed)})")
+        raise ConfigError(f"unknown table {shape(key, isinstance(v, list))} at the top level{hint}")
 
 
 def _req(d: dict[str, Any], key: str, where: str) -> Any:
@@ -141,19 +196,32 @@ def _time(v: Any, where: str) -> datetime | None:
 
 
 def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
-    """Validate a decoded venue document; raise ConfigError naming the bad field."""
-    ev = raw.get("event")
-    if not isinstance(ev, dict):
-        raise ConfigError(f"{source}: missing [event] table")
+    """Validate a decoded venue document; raise ConfigError naming the file, table and key."""
+    try:
+        return _parse_venue(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from err
+
+
+def _parse_venue(raw: dict[str, Any]) -> Venue:
+    check_top_level(raw)
+    if "event" not in raw:
+        raise ConfigError("missing [event] table")
+    ev = _table(raw["event"], "[event]")
+    check_keys(ev, EVENT_KEYS, "[event]")
     event = EventInfo(
         id=_str(ev, "id", "event"),
         name=_str(ev, "name", "event", default=str(ev.get("id", ""))),
         doors_open=_time(ev.get("doors_open"), "event.doors_open"),
         starts_at=_time(ev.get("starts_at"), "event.starts_at"),
+        ends_at=_time(ev.get("ends_at"), "event.ends_at"),
     )
+    if event.starts_at and event.ends_at and event.ends_at <= event.starts_at:
+        raise ConfigError("event.ends_at must be after event.starts_at")
     zones: list[Zone] = []
-    for i, z in enumerate(raw.get("zones") or []):
+    for i, z in enumerate(_tables(raw, "zones")):
         where = f"zones[{i}]"
+        check_keys(z, ZONE_KEYS, f"[[zones]] #{i + 1}")
         poly = tuple(_point(p, f"{where}.polygon[{j}]") for j, p in enumerate(z.get("polygon") or []))
         if poly and len(poly) < 3:
             raise ConfigError(f"{where}.polygon: needs at least 3 points")
@@ -166,13 +234,14 @@ def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
                           area_m2=_num(z, "area_m2", where), capacity=int(cap), polygon=poly,
                           warning_density=warn, critical_density=crit))
     if not zones:
-        raise ConfigError(f"{source}: at least one [[zones]] entry is required")
+        raise ConfigError("at least one [[zones]] entry is required")
     zone_ids = [z.id for z in zones]
     if len(set(zone_ids)) != len(zone_ids):
-        raise ConfigError(f"{source}: duplicate zone ids in {zone_ids}")
+        raise ConfigError(f"duplicate zone ids in {zone_ids}")
     gates: list[Gate] = []
-    for i, g in enumerate(raw.get("gates") or []):
+    for i, g in enumerate(_tables(raw, "gates")):
         where = f"gates[{i}]"
+        check_keys(g, GATE_KEYS, f"[[gates]] #{i + 1}")
         zone = _str(g, "zone", where)
         if zone not in zone_ids:
             raise ConfigError(f"{where}.zone: unknown zone {zone!r} (known: {', '.join(zone_ids)})")
@@ -184,17 +253,19 @@ def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
                           position=_point(g.get("position", [0, 0]), f"{where}.position")))
     gate_ids = [g.id for g in gates]
     if len(set(gate_ids)) != len(gate_ids):
-        raise ConfigError(f"{source}: duplicate gate ids in {gate_ids}")
+        raise ConfigError(f"duplicate gate ids in {gate_ids}")
     conns: list[Connection] = []
-    for i, c in enumerate(raw.get("connections") or []):
+    for i, c in enumerate(_tables(raw, "connections")):
         where = f"connections[{i}]"
+        check_keys(c, CONNECTION_KEYS, f"[[connections]] #{i + 1}")
         a, b = _str(c, "a", where), _str(c, "b", where)
         for end in (a, b):
             if end not in zone_ids:
                 raise ConfigError(f"{where}: unknown zone {end!r}")
         conns.append(Connection(a=a, b=b, width_m=_num(c, "width_m", where),
                                 length_m=_num(c, "length_m", where, default=10.0)))
-    th = raw.get("thresholds") or {}
+    th = _table(raw.get("thresholds") or {}, "[thresholds]")
+    check_keys(th, THRESHOLD_KEYS, "[thresholds]")
     thresholds = Thresholds(
         warning_density=_num(th, "warning_density", "thresholds", default=2.0),
         critical_density=_num(th, "critical_density", "thresholds", default=4.0),
@@ -204,8 +275,8 @@ def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
         raise ConfigError("thresholds: critical_density must be above warning_density")
     venue = Venue(event=event, zones=tuple(zones), gates=tuple(gates),
                   connections=tuple(conns), thresholds=thresholds)
-    for i, z in enumerate(zones):
-        t = venue.thresholds_for(z.id)
+    for i, zn in enumerate(zones):
+        t = venue.thresholds_for(zn.id)
         if t.critical_density <= t.warning_density:
             raise ConfigError(f"zones[{i}]: critical_density must be above warning_density")
     return venue

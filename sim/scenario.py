@@ -1,7 +1,7 @@
 """Simulation scenarios: a venue TOML plus its [sim] table (arrivals, service, incidents).
 
-`eventguard.config.parse_venue` ignores unknown tables, so one file serves both the command
-server (`--venue`) and the simulator. Everything here is validated once, at load time, and
+`eventguard.config.parse_venue` accepts the [sim] table and leaves it to this module, so one
+file serves both the command server (`--venue`) and the simulator; both refuse unknown keys. Everything here is validated once, at load time, and
 raises ConfigError naming the bad field. Times in the file are minutes (`*_min`) except the
 service times and the step (`*_s`); the dataclasses hold seconds.
 """
@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from eventguard.config import Venue, parse_venue
+from eventguard.config import Venue, check_keys, parse_venue
 from eventguard.errors import ConfigError
 from sim.arrivals import ArrivalPlan
 from sim.queues import LaneService
@@ -113,11 +113,18 @@ def _num(d: dict[str, Any], key: str, default: float | None = None, *, low: floa
     return float(v)
 
 
+SIM_KEYS = ("attendees", "arrival_window_min", "peak_before_start_min", "spread_min", "duration_min",
+            "dt_s", "admit_s", "secondary_p", "secondary_s", "hold_density", "egress_at_min",
+            "incidents")
+INCIDENT_KEYS = ("kind", "target", "at_min", "until_min")
+
+
 def parse_sim(raw: dict[str, Any], venue: Venue) -> SimParams:
     """Validate the [sim] table against its venue."""
     s = raw.get("sim")
     if not isinstance(s, dict):
         raise ConfigError("missing [sim] table")
+    check_keys(s, SIM_KEYS, "[sim]")
     attendees = _num(s, "attendees", strict=True)
     if attendees != int(attendees):
         raise ConfigError(f"sim.attendees: expected a whole number, got {attendees!r}")
@@ -128,8 +135,11 @@ def parse_sim(raw: dict[str, Any], venue: Venue) -> SimParams:
     incidents = []
     for i, inc in enumerate(s.get("incidents") or []):
         where = f"sim.incidents[{i}]"
+        if not isinstance(inc, dict):
+            raise ConfigError(f"{where} must be a table")
+        check_keys(inc, INCIDENT_KEYS, f"[[sim.incidents]] #{i + 1}")
         try:
-            kind = IncidentKind(inc.get("kind"))
+            kind = IncidentKind(str(inc.get("kind")))
         except ValueError:
             raise ConfigError(f"{where}.kind: one of {', '.join(IncidentKind)}, "
                               f"got {inc.get('kind')!r}") from None

@@ -56,3 +56,55 @@ def test_zone_density_lines_override_the_venue() -> None:
     d["zones"][-1]["critical_density"] = 3.0
     with pytest.raises(ConfigError, match="zones\\[1\\]: critical_density must be above"):
         parse_venue(d)
+
+
+def _toml_venue(tmp_path: Any, text: str) -> Any:
+    p = tmp_path / "venue.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+_VENUE = """
+[event]
+id = "e"
+[thresholds]
+warning_density = 2.0
+[[zones]]
+id = "a"
+area_m2 = 10
+capacity = 20
+[[gates]]
+id = "g"
+zone = "a"
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("warning_density = 2.0", "warning_densty = 3",
+     "unknown key 'warning_densty' in [thresholds]; did you mean 'warning_density'?"),
+    ("[[gates]]", "[[gate]]", "unknown table [[gate]] at the top level; did you mean [[gates]]?"),
+    ("capacity = 20", "capacity = 20\ncapacty = 30",
+     "unknown key 'capacty' in [[zones]] #1; did you mean 'capacity'?"),
+    ('[event]\nid = "e"', '[event]\nid = "e"\nstarts = 2026-01-01T19:00:00+08:00',
+     "unknown key 'starts' in [event]; did you mean 'starts_at'?"),
+    ("capacity = 20", 'capacity = "twenty"', "zones[0].capacity: expected a number, got 'twenty'"),
+    ('zone = "a"', 'zone = "a"\nlanes = 2.5', "gates[0].lanes: expected a whole number, got 2.5"),
+])
+def test_venue_file_typos_give_one_line_naming_file_and_key(tmp_path: Any, old: str, new: str,
+                                                             message: str) -> None:
+    path = _toml_venue(tmp_path, _VENUE.replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        load_venue(path)
+    text = str(err.value)
+    assert text == f"{path}: {message}" and "\n" not in text
+
+
+def test_a_clean_venue_file_loads_and_ends_at_is_read(tmp_path: Any) -> None:
+    v = load_venue(_toml_venue(tmp_path, _VENUE.replace(
+        '[event]\nid = "e"', '[event]\nid = "e"\nstarts_at = 2026-01-01T19:00:00+08:00\n'
+        'ends_at = 2026-01-01T23:00:00+08:00')))
+    assert v.event.ends_at is not None and v.event.ends_at.hour == 23
+    bad = _VENUE.replace('[event]\nid = "e"', '[event]\nid = "e"\nstarts_at = 2026-01-01T19:00:00+08:00\n'
+                         'ends_at = 2026-01-01T18:00:00+08:00')
+    with pytest.raises(ConfigError, match="ends_at must be after"):
+        load_venue(_toml_venue(tmp_path, bad))

@@ -111,3 +111,16 @@ async def test_ticket_commands_round_trip(db_url: str, tmp_path: Path) -> None:
     assert (await _eg(env, "operators", "create", "alice", "--role", "operator"))[0] == 0
     rc, out, _ = await _eg(env, "gates", "token", "N1")
     assert rc == 0 and len(out.strip()) >= 40
+
+
+@pytest.mark.parametrize("command", [["serve", "--database-url", "postgresql://127.0.0.1:1/x"],
+                                     ["sim", "run"]])
+def test_a_venue_typo_stops_the_program_with_one_line(tmp_path: Path, command: list[str]) -> None:
+    venue = tmp_path / "venue.toml"
+    venue.write_text('[event]\nid = "e"\n[thresholds]\nwarning_densty = 3\n'
+                     '[[zones]]\nid = "a"\narea_m2 = 10\ncapacity = 20\n', encoding="utf-8")
+    args = [*command, "--venue", str(venue)] if command[0] == "serve" else [*command, str(venue)]
+    out = subprocess.run([*EG, *args], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"error: {venue}: unknown key 'warning_densty' in [thresholds]; "
+                                  "did you mean 'warning_density'?")

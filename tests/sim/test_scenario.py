@@ -60,6 +60,11 @@ zone = "a"
      "[[sim.incidents]]\nkind = \"gate_closed\"\ntarget = \"nope\"\nat_min = 1\n", "unknown gate"),
     ("[sim]\nattendees = 10\narrival_window_min = 5\nduration_min = 5\n"
      "[[sim.incidents]]\nkind = \"zone_blocked\"\ntarget = \"a\"\nat_min = 3\nuntil_min = 2\n", "after"),
+    ("[sim]\nattendees = 10\narrival_window_min = 5\nduration_min = 5\nattendes = 3\n",
+     r"unknown key 'attendes' in \[sim\]; did you mean 'attendees'\?"),
+    ("[sim]\nattendees = 10\narrival_window_min = 5\nduration_min = 5\n"
+     "[[sim.incidents]]\nkind = \"gate_closed\"\ntarget = \"g\"\nat_mins = 1\n",
+     r"unknown key 'at_mins' in \[\[sim.incidents\]\] #1; did you mean 'at_min'\?"),
 ])
 def test_invalid_sim_tables_name_the_field(tmp_path: Path, sim: str, message: str) -> None:
     p = tmp_path / "s.toml"
