@@ -29,8 +29,8 @@ from command.alerts import (
     watchlist_alert,
 )
 from command.density import ZoneState, zone_state
-from eventguard.codes import WatchSeverity
 from command.errors import AlertAlreadyResolved, UnknownAlert
+from eventguard.codes import WatchSeverity
 from eventguard.config import Thresholds, Zone
 
 CFG = AlertConfig(thresholds=Thresholds(warning_density=2.0, critical_density=4.0,
