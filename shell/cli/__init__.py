@@ -1,0 +1,42 @@
+"""`eventguard` command line: one subcommand per task, each with --help; one module per group."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from eventguard.errors import EventGuardError
+from shell.cli import accounts, bench, db, faces, gate, qr, register, serve, sim, soak, tickets
+
+GROUPS = (db, serve, accounts, tickets, register, qr, faces, gate, bench, soak, sim)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command tree."""
+    p = argparse.ArgumentParser(prog="eventguard", description="EventGuard: security control for large events.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in GROUPS:
+        group.register(sub)
+    return p
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops as cleanly as Ctrl-C (servers, gates, embedded PostgreSQL)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():  # (tests call main() from threads)
+        signal.signal(signal.SIGTERM, _terminate)
+    args = build_parser().parse_args(argv)
+    try:
+        rc: int = args.func(args)
+        return rc
+    except EventGuardError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

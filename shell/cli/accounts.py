@@ -1,0 +1,44 @@
+"""`eventguard operators …` and `eventguard gates …`: operator accounts and gate tokens."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from shell.cli.common import add, add_db, with_db
+
+
+def register(sub: Any) -> None:
+    """Add this group's commands to the top-level subparsers."""
+    ops = sub.add_parser("operators", help="operator accounts").add_subparsers(
+        dest="op_command", metavar="ACTION", required=True)
+    sp = add(ops, "create", cmd_operator_create, "create or update an operator (password from $EVENTGUARD_PASSWORD or prompt)")
+    sp.add_argument("username")
+    sp.add_argument("--role", choices=["commander", "operator", "viewer"], required=True)
+    add_db(sp)
+
+    gates = sub.add_parser("gates", help="gate credentials").add_subparsers(
+        dest="gate_command", metavar="ACTION", required=True)
+    sp = add(gates, "token", cmd_gate_token, "issue (or rotate) a gate's token")
+    sp.add_argument("gate_id")
+    add_db(sp)
+
+
+def cmd_operator_create(args: argparse.Namespace) -> int:
+    """Create or update an operator account."""
+    import getpass
+
+    from command.auth import Role, create_operator
+
+    password = os.environ.get("EVENTGUARD_PASSWORD") or getpass.getpass("password: ")
+    with_db(args, lambda conn: create_operator(conn, args.username, password, Role(args.role)), migrate_first=True)
+    print(f"operator {args.username} ({args.role}) saved")
+    return 0
+
+def cmd_gate_token(args: argparse.Namespace) -> int:
+    """Issue a token for one gate (printed once; only its hash is stored)."""
+    from command.auth import create_gate_token
+
+    print(with_db(args, lambda conn: create_gate_token(conn, args.gate_id)))
+    return 0

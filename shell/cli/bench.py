@@ -1,0 +1,61 @@
+"""`eventguard bench …`: the benchmarks (figures with their conditions)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from shell.cli.common import add, add_face_options, print_json
+
+
+def register(sub: Any) -> None:
+    """Add this group's commands to the top-level subparsers."""
+    bn = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", metavar="ACTION",
+                                                                   required=True)
+    sp = add(bn, "gate", cmd_bench_gate, "gate decisions per second and latency (offline, real pipeline)")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--decisions", type=int, default=40)
+    sp.add_argument("--watchlist", type=int, default=100_000)
+    sp.add_argument("--concurrency", type=int, default=3, help="scans in flight")
+    sp.add_argument("--workers", type=int, default=2, help="threads for QR decoding and 1:N search")
+    sp.add_argument("--rate", type=float, default=0.0,
+                    help="open loop: scans offered per second (0: closed loop with --concurrency in flight)")
+    add_face_options(sp)
+    sp = add(bn, "command", cmd_bench_command,
+             "command server: events stored per second, live-map push latency, RSS")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--clients", type=int, default=1000, help="live-map websocket clients")
+    sp.add_argument("--duration", type=float, default=10.0, help="seconds of gate load")
+    sp.add_argument("--batch", type=int, default=200, help="events per gate batch")
+    sp.add_argument("--rate-per-gate", type=float, default=0.0,
+                    help="events/s each gate sends (0: as fast as acks come back)")
+
+
+def cmd_bench_gate(args: argparse.Namespace) -> int:
+    """Benchmark the gate pipeline offline (QR + face + 1:N search + journal)."""
+    from shell import bench_gate
+
+    report = asyncio.run(bench_gate.run(args.decisions, watchlist=args.watchlist, concurrency=args.concurrency,
+                                   workers=args.workers, face_workers=args.face_workers, rate=args.rate,
+                                   detect_width=args.detect_width, upsample=args.upsample,
+                                   engine=args.face_engine))
+    if args.json:
+        print_json(report)
+    else:
+        print(f"{report['decisions']} decisions: p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms, "
+              f"{report['per_s']}/s; stages {report['stage_ms']}")
+    return 0
+
+def cmd_bench_command(args: argparse.Namespace) -> int:
+    """Benchmark the command server (ingest rate, live push latency, RSS)."""
+    from shell import bench_command
+
+    report = bench_command.run(clients=args.clients, duration_s=args.duration, batch=args.batch,
+                       rate_per_gate=args.rate_per_gate)
+    if args.json:
+        print_json(report)
+    else:
+        print(f"{report['events_per_s']} events/s stored; push p50 {report['push_p50_ms']} ms, "
+              f"p99 {report['push_p99_ms']} ms to {report['clients']} clients; RSS {report['rss_mb']} MB")
+    return 0

@@ -1,0 +1,42 @@
+"""`eventguard db …`: migrations and the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from eventguard.settings import data_dir
+from shell.cli.common import add, add_db, with_db
+
+
+def register(sub: Any) -> None:
+    """Add this group's commands to the top-level subparsers."""
+    db = sub.add_parser("db", help="database: migrate, start/stop the embedded server").add_subparsers(
+        dest="db_command", metavar="ACTION", required=True)
+    add_db(add(db, "migrate", cmd_db_migrate, "apply pending SQL migrations from sql/"))
+    add(db, "start", cmd_db_start, "start the embedded PostgreSQL and print its DSN")
+    add(db, "stop", cmd_db_stop, "stop the embedded PostgreSQL")
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations."""
+    from command.db.migrate import migrate
+
+    applied = with_db(args, migrate)
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+def cmd_db_start(args: argparse.Namespace) -> int:
+    """Start the embedded PostgreSQL and print its DSN."""
+    from shell.runtime import database
+
+    with database(None, keep_running=True) as dsn:
+        print(dsn)
+    return 0
+
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    """Stop the embedded PostgreSQL."""
+    from command.db.embedded import EmbeddedPostgres
+
+    EmbeddedPostgres(data_dir() / "pgdata").stop()
+    return 0

@@ -1,0 +1,84 @@
+"""`eventguard gate run`: one entrance gate with its terminal app."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from eventguard.errors import ConfigError
+from eventguard.settings import data_dir
+from shell.cli.common import add, add_face_options, add_venue
+
+
+def register(sub: Any) -> None:
+    """Add this group's commands to the top-level subparsers."""
+    gt = sub.add_parser("gate", help="run a gate").add_subparsers(dest="gate_run_command", metavar="ACTION",
+                                                                  required=True)
+    sp = add(gt, "run", cmd_gate_run, "run a gate: scanning, journal, uplink to the command server, terminal app")
+    sp.add_argument("--gate-id", required=True)
+    sp.add_argument("--server", required=True, help="command server websocket, e.g. ws://host:8080/ws/gate")
+    sp.add_argument("--token-file", type=Path, required=True, help="file holding this gate's server token")
+    sp.add_argument("--terminal-token-file", type=Path, default=None,
+                    help="local terminal token (created, mode 0600, if missing)")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8090)
+    sp.add_argument("--source", default=None, help="folder, camera index, video file or rtsp:// URL")
+    sp.add_argument("--lane", type=int, default=0, help="lane the source feeds")
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
+    sp.add_argument("--journal", type=Path, default=None)
+    sp.add_argument("--no-face", action="store_true", help="tickets only (no face check)")
+    add_face_options(sp)
+    add_venue(sp)
+
+
+def _terminal_token(path: Path) -> str:
+    """Read the gate's local terminal token, creating a random one (mode 0600) if the file is new."""
+    import secrets
+
+    if path.exists():
+        token = path.read_text(encoding="utf-8").strip()
+        if len(token) < 16:
+            raise ConfigError(f"terminal token in {path} is shorter than 16 characters")
+        return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    print(f"new terminal token written to {path}", file=sys.stderr)
+    return token
+
+def cmd_gate_run(args: argparse.Namespace) -> int:
+    """Run one gate: scanning service, uplink, terminal app (and a frame source)."""
+    from eventguard.config import load_venue
+    from gate.app import TerminalConfig, serve
+    from gate.service import GateCache, GateConfig
+    from gate.sources import open_source
+    from shell.runtime import setup_logging
+    from vision.dlibface import Engine
+
+    setup_logging(args.verbose)
+    try:
+        token = args.token_file.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ConfigError(f"cannot read gate token file {args.token_file}: {err.strerror}") from err
+    event_id = args.event or load_venue(args.venue).event.id
+    journal = args.journal or data_dir() / "gates" / f"{args.gate_id}.journal.sqlite"
+    cfg = GateConfig(gate_id=args.gate_id, event_id=event_id, server_url=args.server, token=token,
+                     journal_path=journal, face_required=not args.no_face, detect_width=args.detect_width,
+                     detect_upsample=args.upsample, face_workers=args.face_workers,
+                     face_engine=Engine(args.face_engine))
+    tcfg = TerminalConfig(token=_terminal_token(args.terminal_token_file
+                                                or data_dir() / "gates" / f"{args.gate_id}.terminal-token"),
+                          source_lane=args.lane)
+    source = open_source(args.source) if args.source else None
+    print(f"gate {args.gate_id} on http://{args.host}:{args.port}/ (journal {journal})", file=sys.stderr)
+    try:
+        asyncio.run(serve(cfg, GateCache(), tcfg, host=args.host, port=args.port, source=source))
+    except KeyboardInterrupt:
+        pass
+    return 0

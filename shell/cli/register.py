@@ -1,0 +1,99 @@
+"""`eventguard register …`: real-name registration (实名制) import and withdrawal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from shell.cli.common import add, add_db, add_venue, db_url, print_json, with_db
+
+
+def register(sub: Any) -> None:
+    """Add this group's commands to the top-level subparsers."""
+    rg = sub.add_parser("register", help="real-name registration (实名制)").add_subparsers(
+        dest="register_command", metavar="ACTION", required=True)
+    sp = add(rg, "import", cmd_register_import,
+             "import registrations: CSV columns name,id_number,ticket_type,entrances,photo "
+             "(entrances like N1;N2, empty = all; photo = file name in --photos); re-running skips "
+             "rows already imported; exit status 1 if any row was rejected")
+    sp.add_argument("csv", type=Path)
+    sp.add_argument("--photos", type=Path, required=True, help="folder with the photo files")
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
+    add_venue(sp)
+    sp.add_argument("--issue-tickets", action="store_true",
+                    help="issue a signed ticket per registration that has none")
+    sp.add_argument("--valid-from", type=float, default=None, help="unix seconds (default: now)")
+    sp.add_argument("--valid-until", type=float, default=None, help="unix seconds (default: now + 24 h)")
+    sp.add_argument("--batch-size", type=int, default=50, help="rows per transaction")
+    sp.add_argument("--workers", type=int, default=None, help="face threads (default: CPU count)")
+    sp.add_argument("--key-dir", type=Path, default=None,
+                    help="signing keys and the ID-number HMAC secret (default: data dir/keys)")
+    sp.add_argument("--json", action="store_true", help="one JSON line per row, then a summary line")
+    add_db(sp)
+    sp = add(rg, "remove", cmd_register_remove, "withdraw a registration")
+    sp.add_argument("registration_id")
+    add_db(sp)
+
+
+def cmd_register_import(args: argparse.Namespace) -> int:
+    """Import registrations from CSV + photos; print per-row results and a summary."""
+    import asyncpg
+
+    from command import issuing, registration
+    from command.db.migrate import migrate
+    from eventguard.config import load_venue
+    from shell.runtime import database
+
+    event_id = args.event or load_venue(args.venue).event.id
+    secret = registration.load_id_secret(registration.id_key_path(args.key_dir))
+    now = int(time.time())
+
+    def show(r: registration.RowResult) -> None:
+        if args.json:
+            print_json(r.as_dict())
+        elif r.status is registration.RowStatus.REJECTED:
+            print(f"line {r.line}: rejected {r.code}: {r.detail}", flush=True)
+
+    async def go(dsn: str) -> registration.ImportSummary:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+            plan = None
+            if args.issue_tickets:
+                key_id, key = await issuing.latest_key(conn, event_id, args.key_dir)
+                plan = registration.TicketPlan(
+                    key_id, key, valid_from=int(args.valid_from) if args.valid_from is not None else now,
+                    valid_until=int(args.valid_until) if args.valid_until is not None else now + 24 * 3600,
+                    now=now)
+            return await registration.import_csv(
+                conn, args.csv, args.photos, event_id=event_id, secret=secret, tickets_plan=plan,
+                batch_size=args.batch_size, workers=args.workers)
+        finally:
+            await conn.close()
+
+    with database(db_url(args)) as dsn:
+        summary = asyncio.run(go(dsn))
+    for r in summary.rows:
+        show(r)
+    totals = summary.as_dict()
+    if args.json:
+        print_json({"summary": totals, "event": event_id})
+    else:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(totals["reasons"].items())) or "none"
+        print(f"event {event_id}: imported {totals['imported']}, already registered {totals['skipped']}, "
+              f"rejected {totals['rejected']} ({reasons}); tickets issued {totals['tickets']}")
+    return 1 if totals["rejected"] else 0
+
+def cmd_register_remove(args: argparse.Namespace) -> int:
+    """Withdraw a registration (gates drop the face on their next sync)."""
+    from command import registration
+
+    if not with_db(args, lambda conn: registration.remove(conn, args.registration_id)):
+        print(f"error: registration {args.registration_id} is unknown or already removed", file=sys.stderr)
+        return 1
+    print(f"removed {args.registration_id}")
+    return 0

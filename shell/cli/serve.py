@@ -1,0 +1,68 @@
+"""`eventguard serve` and `eventguard demo`: the command server, alone or with a whole demo venue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from eventguard.settings import data_dir
+from shell.cli.common import add, add_db, add_venue, db_url
+
+
+def register(sub: Any) -> None:
+    """Add this group's commands to the top-level subparsers."""
+    for name, fn, help_ in (("serve", cmd_serve, "run the command server"),
+                            ("demo", cmd_demo, "run a whole demo venue: database, command server, gates, arrivals")):
+        sp = add(sub, name, fn, help_)
+        add_db(sp)
+        add_venue(sp)
+        sp.add_argument("--host", default="127.0.0.1")
+        sp.add_argument("--port", type=int, default=8080)
+        if name == "serve":
+            sp.add_argument("--tls-cert", type=Path)
+            sp.add_argument("--tls-key", type=Path)
+            sp.add_argument("--allow-insecure", action="store_true",
+                            help="serve plain HTTP on a non-loopback address (not for production)")
+        else:
+            sp.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+            sp.add_argument("--rate", type=float, default=3.0, help="arrivals per second (default %(default)s)")
+            sp.add_argument("--seed", type=int, default=1)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the command server."""
+    from command.server import serve_forever
+    from eventguard.config import load_venue
+    from eventguard.settings import ServerSettings
+    from shell.runtime import database, setup_logging
+
+    setup_logging(args.verbose)
+    venue = load_venue(args.venue)
+    with database(db_url(args)) as dsn:
+        settings = ServerSettings(host=args.host, port=args.port, database_url=dsn,
+                                  venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                                  allow_insecure=args.allow_insecure).validate()
+        try:
+            asyncio.run(serve_forever(settings, venue))
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the whole demo venue."""
+    from eventguard.config import load_venue
+    from shell.demo import demo
+    from shell.runtime import database, setup_logging
+
+    setup_logging(args.verbose)
+    venue = load_venue(args.venue)
+    with database(db_url(args)) as dsn:
+        try:
+            return asyncio.run(demo(dsn, venue, host=args.host, port=args.port, duration=args.duration,
+                                    rate_per_s=args.rate, seed=args.seed, key_dir=data_dir() / "keys"))
+        except KeyboardInterrupt:
+            print("\nstopped", file=sys.stderr)
+            return 0

@@ -1,0 +1,114 @@
+"""`eventguard keys …` and `eventguard tickets …`: event signing keys, issuing, rendering, revoking."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from shell.cli.common import add, add_db, print_json, with_db
+
+
+def register(sub: Any) -> None:
+    """Add this group's commands to the top-level subparsers."""
+    keys = sub.add_parser("keys", help="event signing keys").add_subparsers(
+        dest="keys_command", metavar="ACTION", required=True)
+    sp = add(keys, "create", cmd_keys_create, "create an Ed25519 signing key for an event")
+    sp.add_argument("--event", required=True)
+    sp.add_argument("--key-dir", type=Path, default=None, help="where the private key file goes")
+    add_db(sp)
+
+    tk = sub.add_parser("tickets", help="issue, render and revoke tickets").add_subparsers(
+        dest="tickets_command", metavar="ACTION", required=True)
+    sp = add(tk, "issue", cmd_tickets_issue, "issue signed tickets")
+    sp.add_argument("--event", required=True)
+    sp.add_argument("--count", type=int, default=1)
+    sp.add_argument("--holder", default=None, help="registration id (hex UUID) of the holder")
+    sp.add_argument("--entrances", default="", help="comma-separated gate ids (default: all)")
+    sp.add_argument("--kind", default="standard")
+    sp.add_argument("--valid-from", type=float, default=None, help="unix seconds (default: now)")
+    sp.add_argument("--valid-until", type=float, default=None, help="unix seconds (default: now + 24 h)")
+    sp.add_argument("--png-dir", type=Path, default=None, help="also write QR PNGs here")
+    sp.add_argument("--scale", type=int, default=6, help="PNG pixels per QR module")
+    sp.add_argument("--key-dir", type=Path, default=None)
+    add_db(sp)
+    sp = add(tk, "render", cmd_tickets_render, "write the QR PNG of stored tickets")
+    sp.add_argument("ticket_ids", nargs="+")
+    sp.add_argument("--out", type=Path, default=Path("."))
+    sp.add_argument("--scale", type=int, default=6)
+    add_db(sp)
+    sp = add(tk, "revoke", cmd_tickets_revoke, "revoke a ticket (gates learn it on their next sync)")
+    sp.add_argument("ticket_id")
+    sp.add_argument("--reason", default="revoked by operator")
+    add_db(sp)
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    """Create a signing key for an event."""
+    from command import issuing
+
+    key_id, path = with_db(args, lambda conn: issuing.create_key(conn, args.event, args.key_dir),
+                            migrate_first=True)
+    print_json({"event": args.event, "key_id": key_id, "private_key_file": str(path)})
+    return 0
+
+def cmd_tickets_issue(args: argparse.Namespace) -> int:
+    """Issue N tickets; print one JSON line each (ticket id and QR payload)."""
+    from command import issuing
+
+    now = int(time.time())
+    valid_from = int(args.valid_from) if args.valid_from is not None else now
+    valid_until = int(args.valid_until) if args.valid_until is not None else now + 24 * 3600
+
+    async def go(conn: Any) -> list[tuple[str, str]]:
+        key_id, key = await issuing.latest_key(conn, args.event, args.key_dir)
+        out = []
+        for _ in range(args.count):
+            t, payload = await issuing.issue(
+                conn, event_id=args.event, key_id=key_id, key=key, valid_from=valid_from,
+                valid_until=valid_until, now=now, holder_ref=args.holder,
+                entrances=[e for e in (args.entrances or "").split(",") if e], kind=args.kind)
+            out.append((t.ticket_id, payload))
+        return out
+
+    for ticket_id, payload in with_db(args, go):
+        row: dict[str, Any] = {"ticket_id": ticket_id, "payload": payload}
+        if args.png_dir:
+            row["png"] = str(render_ticket(payload, args.png_dir / f"{ticket_id}.png", args.scale))
+        print_json(row)
+    return 0
+
+def render_ticket(payload: str, path: Path, scale: int) -> Path:
+    """Render one QR PNG."""
+    from command.issuing import render_png
+
+    return render_png(payload, path, scale=scale)
+
+def cmd_tickets_render(args: argparse.Namespace) -> int:
+    """Render the QR PNG of stored tickets."""
+
+    async def go(conn: Any) -> list[tuple[str, str]]:
+        rows = await conn.fetch("SELECT ticket_id, payload FROM tickets WHERE ticket_id = ANY($1::text[])",
+                                args.ticket_ids)
+        return [(r["ticket_id"], r["payload"]) for r in rows]
+
+    rows = with_db(args, go)
+    missing = set(args.ticket_ids) - {r[0] for r in rows}
+    for ticket_id, payload in rows:
+        print_json({"ticket_id": ticket_id, "png": str(render_ticket(payload, args.out / f"{ticket_id}.png",
+                                                                          args.scale))})
+    for m in sorted(missing):
+        print(f"error: unknown ticket {m}", file=sys.stderr)
+    return 1 if missing else 0
+
+def cmd_tickets_revoke(args: argparse.Namespace) -> int:
+    """Revoke a ticket."""
+    from command import issuing
+
+    if not with_db(args, lambda conn: issuing.revoke(conn, args.ticket_id, args.reason)):
+        print(f"error: ticket {args.ticket_id} is unknown or already revoked", file=sys.stderr)
+        return 1
+    print(f"revoked {args.ticket_id}")
+    return 0
