@@ -41,11 +41,6 @@ export function reasonText(code) {
   return REASON_TEXT[code] || code.replaceAll("_", " ");
 }
 
-function pick(msg, ...keys) {
-  for (const k of keys) if (msg[k] !== undefined && msg[k] !== null) return msg[k];
-  return undefined;
-}
-
 function setImage(figId, imgId, src) {
   const ok = typeof src === "string" && (src.startsWith("data:image/") || src.startsWith("/"));
   $(figId).hidden = !ok;
@@ -59,11 +54,11 @@ function showVerdict(msg) {
   box.className = `verdict v-${v}`;
   box.dataset.verdict = v;
   $("verdict-word").textContent = WORD[v] || String(v).toUpperCase();
-  $("holder").textContent = pick(msg, "holder", "holder_name", "name") || "";
+  $("holder").textContent = msg.holder_name || "";
   const shown = (msg.reasons || []).filter((r) => !(v !== "admit" && (r === "ticket_valid" || r === "face_match")));
   $("reasons").replaceChildren(...shown.map((r) => el("li", { "data-reason": r, text: reasonText(r) })));
-  setImage("capture-fig", "capture", pick(msg, "capture", "capture_thumb", "capture_thumbnail"));
-  setImage("registered-fig", "registered", pick(msg, "registered", "registered_thumb", "registered_thumbnail"));
+  setImage("capture-fig", "capture", msg.capture);
+  setImage("registered-fig", "registered", msg.registered);
   const meta = [];
   if (msg.ticket_id) meta.push(`ticket ${msg.ticket_id}`);
   if (msg.lane !== undefined) meta.push(`lane ${msg.lane}`);
@@ -73,40 +68,26 @@ function showVerdict(msg) {
 }
 
 function showStatus(msg) {
-  const online = pick(msg, "online", "uplink_online");
+  const online = msg.online;
   if (typeof online === "boolean") {
     $("offline").hidden = online;
     document.body.dataset.online = String(online);
   }
-  const pending = pick(msg, "pending", "pending_events");
+  const pending = msg.pending;
   if (typeof pending === "number") {
     $("pending").textContent = String(pending);
     $("offline-pending").textContent = String(pending);
   }
-  const counters = pick(msg, "counters", "lane_counters", "lanes");
-  if (counters && typeof counters === "object") showCounters(counters);
+  if (Array.isArray(msg.lanes)) showCounters(msg.lanes);
   if (msg.gate_id) $("gate-id").textContent = msg.gate_id;
 }
 
-/** Lane counters: {"admitted": 12, ...}, or per lane [{lane, admit, deny, secondary}, ...]. */
-function showCounters(counters) {
+/** Lane counters as the gate sends them (LaneCount): [{lane, entry, exit, deny, secondary}, ...]. */
+function showCounters(lanes) {
   const box = $("counters");
   const cells = [];
-  if (Array.isArray(counters)) {
-    for (const c of counters) {
-      const lane = c.lane ?? cells.length;
-      for (const [k, v] of Object.entries(c)) {
-        if (k !== "lane") cells.push([`lane ${lane} ${k}`, v, `${lane}-${k}`]);
-      }
-    }
-  } else {
-    for (const [k, v] of Object.entries(counters)) {
-      if (typeof v === "object" && v) {
-        for (const [k2, v2] of Object.entries(v)) cells.push([`lane ${k} ${k2}`, v2, `${k}-${k2}`]);
-      } else {
-        cells.push([k.replaceAll("_", " "), v, k]);
-      }
-    }
+  for (const c of lanes) {
+    for (const k of ["entry", "exit", "deny", "secondary"]) cells.push([`lane ${c.lane} ${k}`, c[k] ?? 0, `${c.lane}-${k}`]);
   }
   for (const [label, value, key] of cells) {
     let c = box.querySelector(`[data-counter="${CSS.escape(key)}"]`);
@@ -154,19 +135,14 @@ function acknowledge(orderId) {
 function handle(msg) {
   switch (msg.type) {
     case "terminal_verdict":
-    case "verdict":
       showVerdict(msg);
       showStatus(msg);
       break;
     case "terminal_status":
-    case "status":
       showStatus(msg);
       break;
     case "order":
       showOrder(msg);
-      break;
-    case "orders":
-      for (const o of msg.orders || []) showOrder(o);
       break;
     case "error":
       $("order-error").textContent = msg.message || "error";

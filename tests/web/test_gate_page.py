@@ -1,167 +1,36 @@
-"""The gate terminal page in headless chromium.
-
-gate/app.py (the gate's own web app with /ws/terminal) is not in the tree yet, so the page is
-served here by a minimal aiohttp app on loopback that speaks the agreed terminal messages
-(`terminal_verdict`, `terminal_status`, `order`) with the same CSP as the real servers.
-"""
+"""The gate terminal page in headless chromium, served by the real gate app (gate/app.py)
+whose GateService talks to the real command server; nothing is a stand-in."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import io
-import json
-import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp import WSMsgType, web
-from PIL import Image
+from aiohttp import web
 from playwright.async_api import expect
 from support import ARTIFACTS, start_gate, ticket_png
 
 from command.db.embedded import free_port
-from eventguard.settings import WEB_DIR
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
 CSP = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:"
 
 
-def thumb(colour: tuple[int, int, int]) -> str:
-    """A small JPEG data URL, like the gate's capture and registered thumbnails."""
-    buf = io.BytesIO()
-    Image.new("RGB", (96, 96), colour).save(buf, format="JPEG")
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+async def test_real_gate_app_pushes_admit_deny_counters_and_offline_banner(
+        browser: Any, server: Any, tmp_path: Any) -> None:
+    """A PNG ticket posted to the real gate app shows ADMIT, the same ticket again DENY; the lane
+    counters are the gate's own; cutting the gate's real uplink shows the offline banner with
+    the number of journalled events, and healing it hides the banner again."""
+    import aiohttp
 
-
-@dataclass
-class Terminal:
-    """The stand-in gate app: pushes messages to the page, records what the page sends."""
-
-    url: str
-    outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
-    received: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
-
-
-@pytest.fixture
-async def terminal() -> AsyncIterator[Terminal]:
-    port = free_port()
-    term = Terminal(url=f"http://127.0.0.1:{port}")
-
-    @web.middleware
-    async def csp(request: web.Request, handler: Any) -> web.StreamResponse:
-        resp: web.StreamResponse = await handler(request)
-        resp.headers["Content-Security-Policy"] = CSP
-        return resp
-
-    async def page(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(WEB_DIR / "gate.html")
-
-    async def ws_terminal(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-
-        async def pump() -> None:
-            while True:
-                await ws.send_str(json.dumps(await term.outbox.get()))
-
-        task = asyncio.create_task(pump())
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await term.received.put(json.loads(msg.data))
-        finally:
-            task.cancel()
-        return ws
-
-    app = web.Application(middlewares=[csp])
-    app.router.add_get("/", page)
-    app.router.add_get("/ws/terminal", ws_terminal)
-    app.router.add_static("/static/", WEB_DIR)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield term
-    finally:
-        await runner.cleanup()
-
-
-def verdict(v: str, reasons: list[str], **kw: Any) -> dict[str, Any]:
-    return {"type": "terminal_verdict", "gate_id": "N1", "verdict": v, "reasons": reasons, "lane": 1,
-            "ticket_id": "T-123", "holder": "Ada Lovelace", "face_distance": 0.31,
-            "capture": thumb((200, 120, 90)), "registered": thumb((90, 120, 200)),
-            "counters": {"admitted": 12, "denied": 2, "secondary": 1}, "online": True, "pending": 0, **kw}
-
-
-async def test_verdicts_counters_orders_and_offline_banner(browser: Any, terminal: Terminal) -> None:
-    page = await browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(terminal.url + "/?gate=N1")
-    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    box = page.locator("#verdict")
-
-    await terminal.outbox.put(verdict("admit", ["ticket_valid", "face_match"]))
-    await expect(box).to_have_attribute("data-verdict", "admit")
-    await expect(page.locator("#verdict-word")).to_have_text("ADMIT")
-    await expect(page.locator("#holder")).to_have_text("Ada Lovelace")
-    assert await box.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(26, 127, 55)"
-    assert await page.locator("#capture").is_visible() and await page.locator("#registered").is_visible()
-    await expect(page.locator('[data-counter="admitted"] b')).to_have_text("12")
-    await expect(page.locator("#offline")).to_be_hidden()
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / "gate-admit.png"))
-
-    await terminal.outbox.put(verdict("deny", ["ticket_revoked", "already_inside"],
-                                      counters={"admitted": 12, "denied": 3, "secondary": 1}))
-    await expect(box).to_have_attribute("data-verdict", "deny")
-    await expect(page.locator("#reasons li")).to_have_text(["Ticket cancelled",
-                                                            "Ticket already used — holder is inside"])
-    assert await box.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(179, 18, 46)"
-    await expect(page.locator('[data-counter="denied"] b')).to_have_text("3")
-    await page.screenshot(path=str(ARTIFACTS / "gate-deny.png"))
-
-    await terminal.outbox.put(verdict("secondary", ["ticket_valid", "face_mismatch", "watchlist_detain"],
-                                      capture=None))
-    await expect(box).to_have_attribute("data-verdict", "secondary")
-    await expect(page.locator("#verdict-word")).to_have_text("CHECK")
-    await expect(page.locator("#reasons li")).to_have_text([
-        "Face does not match the ticket holder", "Hold — supervisor to the lane now"])
-    await expect(page.locator("#capture")).to_be_hidden()
-
-    # an order from command: shown, acknowledged over the terminal socket, then marked done
-    await terminal.outbox.put({"type": "order", "order_id": 7, "kind": "close_lane", "target": "N1",
-                               "params": {"lane": 2}, "note": "crowd at north", "status": "sent"})
-    order = page.locator('#orders li[data-order="7"]')
-    await expect(order).to_contain_text("Close lane 2 — crowd at north")
-    await order.locator("button").click()
-    ack = await asyncio.wait_for(terminal.received.get(), 5)
-    assert ack["type"] == "order_ack" and ack["order_id"] == 7
-    await terminal.outbox.put({"type": "order", "order_id": 7, "kind": "close_lane", "target": "N1",
-                               "params": {"lane": 2}, "note": "crowd at north", "status": "acknowledged"})
-    await expect(order).to_have_class(re.compile(r"\backed\b"))
-    await expect(order.locator("button")).to_be_hidden()
-
-    # uplink down: the banner shows with the number of journalled events
-    await terminal.outbox.put({"type": "terminal_status", "online": False, "pending": 4})
-    await expect(page.locator("#offline")).to_be_visible()
-    await expect(page.locator("#offline-pending")).to_have_text("4")
-    await page.screenshot(path=str(ARTIFACTS / "gate-offline.png"))
-    await terminal.outbox.put({"type": "terminal_status", "online": True, "pending": 0})
-    await expect(page.locator("#offline")).to_be_hidden()
-    await page.close()
-    assert errors == []
-
-
-async def test_real_gate_app_pushes_admit_then_deny(browser: Any, server: Any, tmp_path: Any) -> None:
-    """A PNG ticket posted to the real gate app shows ADMIT, the same ticket again DENY."""
     from gate.app import TerminalConfig, create_gate_app
+    from shell.partition import PartitionProxy
 
-    gate = await start_gate(server, "S1", tmp_path, start=False)  # the app starts and stops it
+    link = PartitionProxy("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+    await link.start()
+    gate = await start_gate(server, "S1", tmp_path, start=False,  # the app starts and stops it
+                            url=f"ws://127.0.0.1:{link.port}/ws/gate")
     app = create_gate_app(gate, TerminalConfig(token="terminal-secret"))
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
@@ -173,25 +42,47 @@ async def test_real_gate_app_pushes_admit_then_deny(browser: Any, server: Any, t
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(f"http://127.0.0.1:{port}/?token=terminal-secret&gate=S1")
         await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        await expect(page.locator("#offline")).to_be_hidden()
         png = (await ticket_png(server, tmp_path, "S1"))[1].read_bytes()
-        import aiohttp
-
+        box = page.locator("#verdict")
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer terminal-secret"}) as s:
-            for want in ("admit", "deny"):
-                async with s.post(f"http://127.0.0.1:{port}/scan?lane=1", data=png,
+            async def scan(body: bytes) -> dict[str, Any]:
+                async with s.post(f"http://127.0.0.1:{port}/scan?lane=1", data=body,
                                   headers={"Content-Type": "image/png"}) as r:
                     assert r.status == 200, await r.text()
-                    assert (await r.json())["verdict"] == want
-                await expect(page.locator("#verdict")).to_have_attribute("data-verdict", want)
-        await expect(page.locator("#reasons li")).to_contain_text(["Ticket already used — holder is inside"])
-        await expect(page.locator("#capture")).to_be_visible()
-        await expect(page.locator('[data-counter="1-entry"] b')).to_have_text("1")
-        await expect(page.locator('[data-counter="1-deny"] b')).to_have_text("1")
-        await page.screenshot(path=str(ARTIFACTS / "gate-real-deny.png"))
+                    out: dict[str, Any] = await r.json()
+                    return out
+
+            assert (await scan(png))["verdict"] == "admit"
+            await expect(box).to_have_attribute("data-verdict", "admit")
+            await expect(page.locator("#verdict-word")).to_have_text("ADMIT")
+            assert await box.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(26, 127, 55)"
+            await expect(page.locator("#capture")).to_be_visible()
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "gate-real-admit.png"))
+            assert (await scan(png))["verdict"] == "deny"
+            await expect(box).to_have_attribute("data-verdict", "deny")
+            assert await box.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(179, 18, 46)"
+            await expect(page.locator("#reasons li")).to_contain_text(["Ticket already used — holder is inside"])
+            await expect(page.locator('[data-counter="1-entry"] b')).to_have_text("1")
+            await expect(page.locator('[data-counter="1-deny"] b')).to_have_text("1")
+            await page.screenshot(path=str(ARTIFACTS / "gate-real-deny.png"))
+
+            # the gate's link to the command server is cut: it keeps deciding and journals
+            link.cut()
+            await expect(page.locator("#offline")).to_be_visible(timeout=30_000)
+            other = (await ticket_png(server, tmp_path, "S1"))[1].read_bytes()
+            assert (await scan(other))["verdict"] == "admit"
+            await expect(page.locator("#offline-pending")).not_to_have_text("0")
+            await page.screenshot(path=str(ARTIFACTS / "gate-offline.png"))
+            link.restore()
+            await expect(page.locator("#offline")).to_be_hidden(timeout=30_000)
+            await expect(page.locator("#pending")).to_have_text("0", timeout=30_000)
         await page.close()
         assert errors == []
     finally:
         await runner.cleanup()
+        await link.close()
 
 
 async def test_order_from_the_map_reaches_the_gate_page_and_is_acknowledged(

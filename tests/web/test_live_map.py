@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import websockets
 from playwright.async_api import expect
 from support import ARTIFACTS, Server, send_entries, start_gate, ticket_png
 
-from eventguard.wire import (
-    BatchAck,
-    EventBatch,
-    EventKind,
-    GateEvent,
-    decode_server_message,
-    encode,
-)
 from vision.image import read_file
 
 pytestmark = pytest.mark.browser

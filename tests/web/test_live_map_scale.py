@@ -15,9 +15,9 @@ import websockets
 from support import ARTIFACTS
 
 from command import server
-from eventguard.config import Venue, parse_venue
 from command.db.embedded import free_port
 from command.provision import DEMO_USERS, provision
+from eventguard.config import Venue, parse_venue
 from eventguard.settings import ServerSettings
 from eventguard.wire import (
     BatchAck,
