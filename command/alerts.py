@@ -333,6 +333,26 @@ def watchlist_alert(book: AlertBook, *, event_id: str, gate_id: str, list_id: st
             AlertChange(ChangeKind.RAISED, alert))
 
 
+def passback_alert(book: AlertBook, *, ticket_id: str, gate_id: str, at: float, first_gate_id: str | None,
+                   first_at: float | None, now: float) -> tuple[AlertBook, AlertChange | None]:
+    """Raise the alert for a ticket admitted again while inside (keyed by the ticket).
+
+    One alert per ticket while it is open (a third entry changes nothing); an operator resolves
+    it. The person counts once whatever the alert's state (eventguard.presence).
+    """
+    key: AlertKey = (AlertKind.PASSBACK_CONFLICT, ticket_id)
+    if key in book:
+        return book, None
+    details: dict[str, str | float | int | None] = {
+        "ticket_id": ticket_id, "gate_id": gate_id, "at": at, "first_gate_id": first_gate_id,
+        "first_at": first_at}
+    alert = Alert(id=book.next_id, kind=AlertKind.PASSBACK_CONFLICT, level=AlertLevel.WARNING,
+                  subject=ticket_id, status=AlertStatus.RAISED, raised_at=now, updated_at=now,
+                  details=details)
+    return (book._with({**book, key: alert}, book.next_id + 1, book._resolved),
+            AlertChange(ChangeKind.RAISED, alert))
+
+
 def acknowledge(book: AlertBook, alert_id: int, by: str, now: float) -> AlertBook:
     """Mark an open alert acknowledged (acknowledging twice keeps the first acknowledgement)."""
     alert = book.by_id(alert_id)

@@ -29,6 +29,7 @@ from eventguard.wire import (
     AlertView,
     BatchAck,
     EventBatch,
+    GateEvent,
     GatesUpdate,
     GridUpdate,
     IncidentView,
@@ -146,17 +147,40 @@ class CommandService:
         """Store a batch (idempotently), then update the state and publish the changes."""
         try:
             async with self.pool.acquire(timeout=5) as conn:
-                stored = await store.store_events(conn, batch.events, self.state.gate_zone)
+                stored = await store.store_events(conn, batch.events, self.state.gate_zone,
+                                                  self.venue.event.id)
         except store.DB_DOWN as err:
             raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
+        if stored.conflicts:
+            await self._passback_conflicts(stored.conflicts)
         if stored.new:
             async with self._lock:
-                zones, gates = self.state.apply(stored.new, self.clock())
+                zones, gates = self.state.apply(stored.new, self.clock(), stored.zone_gate)
                 self._dirty_zones |= zones
                 self._dirty_gates |= gates
                 self._last_scan_at = max(self._last_scan_at or 0.0, max(e.at for e in stored.new))
                 self._dirty.set()
         return BatchAck(batch_id=batch.batch_id, stored=len(stored.new), duplicates=stored.duplicates)
+
+    async def _passback_conflicts(self, events: tuple[GateEvent, ...]) -> None:
+        """One alert per ticket admitted again while inside (after the events are stored)."""
+        try:
+            async with self.pool.acquire(timeout=5) as conn:
+                for e in events:
+                    assert e.ticket_id is not None
+                    first = await conn.fetchrow(
+                        "SELECT gate_id, at FROM gate_events WHERE ticket_id = $1 AND kind = 'entry'"
+                        " AND event_id <> $2 ORDER BY at DESC LIMIT 1", e.ticket_id, e.event_id)
+                    async with self._lock:
+                        self.book, change = al.passback_alert(
+                            self.book, ticket_id=e.ticket_id, gate_id=e.gate_id, at=e.at,
+                            first_gate_id=first["gate_id"] if first else None,
+                            first_at=first["at"].timestamp() if first else None, now=self.clock())
+                        if change is not None:
+                            await store.save_alerts(conn, [change.alert])
+                            self._publish_alerts([change.alert])
+        except store.DB_DOWN as err:  # the events are stored; the next conflict raises it again
+            log.warning("passback alert not saved: %s", err)
 
     async def handle_gate_report(self, gate_id: str, report: WatchlistHitReport | OrderAck) -> None:
         """A screening hit (alert + audit) or an order acknowledgement from a gate."""

@@ -1,10 +1,10 @@
 """The live crowd picture held in memory: counters per zone and gate, rolled forward by
-stored events. Pure: events and `now` in, views out; the database is the source of truth
+stored events (zones by the presence effects of entries and exits, see eventguard.presence). Pure: events and `now` in, views out; the database is the source of truth
 and this state is rebuilt from its counters at start-up."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from command.density import RateWindow, zone_state
@@ -66,8 +66,12 @@ class CrowdState:
             g = self.gates.setdefault(gid, GateCounts())
             g.entries, g.exits, g.denies, g.secondary, g.last_event_at = e, x, d, s, last
 
-    def apply(self, events: Iterable[GateEvent], now: float) -> tuple[set[str], set[str]]:
-        """Roll stored (new, de-duplicated) events in; return the changed zone and gate ids."""
+    def apply(self, events: Iterable[GateEvent], now: float,
+              zone_gate: Callable[[GateEvent], str | None] = lambda e: e.gate_id) -> tuple[set[str], set[str]]:
+        """Roll stored (new, de-duplicated) events in; return the changed zone and gate ids.
+
+        Gate counters count every decision; an entry or exit moves the zone of the gate
+        `zone_gate` names, or none (presence, see command.store.Stored.zone_gate)."""
         zones: set[str] = set()
         gates: set[str] = set()
         for e in events:
@@ -80,7 +84,7 @@ class CrowdState:
                 g.decision_rate.add(now)
                 if e.kind is EventKind.DENY:
                     g.deny_rate.add(now)
-            zid = self.gate_zone.get(e.gate_id)
+            zid = self.gate_zone.get(zone_gate(e) or "")
             if e.kind is EventKind.ENTRY:
                 g.entries += 1
                 g.entry_rate.add(now)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from eventguard.config import Venue
+from eventguard.presence import Effect, Stay, step
 from eventguard.wire import EventKind, GateEvent
 
 DB_DOWN = (
@@ -93,19 +94,97 @@ ON CONFLICT (gate_id) DO UPDATE SET entries = g.entries + EXCLUDED.entries,
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """Result of storing a batch: the events that were new (the rest were duplicates)."""
+    """Result of storing a batch: the events that were new (the rest were duplicates), what the
+    new entries and exits with a ticket did to presence (event id -> effect), and for a counted
+    exit the gate the ticket came in by (its zone is the one that empties)."""
 
     new: tuple[GateEvent, ...]
     duplicates: int
+    effects: dict[str, Effect] = field(default_factory=dict)
+    entered_by: dict[str, str] = field(default_factory=dict)
+
+    def zone_gate(self, e: GateEvent) -> str | None:
+        """The gate whose zone this entry/exit moves; None when it moves no zone.
+
+        Anonymous events (no ticket) move their own gate's zone; with a ticket, an ENTERED entry
+        fills its gate's zone and a LEFT exit empties the zone the ticket entered (presence
+        attributes each person to one zone; anonymous transfers from counting lines move them
+        on); conflicts, stray and stale events move nothing."""
+        eff = self.effects.get(e.event_id)
+        if eff is None or eff is Effect.ENTERED:
+            return e.gate_id
+        if eff is Effect.LEFT:
+            return self.entered_by.get(e.event_id, e.gate_id)
+        return None
+
+    @property
+    def conflicts(self) -> tuple[GateEvent, ...]:
+        """New entries of tickets that were already inside."""
+        return tuple(e for e in self.new if self.effects.get(e.event_id) is Effect.CONFLICT)
 
 
-def _zone_deltas(events: Sequence[GateEvent], gate_zone: dict[str, str]) -> dict[str, list[int]]:
+_LOCK_PRESENCE = """
+INSERT INTO presence (event_id, ticket_id)
+SELECT $1, t FROM unnest($2::text[]) AS t ORDER BY t
+ON CONFLICT DO NOTHING
+"""
+
+_READ_PRESENCE = """
+SELECT ticket_id, inside, gate_id, at FROM presence
+WHERE event_id = $1 AND ticket_id = ANY($2::text[]) ORDER BY ticket_id FOR UPDATE
+"""
+
+_WRITE_PRESENCE = """
+UPDATE presence p SET inside = d.inside, gate_id = d.gate_id, at = d.at,
+       conflicts = p.conflicts + d.conflicts
+FROM unnest($2::text[], $3::boolean[], $4::text[], $5::timestamptz[], $6::int[])
+     AS d(ticket_id, inside, gate_id, at, conflicts)
+WHERE p.event_id = $1 AND p.ticket_id = d.ticket_id
+  AND (p.inside IS DISTINCT FROM d.inside OR p.at IS DISTINCT FROM d.at OR d.conflicts > 0)
+"""
+
+
+async def apply_presence(conn: asyncpg.Connection, event_id: str, events: Sequence[GateEvent]
+                         ) -> tuple[dict[str, Effect], dict[str, str]]:
+    """Apply new admitted entries/exits with a ticket to presence (eventguard.presence.step),
+    in the caller's transaction; (event id -> effect, exit event id -> gate of the entry)."""
+    movers = [e for e in events if e.ticket_id and e.kind in (EventKind.ENTRY, EventKind.EXIT)]
+    if not movers:
+        return {}, {}
+    tickets = sorted({e.ticket_id for e in movers if e.ticket_id})
+    await conn.execute(_LOCK_PRESENCE, event_id, tickets)
+    book: dict[str, Stay | None] = {
+        r["ticket_id"]: Stay(r["inside"], r["gate_id"], r["at"].timestamp()) if r["inside"] is not None
+        else None for r in await conn.fetch(_READ_PRESENCE, event_id, tickets)}
+    effects: dict[str, Effect] = {}
+    entered_by: dict[str, str] = {}
+    conflicts: dict[str, int] = {}
+    for e in movers:
+        assert e.ticket_id is not None
+        before = book.get(e.ticket_id)
+        effect, after = step(before, e.kind, e.gate_id, e.at)
+        effects[e.event_id] = effect
+        if effect is Effect.LEFT and before is not None:
+            entered_by[e.event_id] = before.gate_id
+        book[e.ticket_id] = after
+        if effect is Effect.CONFLICT:
+            conflicts[e.ticket_id] = conflicts.get(e.ticket_id, 0) + 1
+    changed = [(t, s) for t, s in book.items() if s is not None]
+    if changed:
+        await conn.execute(_WRITE_PRESENCE, event_id, [t for t, _ in changed],
+                           [s.inside for _, s in changed], [s.gate_id for _, s in changed],
+                           [ts(s.at) for _, s in changed], [conflicts.get(t, 0) for t, _ in changed])
+    return effects, entered_by
+
+
+def _zone_deltas(stored: Stored, gate_zone: dict[str, str]) -> dict[str, list[int]]:
+    """Zone counter deltas of new events (entries/exits by Stored.zone_gate, transfers as they are)."""
     d: dict[str, list[int]] = {}
-    for e in events:
-        if e.kind is EventKind.ENTRY and e.gate_id in gate_zone:
-            d.setdefault(gate_zone[e.gate_id], [0, 0, 0, 0])[0] += 1
-        elif e.kind is EventKind.EXIT and e.gate_id in gate_zone:
-            d.setdefault(gate_zone[e.gate_id], [0, 0, 0, 0])[1] += 1
+    for e in stored.new:
+        if e.kind in (EventKind.ENTRY, EventKind.EXIT):
+            zone = gate_zone.get(stored.zone_gate(e) or "")
+            if zone is not None:
+                d.setdefault(zone, [0, 0, 0, 0])[0 if e.kind is EventKind.ENTRY else 1] += 1
         elif e.kind is EventKind.TRANSFER and e.zone_from and e.zone_to:
             d.setdefault(e.zone_to, [0, 0, 0, 0])[2] += 1
             d.setdefault(e.zone_from, [0, 0, 0, 0])[3] += 1
@@ -125,8 +204,10 @@ def _gate_deltas(events: Sequence[GateEvent]) -> dict[str, list[Any]]:
 
 
 async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
-                       gate_zone: dict[str, str]) -> Stored:
-    """Insert events idempotently and bump counters for the new ones, in one transaction."""
+                       gate_zone: dict[str, str], event_id: str = "") -> Stored:
+    """Insert events idempotently, apply the new ones to presence, and bump counters, in one
+    transaction. Zone counters move only with counted presence effects; gate counters count
+    every decision (throughput)."""
     if not events:
         return Stored((), 0)
     cols: list[list[Any]] = [[] for _ in range(11)]
@@ -141,14 +222,16 @@ async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
         # a batch may carry the same event twice: count it once
         first = {e.event_id: e for e in reversed(events) if e.event_id in new_ids}
         new = tuple(first[i] for i in dict.fromkeys(e.event_id for e in events) if i in first)
-        zd = _zone_deltas(new, gate_zone)
+        effects, entered_by = await apply_presence(conn, event_id, new)
+        stored = Stored(new, len(events) - len(new), effects, entered_by)
+        zd = _zone_deltas(stored, gate_zone)
         if zd:
             await conn.execute(_BUMP_ZONES, list(zd), *[[v[i] for v in zd.values()] for i in range(4)])
         gd = _gate_deltas(new)
         if gd:
             await conn.execute(_BUMP_GATES, list(gd), *[[v[i] for v in gd.values()] for i in range(4)],
                                [ts(v[4]) for v in gd.values()])
-    return Stored(new, len(events) - len(new))
+    return stored
 
 
 async def zone_counters(conn: asyncpg.Connection) -> dict[str, tuple[int, int, int, int]]:

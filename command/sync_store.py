@@ -5,7 +5,8 @@ shared advisory lock while numbering). `changes` takes that lock exclusively for
 to read a watermark W: every number <= W then belongs to a committed row, so a gate that
 is told "you are at W" can never miss a change numbered below it.
 
-What a gate gets: revoked ticket ids, the encodings of the registered holders it may admit
+What a gate gets: revoked ticket ids, venue-wide presence (every change of the event's presence rows,
+sql/0007; a full sync sends every ticket's last state, inside or out), the encodings of the registered holders it may admit
 (entrances empty or naming the gate; added, removed — a holder whose entrances stop naming the
 gate is removed, see sql/0006), every public key of the event, and the venue-wide watchlist
 entries (added with list id, severity and encoding; removed, including the entries of a list
@@ -22,7 +23,14 @@ import asyncpg
 import numpy as np
 
 from eventguard.codes import WatchSeverity
-from eventguard.wire import MAX_MESSAGE_BYTES, HolderFace, ListSync, PublicKey, WatchFace
+from eventguard.wire import (
+    MAX_MESSAGE_BYTES,
+    HolderFace,
+    ListSync,
+    PresenceChange,
+    PublicKey,
+    WatchFace,
+)
 
 CHANNEL = "eventguard_sync"  # pg_notify channel; the payload is the event id, or ALL_EVENTS
 ALL_EVENTS = "*"  # payload of a venue-wide change (watchlists): wakes the gates of every event
@@ -30,7 +38,9 @@ _LOCK = (1162301252, 2)  # same pair as sql/0002: ('EGRD', sync)
 CHUNK_BYTES = MAX_MESSAGE_BYTES // 2  # JSON size budget per message (base64 included)
 _HOLDER_BYTES = 1500  # one HolderFace in JSON: 1,368 base64 chars + id + punctuation
 _WATCH_BYTES = 1600  # one WatchFace: the same encoding + entry id, list id and severity
-_COST = {"holder_added": _HOLDER_BYTES, "watch_added": _WATCH_BYTES}
+_PRESENCE_BYTES = 120  # one PresenceChange: ticket id, gate id, flag, time
+_COST = {"holder_added": _HOLDER_BYTES, "watch_added": _WATCH_BYTES, "inside": _PRESENCE_BYTES,
+         "outside": _PRESENCE_BYTES}
 _ID_BYTES = 40
 
 
@@ -40,10 +50,12 @@ class Change:
 
     version: int
     kind: str  # "revoked" | "holder_added" | "holder_removed" | "watch_added" | "watch_removed"
+    #            | "inside" | "outside" (presence)
     ref: str  # ticket id, registration id or watchlist entry id
     encoding: bytes = b""
-    list_id: str = ""  # watch_added only
+    list_id: str = ""  # watch_added only; the gate of a presence change
     severity: str = ""  # watch_added only
+    at: float = 0.0  # presence changes: gate clock of the change
 
 
 def encoding_bytes(values: Sequence[float]) -> bytes:
@@ -70,6 +82,8 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
             watch_added=tuple(WatchFace(entry_id=c.ref, list_id=c.list_id, severity=WatchSeverity(c.severity),
                                         encoding=c.encoding) for c in group if c.kind == "watch_added"),
             watch_removed=tuple(c.ref for c in group if c.kind == "watch_removed"),
+            presence=tuple(PresenceChange(ticket_id=c.ref, inside=c.kind == "inside", gate_id=c.list_id,
+                                          at=c.at) for c in group if c.kind in ("inside", "outside")),
             full=full and not out, more=more))
         prev = version
 
@@ -87,12 +101,13 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
 # One statement (one snapshot): an entry's version is its latest change, including its list's.
 _CHANGES = """
 SELECT sync_version AS v, 'revoked' AS kind, ticket_id AS ref, NULL::float8[] AS enc,
-       NULL::bytea AS watch_enc, NULL::text AS list_id, NULL::text AS severity
+       NULL::bytea AS watch_enc, NULL::text AS list_id, NULL::text AS severity,
+       NULL::float8 AS at
   FROM tickets WHERE event_id = $1 AND revoked_at IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT sync_version, CASE WHEN admits THEN 'holder_added' ELSE 'holder_removed' END,
-       registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL
+       registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL, NULL
   FROM (SELECT *, removed_at IS NULL AND ($5::text IS NULL OR cardinality(entrances) = 0
                                           OR $5::text = ANY(entrances)) AS admits
           FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3) r
@@ -101,10 +116,15 @@ UNION ALL
 SELECT e.sync_version,
        CASE WHEN e.removed_at IS NULL AND w.active THEN 'watch_added' ELSE 'watch_removed' END,
        e.id, NULL, CASE WHEN e.removed_at IS NULL AND w.active THEN e.encoding END,
-       e.list_id, w.severity
+       e.list_id, w.severity, NULL
   FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id
  WHERE e.sync_version > $2 AND e.sync_version <= $3
    AND ($4 = false OR (e.removed_at IS NULL AND w.active))
+UNION ALL
+SELECT sync_version, CASE WHEN inside THEN 'inside' ELSE 'outside' END, ticket_id, NULL, NULL,
+       gate_id, NULL, extract(epoch FROM at)::float8
+  FROM presence WHERE event_id = $1 AND inside IS NOT NULL
+   AND sync_version > $2 AND sync_version <= $3
 ORDER BY 1
 """
 
@@ -144,6 +164,6 @@ async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_i
     found = [Change(r["v"], r["kind"], r["ref"],
                     bytes(r["watch_enc"]) if r["watch_enc"] is not None
                     else encoding_bytes(r["enc"]) if r["enc"] is not None else b"",
-                    r["list_id"] or "", r["severity"] or "")
+                    r["list_id"] or "", r["severity"] or "", r["at"] or 0.0)
              for r in rows]
     return chunk(event_id, since, w, pub, found, full=full, budget=budget)

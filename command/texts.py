@@ -41,6 +41,10 @@ def _message(alert: Alert) -> str:
             return f"gate {subject}: {v * 100:.0f}% of scans denied" if v is not None else f"gate {subject}: many denials"
         case AlertKind.GATE_SILENT:
             return f"gate {subject}: no events for {v / 60:.0f} min" if v is not None else f"gate {subject} silent"
+        case AlertKind.PASSBACK_CONFLICT:
+            d = alert.details
+            return (f"ticket {subject} admitted at {d.get('gate_id')} while inside since "
+                    f"{d.get('first_gate_id') or 'another gate'} — counted once; check the holder")
         case AlertKind.GATE_OFFLINE:
             return (f"gate {subject}: disconnected for {v:.0f} s (deciding offline, journaling)"
                     if v is not None else f"gate {subject} disconnected")

@@ -83,6 +83,7 @@ class AlertKind(enum.StrEnum):
     DENY_RATE_SPIKE = "deny_rate_spike"
     GATE_SILENT = "gate_silent"
     GATE_OFFLINE = "gate_offline"
+    PASSBACK_CONFLICT = "passback_conflict"  # one ticket admitted twice with no exit between
 
 
 class AlertLevel(enum.StrEnum):

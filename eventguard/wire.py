@@ -307,11 +307,20 @@ class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
     encoding: bytes  # 128 little-endian float64 (1,024 bytes)
 
 
+class PresenceChange(msgspec.Struct, frozen=True, kw_only=True):
+    """A ticket went inside (admitted entry) or out (exit), venue-wide (eventguard.presence)."""
+
+    ticket_id: str
+    inside: bool
+    gate_id: str
+    at: float  # gate clock of the change
+
+
 class ListSync(Msg, frozen=True, tag="sync"):
     """Server -> gate: list changes numbered since_version < n <= version, oldest first.
 
     `keys` always holds every public key of the event (replace, do not merge). `full`: the
-    gate drops its revocations, holders and watchlist first (answer to since_version 0, or to a gate
+    gate drops its revocations, holders, watchlist and synced presence first (answer to since_version 0, or to a gate
     ahead of the server). Big syncs come in chunks; `more` says another follows, and each
     chunk's `version` is safe to resume from.
     """
@@ -325,6 +334,7 @@ class ListSync(Msg, frozen=True, tag="sync"):
     holders_removed: tuple[str, ...] = ()
     watch_added: tuple[WatchFace, ...] = ()  # new or changed entries of active lists
     watch_removed: tuple[str, ...] = ()  # entry ids removed, or of a list made inactive
+    presence: tuple[PresenceChange, ...] = ()  # every ticket's state (full) or its changes, in order
     full: bool = False
     more: bool = False
 

@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from eventguard.wire import (
 )
 from gate import qr
 from gate.errors import SourceError
-from gate.service import GateCache, GateConfig, GateService, ScanResult
+from gate.service import GateCache, GateConfig, GateService, ScanResult, check_scan_id
 from gate.sources import CaptureSource, FolderSource
 from vision.errors import ImageError
 from vision.image import MAX_BYTES, Frame, decode_bytes
@@ -76,9 +77,13 @@ class Terminal:
         self._orders_shown: set[int] = set()
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
-                   captured_at: float | None = None) -> ScanResult:
-        """Decide a frame with the gate service and push the verdict to every terminal page."""
-        result = await self.service.scan(frame, lane=lane, direction=direction, captured_at=captured_at)
+                   captured_at: float | None = None, scan_id: str | None = None) -> ScanResult:
+        """Decide a frame with the gate service and push the verdict to every terminal page
+        (a retried scan id is answered from the journal and not pushed again)."""
+        result = await self.service.scan(frame, lane=lane, direction=direction, captured_at=captured_at,
+                                         scan_id=scan_id)
+        if result.replayed:
+            return result
         try:
             await self.push(frame, result)
         except Exception:  # a broken page must not break the lane
@@ -228,7 +233,9 @@ def result_json(result: ScanResult) -> dict[str, Any]:
     ev = result.event
     return {
         "verdict": result.decision.verdict.value, "reasons": list(ev.reasons), "ticket_id": ev.ticket_id,
-        "event_id": ev.event_id, "lane": ev.lane, "latency_ms": ev.latency_ms,
+        "event_id": ev.event_id, "lane": ev.lane, "latency_ms": ev.latency_ms, "replayed": result.replayed,
+        "inside_since": ({"gate_id": result.inside_since.gate_id, "at": result.inside_since.at}
+                         if result.inside_since else None),
         "stage_ms": {k: round(v, 2) for k, v in result.stage_ms.items()},
         "face_distance": result.face_distance,
         "hits": [{"list_id": h.list_id, "entry_id": h.entry_id, "severity": h.severity,
@@ -245,6 +252,12 @@ async def scan(request: web.Request) -> web.Response:
     direction = request.query.get("direction", "entry")
     if direction not in ("entry", "exit"):
         raise bad_request("direction must be entry or exit")
+    scan_id = request.query.get("scan_id")
+    if scan_id is not None:
+        try:
+            check_scan_id(scan_id)
+        except ValueError as err:
+            raise bad_request(str(err)) from None
     if request.content_type.startswith("multipart/"):
         form = await request.post()
         field = form.get("image")
@@ -255,7 +268,7 @@ async def scan(request: web.Request) -> web.Response:
         data = await request.read()
     svc = request.app[SERVICE]
     frame = await asyncio.get_running_loop().run_in_executor(svc.cpu, decode_bytes, data)
-    result = await request.app[TERMINAL].scan(frame, lane=lane, direction=direction)
+    result = await request.app[TERMINAL].scan(frame, lane=lane, direction=direction, scan_id=scan_id)
     return web.json_response(result_json(result))
 
 
@@ -326,7 +339,7 @@ async def run_source(term: Terminal, source: CaptureSource | FolderSource, *, la
                     if not texts or (texts == last[0] and now - last[1] < term.cfg.repeat_s):
                         continue
                     last = (texts, now)
-                await term.scan(item.frame, lane=lane, captured_at=item.at)
+                await term.scan(item.frame, lane=lane, captured_at=item.at, scan_id=uuid.uuid4().hex)
             except (ImageError, ValueError) as err:
                 log.warning("frame %s not scanned: %s", item.label, err)
 

@@ -2,7 +2,8 @@
 
 Events stay in the journal until the command server acknowledges them; on reconnect the
 unacknowledged ones are replayed (the server de-duplicates by event id). The journal also
-keeps the local anti-passback set (tickets inside) so a restarted gate still knows it.
+keeps this gate's own presence changes (eventguard.presence: ticket, inside or out, when) so a
+restarted gate still knows them; the venue-wide ones come with the list sync (ListCache).
 All methods are blocking; the service calls them through its single journal thread.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from eventguard.presence import Stay
 from eventguard.wire import EventKind, GateEvent, WatchlistHitReport
 
 _SCHEMA = """
@@ -27,7 +29,8 @@ CREATE TABLE IF NOT EXISTS events (
     acked    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_unacked ON events (acked, seq);
-CREATE TABLE IF NOT EXISTS inside (ticket_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS presence (ticket_id TEXT PRIMARY KEY, inside INTEGER NOT NULL,
+                                     gate_id TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hits (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -64,11 +67,12 @@ class Journal:
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO events (event_id, kind, lane, body) VALUES (?, ?, ?, ?)",
                     (event.event_id, event.kind.value, event.lane, _enc.encode(event)))
-                if cur.rowcount and event.ticket_id:
-                    if event.kind is EventKind.ENTRY:
-                        self._db.execute("INSERT OR IGNORE INTO inside VALUES (?)", (event.ticket_id,))
-                    elif event.kind is EventKind.EXIT:
-                        self._db.execute("DELETE FROM inside WHERE ticket_id = ?", (event.ticket_id,))
+                if cur.rowcount and event.ticket_id and event.kind in (EventKind.ENTRY, EventKind.EXIT):
+                    self._db.execute(  # the newest change of a ticket wins (gate clock)
+                        "INSERT INTO presence VALUES (?, ?, ?, ?) ON CONFLICT (ticket_id) DO UPDATE SET "
+                        "inside = excluded.inside, gate_id = excluded.gate_id, at = excluded.at "
+                        "WHERE excluded.at >= presence.at",
+                        (event.ticket_id, int(event.kind is EventKind.ENTRY), event.gate_id, event.at))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -90,6 +94,12 @@ class Journal:
             self._db.executemany("UPDATE events SET acked = 1 WHERE event_id = ?", ids)
             self._db.execute("COMMIT")
 
+    def get(self, event_id: str) -> GateEvent | None:
+        """The recorded event with this id, if any (a retried scan returns it)."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM events WHERE event_id = ?", (event_id,)).fetchone()
+        return _dec.decode(row[0]) if row else None
+
     def pending(self) -> int:
         """Number of events not acknowledged yet."""
         with self._lock:
@@ -102,10 +112,15 @@ class Journal:
             rows = self._db.execute("SELECT lane, kind, count(*) FROM events GROUP BY lane, kind").fetchall()
         return {(r[0], r[1]): r[2] for r in rows}
 
-    def inside(self) -> set[str]:
-        """Tickets this gate let in and has not seen leave."""
+    def presence(self) -> dict[str, Stay]:
+        """This gate's own last presence change of each ticket it admitted or let out."""
         with self._lock:
-            return {r[0] for r in self._db.execute("SELECT ticket_id FROM inside")}
+            rows = self._db.execute("SELECT ticket_id, inside, gate_id, at FROM presence").fetchall()
+        return {t: Stay(bool(i), g, float(a)) for t, i, g, a in rows}
+
+    def inside(self) -> set[str]:
+        """Tickets this gate let in and has not seen leave (by its own events only)."""
+        return {t for t, s in self.presence().items() if s.inside}
 
     def event_ids(self) -> list[str]:
         """Every event id recorded, in order."""

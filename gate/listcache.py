@@ -1,4 +1,5 @@
-"""The gate's synced lists on disk: public keys, revoked tickets, holders' faces, watchlist entries.
+"""The gate's synced lists on disk: public keys, revoked tickets, holders' faces, watchlist entries,
+and venue-wide presence (who is inside, as the server last told).
 
 A sibling SQLite file of the journal (`<journal>.lists.sqlite`). Each ListSync from the server
 is applied in one transaction together with its version, so a gate restarted with no network
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eventguard.codes import WatchSeverity
+from eventguard.presence import Stay
 from eventguard.wire import ListSync, WatchFace
 from vision.index import WatchEntry
 
@@ -28,6 +30,8 @@ CREATE TABLE IF NOT EXISTS revoked (ticket_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS holders (registration_id TEXT PRIMARY KEY, encoding BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS watch (entry_id TEXT PRIMARY KEY, list_id TEXT NOT NULL,
                                   severity TEXT NOT NULL, encoding BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS presence (ticket_id TEXT PRIMARY KEY, inside INTEGER NOT NULL,
+                                     gate_id TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -42,6 +46,7 @@ class Lists:
     revoked: set[str] = field(default_factory=set)
     holders: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     watch: list[WatchEntry] = field(default_factory=list)
+    presence: dict[str, Stay] = field(default_factory=dict)
 
 
 def decode_encoding(raw: bytes) -> npt.NDArray[np.float64] | None:
@@ -97,6 +102,8 @@ class ListCache:
             revoked = {r[0] for r in self._db.execute("SELECT ticket_id FROM revoked")}
             rows = self._db.execute("SELECT registration_id, encoding FROM holders").fetchall()
             watch_rows = self._db.execute("SELECT entry_id, list_id, severity, encoding FROM watch").fetchall()
+            presence = {t: Stay(bool(i), g, float(a)) for t, i, g, a in
+                        self._db.execute("SELECT ticket_id, inside, gate_id, at FROM presence")}
         holders = {}
         for rid, raw in rows:
             enc = decode_encoding(bytes(raw))
@@ -104,7 +111,8 @@ class ListCache:
                 holders[rid] = enc
         watch = [e for e in (watch_entry(eid, lid, sev, bytes(raw)) for eid, lid, sev, raw in watch_rows)
                  if e is not None]
-        return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch)
+        return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
+                     presence)
 
     def save(self, msg: ListSync) -> None:
         """Apply one sync message durably (full: replace everything)."""
@@ -115,6 +123,7 @@ class ListCache:
                     self._db.execute("DELETE FROM revoked")
                     self._db.execute("DELETE FROM holders")
                     self._db.execute("DELETE FROM watch")
+                    self._db.execute("DELETE FROM presence")
                 self._db.execute("DELETE FROM keys")
                 self._db.executemany("INSERT INTO keys VALUES (?, ?)",
                                      [(k.key_id, k.public_key) for k in msg.keys])
@@ -126,6 +135,8 @@ class ListCache:
                 self._db.executemany("DELETE FROM watch WHERE entry_id = ?", [(e,) for e in msg.watch_removed])
                 self._db.executemany("INSERT OR REPLACE INTO watch VALUES (?, ?, ?, ?)",
                                      [(w.entry_id, w.list_id, w.severity, w.encoding) for w in msg.watch_added])
+                self._db.executemany("INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?)",
+                                     [(c.ticket_id, int(c.inside), c.gate_id, c.at) for c in msg.presence])
                 self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                      [("version", str(msg.version)), ("event_id", msg.event_id)])
                 self._db.execute("COMMIT")

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventguard import tickets
+from eventguard.presence import InsideView, Stay, merge, step
 from eventguard.tickets import TicketCheck
 from eventguard.wire import (
     EventKind,
@@ -44,6 +46,15 @@ from vision.image import Frame
 from vision.index import WatchHit, WatchlistIndex
 
 log = logging.getLogger(__name__)
+
+SCAN_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # a lane client's nonce for one scan (pretix-style)
+
+
+def check_scan_id(scan_id: str) -> str:
+    """The scan id if well formed; ValueError naming the rule otherwise."""
+    if not SCAN_ID.match(scan_id):
+        raise ValueError("scan_id must be 8-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    return scan_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,7 @@ class GateCache:
     revoked: set[str] = field(default_factory=set)
     holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> 128-d encoding
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
+    presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
     version: int = 0  # list sync version of keys/revoked/holders/watchlist (watchlist.version follows it)
 
 
@@ -87,6 +99,15 @@ class ScanResult:
     face_distance: float | None
     hits: tuple[Hit, ...]
     stage_ms: dict[str, float]
+    inside_since: Stay | None = None  # ALREADY_INSIDE: where and when the ticket went in
+    replayed: bool = False  # a retry of a scan id already decided: the first decision, nothing new
+
+
+def _replayed(event: GateEvent) -> ScanResult:
+    """The answer to a retried scan: the journaled first decision."""
+    verdict = event.verdict or {EventKind.ENTRY: Verdict.ADMIT, EventKind.EXIT: Verdict.ADMIT,
+                                EventKind.DENY: Verdict.DENY}.get(event.kind, Verdict.SECONDARY)
+    return ScanResult(event, Decision(verdict, tuple(event.reasons)), None, None, (), {}, replayed=True)
 
 
 class GateService:
@@ -101,9 +122,10 @@ class GateService:
         self.io = ThreadPoolExecutor(1, thread_name_prefix=f"gate-{cfg.gate_id}-journal")
         self.faces = face_executor(cfg.face_workers, f"gate-{cfg.gate_id}", cfg.face_engine)
         self.journal = Journal(cfg.journal_path)
-        self.inside: set[str] = self.journal.inside()
         self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"))
         self._load_lists()
+        for ticket_id, stay in self.journal.presence().items():  # this gate's own, maybe newer
+            self.cache.presence[ticket_id] = merge(self.cache.presence.get(ticket_id), stay)
         self.lanes_closed: set[int] = set()
         self.orders: dict[int, Order] = {}  # received, not yet acknowledged
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
@@ -111,6 +133,7 @@ class GateService:
         self.listeners: list[Callable[[ScanResult], Awaitable[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._hits_task: asyncio.Task[None] | None = None
+        self._scanning: dict[str, asyncio.Future[ScanResult]] = {}  # scan id -> decision under way
 
     async def start(self) -> None:
         """Start streaming the journal to the server (also replays what is pending)."""
@@ -151,6 +174,8 @@ class GateService:
             c.keys.setdefault(key_id, tickets.load_public(raw))
         c.revoked |= stored.revoked
         c.holders.update(stored.holders)
+        for ticket_id, stay in stored.presence.items():
+            c.presence[ticket_id] = merge(c.presence.get(ticket_id), stay)
         for entry in stored.watch:
             c.watchlist.add(entry)
         c.version = max(c.version, stored.version)
@@ -191,6 +216,15 @@ class GateService:
                     watch or msg.watch_removed):
                 log.warning("gate %s: watchlist at %d ignored sync to %d", self.cfg.gate_id,
                             watchlist.version, msg.version)
+        if msg.full:  # the server's whole picture, then this gate's own newer changes on top
+            presence = {c.ticket_id: Stay(c.inside, c.gate_id, c.at) for c in msg.presence}
+            for ticket_id, stay in (await asyncio.get_running_loop().run_in_executor(
+                    self.io, self.journal.presence)).items():
+                presence[ticket_id] = merge(presence.get(ticket_id), stay)
+            c.presence = presence
+        else:
+            for pc in msg.presence:
+                c.presence[pc.ticket_id] = merge(c.presence.get(pc.ticket_id), Stay(pc.inside, pc.gate_id, pc.at))
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
         c.watchlist = watchlist
         log.info("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
@@ -251,8 +285,36 @@ class GateService:
         await asyncio.gather(*(loop.run_in_executor(self.faces, prime, self.cfg.face_engine) for _ in range(n)))
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
-                   captured_at: float | None = None) -> ScanResult:
-        """Decide one captured frame, journal the event, and notify listeners."""
+                   captured_at: float | None = None, scan_id: str | None = None) -> ScanResult:
+        """Decide one captured frame, journal the event, and notify listeners.
+
+        `scan_id` is the client's nonce (the event id becomes `<gate>:<scan_id>`): a retry with
+        the same id returns the first decision and records nothing new."""
+        if scan_id is None:
+            return await self._decide(frame, lane, direction, captured_at, uuid.uuid4().hex)
+        check_scan_id(scan_id)
+        under_way = self._scanning.get(scan_id)
+        if under_way is not None:  # the same scan retried while it is being decided
+            return replace(await asyncio.shield(under_way), replayed=True)
+        event_id = f"{self.cfg.gate_id}:{scan_id}"
+        done = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.get, event_id)
+        if done is not None:
+            return _replayed(done)
+        fut: asyncio.Future[ScanResult] = asyncio.get_running_loop().create_future()
+        self._scanning[scan_id] = fut
+        try:
+            result = await self._decide(frame, lane, direction, captured_at, scan_id)
+            fut.set_result(result)
+            return result
+        except BaseException as err:
+            fut.set_exception(err)
+            fut.exception()  # retrieved: a waiter may not exist
+            raise
+        finally:
+            self._scanning.pop(scan_id, None)
+
+    async def _decide(self, frame: Frame, lane: int, direction: str, captured_at: float | None,
+                      nonce: str) -> ScanResult:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         wants_face = self.cfg.face_required and direction == "entry"
@@ -263,7 +325,7 @@ class GateService:
         for text in texts:  # the first text that is an EventGuard ticket wins
             c = tickets.verify(text, keys=self.cache.keys, event_id=self.cfg.event_id,
                                gate_id=self.cfg.gate_id, now=now, revoked=self.cache.revoked,
-                               inside=self.inside, direction=direction)
+                               inside=InsideView(self.cache.presence), direction=direction)
             if check is None or c.code is not tickets.TicketCode.BAD_FORMAT:
                 check = c
             if c.code is not tickets.TicketCode.BAD_FORMAT:
@@ -281,7 +343,7 @@ class GateService:
                 Verdict.DENY: EventKind.DENY, Verdict.SECONDARY: EventKind.SECONDARY}[decision.verdict]
         latency = (time.perf_counter() - t0) * 1000
         event = GateEvent(
-            event_id=f"{self.cfg.gate_id}:{uuid.uuid4().hex}", gate_id=self.cfg.gate_id, kind=kind,
+            event_id=f"{self.cfg.gate_id}:{nonce}", gate_id=self.cfg.gate_id, kind=kind,
             at=captured_at if captured_at is not None else now, lane=lane,
             ticket_id=check.ticket.ticket_id if check and check.ticket else None,
             verdict=decision.verdict, reasons=tuple(decision.reasons),
@@ -289,7 +351,9 @@ class GateService:
         await self.record(event)
         if hits:
             await self.report_hits(event, hits)
-        result = ScanResult(event, decision, check, face.distance if face else None, hits, stage)
+        since = (self.cache.presence.get(check.ticket.ticket_id)
+                 if check and check.ticket and check.code is tickets.TicketCode.ALREADY_INSIDE else None)
+        result = ScanResult(event, decision, check, face.distance if face else None, hits, stage, since)
         for listener in list(self.listeners):
             try:
                 await listener(result)
@@ -328,11 +392,10 @@ class GateService:
             await asyncio.sleep(1.0)
 
     async def record(self, event: GateEvent) -> None:
-        """Journal an event durably, update local anti-passback, wake the uplink."""
+        """Journal an event durably, update the gate's view of presence, wake the uplink."""
         await asyncio.get_running_loop().run_in_executor(self.io, self.journal.append, event)
-        if event.ticket_id:
-            if event.kind is EventKind.ENTRY:
-                self.inside.add(event.ticket_id)
-            elif event.kind is EventKind.EXIT:
-                self.inside.discard(event.ticket_id)
+        if event.ticket_id and event.kind in (EventKind.ENTRY, EventKind.EXIT):
+            _, after = step(self.cache.presence.get(event.ticket_id), event.kind, event.gate_id, event.at)
+            if after is not None:
+                self.cache.presence[event.ticket_id] = after
         self.uplink.notify()

@@ -101,8 +101,8 @@ async def start_gate(server: Server, gate_id: str, tmp_path: Path, *, url: str |
     return svc
 
 
-async def ticket_png(server: Server, tmp_path: Path, gate_id: str) -> tuple[str, Path]:
-    """Issue a valid ticket for gate_id and render its QR PNG; (ticket id, PNG path)."""
+async def ticket_png(server: Server, tmp_path: Path, gate_id: str | None) -> tuple[str, Path]:
+    """Issue a valid ticket for gate_id (None: every entrance) and render its QR PNG."""
     import time
 
     import asyncpg
@@ -115,7 +115,7 @@ async def ticket_png(server: Server, tmp_path: Path, gate_id: str) -> tuple[str,
         now = int(time.time())
         t, payload = await issuing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
                                            valid_from=now - 60, valid_until=now + 3600, now=now,
-                                           entrances=(gate_id,))
+                                           entrances=(gate_id,) if gate_id else ())
     finally:
         await conn.close()
     return t.ticket_id, issuing.render_png(payload, tmp_path / f"{t.ticket_id}.png", scale=4)

@@ -232,7 +232,7 @@ async def test_revocation_and_faces_reach_a_gate_that_then_works_offline(
             assert "face_match" in ok.event.reasons and ok.face_distance is not None
             impostor = await gate.scan(_frame(photos / "examples__biden.jpg", pngs[biden.ticket_id]))
             assert impostor.decision.verdict == "admit"  # Biden with his own ticket
-            gate.inside.clear()
+            gate.cache.presence.clear()
             swapped = await gate.scan(_frame(photos / "examples__biden.jpg", pngs[obama.ticket_id]))
             assert swapped.decision.verdict == "secondary"
             assert "face_mismatch" in swapped.event.reasons

@@ -38,7 +38,7 @@ async def test_revoke_over_rest_reaches_a_connected_gate(server: Server, tmp_pat
             await wait_for(lambda: gate.cache.keys, within=10)
             ok = await gate.scan(frame)
             assert ok.decision.verdict == "admit", ok.decision.reasons
-            gate.inside.clear()
+            gate.cache.presence.clear()
 
             url = f"{server.url}/api/tickets/{t.ticket_id}/revoke"
             viewer, op = await server.login("viewer"), await server.login("operator")

