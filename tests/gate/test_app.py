@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import struct
@@ -12,6 +13,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import cv2
@@ -219,3 +221,24 @@ async def test_fuzzed_uploads_never_crash_the_gate(gate: Gate) -> None:
                 assert "Traceback" not in json.dumps(body)
                 decided += r.status == 200
     assert gate.service.journal.pending() == decided  # every decision journaled, nothing else
+
+
+async def test_a_retried_scan_id_returns_the_first_decision_and_records_nothing_new(gate: Gate) -> None:
+    frame = frames.compose(np.full((10, 10, 3), 150, np.uint8), frames.qr_image(_payload(gate.key)))
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        async def post(scan_id: str) -> tuple[int, dict[str, Any]]:
+            async with s.post(f"{gate.url}/scan?lane=2&scan_id={scan_id}", data=_png(frame)) as r:
+                return r.status, await r.json()
+
+        first, retry = await asyncio.gather(post("lane2-0001"), post("lane2-0001"))  # concurrent retry
+        again = await post("lane2-0001")  # a later retry, answered from the journal
+        assert first[0] == retry[0] == again[0] == 200
+        assert {first[1]["event_id"], retry[1]["event_id"], again[1]["event_id"]} == {"N1:lane2-0001"}
+        assert first[1]["verdict"] == retry[1]["verdict"] == again[1]["verdict"] == "admit"
+        assert sorted([first[1]["replayed"], retry[1]["replayed"]]) == [False, True] and again[1]["replayed"]
+        other = await post("lane2-0002")  # a new scan of the same ticket is a new decision
+        assert other[1]["verdict"] == "deny" and "already_inside" in other[1]["reasons"]
+        assert other[1]["inside_since"]["gate_id"] == "N1"
+        status, bad = await post("x%20y")
+        assert status == 400 and "scan_id" in bad["message"]
+    assert gate.service.journal.event_ids() == ["N1:lane2-0001", "N1:lane2-0002"]
