@@ -12,8 +12,49 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from command.signing_keys import key_path, read_private_key, write_private_key
 from eventguard import tickets
-from eventguard.errors import TicketingError
+from eventguard.config import EventInfo
+from eventguard.errors import ConfigError, TicketingError
 from eventguard.tickets import Ticket
+
+DOORS_MARGIN_S = 3600  # tickets verify from an hour before doors open (queues form early)
+
+
+def default_validity(event: EventInfo, margin_s: int = DOORS_MARGIN_S) -> tuple[int, int]:
+    """A ticket's window from its event: doors_open (else starts_at) minus a margin, to ends_at."""
+    opens = event.doors_open or event.starts_at
+    if opens is None or event.ends_at is None:
+        missing = ", ".join(k for k, v in (("doors_open or starts_at", opens), ("ends_at", event.ends_at))
+                            if v is None)
+        raise ConfigError(f"event {event.id}: the venue's [event] needs {missing} to set ticket validity; "
+                          "add it, or give --valid-from and --valid-until")
+    return int(opens.timestamp()) - margin_s, int(event.ends_at.timestamp())
+
+
+def parse_when(text: str, what: str) -> int:
+    """An ISO 8601 date-time with a UTC offset (e.g. 2026-12-05T18:00:00+08:00) as unix seconds."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{what}: {text!r} is not an ISO 8601 date-time like "
+                          "2026-12-05T18:00:00+08:00") from None
+    if when.tzinfo is None:
+        raise ConfigError(f"{what}: {text!r} needs a UTC offset, like 2026-12-05T18:00:00+08:00")
+    return int(when.timestamp())
+
+
+async def list_tickets(conn: asyncpg.Connection, event_id: str) -> list[dict[str, object]]:
+    """Every ticket of an event with its holder's name, kind, status and window (issue order)."""
+    rows = await conn.fetch(
+        "SELECT t.ticket_id, t.holder_ref, r.name AS holder_name, t.kind, t.entrances, t.valid_from,"
+        " t.valid_until, t.issued_at, t.revoked_at, t.revoke_reason, t.payload"
+        " FROM tickets t LEFT JOIN registrations r ON r.registration_id = t.holder_ref"
+        " WHERE t.event_id = $1 ORDER BY t.issued_at, t.ticket_id", event_id)
+    return [{"ticket_id": r["ticket_id"], "holder_ref": r["holder_ref"], "holder_name": r["holder_name"],
+             "kind": r["kind"], "entrances": ";".join(r["entrances"]),
+             "status": "revoked" if r["revoked_at"] else "valid",
+             "valid_from": r["valid_from"].isoformat(), "valid_until": r["valid_until"].isoformat(),
+             "issued_at": r["issued_at"].isoformat(), "revoke_reason": r["revoke_reason"],
+             "payload": r["payload"]} for r in rows]
 
 
 def _ts(t: int) -> datetime:

@@ -92,10 +92,13 @@ class RowResult:
     registration_id: str | None = None
     ticket_id: str | None = None
     payload: str | None = None
+    ticket_issued: bool = False  # issued by this run (False: the registration's existing ticket)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict without empty fields."""
         d: dict[str, Any] = {"line": self.line, "status": self.status.value}
+        if self.ticket_id:
+            d["ticket_issued"] = self.ticket_issued
         for k in ("code", "detail", "registration_id", "ticket_id", "payload"):
             v = getattr(self, k)
             if v:
@@ -125,7 +128,8 @@ class ImportSummary:
         """JSON-ready totals."""
         return {"imported": self.count(RowStatus.IMPORTED), "skipped": self.count(RowStatus.SKIPPED),
                 "rejected": self.count(RowStatus.REJECTED), "reasons": self.reasons(),
-                "tickets": sum(1 for r in self.rows if r.ticket_id)}
+                "tickets": sum(1 for r in self.rows if r.ticket_issued),
+                "tickets_existing": sum(1 for r in self.rows if r.ticket_id and not r.ticket_issued)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +292,15 @@ async def existing(conn: asyncpg.Connection, event_id: str, macs: Sequence[bytes
     return {bytes(r["id_hmac"]): r["registration_id"] for r in rows}
 
 
+async def current_tickets(conn: asyncpg.Connection, registration_ids: Sequence[str]) -> dict[str, str]:
+    """registration id -> its newest unrevoked ticket id (for those that have one)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (holder_ref) holder_ref, ticket_id FROM tickets"
+        " WHERE holder_ref = ANY($1::text[]) AND revoked_at IS NULL ORDER BY holder_ref, issued_at DESC",
+        list(registration_ids))
+    return {r["holder_ref"]: r["ticket_id"] for r in rows}
+
+
 async def ticketless(conn: asyncpg.Connection, registration_ids: Sequence[str]) -> set[str]:
     """Those registrations with no unrevoked ticket."""
     rows = await conn.fetch(
@@ -321,18 +334,20 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
     summary = ImportSummary(list(bad))
     done = await existing(conn, event_id, [r.id_hmac for r in good])
     need_ticket = await ticketless(conn, list(done.values())) if tickets_plan else set()
+    have_ticket = await current_tickets(conn, list(done.values()))
     todo: list[Row] = []
     for row in good:
         rid = done.get(row.id_hmac)
         if rid is None:
             todo.append(row)
             continue
-        res = RowResult(row.line, RowStatus.SKIPPED, detail="already registered", registration_id=rid)
+        res = RowResult(row.line, RowStatus.SKIPPED, detail="already registered", registration_id=rid,
+                        ticket_id=have_ticket.get(rid))
         if tickets_plan and rid in need_ticket:
             async with conn.transaction():
                 issued = await _issue(conn, event_id, tickets_plan, rid, row)
             res = RowResult(row.line, RowStatus.SKIPPED, detail="already registered; ticket issued",
-                            registration_id=rid, ticket_id=issued[0], payload=issued[1])
+                            registration_id=rid, ticket_id=issued[0], payload=issued[1], ticket_issued=True)
         summary.rows.append(res)
     own = executor is None
     pool = executor or face_pool(workers)
@@ -362,7 +377,7 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
                     if tickets_plan:
                         tid, payload = await _issue(conn, event_id, tickets_plan, rid, row)
                     results.append(RowResult(row.line, RowStatus.IMPORTED, registration_id=rid,
-                                             ticket_id=tid, payload=payload))
+                                             ticket_id=tid, payload=payload, ticket_issued=tid is not None))
             summary.rows += results
             if progress:
                 for r in results:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from eventguard.errors import ConfigError
 from eventguard.settings import DEFAULT_VENUE
 
 Handler = Callable[[argparse.Namespace], int]
@@ -68,3 +69,27 @@ def add(parent: Any, name: str, fn: Handler, help_: str) -> argparse.ArgumentPar
     sp: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
     sp.set_defaults(func=fn)
     return sp
+
+
+def add_validity(p: argparse.ArgumentParser) -> None:
+    """--valid-from / --valid-until as ISO date-times (default: the venue's event window)."""
+    p.add_argument("--valid-from", default=None,
+                   help="ISO date-time with offset, e.g. 2026-12-05T17:00:00+08:00 "
+                        "(default: the event's doors_open minus an hour)")
+    p.add_argument("--valid-until", default=None,
+                   help="ISO date-time with offset (default: the event's ends_at)")
+
+
+def validity(args: argparse.Namespace, event: Any) -> tuple[int, int]:
+    """The ticket window the command asks for, defaulting to the event's own (ConfigError if unset)."""
+    from command.issuing import default_validity, parse_when
+
+    given = (args.valid_from, args.valid_until)
+    start, end = (default_validity(event) if None in given else (0, 0))
+    if args.valid_from is not None:
+        start = parse_when(args.valid_from, "--valid-from")
+    if args.valid_until is not None:
+        end = parse_when(args.valid_until, "--valid-until")
+    if end <= start:
+        raise ConfigError(f"the ticket window ends before it starts ({start} >= {end})")
+    return start, end

@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shell.cli.common import add, add_db, add_venue, db_url, print_json, with_db
+from shell.cli.common import (
+    add,
+    add_db,
+    add_validity,
+    add_venue,
+    db_url,
+    print_json,
+    validity,
+    with_db,
+)
 
 
 def register(sub: Any) -> None:
@@ -26,8 +35,7 @@ def register(sub: Any) -> None:
     add_venue(sp)
     sp.add_argument("--issue-tickets", action="store_true",
                     help="issue a signed ticket per registration that has none")
-    sp.add_argument("--valid-from", type=float, default=None, help="unix seconds (default: now)")
-    sp.add_argument("--valid-until", type=float, default=None, help="unix seconds (default: now + 24 h)")
+    add_validity(sp)
     sp.add_argument("--batch-size", type=int, default=50, help="rows per transaction")
     sp.add_argument("--workers", type=int, default=None, help="face threads (default: CPU count)")
     sp.add_argument("--key-dir", type=Path, default=None,
@@ -48,15 +56,20 @@ def cmd_register_import(args: argparse.Namespace) -> int:
     from eventguard.config import load_venue
     from shell.runtime import database
 
-    event_id = args.event or load_venue(args.venue).event.id
+    venue = load_venue(args.venue)
+    event_id = args.event or venue.event.id
     secret = registration.load_id_secret(registration.id_key_path(args.key_dir))
     now = int(time.time())
+    window = validity(args, venue.event) if args.issue_tickets else (0, 0)
 
     def show(r: registration.RowResult) -> None:
         if args.json:
             print_json(r.as_dict())
         elif r.status is registration.RowStatus.REJECTED:
             print(f"line {r.line}: rejected {r.code}: {r.detail}", flush=True)
+        else:
+            ticket = (f", ticket {r.ticket_id}" + ("" if r.ticket_issued else " (existing)")) if r.ticket_id else ""
+            print(f"line {r.line}: {r.status.value} {r.registration_id}{ticket}", flush=True)
 
     async def go(dsn: str) -> registration.ImportSummary:
         conn = await asyncpg.connect(dsn)
@@ -65,10 +78,8 @@ def cmd_register_import(args: argparse.Namespace) -> int:
             plan = None
             if args.issue_tickets:
                 key_id, key = await issuing.latest_key(conn, event_id, args.key_dir)
-                plan = registration.TicketPlan(
-                    key_id, key, valid_from=int(args.valid_from) if args.valid_from is not None else now,
-                    valid_until=int(args.valid_until) if args.valid_until is not None else now + 24 * 3600,
-                    now=now)
+                plan = registration.TicketPlan(key_id, key, valid_from=window[0], valid_until=window[1],
+                                               now=now)
             return await registration.import_csv(
                 conn, args.csv, args.photos, event_id=event_id, secret=secret, tickets_plan=plan,
                 batch_size=args.batch_size, workers=args.workers)
@@ -85,7 +96,8 @@ def cmd_register_import(args: argparse.Namespace) -> int:
     else:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(totals["reasons"].items())) or "none"
         print(f"event {event_id}: imported {totals['imported']}, already registered {totals['skipped']}, "
-              f"rejected {totals['rejected']} ({reasons}); tickets issued {totals['tickets']}")
+              f"rejected {totals['rejected']} ({reasons}); tickets issued {totals['tickets']}, "
+              f"existing {totals['tickets_existing']}")
     return 1 if totals["rejected"] else 0
 
 def cmd_register_remove(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shell.cli.common import add, add_db, print_json, with_db
+from shell.cli.common import add, add_db, add_validity, add_venue, print_json, validity, with_db
 
 
 def register(sub: Any) -> None:
@@ -22,17 +22,27 @@ def register(sub: Any) -> None:
 
     tk = sub.add_parser("tickets", help="issue, render and revoke tickets").add_subparsers(
         dest="tickets_command", metavar="ACTION", required=True)
-    sp = add(tk, "issue", cmd_tickets_issue, "issue signed tickets")
-    sp.add_argument("--event", required=True)
+    sp = add(tk, "issue", cmd_tickets_issue, "issue signed tickets (valid for the venue's event window)")
+    add_venue(sp)
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     sp.add_argument("--count", type=int, default=1)
     sp.add_argument("--holder", default=None, help="registration id (hex UUID) of the holder")
     sp.add_argument("--entrances", default="", help="comma-separated gate ids (default: all)")
     sp.add_argument("--kind", default="standard")
-    sp.add_argument("--valid-from", type=float, default=None, help="unix seconds (default: now)")
-    sp.add_argument("--valid-until", type=float, default=None, help="unix seconds (default: now + 24 h)")
+    add_validity(sp)
     sp.add_argument("--png-dir", type=Path, default=None, help="also write QR PNGs here")
     sp.add_argument("--scale", type=int, default=6, help="PNG pixels per QR module")
     sp.add_argument("--key-dir", type=Path, default=None)
+    add_db(sp)
+    sp = add(tk, "list", cmd_tickets_list,
+             "list an event's tickets: id, holder, kind, status, window (JSON lines, or --csv)")
+    add_venue(sp)
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
+    out = sp.add_mutually_exclusive_group()
+    out.add_argument("--csv", action="store_true", help="CSV with a header row")
+    out.add_argument("--json", action="store_true", help="one JSON object per ticket (the default)")
+    sp.add_argument("--png-dir", type=Path, default=None, help="also render every valid ticket's QR PNG here")
+    sp.add_argument("--scale", type=int, default=6)
     add_db(sp)
     sp = add(tk, "render", cmd_tickets_render, "write the QR PNG of stored tickets")
     sp.add_argument("ticket_ids", nargs="+")
@@ -57,17 +67,19 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 def cmd_tickets_issue(args: argparse.Namespace) -> int:
     """Issue N tickets; print one JSON line each (ticket id and QR payload)."""
     from command import issuing
+    from eventguard.config import load_venue
 
+    venue = load_venue(args.venue)
+    event_id = args.event or venue.event.id
     now = int(time.time())
-    valid_from = int(args.valid_from) if args.valid_from is not None else now
-    valid_until = int(args.valid_until) if args.valid_until is not None else now + 24 * 3600
+    valid_from, valid_until = validity(args, venue.event)
 
     async def go(conn: Any) -> list[tuple[str, str]]:
-        key_id, key = await issuing.latest_key(conn, args.event, args.key_dir)
+        key_id, key = await issuing.latest_key(conn, event_id, args.key_dir)
         out = []
         for _ in range(args.count):
             t, payload = await issuing.issue(
-                conn, event_id=args.event, key_id=key_id, key=key, valid_from=valid_from,
+                conn, event_id=event_id, key_id=key_id, key=key, valid_from=valid_from,
                 valid_until=valid_until, now=now, holder_ref=args.holder,
                 entrances=[e for e in (args.entrances or "").split(",") if e], kind=args.kind)
             out.append((t.ticket_id, payload))
@@ -79,6 +91,32 @@ def cmd_tickets_issue(args: argparse.Namespace) -> int:
             row["png"] = str(render_ticket(payload, args.png_dir / f"{ticket_id}.png", args.scale))
         print_json(row)
     return 0
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    """Print an event's tickets (JSON lines or CSV); optionally render their PNGs."""
+    import csv
+
+    from command import issuing
+    from eventguard.config import load_venue
+
+    event_id = args.event or load_venue(args.venue).event.id
+    rows = with_db(args, lambda conn: issuing.list_tickets(conn, event_id))
+    for r in rows:
+        if args.png_dir and r["status"] == "valid":
+            r["png"] = str(render_ticket(str(r["payload"]), args.png_dir / f"{r['ticket_id']}.png", args.scale))
+    if args.csv:
+        fields = ["ticket_id", "holder_ref", "holder_name", "kind", "entrances", "status", "valid_from",
+                  "valid_until", "issued_at", "revoke_reason", "payload"] + (["png"] if args.png_dir else [])
+        w = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        for r in rows:
+            print_json(r)
+    print(f"event {event_id}: {len(rows)} tickets, {sum(r['status'] == 'revoked' for r in rows)} revoked",
+          file=sys.stderr)
+    return 0
+
 
 def render_ticket(payload: str, path: Path, scale: int) -> Path:
     """Render one QR PNG."""

@@ -156,7 +156,7 @@ async def test_cli_import_issues_bound_tickets(db_url: str, photos: Path, tmp_pa
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert rc == 1  # one row was rejected
     assert lines[-1]["summary"] == {"imported": 3, "skipped": 0, "rejected": 1,
-                                    "reasons": {"multiple_faces": 1}, "tickets": 3}
+                                    "reasons": {"multiple_faces": 1}, "tickets": 3, "tickets_existing": 0}
     rows = {x["line"]: x for x in lines[:-1]}
     assert rows[5]["code"] == "multiple_faces"
     conn = await asyncpg.connect(db_url)
@@ -170,9 +170,13 @@ async def test_cli_import_issues_bound_tickets(db_url: str, photos: Path, tmp_pa
             check = tickets.verify(rows[line]["payload"], keys=keys, event_id=EVENT,
                                    gate_id=t.entrances[0] if t.entrances else "N1", now=t.valid_from)
             assert check.ok
-        # re-run: nothing new, no second ticket
+        # re-run: nothing new, no second ticket; it reports the tickets the registrations hold
         rc = await asyncio.to_thread(cli.main, argv)
-        capsys.readouterr()
+        again = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        assert again[-1]["summary"]["tickets"] == 0 and again[-1]["summary"]["tickets_existing"] == 3
+        assert {x["line"]: x.get("ticket_id") for x in again[:-1] if x["status"] == "skipped"} == {
+            line: rows[line]["ticket_id"] for line in (2, 3, 4)}
+        assert not any(x.get("ticket_issued") for x in again[:-1])
         assert await conn.fetchval("SELECT count(*) FROM tickets") == 3
         assert await conn.fetchval("SELECT count(*) FROM registrations") == 3
         # a revoked ticket's holder gets a new one on the next run with --issue-tickets

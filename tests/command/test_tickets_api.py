@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from support import Server, wait_for
+from support import Server, ticket_png, wait_for
 
 from command import issuing
 from gate.service import GateCache, GateConfig, GateService
@@ -68,3 +68,44 @@ async def test_revoke_over_rest_reaches_a_connected_gate(server: Server, tmp_pat
         assert [(a["actor"], a["role"], a["subject"]) for a in audit] == [("operator", "operator", t.ticket_id)]
     finally:
         await conn.close()
+
+
+async def test_ticket_export_lists_the_events_tickets_as_json_and_csv_and_is_audited(
+        server: Server, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    import aiohttp
+    import asyncpg
+
+    first, _ = await ticket_png(server, tmp_path, "N1")
+    second, _ = await ticket_png(server, tmp_path, None)
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        await issuing.revoke(conn, first, "lost")
+    finally:
+        await conn.close()
+    token = await server.login("operator")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+        async with s.get(f"{server.url}/api/tickets") as r:
+            assert r.status == 200
+            body = await r.json()
+        async with s.get(f"{server.url}/api/tickets?format=csv") as r:
+            assert r.status == 200 and r.content_type == "text/csv"
+            table = list(csv.DictReader(io.StringIO(await r.text())))
+        async with s.get(f"{server.url}/api/tickets?format=xml") as r:
+            assert r.status == 400 and "format" in (await r.json())["message"]
+    assert body["event_id"] == server.venue.event.id
+    assert {t["ticket_id"]: t["status"] for t in body["tickets"]} == {first: "revoked", second: "valid"}
+    assert {t["ticket_id"]: (t["status"], t["entrances"]) for t in table} == {
+        first: ("revoked", "N1"), second: ("valid", "")}
+    viewer = await server.login("viewer")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {viewer}"}) as s, \
+            s.get(f"{server.url}/api/tickets") as r:
+        assert r.status == 403
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        audited = await conn.fetch("SELECT actor, details FROM audit_log WHERE action = 'tickets_export'")
+    finally:
+        await conn.close()
+    assert [a["actor"] for a in audited] == ["operator", "operator"]

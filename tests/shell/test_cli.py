@@ -101,6 +101,21 @@ async def test_ticket_commands_round_trip(db_url: str, tmp_path: Path) -> None:
                            "--png-dir", str(tmp_path / "png"))
     issued = [json.loads(line) for line in out.splitlines()]
     assert rc == 0 and len(issued) == 2
+    # the window is the venue's event: doors open (17:00 UTC) minus an hour, to ends_at
+    from eventguard import tickets
+
+    t, _, _ = tickets.parse(issued[0]["payload"])
+    assert (t.valid_from, t.valid_until) == (1795712400 - 3600, 1830294000)
+    rc, out, err = await _eg(env, "tickets", "issue", "--event", "cli-test", "--valid-from", "tomorrow")
+    assert rc == 2 and err.strip() == ("error: --valid-from: 'tomorrow' is not an ISO 8601 date-time like "
+                                       "2026-12-05T18:00:00+08:00") and out == ""
+    rc, out, err = await _eg(env, "tickets", "issue", "--event", "cli-test", "--valid-from",
+                             "2026-12-05T18:00:00", "--valid-until", "2026-12-05T23:00:00+08:00")
+    assert rc == 2 and "needs a UTC offset" in err
+    rc, out, _ = await _eg(env, "tickets", "issue", "--event", "cli-test", "--valid-from",
+                           "2026-12-05T18:00:00+08:00", "--valid-until", "2026-12-05T23:00:00+08:00")
+    t, _, _ = tickets.parse(json.loads(out)["payload"])
+    assert (t.valid_from, t.valid_until) == (1796464800, 1796482800)
     rc, out, _ = await _eg(env, "qr", "decode", issued[0]["png"])
     assert json.loads(out)["texts"] == [issued[0]["payload"]]  # the PNG carries exactly the signed payload
     rc, out, err = await _eg(env, "tickets", "render", issued[1]["ticket_id"], "nope", "--out", str(tmp_path / "r"))
@@ -108,6 +123,16 @@ async def test_ticket_commands_round_trip(db_url: str, tmp_path: Path) -> None:
     assert (await _eg(env, "tickets", "revoke", issued[0]["ticket_id"]))[0] == 0
     rc, _, err = await _eg(env, "tickets", "revoke", issued[0]["ticket_id"])
     assert rc == 1 and "already revoked" in err
+    rc, out, err = await _eg(env, "tickets", "list", "--event", "cli-test", "--csv", "--png-dir",
+                             str(tmp_path / "all"))
+    import csv
+    import io
+
+    listed = list(csv.DictReader(io.StringIO(out)))
+    assert rc == 0 and "event cli-test: 3 tickets, 1 revoked" in err
+    assert {r["ticket_id"]: r["status"] for r in listed}[issued[0]["ticket_id"]] == "revoked"
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == sorted(
+        f"{r['ticket_id']}.png" for r in listed if r["status"] == "valid")
     assert (await _eg(env, "operators", "create", "alice", "--role", "operator"))[0] == 0
     rc, out, _ = await _eg(env, "gates", "token", "N1")
     assert rc == 0 and len(out.strip()) >= 40
