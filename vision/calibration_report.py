@@ -1,0 +1,543 @@
+"""Calibrate a face engine on a labelled photo folder and write plots plus a summary.
+
+    python -m vision.calibration_report --engine sface --data ../shared/data/faces-lfw \\
+        --out /tmp/calib-sface
+
+The folder holds labels.csv (columns file, person; more columns are ignored; rows naming
+several people or marked duplicate_of another row are skipped). Each photo gives one face,
+the one nearest the centre; embeddings are cached (by engine, settings and labels.csv) so a
+rerun only recomputes the figures. Writes det.png, scores.png, identification.png,
+summary.json and summary.txt. Figures use the conventions of vision/calibrate.py (a score
+above the threshold matches). Runs on one thread (OpenCV and BLAS), as measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from vision import calibrate as cal
+from vision.calibrate import Metric
+from vision.models import PACKAGE, PACKAGE_VERSION, SFACE, YUNET
+from vision.quality import quality
+from vision.sface import SFace, align
+from vision.yunet import YuNet, nearest_centre
+
+FMR_TARGETS = (1e-3, 1e-4, 1e-5)
+FPIR_TARGETS = (1e-2, 1e-3)
+GALLERY_SIZES = (1000, 1500)
+SPLIT_SEEDS = (0, 1, 2, 3, 4)
+DEFAULT_CACHE = Path("/tmp/eventguard-calibration")
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One labelled photo: its path inside the folder and who it shows."""
+
+    file: str
+    person: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What an engine made of one photo."""
+
+    embedding: npt.NDArray[np.float32] | None
+    n_faces: int
+    detect_ms: float
+    align_ms: float  # nan where alignment is not a separate step
+    embed_ms: float
+    face_px: float = math.nan
+    sharpness: float = math.nan
+    frontal: float = math.nan
+
+
+class Engine(Protocol):
+    """Detect the face nearest the centre and embed it."""
+
+    engine_id: str
+    metric: Metric
+    dim: int
+
+    def conditions(self) -> dict[str, Any]: ...
+
+    def process(self, bgr: npt.NDArray[np.uint8]) -> Sample: ...
+
+
+class SFaceEngine:
+    """YuNet + 5-point alignment + SFace (cv2.dnn), cosine similarity."""
+
+    metric = Metric.COSINE
+    dim = 128
+
+    def __init__(
+        self, conf_threshold: float = 0.6, max_side: int = 640, clock: Clock = time.perf_counter
+    ) -> None:
+        self.detector = YuNet(conf_threshold=conf_threshold)
+        self.recogniser = SFace()
+        self.conf_threshold = conf_threshold
+        self.max_side = max_side
+        self.clock = clock
+        self.engine_id = f"{SFACE.model_id}+{YUNET.model_id}"
+
+    def conditions(self) -> dict[str, Any]:
+        return {
+            "detector": YUNET.model_id,
+            "recogniser": SFACE.model_id,
+            "models_from": f"{PACKAGE}=={PACKAGE_VERSION}",
+            "runtime": f"OpenCV {cv2.__version__} dnn (default engine), 1 thread",
+            "score_threshold": self.conf_threshold,
+            "detect_max_side_px": self.max_side,
+            "alignment": "similarity transform of 5 points to the 112x112 ArcFace template",
+        }
+
+    def process(self, bgr: npt.NDArray[np.uint8]) -> Sample:
+        t0 = self.clock()
+        h, w = bgr.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        small = bgr if scale == 1.0 else cv2.resize(
+            bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+        )
+        faces = self.detector.infer(np.asarray(small, dtype=np.uint8))
+        if scale != 1.0 and len(faces):
+            faces[:, :14] /= scale
+        i = nearest_centre(faces, w, h)
+        t1 = self.clock()
+        if i is None:
+            return Sample(None, 0, (t1 - t0) * 1e3, math.nan, math.nan)
+        crop = align(bgr, faces[i, 4:14].reshape(5, 2))
+        t2 = self.clock()
+        emb = self.recogniser.embed_aligned(crop)
+        t3 = self.clock()
+        q = quality(bgr, faces[i])
+        return Sample(
+            emb, len(faces), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
+            q.face_px, q.sharpness, q.pose.frontal,
+        )
+
+
+class DlibEngine:
+    """face_recognition (dlib HOG + 5-point chip + ResNet descriptor), -Euclidean distance."""
+
+    metric = Metric.NEG_EUCLIDEAN
+    dim = 128
+
+    def __init__(self, upsample: int = 1, clock: Clock = time.perf_counter) -> None:
+        import face_recognition  # imported here: loading dlib's models takes ~1.4 s
+
+        self._fr = face_recognition
+        self.upsample = upsample
+        self.clock = clock
+        self.engine_id = f"dlib-resnet-v1+hog-up{upsample}"
+
+    def conditions(self) -> dict[str, Any]:
+        import dlib  # noqa: F401 - only for its version
+
+        return {
+            "detector": f"dlib HOG, upsample {self.upsample}, full resolution",
+            "recogniser": "dlib_face_recognition_resnet_model_v1 via face_recognition.face_encodings",
+            "runtime": f"dlib {getattr(dlib, '__version__', '?')} (dlib-bin), 1 thread, num_jitters 1",
+        }
+
+    def process(self, bgr: npt.NDArray[np.uint8]) -> Sample:
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+        t0 = self.clock()
+        boxes = self._fr.face_locations(rgb, self.upsample)
+        t1 = self.clock()
+        if not boxes:
+            return Sample(None, 0, (t1 - t0) * 1e3, math.nan, math.nan)
+        h, w = rgb.shape[:2]
+        rows = np.array(
+            [[left, top, right - left, bottom - top] for top, right, bottom, left in boxes],
+            dtype=np.float32,
+        )
+        i = nearest_centre(rows, w, h)
+        assert i is not None
+        t2 = self.clock()
+        enc = self._fr.face_encodings(rgb, [boxes[i]])[0]
+        t3 = self.clock()
+        size = float(min(rows[i, 2], rows[i, 3]))
+        return Sample(
+            np.asarray(enc, dtype=np.float32), len(boxes), (t1 - t0) * 1e3, math.nan,
+            (t3 - t2) * 1e3, face_px=size,
+        )
+
+
+ENGINES: dict[str, Callable[[], Engine]] = {"sface": SFaceEngine, "dlib": DlibEngine}
+
+
+def read_labels(folder: Path) -> list[Photo]:
+    """Photos of labels.csv that show one person and are not duplicates, in file order."""
+    photos: list[Photo] = []
+    with (folder / "labels.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            if ";" in row["person"] or (row.get("duplicate_of") or "").strip():
+                continue
+            photos.append(Photo(row["file"], row["person"]))
+    return photos
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Per-photo results of one engine over a folder (arrays in photo order)."""
+
+    files: list[str]
+    embeddings: npt.NDArray[np.float32]
+    valid: npt.NDArray[np.bool_]
+    n_faces: npt.NDArray[np.int64]
+    detect_ms: npt.NDArray[np.float64]
+    align_ms: npt.NDArray[np.float64]
+    embed_ms: npt.NDArray[np.float64]
+    face_px: npt.NDArray[np.float64]
+    sharpness: npt.NDArray[np.float64]
+    frontal: npt.NDArray[np.float64]
+
+
+def _cache_path(cache_dir: Path, engine: Engine, folder: Path) -> Path:
+    h = hashlib.sha256((folder / "labels.csv").read_bytes())
+    h.update(json.dumps(engine.conditions(), sort_keys=True).encode())
+    return cache_dir / f"{engine.engine_id}-{h.hexdigest()[:16]}.npz"
+
+
+def extract(
+    engine: Engine,
+    folder: Path,
+    photos: Sequence[Photo],
+    cache_dir: Path | None = DEFAULT_CACHE,
+    progress: Callable[[int, int], None] | None = None,
+) -> Extracted:
+    """Run `engine` over every photo (or load the cached run of the same engine and data)."""
+    cache = _cache_path(cache_dir, engine, folder) if cache_dir is not None else None
+    files = [p.file for p in photos]
+    if cache is not None and cache.exists():
+        with np.load(cache, allow_pickle=False) as z:
+            if [str(f) for f in z["files"]] == files:
+                return Extracted(
+                    files, z["embeddings"], z["valid"], z["n_faces"], z["detect_ms"],
+                    z["align_ms"], z["embed_ms"], z["face_px"], z["sharpness"], z["frontal"],
+                )
+    n = len(photos)
+    emb = np.zeros((n, engine.dim), dtype=np.float32)
+    cols = {k: np.full(n, math.nan) for k in
+            ("detect_ms", "align_ms", "embed_ms", "face_px", "sharpness", "frontal")}
+    valid = np.zeros(n, dtype=bool)
+    n_faces = np.zeros(n, dtype=np.int64)
+    for i, photo in enumerate(photos):
+        raw = cv2.imread(str(folder / photo.file), cv2.IMREAD_COLOR)
+        if raw is None:
+            raise OSError(f"cannot read {folder / photo.file}")
+        bgr = np.asarray(raw, dtype=np.uint8)
+        if i == 0:
+            engine.process(bgr)  # warm-up: first inference allocates; not timed
+        s = engine.process(bgr)
+        n_faces[i] = s.n_faces
+        if s.embedding is not None:
+            emb[i] = s.embedding
+            valid[i] = True
+        for k in cols:
+            cols[k][i] = getattr(s, k)
+        if progress is not None:
+            progress(i + 1, n)
+    out = Extracted(files, emb, valid, n_faces, **cols)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, files=np.array(files), **{k: v for k, v in asdict(out).items() if k != "files"})
+        tmp.replace(cache)
+    return out
+
+
+def _stats(ms: npt.NDArray[np.float64]) -> dict[str, float] | None:
+    x = ms[np.isfinite(ms)]
+    if x.size == 0:
+        return None
+    return {
+        "median": round(float(np.median(x)), 2),
+        "p95": round(float(np.percentile(x, 95)), 2),
+        "mean": round(float(x.mean()), 2),
+        "n": int(x.size),
+    }
+
+
+def evaluate(
+    photos: Sequence[Photo],
+    ex: Extracted,
+    metric: Metric,
+    fmr_targets: Sequence[float] = FMR_TARGETS,
+    gallery_sizes: Sequence[int] = GALLERY_SIZES,
+    fpir_targets: Sequence[float] = FPIR_TARGETS,
+    seeds: Sequence[int] = SPLIT_SEEDS,
+) -> tuple[dict[str, Any], cal.PairScores, dict[int, cal.OpenSetScores]]:
+    """All figures of the report, plus the scores behind the plots."""
+    labels = [p.person for p in photos]
+    pairs = cal.pair_scores(labels, ex.embeddings, metric, ex.valid)
+    points = []
+    for target in fmr_targets:
+        op = cal.operating_point(pairs, target)
+        points.append({
+            **asdict(op),
+            "false_matches": int(round(op.fmr * pairs.impostor.size)),
+            "fnmr_counting_no_face": cal.fnmr_with_missing(
+                op.fnmr, pairs.genuine.size, pairs.genuine_missing
+            ),
+        })
+    identification = []
+    plotted: dict[int, cal.OpenSetScores] = {}
+    n_people = len({p for p, ok in zip(labels, ex.valid, strict=True) if ok})
+    for size in gallery_sizes:
+        if size > n_people:
+            identification.append({"gallery_size": size, "skipped": f"only {n_people} identities"})
+            continue
+        runs: list[dict[str, Any]] = []
+        for seed in seeds:
+            split = cal.open_set_split(labels, size, np.random.default_rng(seed), ex.valid)
+            scores = cal.open_set_scores(labels, ex.embeddings, split, metric)
+            if seed == seeds[0]:
+                plotted[size] = scores
+            if not split.mated or not split.non_mated:
+                continue
+            for target in fpir_targets:
+                ip = cal.identification_point(scores, target)
+                runs.append({
+                    "seed": seed, **asdict(ip), "mated": len(split.mated),
+                    "non_mated": len(split.non_mated), "mated_no_face": split.mated_missing,
+                    "fnir_counting_no_face": cal.fnir_with_missing(
+                        ip.fnir, len(split.mated), split.mated_missing
+                    ),
+                })
+        per_target = []
+        for target in fpir_targets:
+            rs = [r for r in runs if r["target_fpir"] == target]
+            if not rs:
+                continue
+
+            def agg(key: str, rs: list[dict[str, Any]] = rs) -> dict[str, float]:
+                v = np.array([r[key] for r in rs], dtype=np.float64)
+                return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max())}
+
+            per_target.append({
+                "target_fpir": target, "threshold": agg("threshold"), "fpir": agg("fpir"),
+                "fnir": agg("fnir"), "fnir_counting_no_face": agg("fnir_counting_no_face"),
+                "mated_probes": rs[0]["mated"], "non_mated_probes": rs[0]["non_mated"],
+            })
+        identification.append({
+            "gallery_size": size, "splits": len(seeds), "seeds": list(seeds), "points": per_target,
+            "runs": runs,
+        })
+    no_face = [f for f, ok in zip(ex.files, ex.valid, strict=True) if not ok]
+    align_embed = ex.align_ms + np.nan_to_num(ex.embed_ms) if np.isfinite(ex.align_ms).any() \
+        else ex.embed_ms
+    summary: dict[str, Any] = {
+        "photos": len(photos),
+        "identities": len(set(labels)),
+        "no_face": {"count": len(no_face), "files": no_face[:100]},
+        "several_faces_found": int((ex.n_faces > 1).sum()),
+        "timing_ms": {
+            "detect": _stats(ex.detect_ms),
+            "align": _stats(ex.align_ms),
+            "embed": _stats(ex.embed_ms),
+            "align_plus_embed": _stats(align_embed),
+            "total_per_face": _stats(np.where(ex.valid, ex.detect_ms + align_embed, math.nan)),
+        },
+        "face_quality": {
+            "face_px": _stats(ex.face_px),
+            "sharpness": _stats(ex.sharpness),
+            "frontal": _stats(ex.frontal),
+        },
+        "verification": {
+            "genuine_pairs": int(pairs.genuine.size),
+            "impostor_pairs": int(pairs.impostor.size),
+            "genuine_pairs_without_face": pairs.genuine_missing,
+            "impostor_pairs_without_face": pairs.impostor_missing,
+            "points": points,
+        },
+        "identification": identification,
+    }
+    return summary, pairs, plotted
+
+
+def plot(out: Path, title: str, pairs: cal.PairScores, ident: dict[int, cal.OpenSetScores],
+         summary: dict[str, Any]) -> list[Path]:
+    """det.png, scores.png and identification.png in `out`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written: list[Path] = []
+    thresholds = cal.det_thresholds(pairs.genuine, pairs.impostor)
+    fmr, fnmr = cal.det_curve(pairs.genuine, pairs.impostor, thresholds)
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
+    keep = (fmr > 0) & (fnmr > 0)
+    ax.plot(fmr[keep], fnmr[keep], label=f"{title} ({pairs.genuine.size:,} genuine, "
+            f"{pairs.impostor.size:,} impostor pairs)")
+    for p in summary["verification"]["points"]:
+        ax.plot([p["fmr"]], [max(p["fnmr"], 1e-5)], "o",
+                label=f"FMR ≤ {p['target_fmr']:g}: FNMR {p['fnmr']:.2%} (t = {p['threshold']:.3f})")
+    if keep.any():
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("false match rate (FMR, share of impostor pairs)")
+    ax.set_ylabel("false non-match rate (FNMR, share of genuine pairs)")
+    ax.set_title(f"{title}: 1:1 verification DET curve", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    written.append(out / "det.png")
+    fig.savefig(written[-1])
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
+    lo = float(min(pairs.genuine.min(), pairs.impostor.min()))
+    hi = float(max(pairs.genuine.max(), pairs.impostor.max()))
+    bins = np.linspace(lo, hi, 121).tolist()
+    ax.hist(pairs.impostor, bins=bins, density=True, alpha=0.6, label="impostor pairs")
+    ax.hist(pairs.genuine, bins=bins, density=True, alpha=0.6, label="genuine pairs")
+    for p in summary["verification"]["points"]:
+        ax.axvline(p["threshold"], linestyle="--", linewidth=1,
+                   label=f"threshold at FMR {p['target_fmr']:g} = {p['threshold']:.3f}")
+    ax.set_yscale("log")
+    ax.set_xlabel("score (higher = more alike; a pair matches above the threshold)")
+    ax.set_ylabel("density (per score unit, log scale)")
+    ax.set_title(f"{title}: score distributions", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    written.append(out / "scores.png")
+    fig.savefig(written[-1])
+    plt.close(fig)
+
+    if ident:
+        fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
+        logx = False
+        for size, sc in sorted(ident.items()):
+            t = cal.det_thresholds(sc.mated[np.isfinite(sc.mated)], sc.non_mated)
+            fpir, fnir = cal.det_curve(sc.mated, sc.non_mated, t)
+            keep = fpir > 0
+            ax.plot(fpir[keep], fnir[keep], label=f"gallery of {size:,} identities "
+                    f"({sc.mated.size:,} mated, {sc.non_mated.size:,} non-mated probes)")
+            logx = logx or bool(keep.any())
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel("false positive identification rate (FPIR, share of non-mated probes)")
+        ax.set_ylabel("false negative identification rate (FNIR, rank 1)")
+        ax.set_title(f"{title}: 1:N open set, rank 1 (first split)", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        written.append(out / "identification.png")
+        fig.savefig(written[-1])
+        plt.close(fig)
+    return written
+
+
+def text_summary(s: dict[str, Any]) -> str:
+    """The summary as lines a person reads."""
+    t = s["timing_ms"]
+    lines = [
+        f"engine {s['engine']['id']} ({s['engine']['metric']}) on {s['data']['folder']}",
+        f"  conditions: {json.dumps(s['engine']['conditions'], sort_keys=True)}",
+        f"  {s['photos']:,} photos, {s['identities']:,} identities; no face found in "
+        f"{s['no_face']['count']}; several faces in {s['several_faces_found']} (nearest centre used)",
+    ]
+    for stage in ("detect", "align", "embed", "align_plus_embed", "total_per_face"):
+        if t.get(stage):
+            lines.append(f"  {stage:>16}: median {t[stage]['median']:.1f} ms, "
+                         f"p95 {t[stage]['p95']:.1f} ms (n = {t[stage]['n']:,})")
+    v = s["verification"]
+    lines.append(f"  1:1: {v['genuine_pairs']:,} genuine, {v['impostor_pairs']:,} impostor pairs "
+                 f"({v['genuine_pairs_without_face']} genuine pairs lost to no face)")
+    for p in v["points"]:
+        lines.append(
+            f"    FMR <= {p['target_fmr']:g}: threshold {p['threshold']:.4f}, FMR {p['fmr']:.2e} "
+            f"({p['false_matches']} pairs), TAR {p['tar']:.2%}, FNMR {p['fnmr']:.2%} "
+            f"({p['fnmr_counting_no_face']:.2%} counting no-face pairs as non-matches)"
+        )
+    for g in s["identification"]:
+        if "skipped" in g:
+            lines.append(f"  1:N gallery {g['gallery_size']}: skipped, {g['skipped']}")
+            continue
+        for p in g["points"]:
+            lines.append(
+                f"  1:N gallery {g['gallery_size']:,} ({p['mated_probes']:,} mated, "
+                f"{p['non_mated_probes']:,} non-mated probes, {g['splits']} random splits): "
+                f"FPIR <= {p['target_fpir']:g} -> threshold {p['threshold']['median']:.4f}, "
+                f"FNIR median {p['fnir']['median']:.2%} "
+                f"[{p['fnir']['min']:.2%}, {p['fnir']['max']:.2%}], "
+                f"counting no-face probes {p['fnir_counting_no_face']['median']:.2%}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    engine: Engine,
+    folder: Path,
+    out: Path,
+    cache_dir: Path | None = DEFAULT_CACHE,
+    gallery_sizes: Sequence[int] = GALLERY_SIZES,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Extract (or load), evaluate, and write the plots and summaries into `out`."""
+    photos = read_labels(folder)
+    ex = extract(engine, folder, photos, cache_dir, progress)
+    summary, pairs, ident = evaluate(photos, ex, engine.metric, gallery_sizes=gallery_sizes)
+    summary = {
+        "engine": {"id": engine.engine_id, "metric": str(engine.metric),
+                   "conditions": engine.conditions()},
+        "data": {"folder": str(folder), "labels_sha256": hashlib.sha256(
+            (folder / "labels.csv").read_bytes()).hexdigest(),
+            "face_used": "nearest the image centre"},
+        "convention": "a pair matches when its score is strictly above the threshold",
+        **summary,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    plot(out, engine.engine_id, pairs, ident, summary)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    (out / "summary.txt").write_text(text_summary(summary))
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vision.calibration_report", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engine", choices=sorted(ENGINES), default="sface")
+    ap.add_argument("--data", type=Path, required=True, help="folder with labels.csv")
+    ap.add_argument("--out", type=Path, required=True, help="folder for plots and summaries")
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                    help=f"embedding cache folder (default {DEFAULT_CACHE})")
+    ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--gallery-sizes", type=int, nargs="*", default=list(GALLERY_SIZES))
+    args = ap.parse_args(argv)
+
+    from threadpoolctl import threadpool_limits
+
+    cv2.setNumThreads(1)
+    with threadpool_limits(1):
+        engine = ENGINES[args.engine]()
+
+        def progress(i: int, n: int) -> None:
+            if i % 250 == 0 or i == n:
+                print(f"  {i}/{n} photos", file=sys.stderr, flush=True)
+
+        summary = run(engine, args.data, args.out, None if args.no_cache else args.cache,
+                      args.gallery_sizes, progress)
+    sys.stdout.write(text_summary(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
