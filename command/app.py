@@ -13,6 +13,7 @@ from aiohttp import web
 
 from command import api, ops_api, tickets_api, watchlists
 from command.appkeys import HUB, POOL, SERVICE, SETTINGS, VENUE
+from command.db.binding import bind_event
 from command.db.migrate import migrate
 from command.errors import CommandError
 from command.gate_ws import gate_ws
@@ -62,8 +63,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=10,
                                      command_timeout=30)
     assert pool is not None
-    async with pool.acquire() as conn:
-        await migrate(conn)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+            await bind_event(conn, app[VENUE].event.id)  # a database serves one event
+    except BaseException:
+        await pool.close()
+        raise
     app[POOL] = pool
     service = CommandService(app[VENUE], pool, app[HUB], order_ack_timeout_s=settings.order_ack_timeout_s)
     await service.start()

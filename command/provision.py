@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from command import auth, issuing
 from command.auth import Role
+from command.db.binding import bind_event
 from command.db.migrate import migrate
 from eventguard.config import Venue
 from eventguard.errors import ConfigError, TicketingError
@@ -33,6 +34,7 @@ async def provision(dsn: str, venue: Venue, key_dir: Path) -> Provisioned:
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
+        await bind_event(conn, venue.event.id)
         for name, (password, role) in DEMO_USERS.items():
             await auth.create_operator(conn, name, password, role)
         try:

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Iterator
 
+from command.db.binding import database_name
 from command.db.embedded import EmbeddedPostgres
 from eventguard.settings import data_dir
 
@@ -19,18 +20,46 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
+def embedded() -> EmbeddedPostgres:
+    """The user's embedded PostgreSQL server (its data under the data dir)."""
+    return EmbeddedPostgres(data_dir() / "pgdata", port=int(os.environ.get("EVENTGUARD_PG_PORT", "54329")))
+
+
+def _ensure_database(pg: EmbeddedPostgres, name: str) -> None:
+    """CREATE DATABASE name on the embedded server if it does not exist yet."""
+    import asyncio
+
+    import asyncpg
+
+    async def go() -> None:
+        conn = await asyncpg.connect(pg.dsn("postgres"))
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')  # name is [a-z0-9_] (database_name)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
 @contextlib.contextmanager
-def database(url: str | None, *, keep_running: bool = False) -> Iterator[str]:
-    """Yield a DSN: the given URL, or an embedded server under the user's data dir
-    (started if needed; stopped afterwards unless it was already running or keep_running)."""
+def database(url: str | None, *, event_id: str | None = None, keep_running: bool = False) -> Iterator[str]:
+    """Yield a DSN: the given URL, or the embedded server under the user's data dir (started if
+    needed; stopped afterwards unless it was already running or keep_running). On the embedded
+    server every event has its own database (eg_<event>); without an event, `postgres`."""
     if url:
         yield url
         return
-    pg = EmbeddedPostgres(data_dir() / "pgdata", port=int(os.environ.get("EVENTGUARD_PG_PORT", "54329")))
+    pg = embedded()
     was_running = (pg.datadir / "PG_VERSION").exists() and pg.running()
     pg.start()
     try:
-        yield pg.dsn("postgres")
+        if event_id is None:
+            yield pg.dsn("postgres")
+        else:
+            name = database_name(event_id)
+            _ensure_database(pg, name)
+            yield pg.dsn(name)
     finally:
         if not (was_running or keep_running):
             pg.stop()

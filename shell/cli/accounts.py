@@ -6,7 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from shell.cli.common import add, add_db, with_db
+from eventguard.errors import ConfigError
+from shell.cli.common import add, add_db, add_venue, event_of, with_db
 
 
 def register(sub: Any) -> None:
@@ -16,12 +17,15 @@ def register(sub: Any) -> None:
     sp = add(ops, "create", cmd_operator_create, "create or update an operator (password from $EVENTGUARD_PASSWORD or prompt)")
     sp.add_argument("username")
     sp.add_argument("--role", choices=["commander", "operator", "viewer"], required=True)
+    add_venue(sp)
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     add_db(sp)
 
     gates = sub.add_parser("gates", help="gate credentials").add_subparsers(
         dest="gate_command", metavar="ACTION", required=True)
     sp = add(gates, "token", cmd_gate_token, "issue (or rotate) a gate's token")
     sp.add_argument("gate_id")
+    add_venue(sp)
     add_db(sp)
 
 
@@ -32,13 +36,20 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
     from command.auth import Role, create_operator
 
     password = os.environ.get("EVENTGUARD_PASSWORD") or getpass.getpass("password: ")
-    with_db(args, lambda conn: create_operator(conn, args.username, password, Role(args.role)), migrate_first=True)
+    with_db(args, lambda conn: create_operator(conn, args.username, password, Role(args.role)),
+            event_id=event_of(args))
     print(f"operator {args.username} ({args.role}) saved")
     return 0
 
 def cmd_gate_token(args: argparse.Namespace) -> int:
     """Issue a token for one gate (printed once; only its hash is stored)."""
     from command.auth import create_gate_token
+    from eventguard.config import load_venue
+    from eventguard.config import suggest as nearest
 
-    print(with_db(args, lambda conn: create_gate_token(conn, args.gate_id)))
+    venue = load_venue(args.venue)
+    known = [g.id for g in venue.gates]
+    if args.gate_id not in known:
+        raise ConfigError(f"gate {args.gate_id!r} is not in {args.venue}{nearest(args.gate_id, known)}")
+    print(with_db(args, lambda conn: create_gate_token(conn, args.gate_id), event_id=venue.event.id))
     return 0

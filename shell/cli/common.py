@@ -44,24 +44,37 @@ def print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
 
-def with_db(args: argparse.Namespace, fn: Callable[[Any], Awaitable[T]], *, migrate_first: bool = False) -> T:
-    """Run fn(connection) on the command's database (embedded unless --database-url)."""
+def with_db(args: argparse.Namespace, fn: Callable[[Any], Awaitable[T]], *, migrate_first: bool = False,
+            event_id: str | None = None) -> T:
+    """Run fn(connection) on the event's database (embedded unless --database-url), migrated
+    first when asked, and bound to `event_id` when given (a database holds one event)."""
     import asyncpg
 
+    from command.db.binding import bind_event
     from command.db.migrate import migrate
     from shell.runtime import database
 
     async def go(dsn: str) -> T:
         conn = await asyncpg.connect(dsn)
         try:
-            if migrate_first:
+            if migrate_first or event_id is not None:
                 await migrate(conn)
+            if event_id is not None:
+                await bind_event(conn, event_id)
             return await fn(conn)
         finally:
             await conn.close()
 
-    with database(db_url(args)) as dsn:
+    with database(db_url(args), event_id=event_id) as dsn:
         return asyncio.run(go(dsn))
+
+
+def event_of(args: argparse.Namespace) -> str:
+    """The command's event: --event, else the --venue file's."""
+    from eventguard.config import load_venue
+
+    event: str | None = getattr(args, "event", None)
+    return event or load_venue(args.venue).event.id
 
 
 def add(parent: Any, name: str, fn: Handler, help_: str) -> argparse.ArgumentParser:

@@ -6,14 +6,17 @@ import argparse
 from typing import Any
 
 from eventguard.settings import data_dir
-from shell.cli.common import add, add_db, with_db
+from shell.cli.common import add, add_db, add_venue, event_of, with_db
 
 
 def register(sub: Any) -> None:
     """Add this group's commands to the top-level subparsers."""
     db = sub.add_parser("db", help="database: migrate, start/stop the embedded server").add_subparsers(
         dest="db_command", metavar="ACTION", required=True)
-    add_db(add(db, "migrate", cmd_db_migrate, "apply pending SQL migrations from sql/"))
+    sp = add(db, "migrate", cmd_db_migrate, "apply pending SQL migrations from sql/ to the event's database")
+    add_venue(sp)
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
+    add_db(sp)
     add(db, "start", cmd_db_start, "start the embedded PostgreSQL and print its DSN")
     add(db, "stop", cmd_db_stop, "stop the embedded PostgreSQL")
 
@@ -22,7 +25,7 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     """Apply pending migrations."""
     from command.db.migrate import migrate
 
-    applied = with_db(args, migrate)
+    applied = with_db(args, migrate, event_id=event_of(args))
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 

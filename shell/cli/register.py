@@ -15,6 +15,7 @@ from shell.cli.common import (
     add_validity,
     add_venue,
     db_url,
+    event_of,
     print_json,
     validity,
     with_db,
@@ -44,6 +45,8 @@ def register(sub: Any) -> None:
     add_db(sp)
     sp = add(rg, "remove", cmd_register_remove, "withdraw a registration")
     sp.add_argument("registration_id")
+    add_venue(sp)
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     add_db(sp)
 
 
@@ -52,6 +55,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
     import asyncpg
 
     from command import issuing, registration
+    from command.db.binding import bind_event
     from command.db.migrate import migrate
     from eventguard.config import load_venue
     from shell.runtime import database
@@ -75,6 +79,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
         conn = await asyncpg.connect(dsn)
         try:
             await migrate(conn)
+            await bind_event(conn, event_id)
             plan = None
             if args.issue_tickets:
                 key_id, key = await issuing.latest_key(conn, event_id, args.key_dir)
@@ -86,7 +91,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
         finally:
             await conn.close()
 
-    with database(db_url(args)) as dsn:
+    with database(db_url(args), event_id=event_id) as dsn:
         summary = asyncio.run(go(dsn))
     for r in summary.rows:
         show(r)
@@ -104,7 +109,7 @@ def cmd_register_remove(args: argparse.Namespace) -> int:
     """Withdraw a registration (gates drop the face on their next sync)."""
     from command import registration
 
-    if not with_db(args, lambda conn: registration.remove(conn, args.registration_id)):
+    if not with_db(args, lambda conn: registration.remove(conn, args.registration_id), event_id=event_of(args)):
         print(f"error: registration {args.registration_id} is unknown or already removed", file=sys.stderr)
         return 1
     print(f"removed {args.registration_id}")

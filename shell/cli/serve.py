@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     setup_logging(args.verbose)
     venue = load_venue(args.venue)
-    with database(db_url(args)) as dsn:
+    with database(db_url(args), event_id=venue.event.id) as dsn:
         settings = ServerSettings(host=args.host, port=args.port, database_url=dsn,
                                   venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
                                   allow_insecure=args.allow_insecure).validate()
@@ -59,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     setup_logging(args.verbose)
     venue = load_venue(args.venue)
-    with database(db_url(args)) as dsn:
+    with database(db_url(args), event_id=venue.event.id) as dsn:
         try:
             return asyncio.run(demo(dsn, venue, host=args.host, port=args.port, duration=args.duration,
                                     rate_per_s=args.rate, seed=args.seed, key_dir=data_dir() / "keys"))

@@ -8,7 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shell.cli.common import add, add_db, add_validity, add_venue, print_json, validity, with_db
+from shell.cli.common import (
+    add,
+    add_db,
+    add_validity,
+    add_venue,
+    event_of,
+    print_json,
+    validity,
+    with_db,
+)
 
 
 def register(sub: Any) -> None:
@@ -16,7 +25,8 @@ def register(sub: Any) -> None:
     keys = sub.add_parser("keys", help="event signing keys").add_subparsers(
         dest="keys_command", metavar="ACTION", required=True)
     sp = add(keys, "create", cmd_keys_create, "create an Ed25519 signing key for an event")
-    sp.add_argument("--event", required=True)
+    add_venue(sp)
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     sp.add_argument("--key-dir", type=Path, default=None, help="where the private key file goes")
     add_db(sp)
 
@@ -46,12 +56,16 @@ def register(sub: Any) -> None:
     add_db(sp)
     sp = add(tk, "render", cmd_tickets_render, "write the QR PNG of stored tickets")
     sp.add_argument("ticket_ids", nargs="+")
+    add_venue(sp)
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     sp.add_argument("--out", type=Path, default=Path("."))
     sp.add_argument("--scale", type=int, default=6)
     add_db(sp)
     sp = add(tk, "revoke", cmd_tickets_revoke, "revoke a ticket (gates learn it on their next sync)")
     sp.add_argument("ticket_id")
     sp.add_argument("--reason", default="revoked by operator")
+    add_venue(sp)
+    sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     add_db(sp)
 
 
@@ -59,9 +73,9 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     """Create a signing key for an event."""
     from command import issuing
 
-    key_id, path = with_db(args, lambda conn: issuing.create_key(conn, args.event, args.key_dir),
-                            migrate_first=True)
-    print_json({"event": args.event, "key_id": key_id, "private_key_file": str(path)})
+    event_id = event_of(args)
+    key_id, path = with_db(args, lambda conn: issuing.create_key(conn, event_id, args.key_dir), event_id=event_id)
+    print_json({"event": event_id, "key_id": key_id, "private_key_file": str(path)})
     return 0
 
 def cmd_tickets_issue(args: argparse.Namespace) -> int:
@@ -85,7 +99,7 @@ def cmd_tickets_issue(args: argparse.Namespace) -> int:
             out.append((t.ticket_id, payload))
         return out
 
-    for ticket_id, payload in with_db(args, go):
+    for ticket_id, payload in with_db(args, go, event_id=event_id):
         row: dict[str, Any] = {"ticket_id": ticket_id, "payload": payload}
         if args.png_dir:
             row["png"] = str(render_ticket(payload, args.png_dir / f"{ticket_id}.png", args.scale))
@@ -100,7 +114,7 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
     from eventguard.config import load_venue
 
     event_id = args.event or load_venue(args.venue).event.id
-    rows = with_db(args, lambda conn: issuing.list_tickets(conn, event_id))
+    rows = with_db(args, lambda conn: issuing.list_tickets(conn, event_id), event_id=event_id)
     for r in rows:
         if args.png_dir and r["status"] == "valid":
             r["png"] = str(render_ticket(str(r["payload"]), args.png_dir / f"{r['ticket_id']}.png", args.scale))
@@ -132,7 +146,7 @@ def cmd_tickets_render(args: argparse.Namespace) -> int:
                                 args.ticket_ids)
         return [(r["ticket_id"], r["payload"]) for r in rows]
 
-    rows = with_db(args, go)
+    rows = with_db(args, go, event_id=event_of(args))
     missing = set(args.ticket_ids) - {r[0] for r in rows}
     for ticket_id, payload in rows:
         print_json({"ticket_id": ticket_id, "png": str(render_ticket(payload, args.out / f"{ticket_id}.png",
@@ -145,7 +159,7 @@ def cmd_tickets_revoke(args: argparse.Namespace) -> int:
     """Revoke a ticket."""
     from command import issuing
 
-    if not with_db(args, lambda conn: issuing.revoke(conn, args.ticket_id, args.reason)):
+    if not with_db(args, lambda conn: issuing.revoke(conn, args.ticket_id, args.reason), event_id=event_of(args)):
         print(f"error: ticket {args.ticket_id} is unknown or already revoked", file=sys.stderr)
         return 1
     print(f"revoked {args.ticket_id}")

@@ -14,6 +14,7 @@ import pytest
 from support import shared
 
 from command.db.embedded import free_port
+from eventguard.settings import DEFAULT_VENUE
 from shell.cli import build_parser
 
 EG = [sys.executable, "-m", "shell.cli"]
@@ -94,10 +95,10 @@ async def _eg(env: dict[str, str], *args: str) -> tuple[int, str, str]:
 async def test_ticket_commands_round_trip(db_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": db_url, "XDG_DATA_HOME": str(tmp_path), "EVENTGUARD_PASSWORD": "s3cret-pass"}
     assert (await _eg(env, "db", "migrate"))[1].startswith("applied: nothing")  # the fixture migrated it
-    rc, out, _ = await _eg(env, "keys", "create", "--event", "cli-test")
+    rc, out, _ = await _eg(env, "keys", "create")
     assert rc == 0 and json.loads(out)["key_id"] == 1
     assert os.stat(json.loads(out)["private_key_file"]).st_mode & 0o077 == 0  # owner-only key file
-    rc, out, _ = await _eg(env, "tickets", "issue", "--event", "cli-test", "--count", "2", "--entrances", "N1",
+    rc, out, _ = await _eg(env, "tickets", "issue", "--count", "2", "--entrances", "N1",
                            "--png-dir", str(tmp_path / "png"))
     issued = [json.loads(line) for line in out.splitlines()]
     assert rc == 0 and len(issued) == 2
@@ -106,13 +107,13 @@ async def test_ticket_commands_round_trip(db_url: str, tmp_path: Path) -> None:
 
     t, _, _ = tickets.parse(issued[0]["payload"])
     assert (t.valid_from, t.valid_until) == (1795712400 - 3600, 1830294000)
-    rc, out, err = await _eg(env, "tickets", "issue", "--event", "cli-test", "--valid-from", "tomorrow")
+    rc, out, err = await _eg(env, "tickets", "issue", "--valid-from", "tomorrow")
     assert rc == 2 and err.strip() == ("error: --valid-from: 'tomorrow' is not an ISO 8601 date-time like "
                                        "2026-12-05T18:00:00+08:00") and out == ""
-    rc, out, err = await _eg(env, "tickets", "issue", "--event", "cli-test", "--valid-from",
+    rc, out, err = await _eg(env, "tickets", "issue", "--valid-from",
                              "2026-12-05T18:00:00", "--valid-until", "2026-12-05T23:00:00+08:00")
     assert rc == 2 and "needs a UTC offset" in err
-    rc, out, _ = await _eg(env, "tickets", "issue", "--event", "cli-test", "--valid-from",
+    rc, out, _ = await _eg(env, "tickets", "issue", "--valid-from",
                            "2026-12-05T18:00:00+08:00", "--valid-until", "2026-12-05T23:00:00+08:00")
     t, _, _ = tickets.parse(json.loads(out)["payload"])
     assert (t.valid_from, t.valid_until) == (1796464800, 1796482800)
@@ -123,19 +124,27 @@ async def test_ticket_commands_round_trip(db_url: str, tmp_path: Path) -> None:
     assert (await _eg(env, "tickets", "revoke", issued[0]["ticket_id"]))[0] == 0
     rc, _, err = await _eg(env, "tickets", "revoke", issued[0]["ticket_id"])
     assert rc == 1 and "already revoked" in err
-    rc, out, err = await _eg(env, "tickets", "list", "--event", "cli-test", "--csv", "--png-dir",
+    rc, out, err = await _eg(env, "tickets", "list", "--csv", "--png-dir",
                              str(tmp_path / "all"))
     import csv
     import io
 
     listed = list(csv.DictReader(io.StringIO(out)))
-    assert rc == 0 and "event cli-test: 3 tickets, 1 revoked" in err
+    assert rc == 0 and "event demo-2026: 3 tickets, 1 revoked" in err
     assert {r["ticket_id"]: r["status"] for r in listed}[issued[0]["ticket_id"]] == "revoked"
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == sorted(
         f"{r['ticket_id']}.png" for r in listed if r["status"] == "valid")
     assert (await _eg(env, "operators", "create", "alice", "--role", "operator"))[0] == 0
     rc, out, _ = await _eg(env, "gates", "token", "N1")
     assert rc == 0 and len(out.strip()) >= 40
+    rc, out, err = await _eg(env, "gates", "token", "N9")
+    assert rc == 2 and out == "" and err.strip().startswith("error: gate 'N9' is not in ")
+    # the database belongs to the demo event now: another event's command is refused in one line
+    rc, out, err = await _eg(env, "keys", "create", "--event", "other-event")
+    assert rc == 2 and out == "" and err.strip() == (
+        "error: this database holds event 'demo-2026', not 'other-event': every event has its own "
+        "database (the embedded server picks it from the venue; with --database-url, give the "
+        "event's own database)")
 
 
 @pytest.mark.parametrize("command", [["serve", "--database-url", "postgresql://127.0.0.1:1/x"],
@@ -149,3 +158,41 @@ def test_a_venue_typo_stops_the_program_with_one_line(tmp_path: Path, command: l
     assert out.returncode == 2
     assert out.stderr.strip() == (f"error: {venue}: unknown key 'warning_densty' in [thresholds]; "
                                   "did you mean 'warning_density'?")
+
+
+async def test_each_event_gets_its_own_embedded_database(tmp_path: Path) -> None:
+    """The demo and a real event on one machine: the embedded server keeps a database per event,
+    so the second event shows nothing of the first."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(XDG_DATA_HOME=str(tmp_path / "data"), EVENTGUARD_PG_PORT=str(free_port()),
+               EVENTGUARD_PASSWORD="s3cret-pass")
+    other = tmp_path / "arena.toml"
+    other.write_text(DEFAULT_VENUE.read_text(encoding="utf-8").replace('id = "demo-2026"', 'id = "arena-0612"'),
+                     encoding="utf-8")
+    try:
+        assert (await _eg(env, "keys", "create"))[0] == 0  # the demo event
+        rc, out, _ = await _eg(env, "tickets", "issue", "--count", "2")
+        assert rc == 0 and len(out.splitlines()) == 2
+        rc, out, err = await _eg(env, "tickets", "list", "--venue", str(other))
+        assert rc == 0 and out == "" and "event arena-0612: 0 tickets" in err
+        rc, out, err = await _eg(env, "tickets", "list")
+        assert rc == 0 and len(out.splitlines()) == 2 and "event demo-2026: 2 tickets" in err
+        rc, out, err = await _eg(env, "db", "start")
+        import asyncpg
+
+        conn = await asyncpg.connect(out.strip())
+        try:
+            names = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+            bound = {}
+            for name in ("eg_demo_2026", "eg_arena_0612"):
+                c = await asyncpg.connect(out.strip().rsplit("/", 1)[0] + "/" + name)
+                try:
+                    bound[name] = await c.fetchval("SELECT event_id FROM event_binding")
+                finally:
+                    await c.close()
+        finally:
+            await conn.close()
+        assert {"eg_demo_2026", "eg_arena_0612"} <= names
+        assert bound == {"eg_demo_2026": "demo-2026", "eg_arena_0612": "arena-0612"}
+    finally:
+        await _eg(env, "db", "stop")

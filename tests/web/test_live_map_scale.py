@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import websockets
+from playwright.async_api import expect
 from support import ARTIFACTS
 
 from command import server
@@ -95,8 +96,8 @@ async def test_map_stays_smooth_with_100_zones_and_200_gates(browser: Any, db_ur
         await page.fill("#login-password", DEMO_USERS["viewer"][0])
         await page.click("#login-submit")
         await page.locator("#conn[data-state=live]").wait_for(timeout=15_000)
-        assert await page.locator("#map polygon[data-zone]").count() == 100
-        assert await page.locator("#gates tbody tr").count() == 200
+        await expect(page.locator("#map polygon[data-zone]")).to_have_count(100)  # waits for the render
+        await expect(page.locator("#gates tbody tr")).to_have_count(200)
         await page.evaluate("() => { window.__frames = []; window.__long = []; }")
         sent = await drive(f"ws://127.0.0.1:{port}", prov.gate_tokens, 12, random.Random(5))
         frames: list[float] = await page.evaluate("() => window.__frames")
