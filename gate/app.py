@@ -28,6 +28,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.web_request import FileField
 
 from eventguard.errors import WireError
+from eventguard.presence import InsideView
 from eventguard.settings import WEB_DIR
 from eventguard.wire import (
     ErrorMsg,
@@ -282,6 +283,7 @@ async def state(request: web.Request) -> web.Response:
                   for c in await term.lanes()],
         "lanes_closed": sorted(svc.lanes_closed), "list_version": svc.cache.version,
         "keys": len(svc.cache.keys), "holders": len(svc.cache.holders), "watchlist": len(svc.cache.watchlist),
+        "tickets_inside": sum(1 for _ in InsideView(svc.cache.presence)),
     })
 
 
