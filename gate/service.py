@@ -131,6 +131,7 @@ class GateService:
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
                              on_message=self._on_server_message, hello=self._sync_request)
         self.listeners: list[Callable[[ScanResult], Awaitable[None]]] = []
+        self.sync_listeners: list[Callable[[ListSync], None]] = []  # told after a sync is applied
         self._task: asyncio.Task[None] | None = None
         self._hits_task: asyncio.Task[None] | None = None
         self._scanning: dict[str, asyncio.Future[ScanResult]] = {}  # scan id -> decision under way
@@ -227,8 +228,10 @@ class GateService:
                 c.presence[pc.ticket_id] = merge(c.presence.get(pc.ticket_id), Stay(pc.inside, pc.gate_id, pc.at))
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
         c.watchlist = watchlist
-        log.info("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
-                 msg.version, len(revoked), len(holders), len(watchlist))
+        log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
+                  msg.version, len(revoked), len(holders), len(watchlist))
+        for tell in list(self.sync_listeners):
+            tell(msg)
         return True
 
     async def apply_order(self, order: Order) -> None:

@@ -30,6 +30,12 @@ def register(sub: Any) -> None:
     sp.add_argument("--batch", type=int, default=200, help="events per gate batch")
     sp.add_argument("--rate-per-gate", type=float, default=0.0,
                     help="events/s each gate sends (0: as fast as acks come back)")
+    sp = add(bn, "presence", cmd_bench_presence,
+             "venue-wide presence: admission at one gate -> every other gate knows the ticket is inside")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--gates", type=int, default=10)
+    sp.add_argument("--tickets", type=int, default=1000)
+    sp.add_argument("--rate", type=float, default=25.0, help="admissions per second over all gates")
 
 
 def cmd_bench_gate(args: argparse.Namespace) -> int:
@@ -58,4 +64,19 @@ def cmd_bench_command(args: argparse.Namespace) -> int:
     else:
         print(f"{report['events_per_s']} events/s stored; push p50 {report['push_p50_ms']} ms, "
               f"p99 {report['push_p99_ms']} ms to {report['clients']} clients; RSS {report['rss_mb']} MB")
+    return 0
+
+
+def cmd_bench_presence(args: argparse.Namespace) -> int:
+    """Benchmark presence propagation between gates."""
+    from shell import bench_presence
+
+    report = bench_presence.run(gates=args.gates, tickets=args.tickets, rate=args.rate)
+    if args.json:
+        print_json(report)
+    else:
+        p = report["propagation_ms"]
+        print(f"{report['admitted']} admissions at {report['conditions']['gates']} gates: gate A -> gate B "
+              f"p50 {p['p50']} ms, p95 {p['p95']} ms, p99 {p['p99']} ms, max {p['max']} ms; "
+              f"all gates p99 {report['all_gates_ms']['p99']} ms; missing {report['missing_pairs']}")
     return 0
