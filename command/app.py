@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from command import api, ops_api, tickets_api, watchlists
+from command import api, event_api, ops_api, tickets_api, watchlists
 from command.appkeys import HUB, POOL, SERVICE, SETTINGS, VENUE
 from command.db.binding import bind_event
 from command.db.migrate import migrate
@@ -103,6 +103,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(ops_api.routes)
     app.add_routes(watchlists.routes)
+    app.add_routes(event_api.routes)
     app.add_routes(tickets_api.routes)
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)

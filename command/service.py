@@ -162,6 +162,22 @@ class CommandService:
                 self._dirty.set()
         return BatchAck(batch_id=batch.batch_id, stored=len(stored.new), duplicates=stored.duplicates)
 
+    async def reset_presence(self, by: str, role: str) -> int:
+        """Mark every ticket inside as outside (synced to gates), zero the zone counters and the
+        live state, audited; the number of tickets counted out."""
+        try:
+            async with self.pool.acquire(timeout=5) as conn, conn.transaction():
+                out = await store.reset_presence(conn, self.venue.event.id, self.clock())
+                await store.audit(conn, by, role, "presence_reset", self.venue.event.id, {"tickets_out": out})
+                zones = await store.zone_counters(conn)
+        except store.DB_DOWN as err:
+            raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
+        async with self._lock:
+            self.state.load(zones, {})
+            self._dirty_zones |= set(self.state.zones)
+            self._dirty.set()
+        return out
+
     async def _passback_conflicts(self, events: tuple[GateEvent, ...]) -> None:
         """One alert per ticket admitted again while inside (after the events are stored)."""
         try:

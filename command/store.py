@@ -177,6 +177,16 @@ async def apply_presence(conn: asyncpg.Connection, event_id: str, events: Sequen
     return effects, entered_by
 
 
+async def reset_presence(conn: asyncpg.Connection, event_id: str, now: float) -> int:
+    """Everyone out (end of event): tickets inside become outside at `now` (synced to gates) and
+    the zone counters restart at 0; the number of tickets counted out. Caller's transaction."""
+    status: str = await conn.execute(
+        "UPDATE presence SET inside = false, gate_id = 'reset', at = $2 WHERE event_id = $1 AND inside",
+        event_id, ts(now))
+    await conn.execute("UPDATE zone_counters SET entries = 0, exits = 0, transfers_in = 0, transfers_out = 0")
+    return int(status.split()[-1])
+
+
 def _zone_deltas(stored: Stored, gate_zone: dict[str, str]) -> dict[str, list[int]]:
     """Zone counter deltas of new events (entries/exits by Stored.zone_gate, transfers as they are)."""
     d: dict[str, list[int]] = {}

@@ -50,7 +50,7 @@ class Change:
 
     version: int
     kind: str  # "revoked" | "holder_added" | "holder_removed" | "watch_added" | "watch_removed"
-    #            | "inside" | "outside" (presence)
+    #            | "inside" | "outside" (presence) | "entry" (list_id "open" or "closed")
     ref: str  # ticket id, registration id or watchlist entry id
     encoding: bytes = b""
     list_id: str = ""  # watch_added only; the gate of a presence change
@@ -84,6 +84,7 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
             watch_removed=tuple(c.ref for c in group if c.kind == "watch_removed"),
             presence=tuple(PresenceChange(ticket_id=c.ref, inside=c.kind == "inside", gate_id=c.list_id,
                                           at=c.at) for c in group if c.kind in ("inside", "outside")),
+            entry_open=next((c.list_id == "open" for c in reversed(group) if c.kind == "entry"), None),
             full=full and not out, more=more))
         prev = version
 
@@ -125,8 +126,26 @@ SELECT sync_version, CASE WHEN inside THEN 'inside' ELSE 'outside' END, ticket_i
        gate_id, NULL, extract(epoch FROM at)::float8
   FROM presence WHERE event_id = $1 AND inside IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
+UNION ALL
+SELECT sync_version, 'entry', event_id, NULL, NULL, CASE WHEN entry_open THEN 'open' ELSE 'closed' END,
+       NULL, NULL
+  FROM event_entry WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3
 ORDER BY 1
 """
+
+
+async def set_entry(conn: asyncpg.Connection, event_id: str, entry_open: bool, by: str) -> None:
+    """Open or close the event's entry (gates learn it through the sync)."""
+    await conn.execute(
+        "INSERT INTO event_entry (event_id, entry_open, changed_by) VALUES ($1, $2, $3)"
+        " ON CONFLICT (event_id) DO UPDATE SET entry_open = EXCLUDED.entry_open,"
+        " changed_by = EXCLUDED.changed_by, changed_at = now()", event_id, entry_open, by)
+
+
+async def entry_open(conn: asyncpg.Connection, event_id: str) -> bool:
+    """Whether the event's entry is open (it is until a commander closes it)."""
+    v: bool | None = await conn.fetchval("SELECT entry_open FROM event_entry WHERE event_id = $1", event_id)
+    return True if v is None else v
 
 
 async def watermark(conn: asyncpg.Connection) -> int:

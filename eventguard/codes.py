@@ -54,6 +54,7 @@ class Reason(enum.StrEnum):
     WATCHLIST_INFO = "watchlist_info"
     WATCHLIST_AMBIGUOUS = "watchlist_ambiguous"
     LANE_CLOSED = "lane_closed"
+    ENTRY_CLOSED = "entry_closed"  # the commander closed the event's entry: exits only
 
 
 class WatchSeverity(enum.StrEnum):

@@ -335,6 +335,7 @@ class ListSync(Msg, frozen=True, tag="sync"):
     watch_added: tuple[WatchFace, ...] = ()  # new or changed entries of active lists
     watch_removed: tuple[str, ...] = ()  # entry ids removed, or of a list made inactive
     presence: tuple[PresenceChange, ...] = ()  # every ticket's state (full) or its changes, in order
+    entry_open: bool | None = None  # the event's entry was opened/closed (None: no change)
     full: bool = False
     more: bool = False
 

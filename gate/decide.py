@@ -30,7 +30,7 @@ DENY_REASONS = frozenset({
     Reason.NO_TICKET, Reason.BAD_FORMAT, Reason.UNKNOWN_KEY, Reason.BAD_SIGNATURE,
     Reason.OTHER_EVENT, Reason.NOT_YET_VALID, Reason.EXPIRED, Reason.REVOKED,
     Reason.WRONG_ENTRANCE, Reason.ALREADY_INSIDE, Reason.NOT_INSIDE, Reason.WATCHLIST_DENY,
-    Reason.LANE_CLOSED,
+    Reason.LANE_CLOSED, Reason.ENTRY_CLOSED,
 })
 SECONDARY_REASONS = frozenset({
     Reason.FACE_MISMATCH, Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.FACE_TOO_SMALL,
@@ -64,6 +64,7 @@ class GateState:
 
     lane_open: bool = True
     face_required: bool = True
+    entry_open: bool = True  # False: the event's entry is closed (exits only); a scan to enter is refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,8 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
     reasons: list[Reason] = []
     if not gate.lane_open:
         reasons.append(Reason.LANE_CLOSED)
+    if not gate.entry_open:
+        reasons.append(Reason.ENTRY_CLOSED)
     reasons.append(Reason.NO_TICKET if ticket is None else _TICKET_REASON[ticket.code])
     if face is not None:
         reasons += _face_reasons(face)

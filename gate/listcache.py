@@ -47,6 +47,7 @@ class Lists:
     holders: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     watch: list[WatchEntry] = field(default_factory=list)
     presence: dict[str, Stay] = field(default_factory=dict)
+    entry_open: bool = True
 
 
 def decode_encoding(raw: bytes) -> npt.NDArray[np.float64] | None:
@@ -112,7 +113,7 @@ class ListCache:
         watch = [e for e in (watch_entry(eid, lid, sev, bytes(raw)) for eid, lid, sev, raw in watch_rows)
                  if e is not None]
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
-                     presence)
+                     presence, meta.get("entry_open", "1") == "1")
 
     def save(self, msg: ListSync) -> None:
         """Apply one sync message durably (full: replace everything)."""
@@ -137,8 +138,10 @@ class ListCache:
                                      [(w.entry_id, w.list_id, w.severity, w.encoding) for w in msg.watch_added])
                 self._db.executemany("INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?)",
                                      [(c.ticket_id, int(c.inside), c.gate_id, c.at) for c in msg.presence])
-                self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                                     [("version", str(msg.version)), ("event_id", msg.event_id)])
+                meta = [("version", str(msg.version)), ("event_id", msg.event_id)]
+                if msg.entry_open is not None or msg.full:
+                    meta.append(("entry_open", "0" if msg.entry_open is False else "1"))
+                self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -86,6 +86,7 @@ class GateCache:
     holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> 128-d encoding
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
+    entry_open: bool = True  # False once the commander closed the event's entry (exits only)
     version: int = 0  # list sync version of keys/revoked/holders/watchlist (watchlist.version follows it)
 
 
@@ -174,6 +175,7 @@ class GateService:
         for key_id, raw in stored.keys.items():
             c.keys.setdefault(key_id, tickets.load_public(raw))
         c.revoked |= stored.revoked
+        c.entry_open = stored.entry_open
         c.holders.update(stored.holders)
         for ticket_id, stay in stored.presence.items():
             c.presence[ticket_id] = merge(c.presence.get(ticket_id), stay)
@@ -226,6 +228,8 @@ class GateService:
         else:
             for pc in msg.presence:
                 c.presence[pc.ticket_id] = merge(c.presence.get(pc.ticket_id), Stay(pc.inside, pc.gate_id, pc.at))
+        if msg.entry_open is not None or msg.full:
+            c.entry_open = msg.entry_open is not False
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
         c.watchlist = watchlist
         log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
@@ -341,7 +345,8 @@ class GateService:
             stage.update(fstage)
         decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
                                                        face_required=self.cfg.face_required
-                                                       and direction == "entry"))
+                                                       and direction == "entry",
+                                                       entry_open=self.cache.entry_open or direction == "exit"))
         kind = {Verdict.ADMIT: EventKind.ENTRY if direction == "entry" else EventKind.EXIT,
                 Verdict.DENY: EventKind.DENY, Verdict.SECONDARY: EventKind.SECONDARY}[decision.verdict]
         latency = (time.perf_counter() - t0) * 1000
