@@ -64,7 +64,8 @@ def encoding_bytes(values: Sequence[float]) -> bytes:
 
 
 def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...],
-          changes: Sequence[Change], *, full: bool, budget: int = CHUNK_BYTES) -> list[ListSync]:
+          changes: Sequence[Change], *, full: bool, budget: int = CHUNK_BYTES,
+          peer_key: bytes = b"") -> list[ListSync]:
     """Pure: pack version-ordered changes into ListSync messages under a size budget each."""
     out: list[ListSync] = []
     group: list[Change] = []
@@ -85,6 +86,7 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
             presence=tuple(PresenceChange(ticket_id=c.ref, inside=c.kind == "inside", gate_id=c.list_id,
                                           at=c.at) for c in group if c.kind in ("inside", "outside")),
             entry_open=next((c.list_id == "open" for c in reversed(group) if c.kind == "entry"), None),
+            peer_key=peer_key,
             full=full and not out, more=more))
         prev = version
 
@@ -157,6 +159,16 @@ async def watermark(conn: asyncpg.Connection) -> int:
     return int(row["last_value"]) if row["is_called"] else 0
 
 
+async def peer_key(conn: asyncpg.Connection, event_id: str) -> bytes:
+    """The event's secret for gate peer links (created on first use)."""
+    import secrets
+
+    await conn.execute("INSERT INTO event_peer_keys (event_id, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                       event_id, secrets.token_bytes(32))
+    key: bytes = await conn.fetchval("SELECT secret FROM event_peer_keys WHERE event_id = $1", event_id)
+    return bytes(key)
+
+
 async def keys(conn: asyncpg.Connection, event_id: str) -> tuple[PublicKey, ...]:
     """Every public key of the event."""
     rows = await conn.fetch("SELECT key_id, public_key FROM event_keys WHERE event_id = $1 ORDER BY key_id",
@@ -185,4 +197,4 @@ async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_i
                     else encoding_bytes(r["enc"]) if r["enc"] is not None else b"",
                     r["list_id"] or "", r["severity"] or "", r["at"] or 0.0)
              for r in rows]
-    return chunk(event_id, since, w, pub, found, full=full, budget=budget)
+    return chunk(event_id, since, w, pub, found, full=full, budget=budget, peer_key=await peer_key(conn, event_id))

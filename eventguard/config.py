@@ -38,6 +38,7 @@ class Gate:
     zone: str
     lanes: int = 1
     position: Point = (0.0, 0.0)
+    address: str | None = None  # host:port of the gate's own app, where its peers reach it
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,10 @@ class Venue:
                           critical_density=z.critical_density or t.critical_density,
                           forecast_horizon_s=t.forecast_horizon_s)
 
+    def peers_of(self, gate_id: str) -> dict[str, str]:
+        """Gate id -> host:port of every other gate with an address (its peer links)."""
+        return {g.id: g.address for g in self.gates if g.id != gate_id and g.address}
+
     def gate(self, gate_id: str) -> Gate:
         """The gate with this id (KeyError if unknown)."""
         for g in self.gates:
@@ -107,7 +112,7 @@ class Venue:
 TOP_LEVEL = ("event", "zones", "gates", "connections", "thresholds", "sim")  # [sim]: the simulator's
 EVENT_KEYS = ("id", "name", "doors_open", "starts_at", "ends_at")
 ZONE_KEYS = ("id", "name", "area_m2", "capacity", "polygon", "warning_density", "critical_density")
-GATE_KEYS = ("id", "name", "zone", "lanes", "position")
+GATE_KEYS = ("id", "name", "zone", "lanes", "position", "address")
 CONNECTION_KEYS = ("a", "b", "width_m", "length_m")
 THRESHOLD_KEYS = ("warning_density", "critical_density", "forecast_horizon_s")
 _ARRAYS = ("zones", "gates", "connections")
@@ -195,6 +200,15 @@ def _time(v: Any, where: str) -> datetime | None:
     raise ConfigError(f"{where}: expected an offset date-time, got {v!r}")
 
 
+def _address(v: Any, where: str) -> str | None:
+    if v is None:
+        return None
+    host, sep, port = str(v).rpartition(":") if isinstance(v, str) else ("", "", "")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{where}: expected \"host:port\" of the gate's app, got {v!r}")
+    return str(v)
+
+
 def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
     """Validate a decoded venue document; raise ConfigError naming the file, table and key."""
     try:
@@ -250,7 +264,8 @@ def _parse_venue(raw: dict[str, Any]) -> Venue:
             raise ConfigError(f"{where}.lanes: expected a whole number, got {lanes!r}")
         gates.append(Gate(id=_str(g, "id", where), name=_str(g, "name", where, default=str(g.get("id", ""))),
                           zone=zone, lanes=int(lanes),
-                          position=_point(g.get("position", [0, 0]), f"{where}.position")))
+                          position=_point(g.get("position", [0, 0]), f"{where}.position"),
+                          address=_address(g.get("address"), f"{where}.address")))
     gate_ids = [g.id for g in gates]
     if len(set(gate_ids)) != len(gate_ids):
         raise ConfigError(f"duplicate gate ids in {gate_ids}")

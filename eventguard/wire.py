@@ -336,9 +336,22 @@ class ListSync(Msg, frozen=True, tag="sync"):
     watch_removed: tuple[str, ...] = ()  # entry ids removed, or of a list made inactive
     presence: tuple[PresenceChange, ...] = ()  # every ticket's state (full) or its changes, in order
     entry_open: bool | None = None  # the event's entry was opened/closed (None: no change)
+    peer_key: bytes = b""  # the event's secret for gate peer links (every message carries it)
     full: bool = False
     more: bool = False
 
+
+# ---- gate <-> gate (peer links, /ws/peer on each gate's app) ------------------------------------
+
+
+class PeerPresence(Msg, frozen=True, tag="peer_presence"):
+    """Presence changes a gate decided, told directly to the other gates (see gate/peers.py)."""
+
+    gate_id: str
+    changes: tuple[PresenceChange, ...]
+
+
+PeerMessage = PeerPresence | Ping
 
 ServerMessage = (
     ListSync | BatchAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
@@ -404,6 +417,7 @@ class TerminalStatus(Msg, frozen=True, tag="terminal_status"):
 _encoder = msgspec.json.Encoder()
 _gate_decoder = msgspec.json.Decoder(GateMessage)
 _server_decoder = msgspec.json.Decoder(ServerMessage)
+_peer_decoder = msgspec.json.Decoder(PeerMessage)
 
 
 def encode(msg: msgspec.Struct) -> bytes:
@@ -431,6 +445,12 @@ def decode_gate_message(data: bytes | str) -> GateMessage:
 def decode_server_message(data: bytes | str) -> ServerMessage:
     """Decode a message sent by the server."""
     msg: ServerMessage = _decode(_server_decoder, data)
+    return msg
+
+
+def decode_peer_message(data: bytes | str) -> PeerMessage:
+    """Decode a message from another gate."""
+    msg: PeerMessage = _decode(_peer_decoder, data)
     return msg
 
 

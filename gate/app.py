@@ -35,14 +35,17 @@ from eventguard.wire import (
     LaneCount,
     Msg,
     OrderAck,
+    PeerPresence,
     TerminalHit,
     TerminalStatus,
     TerminalVerdict,
     decode_gate_message,
+    decode_peer_message,
     encode,
 )
 from gate import qr
 from gate.errors import SourceError
+from gate.peers import authenticate
 from gate.service import GateCache, GateConfig, GateService, ScanResult, check_scan_id
 from gate.sources import CaptureSource, FolderSource
 from vision.errors import ImageError
@@ -51,7 +54,7 @@ from vision.image import MAX_BYTES, Frame, decode_bytes
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COOKIE = "eg_terminal"
-_OPEN_PATHS = frozenset({"/", "/api/health"})
+_OPEN_PATHS = frozenset({"/", "/api/health", "/ws/peer"})  # /ws/peer checks its own credential
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +290,28 @@ async def state(request: web.Request) -> web.Response:
     })
 
 
+async def peer_ws(request: web.Request) -> web.StreamResponse:
+    """Another gate of the event tells this one the presence changes it decided (gate/peers.py)."""
+    svc = request.app[SERVICE]
+    peer = authenticate(request.headers.get("Authorization", ""), svc.cache.peer_key, svc.cfg.event_id,
+                        frozenset(svc.cfg.peers))
+    if peer is None:
+        return _error(401, "unauthorized", "peer credential required")
+    ws = web.WebSocketResponse(heartbeat=10, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type is not WSMsgType.TEXT:
+            continue
+        try:
+            told = decode_peer_message(msg.data)
+        except WireError as err:
+            log.warning("gate %s: bad message from peer %s: %s", svc.cfg.gate_id, peer, err)
+            continue
+        if isinstance(told, PeerPresence) and told.gate_id == peer:
+            svc.learn_presence(told.changes)
+    return ws
+
+
 async def health(request: web.Request) -> web.Response:
     """Liveness (no authentication, no details)."""
     return web.json_response({"status": "ok"})
@@ -377,6 +402,7 @@ def create_gate_app(service: GateService, cfg: TerminalConfig,
     app.router.add_post("/scan", scan)
     app.router.add_get("/api/state", state)
     app.router.add_get("/api/health", health)
+    app.router.add_get("/ws/peer", peer_ws)
     app.router.add_get("/ws/terminal", terminal_ws)
     app.router.add_get("/", page)
     if cfg.web_dir.is_dir():

@@ -48,6 +48,7 @@ class Lists:
     watch: list[WatchEntry] = field(default_factory=list)
     presence: dict[str, Stay] = field(default_factory=dict)
     entry_open: bool = True
+    peer_key: bytes = b""
 
 
 def decode_encoding(raw: bytes) -> npt.NDArray[np.float64] | None:
@@ -113,7 +114,7 @@ class ListCache:
         watch = [e for e in (watch_entry(eid, lid, sev, bytes(raw)) for eid, lid, sev, raw in watch_rows)
                  if e is not None]
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
-                     presence, meta.get("entry_open", "1") == "1")
+                     presence, meta.get("entry_open", "1") == "1", bytes.fromhex(meta.get("peer_key", "")))
 
     def save(self, msg: ListSync) -> None:
         """Apply one sync message durably (full: replace everything)."""
@@ -141,6 +142,8 @@ class ListCache:
                 meta = [("version", str(msg.version)), ("event_id", msg.event_id)]
                 if msg.entry_open is not None or msg.full:
                     meta.append(("entry_open", "0" if msg.entry_open is False else "1"))
+                if msg.peer_key:
+                    meta.append(("peer_key", msg.peer_key.hex()))
                 self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
                 self._db.execute("COMMIT")
             except BaseException:

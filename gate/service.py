@@ -30,6 +30,7 @@ from eventguard.wire import (
     ListSync,
     Order,
     OrderAck,
+    PresenceChange,
     ServerMessage,
     SyncRequest,
     WatchlistHitReport,
@@ -38,6 +39,7 @@ from gate import qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
 from gate.journal import Journal
 from gate.listcache import ListCache, applies, decode_encoding, watch_entries
+from gate.peers import PeerLinks
 from gate.uplink import Uplink
 from vision import dlibface as faces
 from vision.dlibface import Engine, FaceResult
@@ -75,6 +77,7 @@ class GateConfig:
     workers: int = max(2, os.cpu_count() or 2)  # threads for QR decoding and 1:N search
     face_workers: int = 0  # 0: one face thread (dlib is not thread-safe); N: N worker processes
     face_engine: Engine = Engine.NUMPY  # descriptor network: numpy (fast) or dlib's own (same result)
+    peers: dict[str, str] = field(default_factory=dict)  # other gate id -> ws URL of its /ws/peer
 
 
 @dataclass
@@ -87,6 +90,7 @@ class GateCache:
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
     entry_open: bool = True  # False once the commander closed the event's entry (exits only)
+    peer_key: bytes = b""  # the event's secret for peer links (from the sync, persisted)
     version: int = 0  # list sync version of keys/revoked/holders/watchlist (watchlist.version follows it)
 
 
@@ -133,17 +137,22 @@ class GateService:
                              on_message=self._on_server_message, hello=self._sync_request)
         self.listeners: list[Callable[[ScanResult], Awaitable[None]]] = []
         self.sync_listeners: list[Callable[[ListSync], None]] = []  # told after a sync is applied
+        self.presence_listeners: list[Callable[[PresenceChange], None]] = []  # told of own changes
+        self.peers = PeerLinks(cfg.gate_id, cfg.event_id, cfg.peers, lambda: self.cache.peer_key)
+        self.presence_listeners.append(self.peers.tell)
         self._task: asyncio.Task[None] | None = None
         self._hits_task: asyncio.Task[None] | None = None
         self._scanning: dict[str, asyncio.Future[ScanResult]] = {}  # scan id -> decision under way
 
     async def start(self) -> None:
-        """Start streaming the journal to the server (also replays what is pending)."""
+        """Start streaming the journal to the server (also replays what is pending) and the peer links."""
         self._task = asyncio.create_task(self.uplink.run(), name=f"uplink-{self.cfg.gate_id}")
+        self.peers.start()
         self._hits_task = asyncio.create_task(self._hits_loop(), name=f"hits-{self.cfg.gate_id}")
 
     async def stop(self) -> None:
-        """Stop the uplink and release threads and the journal."""
+        """Stop the uplink and peer links, release threads and the journal."""
+        await self.peers.stop()
         for task in (self._task, self._hits_task):
             if task:
                 task.cancel()
@@ -176,6 +185,7 @@ class GateService:
             c.keys.setdefault(key_id, tickets.load_public(raw))
         c.revoked |= stored.revoked
         c.entry_open = stored.entry_open
+        c.peer_key = stored.peer_key or c.peer_key
         c.holders.update(stored.holders)
         for ticket_id, stay in stored.presence.items():
             c.presence[ticket_id] = merge(c.presence.get(ticket_id), stay)
@@ -230,6 +240,8 @@ class GateService:
                 c.presence[pc.ticket_id] = merge(c.presence.get(pc.ticket_id), Stay(pc.inside, pc.gate_id, pc.at))
         if msg.entry_open is not None or msg.full:
             c.entry_open = msg.entry_open is not False
+        if msg.peer_key:
+            c.peer_key = msg.peer_key
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
         c.watchlist = watchlist
         log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
@@ -406,4 +418,19 @@ class GateService:
             _, after = step(self.cache.presence.get(event.ticket_id), event.kind, event.gate_id, event.at)
             if after is not None:
                 self.cache.presence[event.ticket_id] = after
+                change = PresenceChange(ticket_id=event.ticket_id, inside=after.inside, gate_id=after.gate_id,
+                                        at=after.at)
+                for tell in list(self.presence_listeners):
+                    tell(change)
+
+    def learn_presence(self, changes: tuple[PresenceChange, ...]) -> int:
+        """Merge presence changes told by a peer gate (newest wins); the number that changed."""
+        n = 0
+        for pc in changes:
+            current = self.cache.presence.get(pc.ticket_id)
+            merged = merge(current, Stay(pc.inside, pc.gate_id, pc.at))
+            if merged is not current:
+                self.cache.presence[pc.ticket_id] = merged
+                n += 1
+        return n
         self.uplink.notify()

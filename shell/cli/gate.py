@@ -66,12 +66,14 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
         token = args.token_file.read_text(encoding="utf-8").strip()
     except OSError as err:
         raise ConfigError(f"cannot read gate token file {args.token_file}: {err.strerror}") from err
-    event_id = args.event or load_venue(args.venue).event.id
+    venue = load_venue(args.venue)
+    event_id = args.event or venue.event.id
+    peers = {gid: f"ws://{addr}/ws/peer" for gid, addr in venue.peers_of(args.gate_id).items()}
     journal = args.journal or data_dir() / "gates" / f"{args.gate_id}.journal.sqlite"
     cfg = GateConfig(gate_id=args.gate_id, event_id=event_id, server_url=args.server, token=token,
                      journal_path=journal, face_required=not args.no_face, detect_width=args.detect_width,
                      detect_upsample=args.upsample, face_workers=args.face_workers,
-                     face_engine=Engine(args.face_engine))
+                     face_engine=Engine(args.face_engine), peers=peers)
     tcfg = TerminalConfig(token=_terminal_token(args.terminal_token_file
                                                 or data_dir() / "gates" / f"{args.gate_id}.terminal-token"),
                           source_lane=args.lane)

@@ -31,6 +31,8 @@ def test_demo_venue_loads() -> None:
     (lambda d: d["gates"].append({"id": "g", "zone": "a"}), "duplicate gate ids"),
     (lambda d: d.update(thresholds={"warning_density": 5, "critical_density": 4}), "critical_density must be above"),
     (lambda d: d.update(zones=[]), "at least one"),
+    (lambda d: d["gates"][0].update(address="gate-n1"), 'gates\\[0\\].address: expected "host:port"'),
+    (lambda d: d["gates"][0].update(address="10.0.0.5:99999"), "address"),
 ])
 def test_invalid_venues_name_the_field(mutate: Any, message: str) -> None:
     d = base()
@@ -108,3 +110,12 @@ def test_a_clean_venue_file_loads_and_ends_at_is_read(tmp_path: Any) -> None:
                          'ends_at = 2026-01-01T18:00:00+08:00')
     with pytest.raises(ConfigError, match="ends_at must be after"):
         load_venue(_toml_venue(tmp_path, bad))
+
+
+def test_gate_addresses_make_the_peer_list() -> None:
+    d = base()
+    d["gates"] = [{"id": "g1", "zone": "a", "address": "10.0.0.11:8091"},
+                  {"id": "g2", "zone": "a", "address": "10.0.0.12:8091"}, {"id": "g3", "zone": "a"}]
+    v = parse_venue(d)
+    assert v.peers_of("g1") == {"g2": "10.0.0.12:8091"}
+    assert v.peers_of("g3") == {"g1": "10.0.0.11:8091", "g2": "10.0.0.12:8091"}
