@@ -315,14 +315,13 @@ class GateService:
         under_way = self._scanning.get(scan_id)
         if under_way is not None:  # the same scan retried while it is being decided
             return replace(await asyncio.shield(under_way), replayed=True)
-        event_id = f"{self.cfg.gate_id}:{scan_id}"
-        done = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.get, event_id)
-        if done is not None:
-            return _replayed(done)
         fut: asyncio.Future[ScanResult] = asyncio.get_running_loop().create_future()
-        self._scanning[scan_id] = fut
+        self._scanning[scan_id] = fut  # before any await: a concurrent retry waits for this one
         try:
-            result = await self._decide(frame, lane, direction, captured_at, scan_id)
+            event_id = f"{self.cfg.gate_id}:{scan_id}"
+            done = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.get, event_id)
+            result = _replayed(done) if done is not None else await self._decide(
+                frame, lane, direction, captured_at, scan_id)
             fut.set_result(result)
             return result
         except BaseException as err:
@@ -422,6 +421,7 @@ class GateService:
                                         at=after.at)
                 for tell in list(self.presence_listeners):
                     tell(change)
+        self.uplink.notify()
 
     def learn_presence(self, changes: tuple[PresenceChange, ...]) -> int:
         """Merge presence changes told by a peer gate (newest wins); the number that changed."""
@@ -433,4 +433,3 @@ class GateService:
                 self.cache.presence[pc.ticket_id] = merged
                 n += 1
         return n
-        self.uplink.notify()

@@ -40,6 +40,8 @@ CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], Ga
     ("no ticket", None, None, (), OPEN, Verdict.DENY, (Reason.NO_TICKET,)),
     ("lane closed", OK, MATCH, (), GateState(lane_open=False), Verdict.DENY,
      (Reason.LANE_CLOSED, Reason.TICKET_VALID, Reason.FACE_MATCH)),
+    ("entry closed by the commander", OK, MATCH, (), GateState(entry_open=False), Verdict.DENY,
+     (Reason.ENTRY_CLOSED, Reason.TICKET_VALID, Reason.FACE_MATCH)),
     ("face mismatch", OK, FaceCheck(distance=0.61), (), OPEN, Verdict.SECONDARY,
      (Reason.TICKET_VALID, Reason.FACE_MISMATCH)),
     ("no face seen", OK, FaceCheck(problem="no_face"), (), OPEN, Verdict.SECONDARY,
