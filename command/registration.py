@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from command import issuing
 from eventguard import tickets
 from eventguard.errors import ConfigError
+from eventguard.identity import DocType, check_number, explain, normalise
 
-COLUMNS = ("name", "id_number", "ticket_type", "entrances", "photo")
+COLUMNS = ("name", "id_number", "ticket_type", "entrances", "photo", "id_type")
+OPTIONAL = ("entrances", "id_type")  # id_type: resident_id (the default), passport, hk_macau_permit, taiwan_permit
 MIN_FACE_PX = 60  # a registration photo must show the face at least this large
-_ID_RE = re.compile(r"^[0-9A-Z]{4,32}$")
 _GATE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
 
 
@@ -50,6 +52,7 @@ class RejectCode(enum.StrEnum):
 
     MISSING_FIELD = "missing_field"
     BAD_ID_NUMBER = "bad_id_number"
+    BAD_ID_TYPE = "bad_id_type"
     BAD_TICKET_TYPE = "bad_ticket_type"
     BAD_ENTRANCES = "bad_entrances"
     DUPLICATE_IN_FILE = "duplicate_in_file"
@@ -148,7 +151,7 @@ class TicketPlan:
 
 def normalise_id(raw: str) -> str:
     """Upper-case, without spaces or dashes (so '1101 0119-9001 0112 3x' == '110101199001011123X')."""
-    return re.sub(r"[\s-]", "", raw).upper()
+    return normalise(raw)
 
 
 def id_hmac(secret: bytes, id_number: str) -> bytes:
@@ -185,9 +188,12 @@ def load_id_secret(path: Path, *, create: bool = True) -> bytes:
 # ---- pure row checks ----------------------------------------------------------------------
 
 
-def parse_rows(records: Iterable[dict[str, str]], photo_dir: Path, secret: bytes,
+def parse_rows(records: Iterable[dict[str, str]], photo_dir: Path, secret: bytes, today: date,
                ) -> tuple[list[Row], list[RowResult]]:
-    """Check CSV records (dicts by column); good rows and rejections, by line (header = 1)."""
+    """Check CSV records (dicts by column); good rows and rejections, by line (header = 1).
+
+    ID numbers are checked by their document type (eventguard.identity: a resident ID's check
+    digit, birth date and region; the shapes of passports and permits)."""
     good: list[Row] = []
     bad: list[RowResult] = []
     seen: dict[bytes, int] = {}
@@ -201,9 +207,15 @@ def parse_rows(records: Iterable[dict[str, str]], photo_dir: Path, secret: bytes
         if missing:
             reject(RejectCode.MISSING_FIELD, "empty or missing: " + ", ".join(missing))
             continue
+        try:
+            doc = DocType(vals["id_type"] or DocType.RESIDENT_ID)
+        except ValueError:
+            reject(RejectCode.BAD_ID_TYPE, f"id_type {vals['id_type']!r}: one of {', '.join(DocType)}")
+            continue
         norm = normalise_id(vals["id_number"])
-        if not _ID_RE.match(norm):
-            reject(RejectCode.BAD_ID_NUMBER, "ID number must be 4-32 letters or digits")
+        problem = check_number(doc, norm, today)
+        if problem is not None:
+            reject(RejectCode.BAD_ID_NUMBER, f"id_number ({doc.value}): {problem.value}: {explain(problem)}")
             continue
         kind = vals["ticket_type"]
         if len(kind.encode("utf-8")) > tickets.MAX_KIND:
@@ -236,7 +248,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         cols = {c.strip() for c in reader.fieldnames or ()}
-        absent = [c for c in COLUMNS if c not in cols and c != "entrances"]
+        absent = [c for c in COLUMNS if c not in cols and c not in OPTIONAL]
         if absent:
             raise ConfigError(f"{path}: missing column(s) {', '.join(absent)}; need {', '.join(COLUMNS)}")
         return [{(k or "").strip(): v for k, v in rec.items()} for rec in reader]
@@ -326,11 +338,11 @@ async def remove(conn: asyncpg.Connection, registration_id: str) -> bool:
 
 
 async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, *, event_id: str,
-                     secret: bytes, tickets_plan: TicketPlan | None = None, batch_size: int = 50,
+                     secret: bytes, today: date | None = None, tickets_plan: TicketPlan | None = None, batch_size: int = 50,
                      executor: Executor | None = None, workers: int | None = None,
                      progress: Callable[[RowResult], None] | None = None) -> ImportSummary:
     """Import a registration CSV (see the module docstring); resumable and idempotent."""
-    good, bad = parse_rows(read_csv(csv_path), photo_dir, secret)
+    good, bad = parse_rows(read_csv(csv_path), photo_dir, secret, today or date.today())
     summary = ImportSummary(list(bad))
     done = await existing(conn, event_id, [r.id_hmac for r in good])
     need_ticket = await ticketless(conn, list(done.values())) if tickets_plan else set()

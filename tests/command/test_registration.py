@@ -7,6 +7,7 @@ import csv
 import json
 import shutil
 import stat
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -21,29 +22,35 @@ from shell import cli
 
 EVENT = "demo-2026"
 SECRET = bytes(range(32))
-OBAMA_ID = "11010119900101123X"
+OBAMA_ID = "110101199001011237"
 
-# (name, id_number, ticket_type, entrances, photo) and what must happen to the row
-ROWS: list[tuple[tuple[str, str, str, str, str], RowStatus, RejectCode | None]] = [
+# (name, id_number, ticket_type, entrances, photo[, id_type]) and what must happen to the row
+ROWS: list[tuple[tuple[str, ...], RowStatus, RejectCode | None]] = [
     (("Barack Obama", OBAMA_ID, "vip", "N1;N2", "examples__obama.jpg"), RowStatus.IMPORTED, None),
-    (("Joe Biden", "110101199202022345", "standard", "", "examples__biden.jpg"), RowStatus.IMPORTED, None),
-    (("Alex Lacamoire", "G12345678", "standard", "S1", "examples__alex-lacamoire.png"),
+    (("Joe Biden", "110101199202022346", "standard", "", "examples__biden.jpg"), RowStatus.IMPORTED, None),
+    (("Alex Lacamoire", "G12345678", "standard", "S1", "examples__alex-lacamoire.png", "passport"),
      RowStatus.IMPORTED, None),
-    (("Two People", "110101199303033456", "standard", "", "examples__two_people.jpg"),
+    (("Two People", "110101199303033458", "standard", "", "examples__two_people.jpg"),
      RowStatus.REJECTED, RejectCode.MULTIPLE_FACES),
-    (("QR Code", "110101199404044567", "standard", "", "qr-1.png"), RowStatus.REJECTED, RejectCode.NO_FACE),
-    (("Nobody", "110101199505055678", "standard", "", "missing.jpg"), RowStatus.REJECTED,
+    (("QR Code", "11010119940404456X", "standard", "", "qr-1.png"), RowStatus.REJECTED, RejectCode.NO_FACE),
+    (("Nobody", "110101199505055671", "standard", "", "missing.jpg"), RowStatus.REJECTED,
      RejectCode.PHOTO_MISSING),
-    (("Obama Again", "1101 0119 9001 0112 3x", "standard", "", "tests__obama2.jpg"), RowStatus.REJECTED,
+    (("Obama Again", "1101 0119 9001 0112 37", "standard", "", "tests__obama2.jpg"), RowStatus.REJECTED,
      RejectCode.DUPLICATE_IN_FILE),
-    (("", "110101199606066789", "standard", "", "examples__biden.jpg"), RowStatus.REJECTED,
+    (("", "110101199606066783", "standard", "", "examples__biden.jpg"), RowStatus.REJECTED,
      RejectCode.MISSING_FIELD),
-    (("Bad Gate", "110101199707077890", "standard", "N1,,;x y", "examples__biden.jpg"), RowStatus.REJECTED,
+    (("Bad Gate", "110101199707077895", "standard", "N1,,;x y", "examples__biden.jpg"), RowStatus.REJECTED,
      RejectCode.BAD_ENTRANCES),
-    (("Escape", "110101199808088901", "standard", "", "../labels.csv"), RowStatus.REJECTED,
+    (("Escape", "110101199808088905", "standard", "", "../labels.csv"), RowStatus.REJECTED,
      RejectCode.PHOTO_MISSING),
-    (("Broken", "110101199909099012", "standard", "", "broken.jpg"), RowStatus.REJECTED,
+    (("Broken", "110101199909099013", "standard", "", "broken.jpg"), RowStatus.REJECTED,
      RejectCode.PHOTO_UNREADABLE),
+    (("Typo", "110101199001011238", "standard", "", "examples__biden.jpg"), RowStatus.REJECTED,
+     RejectCode.BAD_ID_NUMBER),  # one digit off: the check digit catches it
+    (("Bad Date", "110101199002301236", "standard", "", "examples__biden.jpg"), RowStatus.REJECTED,
+     RejectCode.BAD_ID_NUMBER),
+    (("Licence", "110101199001011237", "standard", "", "examples__biden.jpg", "driving_licence"),
+     RowStatus.REJECTED, RejectCode.BAD_ID_TYPE),
 ]
 
 
@@ -60,20 +67,22 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def _write_csv(path: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
+def _write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(registration.COLUMNS)
-        w.writerows(rows)
+        w.writerows([(*r, "") if len(r) == 5 else r for r in rows])
     return path
 
 
 def test_parse_rows_is_pure_and_keyed_by_hmac(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_bytes(b"x")
-    recs = [{"name": "A", "id_number": "1234-5678 x", "ticket_type": "std", "entrances": "N1; N2", "photo": "a.jpg"},
+    recs = [{"name": "A", "id_number": "1234-5678 x", "ticket_type": "std", "entrances": "N1; N2", "photo": "a.jpg",
+             "id_type": "passport"},
             {"name": "B", "id_number": "12", "ticket_type": "std", "entrances": "", "photo": "a.jpg"},
-            {"name": "C", "id_number": "abcd", "ticket_type": "k" * 17, "entrances": "", "photo": "a.jpg"}]
-    good, bad = registration.parse_rows(recs, tmp_path, SECRET)
+            {"name": "C", "id_number": "abcde", "ticket_type": "k" * 17, "entrances": "", "photo": "a.jpg",
+             "id_type": "passport"}]
+    good, bad = registration.parse_rows(recs, tmp_path, SECRET, date(2026, 11, 30))
     assert [(g.line, g.entrances, g.id_last4) for g in good] == [(2, ("N1", "N2"), "678X")]
     assert good[0].id_hmac == registration.id_hmac(SECRET, "12345678X")
     assert good[0].id_hmac != registration.id_hmac(bytes(32), "12345678X")
@@ -99,11 +108,17 @@ async def test_import_rejects_exactly_the_bad_rows_and_resumes(conn: asyncpg.Con
     assert got == {i: (status, code) for i, (_, status, code) in enumerate(ROWS, start=2)}
     assert first.as_dict()["imported"] == 3 and first.as_dict()["rejected"] == len(ROWS) - 3
     assert all(r.detail for r in first.rows if r.status is RowStatus.REJECTED)
+    by_name = {row[0][0]: line for line, row in enumerate(ROWS, start=2)}
+    details = {r.line: r.detail for r in first.rows}
+    assert details[by_name["Typo"]] == ("id_number (resident_id): bad_check_digit: the check digit does not "
+                                        "match (a digit mistyped?)")
+    assert details[by_name["Bad Date"]].startswith("id_number (resident_id): bad_birth_date")
+    assert details[by_name["Licence"]].startswith("id_type 'driving_licence': one of resident_id, passport")
 
     regs = await conn.fetch("SELECT * FROM registrations ORDER BY name")
     assert [(r["name"], r["ticket_type"], list(r["entrances"]), r["id_last4"]) for r in regs] == [
-        ("Alex Lacamoire", "standard", ["S1"], "5678"), ("Barack Obama", "vip", ["N1", "N2"], "123X"),
-        ("Joe Biden", "standard", [], "2345")]
+        ("Alex Lacamoire", "standard", ["S1"], "5678"), ("Barack Obama", "vip", ["N1", "N2"], "1237"),
+        ("Joe Biden", "standard", [], "2346")]
     assert all(len(r["encoding"]) == 128 and r["sync_version"] > 0 for r in regs)
     obama = next(r for r in regs if r["name"] == "Barack Obama")
     biden = next(r for r in regs if r["name"] == "Joe Biden")
@@ -121,7 +136,7 @@ async def test_import_rejects_exactly_the_bad_rows_and_resumes(conn: asyncpg.Con
     # the ID numbers are nowhere in the database in clear: every row of every table as text,
     # searched for the number and for its hex form (how a bytea column prints)
     await conn.execute(_LEAKS_FN)
-    for needle in (OBAMA_ID, "110101199202022345", "G12345678"):
+    for needle in (OBAMA_ID, "110101199202022346", "G12345678"):
         for pattern in (needle, needle.encode().hex()):
             leaks = await conn.fetch(_LEAKS, pattern)
             assert leaks == [], (needle, [r["tablename"] for r in leaks])

@@ -208,8 +208,8 @@ async def test_revocation_and_faces_reach_a_gate_that_then_works_offline(
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(registration.COLUMNS)
-        w.writerow(["Barack Obama", "110101199001011234", "vip", "N1", "examples__obama.jpg"])
-        w.writerow(["Joe Biden", "110101199202022345", "standard", "", "examples__biden.jpg"])
+        w.writerow(["Barack Obama", "110101199001011237", "vip", "N1", "examples__obama.jpg"])
+        w.writerow(["Joe Biden", "110101199202022346", "standard", "", "examples__biden.jpg"])
     conn = await asyncpg.connect(server.db_url)
     try:
         key_id, key = await issuing.latest_key(conn, EVENT, tmp_path / "keys")

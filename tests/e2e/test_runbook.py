@@ -66,8 +66,8 @@ async def test_the_readme_runbook_runs_a_new_event_end_to_end(db_url: str, tmp_p
     with (work / "people.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["name", "id_number", "ticket_type", "entrances", "photo"])
-        w.writerow(["Barack Obama", "11010119900101123X", "standard", "", "examples__obama.jpg"])
-        w.writerow(["Joe Biden", "110101199202022345", "standard", "", "examples__biden.jpg"])
+        w.writerow(["Barack Obama", "110101199001011237", "standard", "", "examples__obama.jpg"])
+        w.writerow(["Joe Biden", "110101199202022346", "standard", "", "examples__biden.jpg"])
     ports = {k: str(free_port()) for k in ("PORT", "N1_PORT", "N2_PORT", "S1_PORT")}
     env = {**os.environ, **ports, "VENUE": str(venue), "CHIEF_PASSWORD": PASSWORD, "DATABASE_URL": db_url,
            "XDG_DATA_HOME": str(work / "data"), "PYTHONPATH": str(REPO_ROOT)}
