@@ -43,7 +43,8 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
     service = request.app[SERVICE]
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
-    await send(ws, Welcome(subject=who.subject, role=who.role.value, server_time=service.clock()))
+    await send(ws, Welcome(subject=who.subject, role=who.role.value, server_time=service.clock(),
+                           event_id=service.venue.event.id))
     service.gate_connected(who.subject, ws)
     event_id = service.venue.event.id
 

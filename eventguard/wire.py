@@ -125,6 +125,7 @@ class Welcome(Msg, frozen=True, tag="welcome"):
     subject: str
     role: str
     server_time: float
+    event_id: str = ""  # the event the server serves (a gate of another event stops with a clear error)
 
 
 class Order(Msg, frozen=True, tag="order"):

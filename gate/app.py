@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
 import hmac
 import json
 import logging
@@ -27,7 +28,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 from aiohttp.web_request import FileField
 
-from eventguard.errors import WireError
+from eventguard.errors import ConfigError, WireError
 from eventguard.presence import InsideView
 from eventguard.settings import WEB_DIR
 from eventguard.wire import (
@@ -427,7 +428,17 @@ async def serve(cfg: GateConfig, cache: GateCache, tcfg: TerminalConfig, *, host
     runner = web.AppRunner(create_gate_app(service, tcfg, source))
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
-        await asyncio.Event().wait()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is in use (another gate on this host? give each gate "
+                                  "its own --port)") from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+        log.info("gate %s: terminal on http://%s:%d/ (the token is in its terminal token file), uplink %s",
+                 cfg.gate_id, host, port, cfg.server_url)
+        await service.uplink.stopped.wait()  # only when the server refused this gate for good
+        assert service.uplink.refused is not None
+        raise service.uplink.refused
     finally:
         await runner.cleanup()

@@ -1,15 +1,20 @@
 """Gate errors.
 
-GateError
- └── SourceError           a camera / video / folder source cannot be opened
+EventGuardError (eventguard.errors)
+ └── GateError
+ ├── SourceError           a camera / video / folder source cannot be opened
+ └── UplinkRefused         the command server will never take this gate as configured
+                           (token refused or of another gate, wrong path, other event)
 
 Image errors (bad uploads and frames) come from vision.errors.
 """
 
 from __future__ import annotations
 
+from eventguard.errors import EventGuardError
 
-class GateError(Exception):
+
+class GateError(EventGuardError):
     """Base of every error raised by the gate package."""
 
     code = "gate_error"
@@ -19,3 +24,10 @@ class SourceError(GateError):
     """A frame source (camera, video file, folder, URL) cannot be opened or read."""
 
     code = "bad_source"
+
+
+class UplinkRefused(GateError):
+    """The command server refused the gate for a reason retrying cannot fix; the message says
+    what to change."""
+
+    code = "uplink_refused"

@@ -134,7 +134,8 @@ class GateService:
         self.lanes_closed: set[int] = set()
         self.orders: dict[int, Order] = {}  # received, not yet acknowledged
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
-                             on_message=self._on_server_message, hello=self._sync_request)
+                             on_message=self._on_server_message, hello=self._sync_request,
+                             gate_id=cfg.gate_id, event_id=cfg.event_id)
         self.listeners: list[Callable[[ScanResult], Awaitable[None]]] = []
         self.sync_listeners: list[Callable[[ListSync], None]] = []  # told after a sync is applied
         self.presence_listeners: list[Callable[[PresenceChange], None]] = []  # told of own changes

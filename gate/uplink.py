@@ -17,6 +17,7 @@ from concurrent.futures import Executor
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from eventguard.errors import WireError
 from eventguard.wire import (
@@ -29,6 +30,7 @@ from eventguard.wire import (
     decode_server_message,
     encode,
 )
+from gate.errors import UplinkRefused
 from gate.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,8 @@ class Uplink:
     def __init__(self, url: str, token: str, journal: Journal, executor: Executor, *,
                  batch_size: int = 500, ack_timeout_s: float = 10.0, retry_s: float = 1.0,
                  on_message: Callable[[ServerMessage], Awaitable[None]] | None = None,
-                 hello: Callable[[], Msg | None] | None = None) -> None:
+                 hello: Callable[[], Msg | None] | None = None, gate_id: str | None = None,
+                 event_id: str | None = None) -> None:
         self.url = url
         self.token = token
         self.journal = journal
@@ -55,6 +58,9 @@ class Uplink:
         self._acks: asyncio.Queue[BatchAck | ErrorMsg] = asyncio.Queue()
         self._ws: ClientConnection | None = None
         self.sent_batches = 0
+        self.gate_id, self.event_id = gate_id, event_id  # what the server must agree to (None: anything)
+        self.refused: UplinkRefused | None = None  # set when retrying cannot help; run() then returns
+        self.stopped = asyncio.Event()  # set when run() gave up (see `refused`)
 
     def notify(self) -> None:
         """New events are in the journal."""
@@ -74,9 +80,30 @@ class Uplink:
         except websockets.ConnectionClosed:
             return False
 
+    def _refuse(self, message: str) -> UplinkRefused:
+        self.refused = UplinkRefused(message)
+        log.error("uplink: %s", message)
+        return self.refused
+
+    def _check_welcome(self, welcome: Welcome) -> None:
+        if self.gate_id is not None and welcome.subject != self.gate_id:
+            raise self._refuse(f"the token in use belongs to gate {welcome.subject!r}, not {self.gate_id!r}: "
+                               f"give this gate its own token (eventguard gates token {self.gate_id})")
+        if self.event_id is not None and welcome.event_id and welcome.event_id != self.event_id:
+            raise self._refuse(f"the command server at {self.url} serves event {welcome.event_id!r}, this gate "
+                               f"is configured for {self.event_id!r}: check --venue/--event or --server")
+
     async def run(self) -> None:
-        """Connect, replay, stream; forever (cancel to stop)."""
+        """Connect, replay, stream; forever (cancel to stop), or until the server refuses the gate
+        for good (`refused`, `stopped`)."""
+        try:
+            await self._run()
+        except UplinkRefused:
+            self.stopped.set()
+
+    async def _run(self) -> None:
         delay = self.retry_s
+        down_logged = False
         while True:
             try:
                 async with connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
@@ -85,6 +112,8 @@ class Uplink:
                     first = decode_server_message(await asyncio.wait_for(ws.recv(), 5))
                     if not isinstance(first, Welcome):
                         raise WireError(f"expected welcome, got {type(first).__name__}")
+                    self._check_welcome(first)
+                    down_logged = False
                     greeting = self.hello() if self.hello is not None else None
                     if greeting is not None:
                         await ws.send(encode(greeting).decode())
@@ -100,11 +129,21 @@ class Uplink:
                         reader.cancel()
                         with contextlib.suppress(asyncio.CancelledError, Exception):
                             await reader
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, UplinkRefused):
                 raise
+            except InvalidStatus as err:
+                status = err.response.status_code
+                if status in (401, 403):
+                    raise self._refuse(f"the command server at {self.url} refused this gate's token "
+                                       f"(HTTP {status}): check --token-file (eventguard gates token GATE)") from err
+                if status == 404:
+                    raise self._refuse(f"no gate endpoint at {self.url} (HTTP 404): the path is /ws/gate") from err
+                log.warning("uplink to %s: HTTP %d; retrying", self.url, status)
             except (OSError, websockets.WebSocketException, WireError, TimeoutError) as err:
-                log.info("uplink to %s unavailable (%s); %d events pending",
-                         self.url, type(err).__name__, self.journal.pending())
+                if not down_logged:  # once per outage; the gate keeps deciding and journaling
+                    log.warning("command server unreachable at %s (%s); deciding offline, %d events pending",
+                                self.url, type(err).__name__ or str(err), self.journal.pending())
+                    down_logged = True
             finally:
                 self._ws = None
                 self.connected.clear()

@@ -24,15 +24,15 @@ from pathlib import Path
 from command.db.embedded import EmbeddedPostgres, free_port
 from command.provision import Provisioned, provision
 from eventguard.config import Venue
+from eventguard.settings import DEFAULT_VENUE
 
 
 def spawn(dsn: str, port: int, data_root: Path, *, venue_path: Path | None = None,
           timeout_s: float = 60.0) -> subprocess.Popen[bytes]:
     """`eventguard serve` in its own process (log in data_root/server.log); returns once
-    /api/health answers, or raises RuntimeError."""
-    args = [sys.executable, "-m", "shell.cli", "serve", "--database-url", dsn, "--port", str(port)]
-    if venue_path is not None:
-        args += ["--venue", str(venue_path)]
+    /api/health answers, or raises RuntimeError. Without a venue file: the demo venue."""
+    args = [sys.executable, "-m", "shell.cli", "serve", "--database-url", dsn, "--port", str(port),
+            "--venue", str(venue_path or DEFAULT_VENUE)]
     log = data_root / "server.log"
     with log.open("ab") as out:  # the child keeps its own descriptor
         proc = subprocess.Popen(args, env={**os.environ, "XDG_DATA_HOME": str(data_root)},

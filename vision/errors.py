@@ -1,6 +1,7 @@
 """Errors of the vision package (images, face engines, indexes).
 
-VisionError
+EventGuardError (eventguard.errors)
+ └── VisionError
  ├── ImageError            an uploaded or captured image cannot be used
  │    ├── EmptyImage       0 bytes
  │    ├── ImageTooLarge    more bytes or pixels than the configured limit
@@ -10,8 +11,10 @@ VisionError
 
 from __future__ import annotations
 
+from eventguard.errors import EventGuardError
 
-class VisionError(Exception):
+
+class VisionError(EventGuardError):
     """Base of every error raised by the vision package."""
 
     code = "vision_error"

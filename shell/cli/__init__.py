@@ -40,3 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EventGuardError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file or a socket the command was pointed at: say which, no traceback
+        where = f": {err.filename}" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2

@@ -26,8 +26,12 @@ def add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", help="PostgreSQL DSN (default: $DATABASE_URL, else the embedded server)")
 
 
-def add_venue(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--venue", type=Path, default=DEFAULT_VENUE, help="venue TOML (default: %(default)s)")
+def add_venue(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """--venue: the venue file (required where a wrong default would join another event)."""
+    if required:
+        p.add_argument("--venue", type=Path, required=True, help="venue TOML of the event")
+    else:
+        p.add_argument("--venue", type=Path, default=DEFAULT_VENUE, help="venue TOML (default: %(default)s)")
 
 
 def add_face_options(p: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eventguard.config import suggest
 from eventguard.errors import ConfigError
 from eventguard.settings import data_dir
 from shell.cli.common import add, add_face_options, add_venue
@@ -32,7 +33,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--journal", type=Path, default=None)
     sp.add_argument("--no-face", action="store_true", help="tickets only (no face check)")
     add_face_options(sp)
-    add_venue(sp)
+    add_venue(sp, required=True)
 
 
 def _terminal_token(path: Path) -> str:
@@ -52,6 +53,20 @@ def _terminal_token(path: Path) -> str:
     print(f"new terminal token written to {path}", file=sys.stderr)
     return token
 
+def check_server_url(url: str) -> None:
+    """The uplink URL must be ws(s)://host:port/ws/gate; ConfigError saying what is off."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise ConfigError(f"--server {url}: use ws:// or wss:// (the command server's websocket), not "
+                          f"{parts.scheme or 'no scheme'}")
+    if not parts.hostname:
+        raise ConfigError(f"--server {url}: no host")
+    if parts.path != "/ws/gate":
+        raise ConfigError(f"--server {url}: the gate endpoint's path is /ws/gate, not {parts.path or '/'}")
+
+
 def cmd_gate_run(args: argparse.Namespace) -> int:
     """Run one gate: scanning service, uplink, terminal app (and a frame source)."""
     from eventguard.config import load_venue
@@ -68,6 +83,10 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot read gate token file {args.token_file}: {err.strerror}") from err
     venue = load_venue(args.venue)
     event_id = args.event or venue.event.id
+    known = [g.id for g in venue.gates]
+    if args.gate_id not in known:
+        raise ConfigError(f"gate {args.gate_id!r} is not in {args.venue}{suggest(args.gate_id, known)}")
+    check_server_url(args.server)
     peers = {gid: f"ws://{addr}/ws/peer" for gid, addr in venue.peers_of(args.gate_id).items()}
     journal = args.journal or data_dir() / "gates" / f"{args.gate_id}.journal.sqlite"
     cfg = GateConfig(gate_id=args.gate_id, event_id=event_id, server_url=args.server, token=token,

@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     sp.add_argument("csv", type=Path)
     sp.add_argument("--photos", type=Path, required=True, help="folder with the photo files")
     sp.add_argument("--event", default=None, help="event id (default: the venue's)")
-    add_venue(sp)
+    add_venue(sp, required=True)
     sp.add_argument("--issue-tickets", action="store_true",
                     help="issue a signed ticket per registration that has none")
     add_validity(sp)

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
                             ("demo", cmd_demo, "run a whole demo venue: database, command server, gates, arrivals")):
         sp = add(sub, name, fn, help_)
         add_db(sp)
-        add_venue(sp)
+        add_venue(sp, required=name == "serve")  # the demo has its own venue; a real server names its event
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=8080)
         if name == "serve":
@@ -45,6 +45,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = ServerSettings(host=args.host, port=args.port, database_url=dsn,
                                   venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
                                   allow_insecure=args.allow_insecure).validate()
+        scheme = "https" if args.tls_cert else "http"
+        print(f"command server for event {venue.event.id} on {scheme}://{args.host}:{args.port}/ "
+              "(sign in with an operator account; logs below)", file=sys.stderr, flush=True)
         try:
             asyncio.run(serve_forever(settings, venue))
         except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from support import shared
 from command import issuing, registration
 from command.registration import RejectCode, RowStatus
 from eventguard import tickets
+from eventguard.settings import DEFAULT_VENUE
 from shell import cli
 
 EVENT = "demo-2026"
@@ -165,7 +166,7 @@ async def test_cli_import_issues_bound_tickets(db_url: str, photos: Path, tmp_pa
     finally:
         await conn.close()
     path = _write_csv(tmp_path / "reg.csv", [r for r, _, _ in ROWS[:4]])
-    argv = ["register", "import", str(path), "--photos", str(photos), "--event", EVENT, "--issue-tickets",
+    argv = ["register", "import", str(path), "--photos", str(photos), "--venue", str(DEFAULT_VENUE), "--issue-tickets",
             "--key-dir", str(tmp_path / "keys"), "--database-url", db_url, "--json", "--workers", "2"]
     rc = await asyncio.to_thread(cli.main, argv)
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
