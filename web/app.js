@@ -441,11 +441,53 @@ setInterval(() => {
 
 // ---- session -----------------------------------------------------------------------------
 
+// ---- the event: entry open or closed, counting everyone out (commanders) ---------------------
+
+function showEntry(open) {
+  state.entryOpen = open;
+  $("entry-state").hidden = open;
+  $("entry-toggle").textContent = open ? "Close entry…" : "Reopen entry…";
+  document.body.dataset.entry = open ? "open" : "closed";
+}
+
+async function refreshEvent() {
+  try {
+    showEntry((await api("GET", "/api/event")).entry_open);
+  } catch (err) {
+    toast(`Event state unavailable: ${err.message}`);
+  }
+}
+
+function setupEvent() {
+  $("entry-toggle").addEventListener("click", async () => {
+    const open = !state.entryOpen;
+    const ask = open ? "Reopen entry at every gate?"
+      : "Close entry at every gate? Gates will refuse entries and keep letting people out.";
+    if (!window.confirm(ask)) return;
+    try {
+      showEntry((await api("POST", "/api/event/entry", { open })).entry_open);
+      toast(open ? "Entry reopened at every gate" : "Entry closed: gates are exit-only");
+    } catch (err) {
+      toast(`Not done: ${err.message}`);
+    }
+  });
+  $("presence-reset").addEventListener("click", async () => {
+    if (!window.confirm("Count everyone out? Every ticket inside is marked as left and occupancy returns to 0.")) return;
+    try {
+      const r = await api("POST", "/api/event/presence/reset");
+      toast(`${r.tickets_out} tickets counted out`);
+    } catch (err) {
+      toast(`Not done: ${err.message}`);
+    }
+  });
+}
+
 function showLogin(message = "") {
   disconnect();
   state.me = null;
   $("app").hidden = true;
   $("who").hidden = $("logout").hidden = $("dispatch-open").hidden = true;
+  $("entry-toggle").hidden = $("presence-reset").hidden = $("entry-state").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message;
   $("login-username").focus();
@@ -458,6 +500,8 @@ async function start(me) {
   $("who").textContent = `${me.subject} (${me.role})`;
   $("who").hidden = $("logout").hidden = false;
   $("dispatch-open").hidden = !canAct();
+  $("entry-toggle").hidden = $("presence-reset").hidden = me.role !== "commander";
+  await refreshEvent();
   state.venue = await api("GET", "/api/venue");
   plan.setVenue(state.venue);
   charts.clear();
@@ -504,6 +548,7 @@ async function main() {
   charts = new Charts($("charts"));
   setupLogin();
   setupDispatch();
+  setupEvent();
   $("heat-toggle").addEventListener("change", (ev) => plan.setHeatVisible(ev.target.checked));
   try {
     await start(await api("GET", "/api/me"));
