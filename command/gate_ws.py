@@ -18,6 +18,7 @@ from eventguard.wire import (
     MAX_MESSAGE_BYTES,
     ErrorMsg,
     EventBatch,
+    HitAck,
     Msg,
     OrderAck,
     Ping,
@@ -96,6 +97,9 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
                     await service.handle_gate_report(who.subject, m)
                 except CommandError as err:
                     await send(ws, ErrorMsg(code=err.code, message=str(err)))
+                    continue
+                if isinstance(m, WatchlistHitReport):  # stored (now or before): the gate may forget it
+                    await send(ws, HitAck(event_id=m.event_id, entry_id=m.entry_id))
     finally:
         lists.stop()
         service.gate_disconnected(who.subject, ws)

@@ -206,18 +206,21 @@ class CommandService:
                     # imported here: command.watchlists imports command.appkeys, which imports this module
                     from command import watchlist_store
 
-                    if not await watchlist_store.store_hit(conn, gate_id, report):
-                        return  # a replayed report: stored, audited and alerted the first time
-                    await store.audit(conn, gate_id, "gate", "watchlist_hit", report.entry_id,
-                                      {"list": report.list_id, "severity": report.severity,
-                                       "distance": report.distance, "event_id": report.event_id})
-                    async with self._lock:
-                        self.book, change = al.watchlist_alert(
+                    async with self._lock:  # the hit, its audit row and its alert commit together
+                        book, change = al.watchlist_alert(
                             self.book, event_id=report.event_id, gate_id=gate_id, list_id=report.list_id,
                             entry_id=report.entry_id, severity=report.severity, now=self.clock(),
                             distance=report.distance, ticket_id=report.ticket_id)
+                        async with conn.transaction():
+                            if not await watchlist_store.store_hit(conn, gate_id, report):
+                                return  # a replayed report: stored, audited and alerted the first time
+                            await store.audit(conn, gate_id, "gate", "watchlist_hit", report.entry_id,
+                                              {"list": report.list_id, "severity": report.severity,
+                                               "distance": report.distance, "event_id": report.event_id})
+                            if change is not None:
+                                await store.save_alerts(conn, [change.alert])
+                        self.book = book  # only once the transaction committed
                         if change is not None:
-                            await store.save_alerts(conn, [change.alert])
                             self._publish_alerts([change.alert])
                 else:
                     order = await dispatch.acknowledge_order(conn, report.order_id, report.by or gate_id,

@@ -112,6 +112,13 @@ class BatchAck(Msg, frozen=True, tag="ack"):
     duplicates: int
 
 
+class HitAck(Msg, frozen=True, tag="hit_ack"):
+    """A watchlist hit report is stored (with its alert and audit row): the gate may forget it."""
+
+    event_id: str
+    entry_id: str
+
+
 class ErrorMsg(Msg, frozen=True, tag="error"):
     """A client message was refused; the connection stays open."""
 
@@ -355,7 +362,7 @@ class PeerPresence(Msg, frozen=True, tag="peer_presence"):
 PeerMessage = PeerPresence | Ping
 
 ServerMessage = (
-    ListSync | BatchAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
+    ListSync | BatchAck | HitAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
     | AlertsUpdate | OpsUpdate | Snapshot
 )
 

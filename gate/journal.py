@@ -58,6 +58,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # fsync on every commit
         self._db.executescript(_SCHEMA)
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(hits)")}
+        if "tried_at" not in cols:  # journals written before hits waited for the server's HitAck
+            self._db.execute("ALTER TABLE hits ADD COLUMN tried_at REAL")
 
     def append(self, event: GateEvent) -> bool:
         """Durably record an event (and its anti-passback effect); False if already there."""
@@ -136,13 +139,26 @@ class Journal:
             self._db.execute("COMMIT")
 
     def unsent_hits(self, limit: int = 100) -> list[WatchlistHitReport]:
-        """Oldest hit reports not yet handed to the server."""
+        """Oldest hit reports the server has not confirmed storing (HitAck) yet."""
         with self._lock:
             rows = self._db.execute("SELECT body FROM hits WHERE sent = 0 ORDER BY seq LIMIT ?", (limit,)).fetchall()
         return [_hit_dec.decode(r[0]) for r in rows]
 
+    def hits_to_send(self, now: float, retry_s: float = 10.0, limit: int = 100) -> list[WatchlistHitReport]:
+        """Unconfirmed hit reports never sent, or sent more than retry_s ago with no HitAck."""
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM hits WHERE sent = 0 AND (tried_at IS NULL OR tried_at < ?)"
+                                    " ORDER BY seq LIMIT ?", (now - retry_s, limit)).fetchall()
+        return [_hit_dec.decode(r[0]) for r in rows]
+
+    def mark_hit_tried(self, event_id: str, entry_id: str, now: float) -> None:
+        """A hit report went out; it stays in the journal until the server confirms it."""
+        with self._lock:
+            self._db.execute("UPDATE hits SET tried_at = ? WHERE event_id = ? AND entry_id = ?",
+                             (now, event_id, entry_id))
+
     def mark_hit_sent(self, event_id: str, entry_id: str) -> None:
-        """Record that a hit report went out on a live connection."""
+        """The server confirmed storing the hit report (HitAck): it is done."""
         with self._lock:
             self._db.execute("UPDATE hits SET sent = 1 WHERE event_id = ? AND entry_id = ?", (event_id, entry_id))
 

@@ -27,6 +27,7 @@ from eventguard.tickets import TicketCheck
 from eventguard.wire import (
     EventKind,
     GateEvent,
+    HitAck,
     ListSync,
     Order,
     OrderAck,
@@ -168,7 +169,10 @@ class GateService:
         self.lists.close()
 
     async def _on_server_message(self, msg: ServerMessage) -> None:
-        if isinstance(msg, Order):
+        if isinstance(msg, HitAck):
+            await asyncio.get_running_loop().run_in_executor(self.io, self.journal.mark_hit_sent,
+                                                             msg.event_id, msg.entry_id)
+        elif isinstance(msg, Order):
             await self.apply_order(msg)
         elif isinstance(msg, ListSync):
             await self.apply_sync(msg)
@@ -390,18 +394,18 @@ class GateService:
         await self.flush_hits()
 
     async def flush_hits(self) -> int:
-        """Send journaled hit reports while the uplink is connected; the number sent."""
+        """Send journaled hit reports that wait for the server (new, or unconfirmed for 10 s) while
+        the uplink is connected; the number sent. A report leaves the journal only on HitAck."""
         loop = asyncio.get_running_loop()
         sent = 0
-        while self.uplink.connected.is_set():
-            pending = await loop.run_in_executor(self.io, self.journal.unsent_hits)
-            if not pending:
-                break
-            for r in pending:
-                if not await self.uplink.send(r):
-                    return sent
-                await loop.run_in_executor(self.io, self.journal.mark_hit_sent, r.event_id, r.entry_id)
-                sent += 1
+        if not self.uplink.connected.is_set():
+            return 0
+        pending = await loop.run_in_executor(self.io, self.journal.hits_to_send, self.clock())
+        for r in pending:
+            if not await self.uplink.send(r):
+                return sent
+            await loop.run_in_executor(self.io, self.journal.mark_hit_tried, r.event_id, r.entry_id, self.clock())
+            sent += 1
         return sent
 
     async def _hits_loop(self) -> None:

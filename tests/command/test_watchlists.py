@@ -4,6 +4,7 @@ sync that carries watchlists to gates is tested in tests/eventguard/test_watchli
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import asyncpg
 from support import Server, insert_registration, shared, wait_for
 
 from command import issuing, watchlist_store
+from command.db.embedded import EmbeddedPostgres
 from eventguard.wire import WatchlistHitReport
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
@@ -75,8 +77,9 @@ async def test_roles_intake_and_audited_reads(server: Server) -> None:
     assert not any(a[0] == "viewer" for a in actions)
 
 
-async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server, tmp_path: Path) -> None:
-    faces_dir = shared("faces", "images")
+async def _watched_gate(server: Server, tmp_path: Path, faces_dir: Path) -> tuple[GateService, str, Any, dict[str, Any],
+                                                                        dict[str, Any]]:
+    """A deny watchlist with Obama's photo, Obama registered with a ticket, and gate N1 (not started)."""
     op = await server.login("operator")
     async with aiohttp.ClientSession() as s:
         _, wl = await _call(s, "POST", f"{server.url}/api/watchlists", op, json={"name": "w", "severity": "deny"})
@@ -101,6 +104,12 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
     cfg = GateConfig(gate_id="N1", event_id=server.venue.event.id, server_url=f"{server.ws_url}/ws/gate",
                      token=server.gate_tokens["N1"], journal_path=tmp_path / "N1.sqlite", workers=2)
     gate = GateService(cfg, GateCache(keys=keys, holders={person.holder_ref: person.encoding}, watchlist=index))
+    return gate, payload, person, wl, entry
+
+
+async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server, tmp_path: Path) -> None:
+    faces_dir = shared("faces", "images")
+    gate, payload, person, wl, entry = await _watched_gate(server, tmp_path, faces_dir)
     await gate.start()
     try:
         await wait_for(gate.uplink.connected.is_set, within=10)
@@ -126,6 +135,30 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
             assert st == 200 and [(h["label"], h["gate_id"]) for h in hits] == [("Watched", "N1")]
             assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'watchlist_hits_read' "
                                        "AND actor = 'commander'") == 1
+            assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'watchlist_hit'") == 1
+        finally:
+            await conn.close()
+    finally:
+        await gate.stop()
+
+
+async def test_a_hit_made_while_the_database_is_down_is_stored_once_after_it_returns(
+        server: Server, tmp_path: Path, pg: EmbeddedPostgres) -> None:
+    gate, payload, person, _, entry = await _watched_gate(server, tmp_path, shared("faces", "images"))
+    await gate.start()
+    try:
+        await wait_for(gate.uplink.connected.is_set, within=10)
+        await asyncio.to_thread(pg.stop, "fast")
+        result = await gate.scan(frames.compose(person.crop, frames.qr_image(payload)), lane=0)
+        assert "watchlist_deny" in result.event.reasons
+        await asyncio.sleep(3)  # sent, refused (database down): kept in the journal, no HitAck
+        assert [h.entry_id for h in gate.journal.unsent_hits()] == [entry["id"]]
+        await asyncio.to_thread(pg.start)
+        await wait_for(lambda: not gate.journal.unsent_hits(), within=60)  # resent until confirmed
+        conn = await asyncpg.connect(server.db_url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM watchlist_hits") == 1
+            assert await conn.fetchval("SELECT count(*) FROM alerts WHERE kind = 'watchlist_hit'") == 1
             assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'watchlist_hit'") == 1
         finally:
             await conn.close()
