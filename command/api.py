@@ -14,6 +14,7 @@ from command.ratelimit import RateLimiter
 from command.requests import bad_request, json_body
 from command.routing import guarded, public
 from command.security import COOKIE, bearer
+from command.service import snapshot_for_viewer
 from eventguard.wire import to_builtins
 
 routes = web.RouteTableDef()
@@ -83,8 +84,9 @@ async def me(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "GET", "/api/snapshot", STAFF, tag="live")
 async def snapshot(request: web.Request, who: Principal) -> web.Response:
-    """The same picture /ws/live sends on connect."""
-    return web.json_response(to_builtins(await request.app[SERVICE].snapshot_async()))
+    """The same picture /ws/live sends on connect (a viewer's without screening details)."""
+    snap = await request.app[SERVICE].snapshot_async()
+    return web.json_response(to_builtins(snapshot_for_viewer(snap) if who.role is Role.VIEWER else snap))
 
 
 @guarded(routes, "GET", "/api/venue", STAFF, tag="live")

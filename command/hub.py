@@ -17,8 +17,9 @@ _RESYNC = b""  # sentinel in a queue: send a snapshot instead of the dropped del
 class Subscriber:
     """One live websocket client."""
 
-    def __init__(self, ws: web.WebSocketResponse, limit: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, limit: int, *, viewer: bool = False) -> None:
         self.ws = ws
+        self.viewer = viewer  # gets the viewer's version of messages that have one
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=limit)
         self.resync_pending = False
         self.resyncs = 0
@@ -44,15 +45,17 @@ class Hub:
         self.limit = limit
         self.subscribers: set[Subscriber] = set()
 
-    def publish(self, text: str) -> None:
-        """Offer one message to every subscriber (never blocks); UTF-8 encoded once for all."""
+    def publish(self, text: str, *, viewer: str | None = None) -> None:
+        """Offer one message to every subscriber (never blocks); UTF-8 encoded once for all.
+        `viewer`: the version viewers get instead (screening details withheld)."""
         data = text.encode()
+        redacted = viewer.encode() if viewer is not None else data
         for s in self.subscribers:
-            s.offer(data)
+            s.offer(redacted if s.viewer else data)
 
-    def attach(self, ws: web.WebSocketResponse) -> Subscriber:
+    def attach(self, ws: web.WebSocketResponse, *, viewer: bool = False) -> Subscriber:
         """Register a client; it receives deltas published from now on."""
-        sub = Subscriber(ws, self.limit)
+        sub = Subscriber(ws, self.limit, viewer=viewer)
         self.subscribers.add(sub)
         return sub
 

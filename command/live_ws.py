@@ -9,9 +9,10 @@ import logging
 from aiohttp import WSMsgType, web
 
 from command.appkeys import HUB, SERVICE
-from command.auth import STAFF
+from command.auth import STAFF, Role
 from command.gate_ws import send
 from command.security import principal
+from command.service import snapshot_for_viewer
 from eventguard.errors import WireError
 from eventguard.wire import ErrorMsg, Ping, Pong, decode_gate_message, encode
 
@@ -20,14 +21,16 @@ log = logging.getLogger(__name__)
 
 async def live_ws(request: web.Request) -> web.WebSocketResponse:
     """Stream the crowd picture to an authenticated operator, commander or viewer."""
-    await principal(request, *STAFF)
+    who = await principal(request, *STAFF)
     hub, service = request.app[HUB], request.app[SERVICE]
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    sub = hub.attach(ws)
+    viewer = who.role is Role.VIEWER
+    sub = hub.attach(ws, viewer=viewer)
 
     async def snapshot() -> str:
-        return encode(await service.snapshot_async()).decode()
+        snap = await service.snapshot_async()
+        return encode(snapshot_for_viewer(snap) if viewer else snap).decode()
 
     pump = asyncio.create_task(hub.pump(sub, snapshot))
     try:

@@ -11,7 +11,7 @@ from command.appkeys import POOL, SERVICE, VENUE
 from command.auth import ACTORS, STAFF, Principal, Role
 from command.requests import bad_request, json_body
 from command.routing import guarded, openapi, public
-from command.service import alert_view
+from command.service import alert_view, for_viewer
 from eventguard.wire import to_builtins
 
 routes = web.RouteTableDef()
@@ -49,7 +49,8 @@ def _num(body: dict[str, Any], key: str) -> float | None:
 async def list_alerts(request: web.Request, who: Principal) -> web.Response:
     """Open alerts, most urgent first."""
     svc = request.app[SERVICE]
-    return web.json_response([to_builtins(alert_view(a, svc.suggestions)) for a in svc.book.open_alerts()])
+    views = [alert_view(a, svc.suggestions) for a in svc.book.open_alerts()]
+    return web.json_response([to_builtins(for_viewer(v) if who.role is Role.VIEWER else v) for v in views])
 
 
 @guarded(routes, "POST", "/api/alerts/{id}/ack", ACTORS, tag="alerts")

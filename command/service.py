@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
+import msgspec
 from aiohttp import web
 
 from command import alerts as al
@@ -60,6 +61,24 @@ def alert_view(a: al.Alert, suggestions: dict[str, list[dict[str, Any]]] | None 
     return AlertView(id=a.id, kind=a.kind, level=a.level, subject=a.subject,
                      status=a.status, message=alert_message(a, details), raised_at=a.raised_at,
                      details=details)
+
+
+SCREENING_ALERTS = frozenset({al.AlertKind.WATCHLIST_HIT})
+
+
+def for_viewer(view: AlertView) -> AlertView:
+    """What a viewer sees of an alert: that a screening alert exists and where, not whom it
+    concerns (no list, entry, distance or ticket). Other alerts are shown whole."""
+    if view.kind not in SCREENING_ALERTS:
+        return view
+    gate = view.details.get("gate_id")
+    return msgspec.structs.replace(view, subject="screening", details={"gate_id": gate},
+                                   message=f"screening candidate at gate {gate} — reviewed by a commander or operator")
+
+
+def snapshot_for_viewer(snap: Snapshot) -> Snapshot:
+    """A snapshot with every alert as a viewer sees it."""
+    return msgspec.structs.replace(snap, alerts=tuple(for_viewer(a) for a in snap.alerts))
 
 
 class CommandService:
@@ -378,7 +397,9 @@ class CommandService:
     def _publish_alerts(self, alerts: Iterable[al.Alert]) -> None:
         views = tuple(alert_view(a, self.suggestions) for a in alerts)
         if views:
-            self.hub.publish(encode(AlertsUpdate(alerts=views, at=self.clock())).decode())
+            now = self.clock()
+            self.hub.publish(encode(AlertsUpdate(alerts=views, at=now)).decode(),
+                             viewer=encode(AlertsUpdate(alerts=tuple(for_viewer(v) for v in views), at=now)).decode())
 
     def publish_ops(self, *, incidents: Iterable[IncidentView] = (), units: Iterable[UnitView] = (),
                     orders: Iterable[Order] = ()) -> None:

@@ -136,6 +136,16 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
             assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'watchlist_hits_read' "
                                        "AND actor = 'commander'") == 1
             assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'watchlist_hit'") == 1
+            # a viewer sees that a screening alert exists at N1, not whom it concerns
+            viewer = await server.login("viewer")
+            async with aiohttp.ClientSession() as s:
+                st, seen = await _call(s, "GET", f"{server.url}/api/alerts", viewer)
+                _, snap = await _call(s, "GET", f"{server.url}/api/snapshot", viewer)
+                _, full = await _call(s, "GET", f"{server.url}/api/alerts", cmdr)
+            hit_views = [a for a in seen if a["kind"] == "watchlist_hit"]
+            assert st == 200 and len(hit_views) == 1 and hit_views[0]["details"] == {"gate_id": "N1"}
+            assert hit_views[0]["subject"] == "screening" and entry["id"] not in str(seen) + str(snap)
+            assert any(a["kind"] == "watchlist_hit" and a["details"]["entry_id"] == entry["id"] for a in full)
         finally:
             await conn.close()
     finally:
