@@ -29,12 +29,15 @@ _TICKET_REASON = {
 DENY_REASONS = frozenset({
     Reason.NO_TICKET, Reason.BAD_FORMAT, Reason.UNKNOWN_KEY, Reason.BAD_SIGNATURE,
     Reason.OTHER_EVENT, Reason.NOT_YET_VALID, Reason.EXPIRED, Reason.REVOKED,
-    Reason.WRONG_ENTRANCE, Reason.ALREADY_INSIDE, Reason.NOT_INSIDE, Reason.WATCHLIST_DENY,
+    Reason.WRONG_ENTRANCE, Reason.ALREADY_INSIDE, Reason.NOT_INSIDE,
     Reason.LANE_CLOSED, Reason.ENTRY_CLOSED,
 })
 SECONDARY_REASONS = frozenset({
     Reason.FACE_MISMATCH, Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.FACE_TOO_SMALL,
     Reason.NO_REGISTERED_FACE, Reason.WATCHLIST_DETAIN, Reason.WATCHLIST_AMBIGUOUS,
+    # a 1:N match is a probability, never a verdict: every hit holds the person for a human,
+    # whatever the list asks (deny lists too); the steward decides after looking
+    Reason.WATCHLIST_DENY,
 })
 
 

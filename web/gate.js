@@ -23,7 +23,7 @@ export const REASON_TEXT = {
   multiple_faces: "More than one face — one person at a time",
   face_too_small: "Face too far — step closer",
   no_registered_face: "No registered photo for this ticket",
-  watchlist_deny: "Entry refused — call the supervisor",
+  watchlist_deny: "Hold — screening match (deny list): supervisor to the lane",
   watchlist_detain: "Hold — supervisor to the lane now",
   watchlist_info: "Supervisor informed",
   watchlist_ambiguous: "Check identity by hand",

@@ -114,7 +114,7 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
     try:
         await wait_for(gate.uplink.connected.is_set, within=10)
         result = await gate.scan(frames.compose(person.crop, frames.qr_image(payload)), lane=0)
-        assert result.decision.verdict == "deny" and "watchlist_deny" in result.event.reasons
+        assert result.decision.verdict == "secondary" and "watchlist_deny" in result.event.reasons
         conn = await asyncpg.connect(server.db_url)
         try:
             async def stored() -> bool:
