@@ -1,5 +1,6 @@
 """1:N watchlist index: exactness against brute force and face_recognition, real faces among 100k,
-the cosine metric, and the coarse (PQ fast-scan) stage's bookkeeping under churn."""
+the cosine metric, and the coarse (PQ fast-scan) stage: bookkeeping under churn and recall of the
+exact top-1 on real LFW faces among synthetic look-alikes."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import numpy as np
 import pytest
 
 from eventguard.codes import WatchSeverity
+from vision import calibrate as cal
 from vision import dlibface as faces
+from vision import screening
 from vision.index import DistanceMetric, WatchEntry, WatchHit, WatchlistIndex
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 IMAGES = SHARED / "faces" / "images"
+LFW = SHARED / "faces-lfw"
 N_SYNTHETIC = 100_000
 
 ENROLLED = {  # entry id -> (enrolment photo, severity)
@@ -397,3 +401,59 @@ def test_replace_on_the_coarse_stage_keeps_one_live_entry() -> None:
     assert (hit.entry_id, hit.list_id, hit.severity) == ("e7", "L9", WatchSeverity.DETAIN)
     assert all(h.entry_id != "e7" for h in idx.search(mat[7], threshold=10.0, top_k=20))
 
+
+# ---- real LFW faces (SFace) among synthetic look-alikes: recall of the exact top-1 -------------
+
+
+@pytest.fixture(scope="module")
+def lfw_sface() -> tuple[list[str], np.ndarray]:
+    """SFace embeddings of LFW: the calibration report's cache when it holds the whole set,
+    otherwise computed here for the first 300 photos of people with two or more."""
+    from vision import calibration_report as report
+
+    if not (LFW / "labels.csv").exists():
+        pytest.skip(f"shared LFW photos missing: {LFW} (see ../shared/README.md)")
+    photos = report.read_labels(LFW)
+    engine = report.SFaceEngine()
+    for cached in sorted(report.DEFAULT_CACHE.glob(f"{engine.engine_id}-*.npz")):
+        with np.load(cached) as z:
+            if [str(f) for f in z["files"]] == [p.file for p in photos]:
+                ok = z["valid"]
+                return [p.person for p, v in zip(photos, ok, strict=True) if v], z["embeddings"][ok]
+    count: dict[str, int] = {}
+    for p in photos:
+        count[p.person] = count.get(p.person, 0) + 1
+    subset = [p for p in photos if count[p.person] >= 2][:300]
+    ex = report.extract(engine, LFW, subset, cache_dir=None)
+    return [p.person for p, v in zip(subset, ex.valid, strict=True) if v], ex.embeddings[ex.valid]
+
+
+def test_recall_of_exact_top1_on_real_faces_among_60k(lfw_sface: tuple[list[str], np.ndarray]) -> None:
+    """LFW people enrolled with one photo, padded with Gaussian look-alikes (the bench's
+    distractors) to 60,000 entries so the coarse stage is on; every probe (other photos of the
+    enrolled, photos of people not enrolled, up to 1,000) is searched coarse and exact."""
+    labels, emb = lfw_sface
+    rng = np.random.default_rng(0)
+    people = len(set(labels))
+    split = cal.open_set_split(labels, min(1000, people // 2), rng)
+    gallery = list(split.gallery)
+    distractors = screening.draw_distractors(
+        screening.fit_distractors(emb, DistanceMetric.COSINE), 60_000 - len(gallery), rng)
+    mat = np.concatenate([emb[gallery], distractors])
+    ids = [f"real:{labels[i]}" for i in gallery] + [f"syn:{j}" for j in range(len(distractors))]
+    idx = WatchlistIndex.from_arrays(ids, ["L"] * len(ids), ["info"] * len(ids), mat,
+                                     metric="cosine")
+    assert idx.coarse and len(idx) == 60_000
+    probes = (list(split.mated) + list(split.non_mated))[:1000]
+    threshold = 0.54  # ~FPIR 1% for 1,000 enrolled LFW people (bench screening)
+    same = relevant = found = 0
+    for i in probes:
+        got = idx.search(emb[i], threshold=np.inf, top_k=1)[0]
+        want = idx.search(emb[i], threshold=np.inf, top_k=1, exact=True)[0]
+        assert got.distance >= want.distance - 1e-9  # the coarse stage never beats the exact one
+        same += got.entry_id == want.entry_id
+        if want.distance <= threshold:
+            relevant += 1
+            found += got.entry_id == want.entry_id
+    assert same / len(probes) >= 0.99, f"recall {same}/{len(probes)}"
+    assert relevant and found == relevant, f"a hit the exact scan finds was lost: {found}/{relevant}"
