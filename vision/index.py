@@ -6,8 +6,9 @@ cosine, so they are stored normalised and a distance is 1 - cosine similarity. E
 WatchHit.distance is a distance (lower = more alike) and both rank by squared Euclidean distance
 of the stored rows, which for unit rows orders like cosine.
 
-Storage: a dense float32 matrix E (one row, or slot, per entry) with the squared row norms. Two
-ways to find candidates, then one exact step:
+Storage: float32 rows E (one row, or slot, per entry; in blocks of 65,536 so that growing never
+copies more than one block) with the squared row norms. Two ways to find candidates, then one
+exact step:
 - exact (fewer than `coarse_min` live entries, default 50,000; or search(exact=True)): rank all
   rows by ||e||^2 - 2 e.q, one matrix-vector product in row blocks (see _BLOCK_ROWS) and an
   np.argpartition;
@@ -22,11 +23,12 @@ threshold is applied to that exact value. A miss of the coarse stage can only lo
 invent one.
 
 Entries are keyed by entry_id (one encoding each; add replaces). Adding appends a slot (and its
-PQ code: O(1) amortised); removing marks the slot dead. Dead slots are skipped and dropped by a
+PQ code): ~15 us. Removing marks the slot dead: ~3 us. Dead slots are skipped, and dropped by a
 rebuild once they are a quarter of the slots; the PQ codebooks are trained on a sample of the
-entries when the coarse stage starts and again whenever the list has grown 4x since (a rebuild
-of 1M entries takes ~3 s, during which searches wait). A lock makes search safe against a
-concurrent sync applied from another thread.
+entries when the coarse stage starts and again whenever the list has grown 4x since. A rebuild
+holds the lock (1M entries: ~6 s, during which searches wait); it comes after 250,000 removals
+or replacements at 1M, or once while a list grows from 200k to 800k. A lock makes search safe
+against a concurrent sync applied from another thread.
 
 1:N needs a stricter threshold than 1:1: with 100k entries, dlib's 0.6 yields many false
 candidates, so the default is 0.5 and every hit goes to human review.
@@ -55,6 +57,8 @@ _CANDIDATE_SLACK = 1e-3  # float32 ranking error is ~1e-6 in d^2; keep borderlin
 _BLOCK_ROWS = 2048
 COARSE_MIN = 50_000  # live entries from which the PQ fast-scan stage finds the candidates
 COARSE_CANDIDATES = 1024  # candidates the PQ stage hands to the exact re-score
+_CHUNK_SHIFT = 16  # rows live in blocks of 65,536 (32 MB at 128-d): appending never copies more
+_CHUNK = 1 << _CHUNK_SHIFT
 _TRAIN_SAMPLE = 65_536  # rows the PQ codebooks are trained on (evenly strided, no randomness)
 _DEAD_SHARE = 0.25  # rebuild once this share of the slots are removed or replaced entries
 _RETRAIN_GROWTH = 4  # retrain the codebooks once the live count is this many times the trained
@@ -99,6 +103,65 @@ def _faiss() -> Any:
     return faiss
 
 
+class _Rows:
+    """float32 rows in blocks of _CHUNK: every block but the last is full, so row s is at
+    blocks[s >> _CHUNK_SHIFT][s & (_CHUNK - 1)]. A growing index allocates a new block (or, for
+    the first, doubles it up to _CHUNK) instead of copying every row: at 1M rows a single
+    reallocation was measured at 1.6-2.8 s under load, with searches waiting."""
+
+    def __init__(self, dim: int, blocks: list[npt.NDArray[np.float32]] | None = None,
+                 n: int = 0) -> None:
+        self.dim = dim
+        self.blocks = blocks or []
+        self.n = n
+
+    @classmethod
+    def wrap(cls, mat: npt.NDArray[np.float32]) -> _Rows:
+        """Rows over `mat` (C-contiguous float32) as views: no copy."""
+        return cls(mat.shape[1], [mat[s : s + _CHUNK] for s in range(0, len(mat), _CHUNK)], len(mat))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self.blocks)
+
+    def row(self, s: int) -> npt.NDArray[np.float32]:
+        return self.blocks[s >> _CHUNK_SHIFT][s & (_CHUNK - 1)]
+
+    def append(self, v: npt.NDArray[np.float64]) -> int:
+        """Store v in a new last row; its number."""
+        b, o = divmod(self.n, _CHUNK)
+        if b == len(self.blocks):
+            self.blocks.append(np.empty((_CHUNK if b else 1024, self.dim), dtype=np.float32))
+        elif o == len(self.blocks[b]):  # a short last block (the first, or a bulk load's tail)
+            grown = np.empty((min(_CHUNK, max(1024, 2 * o)), self.dim), dtype=np.float32)
+            grown[:o] = self.blocks[b][:o]
+            self.blocks[b] = grown
+        self.blocks[b][o] = v
+        self.n += 1
+        return self.n - 1
+
+    def used(self) -> list[npt.NDArray[np.float32]]:
+        """The used part of each block, in row order (contiguous views)."""
+        return [blk[: min(len(blk), self.n - (i << _CHUNK_SHIFT))]
+                for i, blk in enumerate(self.blocks) if i << _CHUNK_SHIFT < self.n]
+
+    def take(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        """The rows `slots`, copied into one (len(slots), dim) array, in that order."""
+        out = np.empty((len(slots), self.dim), dtype=np.float32)
+        blk = slots >> _CHUNK_SHIFT
+        for b in np.unique(blk).tolist():
+            m = blk == b
+            out[m] = self.blocks[b][slots[m] & (_CHUNK - 1)]
+        return out
+
+    def compact(self, keep: npt.NDArray[np.intp]) -> _Rows:
+        """A new store holding the rows `keep` (ascending), renumbered from 0, block by block."""
+        blocks: list[npt.NDArray[np.float32]] = []
+        for s in range(0, len(keep), _CHUNK):
+            blocks.append(self.take(keep[s : s + _CHUNK]))
+        return _Rows(self.dim, blocks, len(keep))
+
+
 class WatchlistIndex:
     """In-memory 1:N index of watchlist encodings; see the module docstring for the method."""
 
@@ -122,7 +185,7 @@ class WatchlistIndex:
         self.candidates = candidates
         self.version = version
         self._lock = threading.Lock()
-        self._mat = np.empty((0, dim), dtype=np.float32)
+        self._rows = _Rows(dim)
         self._sqn = np.empty(0, dtype=np.float32)
         self._alive = np.empty(0, dtype=bool)
         self._n = 0  # slots in use, live or dead
@@ -195,7 +258,7 @@ class WatchlistIndex:
         Python objects (ids, list ids, the id -> slot map) come on top: ~150-200 B per entry."""
         with self._lock:
             codes = int(self._coarse.codes.size()) if self._coarse is not None else 0
-            return {"vectors": int(self._mat.nbytes), "pq_codes": codes,
+            return {"vectors": self._rows.nbytes, "pq_codes": codes,
                     "norms_flags": int(self._sqn.nbytes + self._alive.nbytes),
                     "slots": self._n, "live": self._live}
 
@@ -222,7 +285,7 @@ class WatchlistIndex:
         rows: npt.NDArray[np.floating],
     ) -> None:
         mat = np.ascontiguousarray(rows, dtype=np.float32)  # no copy when already float32
-        self._mat = mat
+        self._rows = _Rows.wrap(mat)
         self._sqn = np.einsum("ij,ij->i", mat, mat, dtype=np.float32)
         self._alive = np.ones(len(ids), dtype=bool)
         self._n = self._live = len(ids)
@@ -232,14 +295,13 @@ class WatchlistIndex:
         self._maintain()
 
     def _grow(self) -> None:
-        cap = max(1024, self._n + (self._n >> 2))  # 1.25x: at 1M rows a doubling is 512 MB more
-        mat = np.empty((cap, self.dim), dtype=np.float32)
-        mat[: self._n] = self._mat[: self._n]
+        """Room for more norms and flags (5 bytes a row: copying them is cheap)."""
+        cap = max(1024, self._n + (self._n >> 1))
         sqn = np.empty(cap, dtype=np.float32)
         sqn[: self._n] = self._sqn[: self._n]
         alive = np.zeros(cap, dtype=bool)
         alive[: self._n] = self._alive[: self._n]
-        self._mat, self._sqn, self._alive = mat, sqn, alive
+        self._sqn, self._alive = sqn, alive
 
     def _add(
         self, entry_id: str, list_id: str, severity: WatchSeverity, row64: npt.NDArray[np.float64]
@@ -252,9 +314,9 @@ class WatchlistIndex:
             if row is not None:  # its PQ code is stale: retire the slot, append a new one
                 self._alive[row] = False
                 self._live -= 1
-            if self._n == self._mat.shape[0]:
+            if self._n == len(self._sqn):
                 self._grow()
-            row = self._n
+            row = self._rows.append(row64)
             self._n += 1
             self._live += 1
             self._ids.append(entry_id)
@@ -262,11 +324,11 @@ class WatchlistIndex:
             self._sev.append(severity)
             self._row[entry_id] = row
             self._alive[row] = True
-        r = self._mat[row]
+        r = self._rows.row(row)
         r[:] = row64
         self._sqn[row] = np.dot(r, r)
         if self._coarse is not None:
-            self._coarse.add(self._mat[row : row + 1])  # faiss id == slot: both append
+            self._coarse.add(r[None, :])  # faiss id == slot: both append
 
     def _remove(self, entry_id: str) -> bool:
         row = self._row.pop(entry_id, None)
@@ -293,24 +355,25 @@ class WatchlistIndex:
         n = self._n
         keep = np.flatnonzero(self._alive[:n])
         compact = len(keep) < n
-        mat = np.ascontiguousarray(self._mat[keep]) if compact else self._mat[:n]
+        rows = self._rows.compact(keep) if compact else self._rows
         index = None
         if coarse:
             faiss = _faiss()
             m = self.dim // 2 if self.dim % 2 == 0 else self.dim
             index = faiss.index_factory(self.dim, f"PQ{m}x4fs", faiss.METRIC_L2)
             step = max(1, len(keep) // _TRAIN_SAMPLE)
-            index.train(np.ascontiguousarray(mat[::step][:_TRAIN_SAMPLE]))
-            index.add(mat)
+            index.train(rows.take(np.arange(0, len(keep), step)[:_TRAIN_SAMPLE]))
+            for block in rows.used():
+                index.add(block)
         # nothing below can fail: the index is consistent whether or not the build above raised
         if compact:
-            self._mat = mat
+            self._rows = rows
             self._sqn = np.ascontiguousarray(self._sqn[keep])
             self._alive = np.ones(len(keep), dtype=bool)
-            rows = keep.tolist()
-            self._ids = [self._ids[i] for i in rows]
-            self._lists = [self._lists[i] for i in rows]
-            self._sev = [self._sev[i] for i in rows]
+            kept = keep.tolist()
+            self._ids = [self._ids[i] for i in kept]
+            self._lists = [self._lists[i] for i in kept]
+            self._sev = [self._sev[i] for i in kept]
             self._row = {eid: i for i, eid in enumerate(self._ids)}
             self._n = self._live = len(keep)
         self._coarse = index
@@ -359,12 +422,15 @@ class WatchlistIndex:
     ) -> npt.NDArray[np.intp] | None:
         """The k live slots nearest q by a float32 scan; None when none can be under threshold."""
         n = self._n
-        mat = self._mat[:n]
         # rank by ||e||^2 - 2 e.q; ||q||^2 is added back for the exact float64 re-score
         q2 = (q * -2.0).astype(np.float32)
         scores = np.empty(n, dtype=np.float32)
-        for s in range(0, n, _BLOCK_ROWS):
-            np.dot(mat[s : s + _BLOCK_ROWS], q2, out=scores[s : s + _BLOCK_ROWS])
+        base = 0
+        for block in self._rows.used():
+            for s in range(0, len(block), _BLOCK_ROWS):
+                part = block[s : s + _BLOCK_ROWS]
+                np.dot(part, q2, out=scores[base + s : base + s + len(part)])
+            base += len(block)
         scores += self._sqn[:n]
         if self._live < n:
             scores[~self._alive[:n]] = np.inf
@@ -392,7 +458,7 @@ class WatchlistIndex:
         self, q: npt.NDArray[np.float64], cand: npt.NDArray[np.intp]
     ) -> npt.NDArray[np.float64]:
         """Exact float64 distances from q to the stored rows `cand`."""
-        rows = self._mat[cand].astype(np.float64)
+        rows = self._rows.take(cand).astype(np.float64)
         if self.metric is DistanceMetric.COSINE:
             cos = (rows @ q) / np.linalg.norm(rows, axis=1)
             return np.asarray(1.0 - cos, dtype=np.float64)

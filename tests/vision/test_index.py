@@ -389,6 +389,38 @@ def test_coarse_stage_under_churn_matches_brute_force(metric: str) -> None:
     assert "n2400" not in idx or idx.search(live["n2400"], top_k=1)[0].entry_id == "n2400"
 
 
+@pytest.mark.parametrize("coarse_min", [1000, 10**9])
+def test_rows_cross_storage_blocks(coarse_min: int) -> None:
+    """Rows live in blocks of 65,536: a bulk load just short of a block, then adds across the
+    boundary, replacements and removals; search (coarse or not) and exact=True agree with brute
+    force on every side of it."""
+    rng = np.random.default_rng(9)
+    n0 = 65_530
+    live = dict(zip([f"e{i}" for i in range(n0)], rng.normal(0, 0.1, (n0, 128)), strict=True))
+    idx = WatchlistIndex.from_arrays(list(live), ["L"] * n0, ["info"] * n0,
+                                     np.stack(list(live.values())), coarse_min=coarse_min)
+    for i in range(20):
+        live[f"n{i}"] = rng.normal(0, 0.1, 128)
+        idx.add(_entry(f"n{i}", live[f"n{i}"]))
+    for eid in ("e3", "n4", "e65529"):
+        live[eid] = rng.normal(0, 0.1, 128)
+        idx.add(_entry(eid, live[eid]))
+    for eid in ("e10", "n7"):
+        assert idx.remove(eid)
+        del live[eid]
+    assert len(idx) == len(live) == n0 + 18 and idx.coarse is (coarse_min == 1000)
+    ids = list(live)
+    mat = np.stack(list(live.values()))
+    for eid in ("e0", "e3", "e65529", "n0", "n4", "n19"):
+        q = live[eid] + rng.normal(0, 0.01, 128)
+        assert idx.search(q, threshold=10.0, top_k=1)[0].entry_id == eid
+        want = _brute(mat, ids, q, 10.0, 3)
+        got = [(h.entry_id, h.distance) for h in idx.search(q, threshold=10.0, exact=True)]
+        assert [g[0] for g in got] == [w[0] for w in want]
+        assert np.allclose([g[1] for g in got], [w[1] for w in want], atol=1e-6)
+    assert idx.memory()["vectors"] >= (n0 + 23) * 128 * 4
+
+
 def test_replace_on_the_coarse_stage_keeps_one_live_entry() -> None:
     rng = np.random.default_rng(5)
     mat = rng.normal(0, 0.1, (1200, 128))
