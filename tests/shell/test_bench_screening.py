@@ -31,7 +31,7 @@ def test_bench_screening_json(capsys: pytest.CaptureFixture[str], tmp_path: Path
         assert t["memory"]["vectors"] >= t["entries"] * 128 * 4
     assert big["memory"]["pq_codes"] >= 3000 * 32 and small["memory"]["pq_codes"] == 0
     assert set(big["churn"]) == {"add_ms", "remove_ms", "replace_ms"}
-    assert [a["method"] for a in big["alternatives"]] == ["faiss Flat", "faiss SQ8"]
+    assert [a["method"] for a in big["alternatives"]] == ["faiss Flat", "faiss SQ8 + exact re-score of 16"]
     assert big["alternatives"][0]["top1"] == 1.0 and "alternatives" not in small
     sizes = [r["entries"] for r in e["identification"]]
     assert sizes == [2, 500, 3000] and e["identification"][0]["gallery"] == "real only"
