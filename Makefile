@@ -38,6 +38,7 @@ soak: setup
 
 bench: setup
 	$(BIN)/eventguard bench gate --json
+	$(BIN)/eventguard bench screening --json --alternatives
 	$(BIN)/eventguard bench command --json
 
 clean:

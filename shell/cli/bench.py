@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from shell.cli.common import add, add_face_options, print_json
@@ -22,6 +23,23 @@ def register(sub: Any) -> None:
     sp.add_argument("--rate", type=float, default=0.0,
                     help="open loop: scans offered per second (0: closed loop with --concurrency in flight)")
     add_face_options(sp)
+    sp = add(bn, "screening", cmd_bench_screening,
+             "1:N watchlist search at 10k-1M entries on real LFW faces: time, memory, recall, FPIR/FNIR")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--engines", default="sface,dlib", help="comma-separated: sface (main), dlib")
+    sp.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated list sizes")
+    sp.add_argument("--enrolled", type=int, default=1000, help="real identities enrolled (one photo each)")
+    sp.add_argument("--recall-queries", type=int, default=1000, help="probes checked against the exact scan")
+    sp.add_argument("--repeats", type=int, default=3, help="timed passes over all probes")
+    sp.add_argument("--fpir", type=float, default=0.01, help="target FPIR for the thresholds")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--data", type=Path, default=None, help="labelled folder (default ../shared/data/faces-lfw)")
+    sp.add_argument("--cache", type=Path, default=None,
+                    help="embedding cache of the calibration report (default /tmp/eventguard-calibration)")
+    sp.add_argument("--alternatives", action="store_true",
+                    help="also time faiss Flat and SQ8 (full scans) on the recall probes")
+    sp.add_argument("--coarse-min", type=int, default=None,
+                    help="entries from which the index uses its PQ stage (default: the index's own)")
     sp = add(bn, "command", cmd_bench_command,
              "command server: events stored per second, live-map push latency, RSS")
     sp.add_argument("--json", action="store_true")
@@ -52,6 +70,23 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
         print(f"{report['decisions']} decisions: p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms, "
               f"{report['per_s']}/s; stages {report['stage_ms']}")
     return 0
+
+def cmd_bench_screening(args: argparse.Namespace) -> int:
+    """Benchmark 1:N screening on real faces padded with distractors (time, memory, recall, FPIR/FNIR)."""
+    from shell import bench_screening
+
+    report = bench_screening.run(
+        [e for e in args.engines.split(",") if e], sizes=[int(n) for n in args.sizes.split(",") if n],
+        enrolled=args.enrolled, recall_queries=args.recall_queries, repeats=args.repeats,
+        fpir=args.fpir, seed=args.seed, data=args.data or bench_screening.LFW, cache_dir=args.cache,
+        alternatives=args.alternatives,
+        **({} if args.coarse_min is None else {"coarse_min": args.coarse_min}))
+    if args.json:
+        print_json(report)
+    else:
+        print(bench_screening.text(report))
+    return 0
+
 
 def cmd_bench_command(args: argparse.Namespace) -> int:
     """Benchmark the command server (ingest rate, live push latency, RSS)."""

@@ -1,4 +1,6 @@
-"""1:N watchlist index: exactness against brute force and face_recognition, real faces among 100k."""
+"""1:N watchlist index: exactness against brute force and face_recognition, real faces among 100k,
+the cosine metric, and the coarse (PQ fast-scan) stage: bookkeeping under churn and recall of the
+exact top-1 on real LFW faces among synthetic look-alikes."""
 
 from __future__ import annotations
 
@@ -10,10 +12,14 @@ import numpy as np
 import pytest
 
 from eventguard.codes import WatchSeverity
+from vision import calibrate as cal
 from vision import dlibface as faces
-from vision.index import WatchEntry, WatchHit, WatchlistIndex
+from vision import screening
+from vision.index import DistanceMetric, WatchEntry, WatchHit, WatchlistIndex
 
-IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "faces" / "images"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+IMAGES = SHARED / "faces" / "images"
+LFW = SHARED / "faces-lfw"
 N_SYNTHETIC = 100_000
 
 ENROLLED = {  # entry id -> (enrolment photo, severity)
@@ -271,3 +277,215 @@ def test_search_over_100k_is_fast(crowd: WatchlistIndex, real: dict[str, np.ndar
     # a regression guard, not a benchmark (`eventguard bench gate` measures search time with its
     # conditions): ~2-10 ms alone on 2 cores, several times that with other jobs on the cores
     assert median <= 100.0
+
+
+# ---- metric and dimension ----------------------------------------------------------------------
+
+
+def _cosine_brute(
+    mat: np.ndarray, ids: list[str], q: np.ndarray, threshold: float, k: int
+) -> list[tuple[str, float]]:
+    m = mat.astype(np.float64)
+    d = 1.0 - (m @ q) / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+    order = np.argsort(d, kind="stable")
+    return [(ids[i], float(d[i])) for i in order[:k] if d[i] <= threshold]
+
+
+def test_defaults_keep_euclidean_128() -> None:
+    idx = WatchlistIndex()
+    assert (idx.metric, idx.dim) == (DistanceMetric.EUCLIDEAN, 128)
+    assert not idx.coarse
+
+
+def test_cosine_distance_is_one_minus_cosine_and_ignores_scale() -> None:
+    rng = np.random.default_rng(3)
+    mat = rng.normal(0, 1, (300, 128))
+    ids = [f"e{i}" for i in range(300)]
+    built = WatchlistIndex((_entry(i, v) for i, v in zip(ids, mat, strict=True)), metric="cosine")
+    bulk = WatchlistIndex.from_arrays(ids, ["L"] * 300, ["info"] * 300, mat * 3.0,
+                                      metric=DistanceMetric.COSINE)
+    for j in (0, 17, 299):
+        q = mat[j] + rng.normal(0, 0.3, 128)
+        want = _cosine_brute(mat, ids, q, 0.9, 4)
+        for idx, scale in ((built, 1.0), (bulk, 5.0)):
+            got = [(h.entry_id, h.distance) for h in idx.search(q * scale, threshold=0.9, top_k=4)]
+            assert [g[0] for g in got] == [w[0] for w in want]
+            assert np.allclose([g[1] for g in got], [w[1] for w in want], atol=1e-6)
+    far = built.search(-mat[0], threshold=2.5, top_k=300)  # the opposite direction: distance 2
+    assert far[-1].entry_id == "e0" and far[-1].distance == pytest.approx(2.0, abs=1e-6)
+
+
+def test_cosine_refuses_zero_vectors_and_unknown_metrics() -> None:
+    with pytest.raises(ValueError):
+        WatchlistIndex([_entry("z", np.zeros(128))], metric="cosine")
+    with pytest.raises(ValueError):
+        WatchlistIndex.from_arrays(["z"], ["L"], ["info"], np.zeros((1, 128)), metric="cosine")
+    with pytest.raises(ValueError):
+        WatchlistIndex([_entry("a", np.ones(128))], metric="cosine").search(np.zeros(128))
+    with pytest.raises(ValueError):
+        WatchlistIndex(metric="manhattan")
+
+
+def test_dim_is_a_parameter() -> None:
+    idx = WatchlistIndex([_entry("a", np.full(64, 0.1))], dim=64, metric="cosine")
+    assert idx.search(np.full(64, 0.3))[0].distance == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError):
+        idx.add(_entry("b", np.zeros(128)))
+    with pytest.raises(ValueError):
+        WatchlistIndex.from_arrays(["a"], ["L"], ["info"], np.ones((1, 128)), dim=64)
+
+
+# ---- the coarse stage: bookkeeping under churn --------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_coarse_stage_under_churn_matches_brute_force(metric: str) -> None:
+    """Adds, replacements and removals on an index past `coarse_min` (PQ codes appended, dead
+    slots skipped, rebuilt once a quarter is dead, dropped when the list shrinks): every query
+    near a live entry finds exactly what brute force finds, and exact=True agrees everywhere."""
+    rng = np.random.default_rng(11)
+    brute = _cosine_brute if metric == "cosine" else _brute
+    live = {f"e{i}": rng.normal(0, 0.1, 128) for i in range(3000)}
+    ids = list(live)
+    idx = WatchlistIndex.from_arrays(ids, ["L"] * len(ids), ["info"] * len(ids),
+                                     np.stack([live[i] for i in ids]), metric=metric,
+                                     coarse_min=1000, candidates=64, version=1)
+    assert idx.coarse
+    rebuilt = False
+    for step in range(1, 2401):
+        r = rng.random()
+        if r < 0.3:
+            eid = f"n{step}"
+            live[eid] = rng.normal(0, 0.1, 128)
+            idx.add(_entry(eid, live[eid]))
+        elif r < 0.45:
+            eid = sorted(live)[int(rng.integers(len(live)))]
+            live[eid] = rng.normal(0, 0.1, 128)
+            idx.add(_entry(eid, live[eid], WatchSeverity.DENY, "L2"))
+        else:
+            eid = sorted(live)[int(rng.integers(len(live)))]
+            assert idx.remove(eid)
+            del live[eid]
+        mem = idx.memory()
+        rebuilt = rebuilt or (step > 1 and mem["slots"] == mem["live"] and idx.coarse)
+        if step % 200 == 0:
+            assert len(idx) == len(live) == mem["live"]
+            ids = sorted(live)
+            mat = np.stack([live[i] for i in ids])
+            for eid in rng.choice(ids, 5, replace=False):
+                q = live[eid] + rng.normal(0, 0.01, 128)
+                (hit,) = idx.search(q, threshold=10.0, top_k=1)
+                assert hit.entry_id == eid
+                want = brute(mat, ids, q, 10.0, 5)
+                got = [(h.entry_id, h.distance) for h in idx.search(q, threshold=10.0, top_k=5,
+                                                                     exact=True)]
+                assert [g[0] for g in got] == [w[0] for w in want]
+                assert np.allclose([g[1] for g in got], [w[1] for w in want], atol=1e-6)
+    assert rebuilt, "a quarter of the slots died, so the index must have been rebuilt"
+    assert idx.coarse
+    for eid in sorted(live)[: len(live) - 400]:  # below coarse_min / 2: back to the exact scan
+        idx.remove(eid)
+    assert not idx.coarse and len(idx) == 400
+    assert "n2400" not in idx or idx.search(live["n2400"], top_k=1)[0].entry_id == "n2400"
+
+
+@pytest.mark.parametrize("coarse_min", [1000, 10**9])
+def test_rows_cross_storage_blocks(coarse_min: int) -> None:
+    """Rows live in blocks of 65,536: a bulk load just short of a block, then adds across the
+    boundary, replacements and removals; search (coarse or not) and exact=True agree with brute
+    force on every side of it."""
+    rng = np.random.default_rng(9)
+    n0 = 65_530
+    live = dict(zip([f"e{i}" for i in range(n0)], rng.normal(0, 0.1, (n0, 128)), strict=True))
+    idx = WatchlistIndex.from_arrays(list(live), ["L"] * n0, ["info"] * n0,
+                                     np.stack(list(live.values())), coarse_min=coarse_min)
+    for i in range(20):
+        live[f"n{i}"] = rng.normal(0, 0.1, 128)
+        idx.add(_entry(f"n{i}", live[f"n{i}"]))
+    for eid in ("e3", "n4", "e65529"):
+        live[eid] = rng.normal(0, 0.1, 128)
+        idx.add(_entry(eid, live[eid]))
+    for eid in ("e10", "n7"):
+        assert idx.remove(eid)
+        del live[eid]
+    assert len(idx) == len(live) == n0 + 18 and idx.coarse is (coarse_min == 1000)
+    ids = list(live)
+    mat = np.stack(list(live.values()))
+    for eid in ("e0", "e3", "e65529", "n0", "n4", "n19"):
+        q = live[eid] + rng.normal(0, 0.01, 128)
+        assert idx.search(q, threshold=10.0, top_k=1)[0].entry_id == eid
+        want = _brute(mat, ids, q, 10.0, 3)
+        got = [(h.entry_id, h.distance) for h in idx.search(q, threshold=10.0, exact=True)]
+        assert [g[0] for g in got] == [w[0] for w in want]
+        assert np.allclose([g[1] for g in got], [w[1] for w in want], atol=1e-6)
+    assert idx.memory()["vectors"] >= (n0 + 23) * 128 * 4
+
+
+def test_replace_on_the_coarse_stage_keeps_one_live_entry() -> None:
+    rng = np.random.default_rng(5)
+    mat = rng.normal(0, 0.1, (1200, 128))
+    ids = [f"e{i}" for i in range(1200)]
+    idx = WatchlistIndex.from_arrays(ids, ["L"] * 1200, ["info"] * 1200, mat, coarse_min=1000)
+    new = rng.normal(0, 0.1, 128)
+    assert idx.apply(1, add=[_entry("e7", new, WatchSeverity.DETAIN, "L9")])
+    assert len(idx) == 1200 and "e7" in idx
+    (hit,) = idx.search(new, threshold=0.01, top_k=1)
+    assert (hit.entry_id, hit.list_id, hit.severity) == ("e7", "L9", WatchSeverity.DETAIN)
+    assert all(h.entry_id != "e7" for h in idx.search(mat[7], threshold=10.0, top_k=20))
+
+
+# ---- real LFW faces (SFace) among synthetic look-alikes: recall of the exact top-1 -------------
+
+
+@pytest.fixture(scope="module")
+def lfw_sface() -> tuple[list[str], np.ndarray]:
+    """SFace embeddings of LFW: the calibration report's cache when it holds the whole set,
+    otherwise computed here for the first 300 photos of people with two or more."""
+    from vision import calibration_report as report
+
+    if not (LFW / "labels.csv").exists():
+        pytest.skip(f"shared LFW photos missing: {LFW} (see ../shared/README.md)")
+    photos = report.read_labels(LFW)
+    engine = report.SFaceEngine()
+    for cached in sorted(report.DEFAULT_CACHE.glob(f"{engine.engine_id}-*.npz")):
+        with np.load(cached) as z:
+            if [str(f) for f in z["files"]] == [p.file for p in photos]:
+                ok = z["valid"]
+                return [p.person for p, v in zip(photos, ok, strict=True) if v], z["embeddings"][ok]
+    count: dict[str, int] = {}
+    for p in photos:
+        count[p.person] = count.get(p.person, 0) + 1
+    subset = [p for p in photos if count[p.person] >= 2][:300]
+    ex = report.extract(engine, LFW, subset, cache_dir=None)
+    return [p.person for p, v in zip(subset, ex.valid, strict=True) if v], ex.embeddings[ex.valid]
+
+
+def test_recall_of_exact_top1_on_real_faces_among_60k(lfw_sface: tuple[list[str], np.ndarray]) -> None:
+    """LFW people enrolled with one photo, padded with Gaussian look-alikes (the bench's
+    distractors) to 60,000 entries so the coarse stage is on; every probe (other photos of the
+    enrolled, photos of people not enrolled, up to 1,000) is searched coarse and exact."""
+    labels, emb = lfw_sface
+    rng = np.random.default_rng(0)
+    people = len(set(labels))
+    split = cal.open_set_split(labels, min(1000, people // 2), rng)
+    gallery = list(split.gallery)
+    distractors = screening.draw_distractors(
+        screening.fit_distractors(emb, DistanceMetric.COSINE), 60_000 - len(gallery), rng)
+    mat = np.concatenate([emb[gallery], distractors])
+    ids = [f"real:{labels[i]}" for i in gallery] + [f"syn:{j}" for j in range(len(distractors))]
+    idx = WatchlistIndex.from_arrays(ids, ["L"] * len(ids), ["info"] * len(ids), mat,
+                                     metric="cosine")
+    assert idx.coarse and len(idx) == 60_000
+    probes = (list(split.mated) + list(split.non_mated))[:1000]
+    threshold = 0.54  # ~FPIR 1% for 1,000 enrolled LFW people (bench screening)
+    same = relevant = found = 0
+    for i in probes:
+        got = idx.search(emb[i], threshold=np.inf, top_k=1)[0]
+        want = idx.search(emb[i], threshold=np.inf, top_k=1, exact=True)[0]
+        assert got.distance >= want.distance - 1e-9  # the coarse stage never beats the exact one
+        same += got.entry_id == want.entry_id
+        if want.distance <= threshold:
+            relevant += 1
+            found += got.entry_id == want.entry_id
+    assert same / len(probes) >= 0.99, f"recall {same}/{len(probes)}"
+    assert relevant and found == relevant, f"a hit the exact scan finds was lost: {found}/{relevant}"
