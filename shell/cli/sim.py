@@ -13,9 +13,12 @@ def register(sub: Any) -> None:
     """Add this group's commands to the top-level subparsers."""
     sm = sub.add_parser("sim", help="crowd simulator").add_subparsers(dest="sim_command", metavar="ACTION",
                                                                       required=True)
-    sp = add(sm, "check", cmd_sim_check, "pedestrian-dynamics validation (RiMEA tests, bottleneck)")
+    sp = add(sm, "check", cmd_sim_check,
+             "pedestrian-dynamics validation (RiMEA tests, bottleneck flows vs experiments)")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--report", type=Path, default=None,
+                    help="also write calibration.png (model vs data) and calibration.json here")
     sp = add(sm, "run", cmd_sim_run,
              "a scenario against a real command server: fast (macroscopic model as gate events) "
              "and/or drive (real gates, faces and QR codes)")
@@ -45,12 +48,18 @@ def cmd_sim_check(args: argparse.Namespace) -> int:
     from sim import checks
 
     results = checks.run_all(seed=args.seed)
+    if args.report is not None:
+        from sim import calibration
+
+        files = calibration.write_report(args.report, calibration.figures(results, args.seed))
     for r in results:
         row = dataclasses.asdict(r)
         if args.json:
             print_json(row)
         else:
             print(f"{'PASS' if r.passed else 'FAIL'}  {r.name}: {r.value:.3f} (range {r.low} .. {r.high})")
+    if args.report is not None and not args.json:
+        print("report: " + ", ".join(str(f) for f in files))
     return 0 if all(r.passed for r in results) else 1
 
 def cmd_sim_run(args: argparse.Namespace) -> int:
