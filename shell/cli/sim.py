@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,16 @@ def register(sub: Any) -> None:
     sp.add_argument("--drive", action="store_true", help="drive real gate services (a few attendees)")
     sp.add_argument("--speedup", type=float, default=None,
                     help="simulated seconds per wall second (fast: default unpaced; drive: 600)")
-    sp.add_argument("--report", type=Path, default=None, help="write summary.json, PNGs and index.html here")
+    sp.add_argument("--report", type=Path, default=None,
+                    help="write summary.json, PNGs and index.html here "
+                         "(default: ./sim-reports/<scenario>-<UTC time>/)")
+    sp.add_argument("--no-report", action="store_true", help="write no report")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--duration-min", type=float, default=None, help="simulated minutes (default: scenario's)")
     sp.add_argument("--attendees", type=int, default=None, help="override the scenario's attendees")
     sp.add_argument("--drive-attendees", type=int, default=3, help="attendees in drive mode")
-    sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sp.add_argument("--no-progress", action="store_true",
+                    help="no progress bar on stderr (it is only drawn when stderr is a terminal)")
     sp.add_argument("--json", action="store_true")
     sp = add(sm, "bottleneck", cmd_sim_bottleneck, "flow of a standing crowd through one door")
     sp.add_argument("--width", type=float, required=True, help="door width in metres")
@@ -73,8 +78,10 @@ def cmd_sim_run(args: argparse.Namespace) -> int:
     if args.duration_min is not None or args.attendees is not None:
         scenario = scenario.scaled(attendees=args.attendees,
                                    duration_s=None if args.duration_min is None else args.duration_min * 60)
+    report_dir = None if args.no_report else (
+        args.report or simrun.default_report_dir(scenario, datetime.now(UTC)))
     summary = simrun.simulate(scenario, fast_mode=args.fast or not args.drive, drive_mode=args.drive,
-                           speedup=args.speedup, seed=args.seed, report_dir=args.report,
+                           speedup=args.speedup, seed=args.seed, report_dir=report_dir,
                            drive_attendees=args.drive_attendees, progress=not args.no_progress)
     if args.json:
         print_json(summary)
@@ -90,7 +97,7 @@ def cmd_sim_run(args: argparse.Namespace) -> int:
             print(f"drive: {drv['decisions']} decisions {drv['verdicts']}, face matched "
                   f"{drv['face_matched']}; latency ms {drv['latency_ms']}")
         if "report" in summary:
-            print(f"report: {summary['report']}")
+            print(f"report: {summary['report']} (open it in a browser)")
     fast = summary.get("fast")
     return 1 if fast and fast["events_lost"] else 0
 
