@@ -3,8 +3,9 @@
 Pass ranges come from /work/shared/data/ped/README.md (JuPedSim system tests). Choices made
 here, not in the guideline:
 * RiMEA 4: no official bar; we pass if every density's mean speed is within
-  max(0.15 m/s, 20 %) of Weidmann's v(rho). Speeds are mean walking speeds of all agents in a
-  periodic 26 m x 2 m corridor between t = 10 s and 40 s.
+  max(0.15 m/s, 20 %) of Weidmann's v(rho). Speeds are the mean net progress along the
+  corridor of all agents in a periodic 26 m x 2 m corridor between t = 10 s and 40 s (path
+  length would also count the steps back and forth of agents jostling in a dense crowd).
 * RiMEA 7: the model is first order, so an unobstructed agent walks at its free speed; the
   check therefore verifies sampling + walking, measuring each agent over 10 m.
 * RiMEA 9: exits at y = 5 and 15 m on both short walls; scenario 2 closes the two at y = 15.
@@ -105,22 +106,35 @@ def fd_speed(density: float, seed: int = 0, dt: float = 0.05, measure_s: float =
     sim = Simulation(Scene(walls=((0, 0, length, 0), (0, width_m, length, width_m)),
                            periodic_x=length), crowd, params)
     sim.run(dt, 10.0)
-    start = crowd.travelled.copy()
-    sim.run(dt, 10.0 + measure_s)
-    return float((crowd.travelled - start).mean() / measure_s)
+    return mean_progress(sim, length, dt, measure_s)
+
+
+def mean_progress(sim: Simulation, length: float, dt: float, seconds: float) -> float:
+    """Mean speed (m/s) along x of the agents of a periodic scene over the next `seconds`: net
+    progress, so steps back and forth while agents jostle do not count as walking."""
+    c = sim.crowd
+    done = np.zeros(len(c.pos))
+    end = sim.t + seconds
+    while sim.t < end - 1e-9:
+        x0 = c.pos[:, 0].copy()
+        sim.step(dt)
+        done += (c.pos[:, 0] - x0 + length / 2) % length - length / 2
+    return float(done.mean() / seconds)
 
 
 def rimea4(seed: int = 0) -> CheckResult:
-    """Speed-density relation against Weidmann; value = max |v - v_W| in m/s."""
+    """Speed-density relation against Weidmann. value = the worst |v - v_W| as a share of what
+    that density allows, max(0.15 m/s, 20 % of v_W): 1.0 is at the limit."""
     details: dict[str, float] = {}
-    worst, ok = 0.0, True
+    worst, worst_abs = 0.0, 0.0
     for rho in FD_DENSITIES:
         v, ref = fd_speed(rho, seed), weidmann_speed(rho)
         details[f"v@{rho}"] = v
         details[f"weidmann@{rho}"] = ref
-        worst = max(worst, abs(v - ref))
-        ok &= abs(v - ref) <= max(0.15, 0.2 * ref)
-    return CheckResult("rimea4", worst, 0.0, 0.15, ok, details)
+        worst = max(worst, abs(v - ref) / max(0.15, 0.2 * ref))
+        worst_abs = max(worst_abs, abs(v - ref))
+    details["worst_abs_m_s"] = worst_abs
+    return CheckResult("rimea4", worst, 0.0, 1.0, worst <= 1.0, details)
 
 
 def rimea7(seed: int = 0, dt: float = 0.05) -> CheckResult:

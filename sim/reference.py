@@ -31,6 +31,15 @@ Fundamental diagram:
   constants are as quoted in secondary sources (and as remembered); not re-read in the paper.
   The relation was fitted over roughly 1 <= rho_1D <= 2.5 P/m.
 
+* Jülich/Wuppertal corridor experiments (unidirectional flow in a 3 m wide corridor, runs
+  "uo-<entrance>-<corridor>-<exit>" in cm; Düsseldorf 2009, published by Zhang, Klingsch,
+  Schadschneider & Seyfried, J. Stat. Mech. (2011) P06004, as far as we know): the mean of the
+  per-frame (Voronoi density, speed) samples JuPedSim keeps for its validation tests in
+  Utest/Validation/3test_UO/data/ (PedestrianDynamics/jupedsim; files at commits 65dbf35,
+  0bcba45, 3dd3c7d, 5f3961d). They lie above Weidmann at low density (+12 % at 0.52 P/m^2,
+  +25 % at 1.19) and below it when congested (-9 % at 2.79, -28 % at 3.36): the two published
+  diagrams differ by more than 20 % themselves.
+
 Free walking speed of the laboratory participants: Weidmann's mean free speed 1.34 m/s with a
 standard deviation of 0.26 m/s (the sigma is the commonly quoted value for Weidmann's data,
 from memory, not re-checked). The RiMEA 7 bands in sim.speed are not used for this: their
@@ -81,6 +90,24 @@ SEYFRIED_2009 = FlowSeries(
 LIDDLE_2011 = FlowSeries("liddle2011", "Liddle et al. 2011", "arXiv 1105.1532, N = 150",
                          *_liddle())
 BOTTLENECK_SERIES = (KRETZ_2006, SEYFRIED_2009, LIDDLE_2011)
+
+@dataclass(frozen=True, slots=True)
+class FDPoint:
+    """Mean density (P/m^2) and speed (m/s) of one corridor run, over `samples` frames."""
+
+    run: str
+    density: float
+    speed: float
+    samples: int
+
+
+CORRIDOR_FD = (
+    FDPoint("uo-100-300-300", 0.521, 1.453, 38),
+    FDPoint("uo-180-300-300", 1.188, 1.197, 32),
+    FDPoint("uo-300-300-120", 2.786, 0.333, 75),
+    FDPoint("uo-300-300-080", 3.364, 0.178, 82),
+)
+"""Jülich corridor runs (see the module docstring)."""
 
 CALIBRATION_WIDTHS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)
 """Widths (m) at which the model is compared with the experiments."""

@@ -21,5 +21,5 @@ def test_report_plots_model_against_data(tmp_path: Path) -> None:
     assert len(data["fundamental_diagram"]) == len(checks.FD_DENSITIES)
     sf = data["single_file"]["rows"]
     assert [r["line_density"] for r in sf] == list(calibration.SINGLE_FILE_DENSITIES)
-    # the model walks faster in single file than Seyfried's walkers: reported, not hidden
-    assert all(r["model_speed"] >= r["seyfried_speed"] for r in sf)
+    # reported, not a pass criterion; a guard against it drifting further away
+    assert all(abs(r["difference_m_s"]) <= 0.3 for r in sf)

@@ -32,3 +32,10 @@ def test_single_file_relation() -> None:
 def test_lab_speeds() -> None:
     v = ref.sample_lab_speeds(20_000, np.random.default_rng(0))
     assert v.mean() == pytest.approx(1.34, abs=0.01) and v.std() == pytest.approx(0.26, abs=0.01)
+
+
+def test_corridor_runs_bracket_weidmann() -> None:
+    from sim.speed import weidmann_speed
+
+    above = [p for p in ref.CORRIDOR_FD if p.speed > weidmann_speed(p.density)]
+    assert [p.density < 1.5 for p in ref.CORRIDOR_FD] == [p in above for p in ref.CORRIDOR_FD]
