@@ -118,7 +118,8 @@ def _heatmaps(res: LoadResult, venue: Venue, out: Path, snapshots: int = 4) -> s
     picks = sorted({int(round(x)) for x in np.linspace(n * 0.25, n - 1, snapshots)}) if n else []
     if not picks:
         return None
-    fig, axes = plt.subplots(1, len(picks), figsize=(4 * len(picks), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(picks), figsize=(3.6 * len(picks) + 1.2, 3.2),
+                             squeeze=False, layout="constrained")
     axes_list = list(axes[0])
     vmax = max(venue.thresholds.critical_density, 1.0)
     im = None
@@ -133,7 +134,7 @@ def _heatmaps(res: LoadResult, venue: Venue, out: Path, snapshots: int = 4) -> s
         ax.set_ylabel("y (m)", fontsize=8)
         ax.tick_params(labelsize=7)
     if im is not None:
-        fig.colorbar(im, ax=axes_list, shrink=0.8, label="density (P/m²)")
+        fig.colorbar(im, ax=axes_list, shrink=0.9, label="density (P/m²)")
     return _save(fig, out / "heatmaps.png", tight=False, dpi=80)
 
 
