@@ -12,6 +12,8 @@ force; nothing about incidents still to come), and two forecasts of every zone's
   clipped to [0, capacity], as the command centre's time-to-capacity forecast does.
 
 Both are compared with the truth at the same moment: mean absolute error in P/m^2 per zone.
+One case gives the twin a wrong plan (fewer people, faster lanes than happen), to see what
+the live seeding makes of it.
 Pure and synchronous; the CLI prints the table and the conditions.
 """
 
@@ -111,6 +113,8 @@ class ReplayCase:
     start_s: float
     end_s: float
     every_s: float = 300.0
+    believed: Scenario | None = None
+    """The plan the twin is given, when it differs from what happens (None: the same)."""
 
 
 def default_cases() -> list[ReplayCase]:
@@ -119,12 +123,15 @@ def default_cases() -> list[ReplayCase]:
     show_end = replace(stadium, name="stadium-show-end",
                        sim=replace(stadium.sim, egress_at_s=100 * 60.0, duration_s=125 * 60.0))
     concert = load_scenario("concert")
+    busier = replace(stadium, sim=replace(stadium.sim, attendees=69_000, admit_s=5.75))
     return [
         ReplayCase("stadium: G07 closed 35-50 min, stand S-SE blocked 55-63 min", stadium,
                    10 * 60.0, 80 * 60.0),
         ReplayCase("stadium: show ends at 100 min (egress)", show_end, 80 * 60.0, 115 * 60.0,
                    every_s=120.0),
         ReplayCase("concert: E03 closed 60-90 min", concert, 20 * 60.0, 170 * 60.0),
+        ReplayCase("stadium as the first case, but 15 % more people and 15 % slower lanes "
+                   "than the twin's plan", busier, 10 * 60.0, 80 * 60.0, believed=stadium),
     ]
 
 
@@ -132,7 +139,7 @@ def replay(case: ReplayCase, seed: int = 0, horizon_s: float = 600.0) -> dict[st
     """Forecast errors at +horizon_s per zone, twin vs trend, over the case's points."""
     sc = case.scenario
     truth = run_truth(sc, seed)
-    schedule = Schedule.from_scenario(sc)
+    schedule = Schedule.from_scenario(case.believed or sc)
     area = np.array([z.area_m2 for z in sc.venue.zones])
     cap = np.array([z.capacity for z in sc.venue.zones], np.float64)
     h = int(round(horizon_s / truth.dt))
