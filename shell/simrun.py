@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,17 +26,22 @@ VIEWER = ("viewer", DEMO_USERS["viewer"][0])  # the provisioned viewer reads the
 
 
 class ProgressBar:
-    """A one-line progress bar on a stream (stderr), redrawn at most every 0.1 s."""
+    """A one-line progress bar on a stream (stderr), redrawn at most every 0.1 s.
+
+    Quiet unless the stream is a terminal: redirected to a file or a CI log, carriage-return
+    redraws would only fill it with noise."""
 
     def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
         self.stream = stream or sys.stderr
         self.width = width
         self._last = 0.0
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = bool(isatty and isatty())
 
     def __call__(self, fraction: float, res: LoadResult) -> None:
         """Draw `fraction` done with the run's counters."""
         now = time.monotonic()
-        if now - self._last < 0.1 and fraction < 1.0:
+        if not self.enabled or (now - self._last < 0.1 and fraction < 1.0):
             return
         self._last = now
         done = int(self.width * min(max(fraction, 0.0), 1.0))
@@ -45,6 +51,8 @@ class ProgressBar:
 
     def close(self) -> None:
         """End the line."""
+        if not self.enabled:
+            return
         self.stream.write("\n")
         self.stream.flush()
 
@@ -91,8 +99,14 @@ def simulate(scenario: Scenario, *, fast_mode: bool = True, drive_mode: bool = F
             summary["drive"] = driven.summary()
     if report_dir is not None:
         report.write(report_dir, scenario.venue, summary, load, driven)
-        summary["report"] = str(report_dir / "index.html")
+        summary["report"] = str(report_dir.resolve() / "index.html")
     return summary
+
+
+def default_report_dir(scenario: Scenario, now: datetime) -> Path:
+    """Where `sim run` writes its report unless told otherwise:
+    ./sim-reports/<scenario>-<UTC time>/ under the current directory."""
+    return Path("sim-reports") / f"{scenario.name}-{now.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _rig(scenario: Scenario) -> contextlib.AbstractContextManager[Stack]:

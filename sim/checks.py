@@ -3,8 +3,9 @@
 Pass ranges come from /work/shared/data/ped/README.md (JuPedSim system tests). Choices made
 here, not in the guideline:
 * RiMEA 4: no official bar; we pass if every density's mean speed is within
-  max(0.15 m/s, 20 %) of Weidmann's v(rho). Speeds are mean walking speeds of all agents in a
-  periodic 26 m x 2 m corridor between t = 10 s and 40 s.
+  max(0.15 m/s, 20 %) of Weidmann's v(rho). Speeds are the mean net progress along the
+  corridor of all agents in a periodic 26 m x 2 m corridor between t = 10 s and 40 s (path
+  length would also count the steps back and forth of agents jostling in a dense crowd).
 * RiMEA 7: the model is first order, so an unobstructed agent walks at its free speed; the
   check therefore verifies sampling + walking, measuring each agent over 10 m.
 * RiMEA 9: exits at y = 5 and 15 m on both short walls; scenario 2 closes the two at y = 15.
@@ -14,30 +15,38 @@ here, not in the guideline:
   the hard-wall projection cannot be tunnelled through. Measured with 1000 people:
   T4 / T2 = 103.2 / 205.4 s at dt = 0.05 and 111.0 / 221.4 s at dt = 0.1; ratio 1.99 both.
 * RiMEA 12: room 10 x 10 m -> corridor 1 m x 8 m -> room 10 x 10 m -> 1 m exit.
-* Bottleneck (0.5 m door, 75 people standing at about 3 P/m^2): pass band 1.3-2.5 P/(m s),
-  every agent through. Lower bound: Weidmann's corridor capacity J_max ~ 1.22 P/(m s) rounded
-  up, because Kretz, Gruenebohm & Schreckenberg (J. Stat. Mech. 2006, P10014) found that the
-  specific flux of single-file bottlenecks *declines* linearly with width, i.e. narrow doors
-  carry more per metre than wide ones, not less. Upper bound: above the Dutch design value
-  2.25 P/(m s) (Daamen & Hoogendoorn 2012, README) with room for the narrow-door excess; their
-  measured 2.02-3.31 P/(m s) are for wider doors. Narrow-door values of about 1.5-2 P/(m s)
-  (Kretz 2006; Seyfried et al. 2009) are quoted from memory, not re-checked.
-  Measured (seeds 0/1/2): 1.71 / 1.67 / 1.53 P/(m s), 75/75 through.
+* Bottleneck: calibrated against laboratory experiments (sim.reference: Kretz et al. 2006,
+  Seyfried et al. 2009, Liddle et al. 2011). A standing crowd of 75 (about 3 P/m^2, free speeds
+  of laboratory participants, sim.reference.LAB_FREE_SPEED) leaves a room through a door 0.4 m
+  deep. `bottleneck_widths` passes if at every width from 0.4 to 1.2 m the model's flow is
+  within FLOW_TOLERANCE (15 %) of the experiments' mean there, so a 20 % error anywhere fails;
+  the experiments themselves differ by up to 8 % from their mean at 0.8-1.2 m.
+  `bottleneck_check` is the same comparison at 0.5 m alone, on the specific flow
+  (Kretz: 1.02 P/s, i.e. 2.04 P/(m s); band 1.73-2.35 P/(m s)), and needs all 75 through.
+  Before this calibration the model gave 0.85 P/s at 0.5 m (-16 %) and 20-28 % too little
+  from 0.8 to 1.2 m (seed 0).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from sim.micro import Crowd, Goal, Scene, Simulation, box_walls
+from sim.micro import Crowd, Goal, ModelParams, Scene, Simulation, box_walls
+from sim.reference import CALIBRATION_WIDTHS, reference_flow, sample_lab_speeds
 from sim.speed import SPEED_BANDS, AgeGroup, sample_free_speeds, weidmann_speed
 
 FloatArray = npt.NDArray[np.float64]
-BOTTLENECK_BAND = (1.3, 2.5)
+FLOW_TOLERANCE = 0.15
+"""Largest accepted |J_model / J_experiment - 1| at any bottleneck width."""
+_J05 = reference_flow(0.5)[0] / 0.5
+BOTTLENECK_BAND = (round(_J05 * (1 - FLOW_TOLERANCE), 2), round(_J05 * (1 + FLOW_TOLERANCE), 2))
+"""Specific flow band (P/(m s)) at 0.5 m: Kretz et al. 2006 +- FLOW_TOLERANCE."""
 FD_DENSITIES = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
+FD_WIDTH_M = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,35 +91,50 @@ def rimea1(dt: float = 0.05) -> CheckResult:
     return CheckResult("rimea1", t, 26.0, 34.0, 26.0 <= t <= 34.0, {"travel_time_s": t})
 
 
-def fd_speed(density: float, seed: int = 0, dt: float = 0.05, measure_s: float = 30.0) -> float:
-    """Mean speed (m/s) in a periodic 26 m x 2 m corridor at `density` P/m^2."""
+def fd_speed(density: float, seed: int = 0, dt: float = 0.05, measure_s: float = 30.0,
+             params: ModelParams | None = None, width_m: float = FD_WIDTH_M) -> float:
+    """Mean speed (m/s) in a periodic 26 m long corridor `width_m` wide at `density` P/m^2."""
     length, rng = 26.0, np.random.default_rng(seed)
-    n = int(round(density * 2 * length))
-    rows = int(1.6 * np.sqrt(density)) + 1
+    n = int(round(density * width_m * length))
+    rows = int(0.8 * width_m * np.sqrt(density)) + 1
     per = int(np.ceil(n / rows))
     pos = np.array([((k + rng.uniform(0, 0.3)) * length / per + r * 0.37, y)
-                    for r, y in enumerate(np.linspace(0.2, 1.8, rows)) for k in range(per)])[:n]
+                    for r, y in enumerate(np.linspace(0.2, width_m - 0.2, rows))
+                    for k in range(per)])[:n]
     pos += rng.uniform(-0.02, 0.02, pos.shape)
     crowd = Crowd.create(pos, 1.34, -1, 0)
-    sim = Simulation(Scene(walls=((0, 0, length, 0), (0, 2, length, 2)), periodic_x=length),
-                     crowd)
+    sim = Simulation(Scene(walls=((0, 0, length, 0), (0, width_m, length, width_m)),
+                           periodic_x=length), crowd, params)
     sim.run(dt, 10.0)
-    start = crowd.travelled.copy()
-    sim.run(dt, 10.0 + measure_s)
-    return float((crowd.travelled - start).mean() / measure_s)
+    return mean_progress(sim, length, dt, measure_s)
+
+
+def mean_progress(sim: Simulation, length: float, dt: float, seconds: float) -> float:
+    """Mean speed (m/s) along x of the agents of a periodic scene over the next `seconds`: net
+    progress, so steps back and forth while agents jostle do not count as walking."""
+    c = sim.crowd
+    done = np.zeros(len(c.pos))
+    end = sim.t + seconds
+    while sim.t < end - 1e-9:
+        x0 = c.pos[:, 0].copy()
+        sim.step(dt)
+        done += (c.pos[:, 0] - x0 + length / 2) % length - length / 2
+    return float(done.mean() / seconds)
 
 
 def rimea4(seed: int = 0) -> CheckResult:
-    """Speed-density relation against Weidmann; value = max |v - v_W| in m/s."""
+    """Speed-density relation against Weidmann. value = the worst |v - v_W| as a share of what
+    that density allows, max(0.15 m/s, 20 % of v_W): 1.0 is at the limit."""
     details: dict[str, float] = {}
-    worst, ok = 0.0, True
+    worst, worst_abs = 0.0, 0.0
     for rho in FD_DENSITIES:
         v, ref = fd_speed(rho, seed), weidmann_speed(rho)
         details[f"v@{rho}"] = v
         details[f"weidmann@{rho}"] = ref
-        worst = max(worst, abs(v - ref))
-        ok &= abs(v - ref) <= max(0.15, 0.2 * ref)
-    return CheckResult("rimea4", worst, 0.0, 0.15, ok, details)
+        worst = max(worst, abs(v - ref) / max(0.15, 0.2 * ref))
+        worst_abs = max(worst_abs, abs(v - ref))
+    details["worst_abs_m_s"] = worst_abs
+    return CheckResult("rimea4", worst, 0.0, 1.0, worst <= 1.0, details)
 
 
 def rimea7(seed: int = 0, dt: float = 0.05) -> CheckResult:
@@ -186,8 +210,12 @@ def rimea12(seed: int = 0, dt: float = 0.05) -> CheckResult:
                         "passed": float(np.sum(~np.isnan(crowd.passed_at[:, 2])))})
 
 
-def bottleneck(width_m: float, people: int, seed: int = 0, dt: float = 0.05) -> dict[str, float]:
-    """A standing crowd in front of a door `width_m` wide (0.4 m deep): flow through it."""
+def bottleneck(width_m: float, people: int, seed: int = 0, dt: float = 0.05,
+               params: ModelParams | None = None,
+               free_speeds: Callable[[int, np.random.Generator], FloatArray] = sample_lab_speeds,
+               ) -> dict[str, float]:
+    """A standing crowd in front of a door `width_m` wide (0.4 m deep): flow through it.
+    Free speeds are those of laboratory participants unless `free_speeds` says otherwise."""
     rng = np.random.default_rng(seed)
     h = width_m / 2
     depth = max(1.0, people / (3.0 * 5.0))  # about 3 P/m^2 in a 5 m wide block
@@ -196,23 +224,52 @@ def bottleneck(width_m: float, people: int, seed: int = 0, dt: float = 0.05) -> 
              (0, -h, 0.4, -h), (0, h, 0.4, h), (back, -4, 0, -4), (back, 4, 0, 4), (back, -4, back, 4)]
     goals = (Goal((0.4, -h), (0.4, h), (1, 0)), Goal((3, -4), (3, 4), (1, 0)))
     crowd = Crowd.create(_grid(people, -0.5 - depth, -0.5, -2.5, 2.5, rng),
-                         sample_free_speeds(AgeGroup.YOUNG, people, rng), 0, 2)
-    sim = Simulation(Scene(walls=tuple(walls), goals=goals, routes=((0, 1),)), crowd)
-    sim.run(dt, 30.0 + 10.0 * people / width_m)
+                         free_speeds(people, rng), 0, 2)
+    sim = Simulation(Scene(walls=tuple(walls), goals=goals, routes=((0, 1),)), crowd, params)
+    until, through = 30.0 + 10.0 * people / width_m, -1
+    while sim.t < until - 1e-9 and sim.remaining:  # stop early once nobody gets through (clog)
+        sim.run(dt, min(until, sim.t + 30.0))
+        now = int(np.sum(~np.isnan(crowd.passed_at[:, 0])))
+        if now == through:
+            break
+        through = now
     flow, duration = _flow(crowd.passed_at[:, 0])
     return {"flow_per_s": flow, "specific_flow": flow / width_m, "duration_s": duration,
             "passed": float(np.sum(~np.isnan(crowd.passed_at[:, 0])))}
 
 
 def bottleneck_check(seed: int = 0) -> CheckResult:
-    """75 people through a 0.5 m door at a realistic specific flow."""
+    """75 people through a 0.5 m door at the measured specific flow (+- FLOW_TOLERANCE)."""
     r = bottleneck(0.5, 75, seed)
     lo, hi = BOTTLENECK_BAND
     ok = lo <= r["specific_flow"] <= hi and r["passed"] == 75
     return CheckResult("bottleneck_0.5m", r["specific_flow"], lo, hi, ok, r)
 
 
+def bottleneck_widths(seed: int = 0, widths: tuple[float, ...] = CALIBRATION_WIDTHS,
+                      people: int = 75, runs: int = 2, params: ModelParams | None = None,
+                      free_speeds: Callable[[int, np.random.Generator], FloatArray]
+                      = sample_lab_speeds) -> CheckResult:
+    """Flow through doors 0.4-1.2 m wide against the experiments (mean of `runs` crowds, seeds
+    seed, seed + 1, ...); value = the worst |J_model / J_experiment - 1| over the widths."""
+    details: dict[str, float] = {}
+    worst, ok = 0.0, True
+    for w in widths:
+        rs = [bottleneck(w, people, seed + k, params=params, free_speeds=free_speeds)
+              for k in range(runs)]
+        flow = float(np.mean([r["flow_per_s"] for r in rs]))
+        through = min(r["passed"] for r in rs)
+        mean, lo, hi = reference_flow(w)
+        err = flow / mean - 1.0
+        details |= {f"model@{w}": flow, f"experiment@{w}": mean,
+                    f"experiment_min@{w}": lo, f"experiment_max@{w}": hi, f"error@{w}": err,
+                    f"passed@{w}": through}
+        worst = max(worst, abs(err))
+        ok &= abs(err) <= FLOW_TOLERANCE and through == people
+    return CheckResult("bottleneck_widths", worst, 0.0, FLOW_TOLERANCE, ok, details)
+
+
 def run_all(seed: int = 0) -> list[CheckResult]:
-    """Every check, in RiMEA order, then the bottleneck."""
+    """Every check, in RiMEA order, then the bottleneck calibration."""
     return [rimea1(), rimea4(seed), rimea7(seed), rimea9(seed), rimea12(seed),
-            bottleneck_check(seed)]
+            bottleneck_check(seed), bottleneck_widths(seed)]

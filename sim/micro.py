@@ -13,6 +13,14 @@ a first-order model, with the speed function replaced by Weidmann's diagram:
 * speed      V(s) = v0_i * max(0, 1 - exp(-gamma * (b * s - 1 / rho_max))), Weidmann's
   v(rho) read with a local density rho = 1 / (b s): the agent ahead occupies a strip of
   lateral width `b` and length s. V falls to 0 at s = 1 / (b rho_max) (0.41 m for b = 0.45);
+* the speed actually used (ModelParams.density_radius > 0, the default) is
+  v0_i * W(rho_i) / 1.34 with rho_i the density of neighbours in the half-disc of radius 1 m
+  ahead, capped by a headway guard (s_i - 2r) / T. The time gap T is 0.5 s, and 0.3 s within
+  2 m of the goal the agent is heading for (a door): calibrated so that flows through doors
+  0.4-1.2 m wide match laboratory experiments (sim.reference, sim.checks.bottleneck_widths)
+  while the corridor speeds stay near Weidmann's (RiMEA 4);
+* yielding    two agents converging on a door may each have the other in its path strip;
+  of such a pair only the one further behind waits (otherwise both stop for ever);
 * update     x_i += V(s_i) e_i dt; walls are hard: a disc closer than r to a wall segment is
   pushed back to distance r.
 
@@ -41,19 +49,25 @@ BoolArray = npt.NDArray[np.bool_]
 class ModelParams:
     """Parameters of the speed model (defaults documented in the module docstring)."""
 
-    radius: float = 0.2
+    radius: float = 0.18
     lane_width: float = 0.45
     strength: float = 5.0
     range_m: float = 0.1
     wall_strength: float = 5.0
     wall_range_m: float = 0.05
     cutoff: float = 2.0
-    cone: float = 0.2
+    cone: float = 0.15
+    """Half-width of the path strip in which a neighbour counts as 'ahead' (headway s)."""
     density_radius: float = 1.0
     """If > 0: speed = v0 * Weidmann(local density in the half-disc of this radius ahead),
     capped by the headway guard (s - 2r) / guard_time."""
     guard_time: float = 0.5
-    """Half-width of the path strip in which a neighbour counts as 'ahead'."""
+    near_goal_m: float = 2.0
+    near_goal_guard_time: float = 0.3
+    """Within near_goal_m of the goal it is heading for (a door), an agent keeps the shorter
+    time gap near_goal_guard_time: people pressing through a door follow closer than people
+    walking along a corridor (cf. the motivation model of JuPedSim, where the time gap
+    shrinks near the door)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +199,20 @@ def _targets(pos: FloatArray, goal_idx: IntArray, goals: FloatArray, r: float) -
     return a + t[:, None] * ab
 
 
+def _yield(i: IntArray, j: IntArray, along: FloatArray, n: int) -> BoolArray:
+    """Which 'j is in i's path' pairs block i. Two agents converging on a door each see the
+    other in their path and would both stop for ever; of such a mutual pair only the one
+    further behind (the smaller distance ahead to the other) keeps being blocked."""
+    key = i * n + j
+    order = np.argsort(key)
+    rev = j * n + i
+    k = np.searchsorted(key[order], rev)
+    k = np.minimum(k, key.size - 1)
+    mutual = key[order][k] == rev
+    other = along[order][k]
+    return ~mutual | (along > other) | ((along == other) & (i > j))
+
+
 class Simulation:
     """Steps a Crowd through a Scene; time is the caller's `t`, kept in `self.t`."""
 
@@ -218,10 +246,12 @@ class Simulation:
         routed = c.route[idx] >= 0
         goal = np.where(routed, self._routes[np.maximum(c.route[idx], 0), c.stage[idx]], -1)
         e0 = np.tile(np.asarray(self.scene.heading, np.float64), (n, 1))
+        togo = np.full(n, np.inf)  # distance to the current target
         if routed.any():
             sel = np.flatnonzero(goal >= 0)
             tgt = _targets(pos[sel], goal[sel], self._goals, prm.radius)
             e0[sel] = tgt - pos[sel]
+            togo[sel] = np.linalg.norm(e0[sel], axis=1)
         e0 /= np.maximum(np.linalg.norm(e0, axis=1), 1e-9)[:, None]
 
         i, j, dij = neighbour_pairs(pos, prm.cutoff, self.scene.periodic_x)
@@ -245,6 +275,7 @@ class Simulation:
         along = np.einsum("ij,ij->i", e[i], ahead)
         lateral = np.abs(e[i, 0] * ahead[:, 1] - e[i, 1] * ahead[:, 0])
         front = (along > 0) & (lateral < prm.cone)
+        front[front] = _yield(i[front], j[front], along[front], n)
         s = np.full(n, np.inf)
         np.minimum.at(s, i[front], dist[front])
         if prm.density_radius > 0:
@@ -252,7 +283,8 @@ class Simulation:
             cnt = np.bincount(i[near], minlength=n)
             rho = cnt / (0.5 * np.pi * prm.density_radius ** 2)
             v = c.v0[idx] * weidmann_speeds(rho) / V0
-            v = np.minimum(v, np.maximum(s - 2 * prm.radius, 0.0) / prm.guard_time)
+            t_gap = np.where(togo < prm.near_goal_m, prm.near_goal_guard_time, prm.guard_time)
+            v = np.minimum(v, np.maximum(s - 2 * prm.radius, 0.0) / t_gap)
         else:
             v = speed_at_headway(s, c.v0[idx], prm)
         new = pos + (v * dt)[:, None] * e

@@ -196,3 +196,17 @@ async def test_each_event_gets_its_own_embedded_database(tmp_path: Path) -> None
         assert bound == {"eg_demo_2026": "demo-2026", "eg_arena_0612": "arena-0612"}
     finally:
         await _eg(env, "db", "stop")
+
+
+def test_sim_forecast_answers_what_if(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["sim", "forecast", "concert", "--at-min", "60",
+                                      "--close", "E05", "--lanes", "E01=4", "--json"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["changes"] == ["close_gate E05", "set_lanes E01=4"]
+    row = out["zones"][0]
+    assert {"now", "+5min", "+10min", "+15min", "+10min_what_if"} <= set(row)
+    args = build_parser().parse_args(["sim", "forecast", "concert", "--at-min", "60",
+                                      "--close", "NOPE"])
+    assert args.func(args) == 2
+    assert "unknown gate 'NOPE'" in capsys.readouterr().out

@@ -100,7 +100,7 @@ async def test_fast_run_stores_exactly_what_was_sent(stadium: Scenario, stadium_
 def _check_report(files: list[Path], out: Path) -> None:
     page = (out / "index.html").read_text()
     pngs = [f for f in files if f.suffix == ".png"]
-    assert {"queues.png", "peak_density.png", "heatmaps.png", "alerts.png"} <= {p.name for p in pngs}
+    assert {"queues.png", "peak_density.png", "heatmaps.png"} <= {p.name for p in pngs}
     for p in pngs:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 1000
         assert f'src="{p.name}"' in page
