@@ -5,6 +5,7 @@ EventGuardError (eventguard.errors)
       ├── AuthError              no, wrong or expired credentials (401)
       │    └── Forbidden         authenticated, but role or scope does not allow it (403)
       ├── StoreUnavailable       the database is not reachable; nothing is acknowledged (503)
+      ├── ValueRefused           the database will not take a value it was given (422)
       ├── NotFound               a referenced row does not exist (404)
       ├── Conflict               the action does not fit the current state (409)
       └── AlertError             an operator action on an alert cannot be applied (409)
@@ -43,6 +44,13 @@ class StoreUnavailable(CommandError):
 
     status = 503
     code = "store_unavailable"
+
+
+class ValueRefused(CommandError):
+    """The database refused a value (out of its range, a constraint); the request is not retried."""
+
+    status = 422
+    code = "value_refused"
 
 
 class NotFound(CommandError):

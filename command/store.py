@@ -1,11 +1,14 @@
 """Thin async data access for the command server: named functions taking a connection.
 
 Driver errors that mean "the database is not there" become StoreUnavailable here, at the
-boundary, so services can decide not to acknowledge.
+boundary, so services can decide not to acknowledge. Errors that mean "the database will not
+take this value" (REFUSED) are told apart from them: such an event is set aside with its
+reason, and the rest of its batch is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from eventguard.config import Venue
-from eventguard.wire import EventKind, GateEvent
+from eventguard.wire import EventKind, GateEvent, RejectedEvent, encode
 
 DB_DOWN = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -31,6 +34,16 @@ DB_DOWN = (
     ConnectionError,
     TimeoutError,
 )
+
+REFUSED = (
+    asyncpg.DataError,  # class 22: out of range, NUL in text, bad encoding, ...
+    asyncpg.IntegrityConstraintViolationError,  # class 23: a CHECK, NOT NULL, foreign key
+    asyncpg.exceptions.ProgramLimitExceededError,  # class 54: e.g. an index row too large
+    ValueError,  # asyncpg's client-side DataError (an int out of int32 range) is a ValueError
+    OverflowError,  # a time Python cannot represent
+)
+"""The database (or its driver) will not take a value. Catch before DB_DOWN: asyncpg's
+client-side DataError is also an InterfaceError, which DB_DOWN contains."""
 
 
 def ts(t: float) -> datetime:
@@ -93,10 +106,12 @@ ON CONFLICT (gate_id) DO UPDATE SET entries = g.entries + EXCLUDED.entries,
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """Result of storing a batch: the events that were new (the rest were duplicates)."""
+    """Result of storing a batch: the events that were new (the rest were duplicates, or
+    `rejected`: set aside with their reason)."""
 
     new: tuple[GateEvent, ...]
     duplicates: int
+    rejected: int = 0
 
 
 def _zone_deltas(events: Sequence[GateEvent], gate_zone: dict[str, str]) -> dict[str, list[int]]:
@@ -124,20 +139,46 @@ def _gate_deltas(events: Sequence[GateEvent]) -> dict[str, list[Any]]:
     return d
 
 
-async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
-                       gate_zone: dict[str, str]) -> Stored:
-    """Insert events idempotently and bump counters for the new ones, in one transaction."""
-    if not events:
-        return Stored((), 0)
+async def _insert_events(conn: asyncpg.Connection, events: Sequence[GateEvent]) -> set[str]:
+    """Insert in a savepoint (a refused value leaves the enclosing transaction usable); the
+    ids that were new."""
     cols: list[list[Any]] = [[] for _ in range(11)]
-    for e in events:
-        for i, v in enumerate((e.event_id, e.gate_id, e.kind.value, ts(e.at), e.lane, e.ticket_id,
-                               e.verdict, ",".join(e.reasons), e.zone_from, e.zone_to,
-                               e.latency_ms)):
-            cols[i].append(v)
     async with conn.transaction():
+        for e in events:
+            for i, v in enumerate((e.event_id, e.gate_id, e.kind.value, ts(e.at), e.lane, e.ticket_id,
+                                   e.verdict, ",".join(e.reasons), e.zone_from, e.zone_to,
+                                   e.latency_ms)):
+                cols[i].append(v)
         rows = await conn.fetch(_INSERT_EVENTS, *cols)
-        new_ids = {r["event_id"] for r in rows}
+    return {r["event_id"] for r in rows}
+
+
+def _refusal(err: Exception) -> str:
+    return f"refused by the database: {type(err).__name__}: {err}"
+
+
+async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
+                       gate_zone: dict[str, str], *, gate_id: str = "", batch_id: str = "",
+                       rejected: Sequence[RejectedEvent] = ()) -> Stored:
+    """Insert events idempotently and bump counters for the new ones, in one transaction.
+
+    Events the database refuses (REFUSED) are found by inserting one at a time and are set
+    aside in rejected_events with the reason, together with `rejected` (events the decoder
+    refused already); the others are stored all the same."""
+    aside = list(rejected)
+    async with conn.transaction():
+        new_ids: set[str] = set()
+        refused: set[str] = set()
+        if events:
+            try:
+                new_ids = await _insert_events(conn, events)
+            except REFUSED:
+                for i, e in enumerate(events):
+                    try:
+                        new_ids |= await _insert_events(conn, [e])
+                    except REFUSED as err:
+                        refused.add(e.event_id)
+                        aside.append(RejectedEvent(i, e.event_id, None, _refusal(err), encode(e)))
         # a batch may carry the same event twice: count it once
         first = {e.event_id: e for e in reversed(events) if e.event_id in new_ids}
         new = tuple(first[i] for i in dict.fromkeys(e.event_id for e in events) if i in first)
@@ -148,7 +189,26 @@ async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
         if gd:
             await conn.execute(_BUMP_GATES, list(gd), *[[v[i] for v in gd.values()] for i in range(4)],
                                [ts(v[4]) for v in gd.values()])
-    return Stored(new, len(events) - len(new))
+        if aside:
+            await set_aside(conn, gate_id, batch_id, aside)
+    n_refused = sum(1 for e in events if e.event_id in refused)
+    return Stored(new, len(events) - len(new) - n_refused, len(aside))
+
+
+def _printable(text: str, limit: int = 2000) -> str:
+    """A reason fit for a text column and a log line: no NUL or control characters, capped."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+
+
+async def set_aside(conn: asyncpg.Connection, gate_id: str, batch_id: str,
+                    rejected: Sequence[RejectedEvent]) -> None:
+    """Keep events that cannot be stored, with their reason (once per gate and payload)."""
+    await conn.executemany(
+        "INSERT INTO rejected_events (gate_id, batch_id, event_id, field, reason, payload, digest)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (gate_id, digest) DO NOTHING",
+        [(gate_id, _printable(batch_id, 128), _printable(r.event_id, 128) if r.event_id else None,
+          _printable(r.field, 128) if r.field else None, _printable(r.reason), r.raw,
+          hashlib.sha256(r.raw).digest()) for r in rejected])
 
 
 async def zone_counters(conn: asyncpg.Connection) -> dict[str, tuple[int, int, int, int]]:

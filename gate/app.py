@@ -33,10 +33,12 @@ from eventguard.wire import (
     LaneCount,
     Msg,
     OrderAck,
+    ScanQuery,
     TerminalHit,
     TerminalStatus,
     TerminalVerdict,
     decode_gate_message,
+    decode_query,
     encode,
 )
 from gate import qr
@@ -185,6 +187,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ImageError as err:
         return _error(400, err.code, str(err))
+    except WireError as err:
+        return web.json_response({"error": "bad_request", "field": err.field, "message": str(err)}, status=400)
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "upload_too_large",
                       f"upload is larger than the limit of {request.app[CONFIG].max_upload_bytes} bytes")
@@ -238,13 +242,7 @@ def result_json(result: ScanResult) -> dict[str, Any]:
 
 async def scan(request: web.Request) -> web.Response:
     """Decide one uploaded image: raw JPEG/PNG body, or multipart with a file field "image"."""
-    try:
-        lane = int(request.query.get("lane", "0"))
-    except ValueError:
-        raise bad_request("lane must be an integer") from None
-    direction = request.query.get("direction", "entry")
-    if direction not in ("entry", "exit"):
-        raise bad_request("direction must be entry or exit")
+    query = decode_query(ScanQuery, request.query)
     if request.content_type.startswith("multipart/"):
         form = await request.post()
         field = form.get("image")
@@ -255,7 +253,7 @@ async def scan(request: web.Request) -> web.Response:
         data = await request.read()
     svc = request.app[SERVICE]
     frame = await asyncio.get_running_loop().run_in_executor(svc.cpu, decode_bytes, data)
-    result = await request.app[TERMINAL].scan(frame, lane=lane, direction=direction)
+    result = await request.app[TERMINAL].scan(frame, lane=query.lane, direction=query.direction)
     return web.json_response(result_json(result))
 
 

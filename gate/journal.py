@@ -77,10 +77,16 @@ class Journal:
 
     def unacked(self, limit: int = 500) -> list[GateEvent]:
         """Oldest events the server has not acknowledged yet."""
+        return [_dec.decode(body) for _, body in self.unacked_raw(limit)]
+
+    def unacked_raw(self, limit: int = 500) -> list[tuple[str, bytes]]:
+        """(event id, JSON as journaled) of the oldest unacknowledged events: sent as they are,
+        so an event journaled by an older version with a value the wire now refuses still goes
+        out, and the server sets it aside instead of it blocking the journal."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT body FROM events WHERE acked = 0 ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        return [_dec.decode(r[0]) for r in rows]
+                "SELECT event_id, body FROM events WHERE acked = 0 ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
 
     def mark_acked(self, event_ids: Iterable[str]) -> None:
         """Record the server's acknowledgement of these events."""

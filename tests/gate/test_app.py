@@ -162,6 +162,13 @@ async def test_bad_multipart_and_parameters(gate: Gate) -> None:
             assert r.status == 400
         async with s.post(gate.url + "/scan?direction=sideways", data=b"x", headers=AUTH) as r:
             assert r.status == 400
+        # the probe's lane: refused at the gate's edge with the same field types as the wire,
+        # so it never reaches the journal (it used to, and then blocked the uplink)
+        for lane in ("3000000000", "-1", "64"):
+            async with s.post(gate.url + f"/scan?lane={lane}", data=b"x", headers=AUTH) as r:
+                assert r.status == 400
+                assert (await r.json())["field"] == "lane"
+    assert gate.service.journal.pending() == 0
 
 
 async def test_watchlist_hit_denies_and_is_journaled_while_offline(tmp_path: Path) -> None:
