@@ -22,10 +22,12 @@ from command.errors import NotFound
 from command.requests import json_body
 from command.routing import guarded
 from eventguard.codes import WatchSeverity
+from vision.errors import EmptyImage, ImageTooLarge, NotAnImage, UnsupportedImage
 
 routes = web.RouteTableDef()
 ACTORS = (Role.COMMANDER, Role.OPERATOR)
 ENCODING_BYTES = 128 * 8
+IMAGE_ERRORS = frozenset(c.code for c in (EmptyImage, ImageTooLarge, NotAnImage, UnsupportedImage))
 
 
 def _json_error(cls: type[web.HTTPException], code: str, message: str) -> web.HTTPException:
@@ -91,8 +93,7 @@ async def add(request: web.Request, who: Principal) -> web.Response:
         raise _json_error(web.HTTPBadRequest, "bad_request", "id_hash must be hex") from None
     enc = await asyncio.get_running_loop().run_in_executor(_FACES, _encode_photo, photo.file.read())
     if isinstance(enc, str):
-        status = web.HTTPBadRequest if enc in ("empty_image", "not_an_image", "image_too_large") \
-            else web.HTTPUnprocessableEntity
+        status = web.HTTPBadRequest if enc in IMAGE_ERRORS else web.HTTPUnprocessableEntity
         raise _json_error(status, enc, f"the photo cannot be used: {enc}")
     list_id = request.match_info["list_id"]
     async with request.app[POOL].acquire() as conn, conn.transaction():

@@ -131,3 +131,21 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
             await conn.close()
     finally:
         await gate.stop()
+
+
+async def test_photo_bombs_are_refused_before_decoding(server: Server) -> None:
+    """The probe's decompression bombs as watchlist photos: each refused with its code (400),
+    before OpenCV or dlib sees it; nothing is stored."""
+    import bombs
+
+    op = await server.login("operator")
+    api = server.url + "/api"
+    async with aiohttp.ClientSession() as s:
+        st, wl = await _call(s, "POST", f"{api}/watchlists", op, json={"name": "bombs", "severity": "info"})
+        assert st == 201
+        for name, (data, code) in bombs.bombs().items():
+            st, err = await _call(s, "POST", f"{api}/watchlists/{wl['id']}/entries", op,
+                                  data=_photo_form(None, data=data))
+            assert (st, err["error"]) == (400, code), name
+        st, rows = await _call(s, "GET", f"{api}/watchlists/{wl['id']}/entries", op)
+        assert st == 200 and rows == []
