@@ -59,11 +59,14 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    conn = await asyncpg.connect(settings.admin_database_url or settings.database_url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
     pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=10,
                                      command_timeout=30)
     assert pool is not None
-    async with pool.acquire() as conn:
-        await migrate(conn)
     app[POOL] = pool
     service = CommandService(app[VENUE], pool, app[HUB], order_ack_timeout_s=settings.order_ack_timeout_s)
     await service.start()

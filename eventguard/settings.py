@@ -36,7 +36,8 @@ class ServerSettings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    database_url: str = ""
+    database_url: str = ""  # what the server runs with (the embedded server: its app role)
+    admin_database_url: str = ""  # migrations at start-up run with this (empty: database_url)
     venue_path: Path = DEFAULT_VENUE
     web_dir: Path = WEB_DIR
     tls_cert: Path | None = None

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from command.db.embedded import EmbeddedPostgres
 from eventguard.settings import data_dir
@@ -19,18 +20,26 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
+class Databases(NamedTuple):
+    """DSNs of one database: `admin` for migrations and tools, `app` for the command server."""
+
+    admin: str
+    app: str
+
+
 @contextlib.contextmanager
-def database(url: str | None, *, keep_running: bool = False) -> Iterator[str]:
-    """Yield a DSN: the given URL, or an embedded server under the user's data dir
-    (started if needed; stopped afterwards unless it was already running or keep_running)."""
+def database(url: str | None, *, keep_running: bool = False) -> Iterator[Databases]:
+    """Yield the DSNs: the given URL for both, or an embedded server under the user's data dir
+    (its superuser and its app role; started if needed, stopped afterwards unless it was
+    already running or keep_running)."""
     if url:
-        yield url
+        yield Databases(url, url)
         return
     pg = EmbeddedPostgres(data_dir() / "pgdata", port=int(os.environ.get("EVENTGUARD_PG_PORT", "54329")))
     was_running = (pg.datadir / "PG_VERSION").exists() and pg.running()
     pg.start()
     try:
-        yield pg.dsn("postgres")
+        yield Databases(pg.dsn("postgres"), pg.app_dsn("postgres"))
     finally:
         if not (was_running or keep_running):
             pg.stop()

@@ -59,8 +59,8 @@ def with_db(args: argparse.Namespace, fn: Callable[[Any], Awaitable[T]], *, migr
         finally:
             await conn.close()
 
-    with database(db_url(args)) as dsn:
-        return asyncio.run(go(dsn))
+    with database(db_url(args)) as dbs:
+        return asyncio.run(go(dbs.admin))
 
 
 def add(parent: Any, name: str, fn: Handler, help_: str) -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ def register(sub: Any) -> None:
     db = sub.add_parser("db", help="database: migrate, start/stop the embedded server").add_subparsers(
         dest="db_command", metavar="ACTION", required=True)
     add_db(add(db, "migrate", cmd_db_migrate, "apply pending SQL migrations from sql/"))
-    add(db, "start", cmd_db_start, "start the embedded PostgreSQL and print its DSN")
+    add(db, "start", cmd_db_start, "start the embedded PostgreSQL and print its (superuser) DSN")
     add(db, "stop", cmd_db_stop, "stop the embedded PostgreSQL")
 
 
@@ -30,8 +30,8 @@ def cmd_db_start(args: argparse.Namespace) -> int:
     """Start the embedded PostgreSQL and print its DSN."""
     from shell.runtime import database
 
-    with database(None, keep_running=True) as dsn:
-        print(dsn)
+    with database(None, keep_running=True) as dbs:
+        print(dbs.admin)
     return 0
 
 def cmd_db_stop(args: argparse.Namespace) -> int:

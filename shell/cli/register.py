@@ -75,8 +75,8 @@ def cmd_register_import(args: argparse.Namespace) -> int:
         finally:
             await conn.close()
 
-    with database(db_url(args)) as dsn:
-        summary = asyncio.run(go(dsn))
+    with database(db_url(args)) as dbs:
+        summary = asyncio.run(go(dbs.admin))
     for r in summary.rows:
         show(r)
     totals = summary.as_dict()
