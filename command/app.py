@@ -13,12 +13,13 @@ from aiohttp import web
 
 from command import api, ops_api, tickets_api, watchlists
 from command.appkeys import HUB, POOL, SERVICE, SETTINGS, VENUE
+from command.auth import PasswordChecks
 from command.db.migrate import migrate
 from command.errors import CommandError
 from command.gate_ws import gate_ws
 from command.hub import Hub
 from command.live_ws import live_ws
-from command.ratelimit import RateLimiter
+from command.ratelimit import LoginLimits
 from command.service import CommandService
 from command.sync import feed_ctx
 from eventguard.config import Venue
@@ -34,7 +35,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except CommandError as err:
-        return web.json_response({"error": err.code, "message": str(err)}, status=err.status)
+        headers = {"Retry-After": str(err.retry_after_s)} if err.retry_after_s is not None else None
+        return web.json_response({"error": err.code, "message": str(err)}, status=err.status, headers=headers)
     except web.HTTPException as err:
         if err.content_type != "application/json" and err.status >= 400:
             return web.json_response({"error": err.reason.lower().replace(" ", "_"), "message": err.reason},
@@ -82,6 +84,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await pool.close()
 
 
+async def _password_checks(app: web.Application) -> AsyncIterator[None]:
+    app[api.PASSWORD_CHECKS] = checks = PasswordChecks()
+    yield
+    checks.close()
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     """The live map page."""
     return web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
@@ -94,7 +102,9 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app[SETTINGS] = settings
     app[VENUE] = venue
     app[HUB] = Hub(settings.live_queue)
-    app[api.LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_min)
+    app[api.LOGIN_LIMITS] = LoginLimits(settings.login_attempts_per_min, settings.login_attempts_per_min,
+                                        settings.login_failures_per_min)
+    app.cleanup_ctx.append(_password_checks)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(feed_ctx)  # list sync to gates (LISTEN); needs the database first
     app.add_routes(api.routes)

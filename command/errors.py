@@ -5,6 +5,7 @@ EventGuardError (eventguard.errors)
       ├── AuthError              no, wrong or expired credentials (401)
       │    └── Forbidden         authenticated, but role or scope does not allow it (403)
       ├── StoreUnavailable       the database is not reachable; nothing is acknowledged (503)
+      ├── Busy                   too much work in flight; try again after retry_after_s (503)
       ├── ValueRefused           the database will not take a value it was given (422)
       ├── NotFound               a referenced row does not exist (404)
       ├── Conflict               the action does not fit the current state (409)
@@ -23,6 +24,7 @@ class CommandError(EventGuardError):
 
     status = 500
     code = "internal"
+    retry_after_s: int | None = None  # sent as Retry-After when set
 
 
 class AuthError(CommandError):
@@ -44,6 +46,17 @@ class StoreUnavailable(CommandError):
 
     status = 503
     code = "store_unavailable"
+
+
+class Busy(CommandError):
+    """Too much work of this kind is in flight; the client should retry later."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ValueRefused(CommandError):

@@ -46,7 +46,8 @@ class ServerSettings:
     session_ttl_s: float = 12 * 3600
     max_upload_bytes: int = 10 * 1024 * 1024
     live_queue: int = 256  # per live-map client; beyond it the client is resynced
-    login_attempts_per_min: int = 10
+    login_attempts_per_min: int = 10  # failed logins per client address, and per username
+    login_failures_per_min: int = 100  # failed logins in total (spraying from many addresses)
     tick_s: float = 1.0  # alert evaluation / grid publishing interval
     live_interval_s: float = 0.1  # crowd deltas to live maps are coalesced to this rate
     order_ack_timeout_s: float = 60.0  # unacknowledged orders escalate after this

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
+import asyncpg
 import pytest
 import websockets
 from support import Server
@@ -100,3 +102,73 @@ def test_non_loopback_bind_needs_tls_or_explicit_flag() -> None:
         ServerSettings(host="0.0.0.0", database_url="postgresql://x").validate()
     ServerSettings(host="0.0.0.0", database_url="postgresql://x", allow_insecure=True).validate()
     ServerSettings(host="127.0.0.1", database_url="postgresql://x").validate()
+
+
+async def _status(s: aiohttp.ClientSession, method: str, url: str, token: str) -> int:
+    async with s.request(method, url, headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status
+
+
+async def test_demotion_and_disabling_take_effect_on_the_next_request(server: Server) -> None:
+    """A session carries no role of its own: every request reads the account's role and
+    disabled flag (before, a demoted or disabled commander kept its powers until expiry)."""
+    token = await server.login("commander")
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        async with aiohttp.ClientSession() as s:
+            assert await _status(s, "GET", f"{server.url}/api/audit", token) == 200
+            await conn.execute("UPDATE operators SET role = 'viewer' WHERE username = 'commander'")
+            assert await _status(s, "GET", f"{server.url}/api/audit", token) == 403
+            assert await _status(s, "GET", f"{server.url}/api/snapshot", token) == 200
+            await conn.execute("UPDATE operators SET disabled = true WHERE username = 'commander'")
+            assert await _status(s, "GET", f"{server.url}/api/snapshot", token) == 401
+            with pytest.raises(websockets.InvalidStatus):
+                async with websockets.connect(f"{server.ws_url}/ws/live",
+                                              additional_headers={"Authorization": f"Bearer {token}"}):
+                    pass
+    finally:
+        await conn.close()
+
+
+async def test_password_checks_run_off_the_event_loop_and_are_bounded(server: Server) -> None:
+    """Twelve logins at once (argon2: ~0.1-0.4 s of CPU each) do not stall the server: health
+    answers promptly meanwhile (it took 3.3 s behind 40 logins), and logins beyond the pending
+    bound get 503 with Retry-After instead of queueing."""
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as s:
+        async def login() -> tuple[int, str | None]:
+            async with s.post(f"{server.url}/api/login",
+                              json={"username": "operator", "password": server.passwords["operator"]}) as r:
+                return r.status, r.headers.get("Retry-After")
+
+        async def health_worst(stop: asyncio.Event) -> float:
+            worst = 0.0
+            while not stop.is_set():
+                t0 = loop.time()
+                async with s.get(f"{server.url}/api/health") as r:
+                    assert r.status == 200
+                worst = max(worst, loop.time() - t0)
+                await asyncio.sleep(0.05)
+            return worst
+
+        stop = asyncio.Event()
+        prober = asyncio.create_task(health_worst(stop))
+        await asyncio.sleep(0.2)
+        results = await asyncio.gather(*(login() for _ in range(12)))
+        stop.set()
+        worst = await prober
+    statuses = [st for st, _ in results]
+    assert set(statuses) <= {200, 503} and statuses.count(200) >= 8, statuses
+    assert all(retry == "1" for st, retry in results if st == 503)
+    assert worst < 1.0, f"health took {worst:.2f} s while passwords were checked"
+
+
+async def test_spraying_usernames_from_one_address_is_limited(server: Server) -> None:
+    """Failed logins count per client address too, not only per address and username (which
+    let one address try every username)."""
+    statuses = []
+    async with aiohttp.ClientSession() as s:
+        for i in range(12):
+            async with s.post(f"{server.url}/api/login", json={"username": f"user{i}", "password": "guess-123"}) as r:
+                statuses.append(r.status)
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
