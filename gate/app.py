@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from eventguard.wire import (
     encode,
 )
 from gate import qr
-from gate.errors import SourceError
+from gate.errors import Overloaded, SourceError
 from gate.service import GateCache, GateConfig, GateService, ScanResult
 from gate.sources import CaptureSource, FolderSource
 from vision.errors import ImageError
@@ -64,6 +64,28 @@ class TerminalConfig:
     thumb_width: int = 160
     source_lane: int = 0
     repeat_s: float = 5.0  # a camera showing the same QR again within this is not rescanned
+    max_in_flight: int = 4  # scans at once through POST /scan (upload, decoded frame, verdict)
+
+
+class Admission:
+    """At most `limit` uploaded scans in progress, from reading the body to the verdict; one
+    more is refused at once rather than queued, so a burst never piles up uploads and decoded
+    frames in memory or waits behind them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot for one scan (Overloaded when none is free)."""
+        if self.in_flight >= self.limit:
+            raise Overloaded(f"{self.in_flight} scans in progress")
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
 
 class Terminal:
@@ -171,6 +193,7 @@ class Terminal:
         await self.broadcast(msgspec.structs.replace(order, status="acknowledged"))
 
 
+ADMISSION = web.AppKey("admission", Admission)
 SERVICE = web.AppKey("gate_service", GateService)
 TERMINAL = web.AppKey("terminal", Terminal)
 CONFIG = web.AppKey("terminal_config", TerminalConfig)
@@ -187,6 +210,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ImageError as err:
         return _error(400, err.code, str(err))
+    except Overloaded:
+        resp = _error(503, Overloaded.code, "the gate is busy with other scans; retry in a second")
+        resp.headers["Retry-After"] = "1"
+        return resp
     except WireError as err:
         return web.json_response({"error": "bad_request", "field": err.field, "message": str(err)}, status=400)
     except web.HTTPRequestEntityTooLarge:
@@ -243,17 +270,19 @@ def result_json(result: ScanResult) -> dict[str, Any]:
 async def scan(request: web.Request) -> web.Response:
     """Decide one uploaded image: raw JPEG/PNG body, or multipart with a file field "image"."""
     query = decode_query(ScanQuery, request.query)
-    if request.content_type.startswith("multipart/"):
-        form = await request.post()
-        field = form.get("image")
-        if not isinstance(field, FileField):
-            raise bad_request("multipart body needs a file field named 'image'")
-        data = field.file.read()
-    else:
-        data = await request.read()
-    svc = request.app[SERVICE]
-    frame = await asyncio.get_running_loop().run_in_executor(svc.cpu, decode_bytes, data)
-    result = await request.app[TERMINAL].scan(frame, lane=query.lane, direction=query.direction)
+    with request.app[ADMISSION].slot():  # before the body is read: a refused upload costs nothing
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            field = form.get("image")
+            if not isinstance(field, FileField):
+                raise bad_request("multipart body needs a file field named 'image'")
+            data = field.file.read()
+        else:
+            data = await request.read()
+        svc = request.app[SERVICE]
+        frame = await asyncio.get_running_loop().run_in_executor(svc.cpu, decode_bytes, data)
+        del data
+        result = await request.app[TERMINAL].scan(frame, lane=query.lane, direction=query.direction)
     return web.json_response(result_json(result))
 
 
@@ -336,6 +365,7 @@ def create_gate_app(service: GateService, cfg: TerminalConfig,
     app[SERVICE] = service
     app[CONFIG] = cfg
     app[TERMINAL] = Terminal(service, cfg)
+    app[ADMISSION] = Admission(cfg.max_in_flight)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await service.start()
