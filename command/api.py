@@ -11,10 +11,10 @@ from command.appkeys import POOL, SERVICE, SETTINGS, VENUE
 from command.auth import STAFF, PasswordChecks, Principal, Role
 from command.errors import AuthError
 from command.ratelimit import LoginLimits
-from command.requests import bad_request, json_body
+from command.requests import read_body
 from command.routing import guarded, public
 from command.security import COOKIE, bearer
-from eventguard.wire import to_builtins
+from eventguard.wire import LoginBody, to_builtins
 
 routes = web.RouteTableDef()
 LOGIN_LIMITS = web.AppKey("login_limits", LoginLimits)
@@ -33,17 +33,11 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": db})
 
 
-LOGIN_BODY = {"type": "object", "required": ["username", "password"],
-              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
-
-
-@public(routes, "POST", "/api/login", body=LOGIN_BODY, tag="auth")
+@public(routes, "POST", "/api/login", body=LoginBody, tag="auth")
 async def login(request: web.Request) -> web.Response:
     """Username + password -> session token (also set as an HttpOnly cookie)."""
-    body = await json_body(request)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise bad_request("username and password are required strings")
+    body = await read_body(request, LoginBody)
+    username, password = body.username, body.password
     limits, clock, client = request.app[LOGIN_LIMITS], request.app[SERVICE].clock, request.remote or "-"
     if not limits.allowed(client, username, clock()):
         raise web.HTTPTooManyRequests(text=json.dumps({"error": "rate_limited",

@@ -28,6 +28,7 @@ from eventguard.codes import (
     OrderStatus,
     Reason,
     UnitKind,
+    UnitStatus,
     Verdict,
     WatchSeverity,
 )
@@ -41,6 +42,8 @@ MAX_LANES = 64
 
 _NO_CONTROLS = r"^[^\x00-\x1f\x7f]*\Z"  # no NUL, CR, LF, ESC or other control character
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z"  # free text: tab and newlines allowed
+_NAME = r"^(?!\s*\Z)[^\x00-\x1f\x7f]+\Z"  # a one-line name that is not blank
+
 
 Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=_NO_CONTROLS)]
 """An identifier (event, gate, ticket, list, entry, batch, zone, unit, user)."""
@@ -60,6 +63,14 @@ ParamValue = Annotated[str, Meta(max_length=200, pattern=_NO_CONTROLS)] | int | 
 OrderParams = Annotated[dict[Annotated[str, Meta(min_length=1, max_length=40, pattern=_NO_CONTROLS)],
                              ParamValue], Meta(max_length=16)]
 """An order's parameters ({"lane": 2}, {"to": "S1"}): at most 16 flat values, each small."""
+# one-line, non-blank names of at most N characters (REST bodies)
+Name40 = Annotated[str, Meta(min_length=1, max_length=40, pattern=_NAME)]
+Name64 = Annotated[str, Meta(min_length=1, max_length=64, pattern=_NAME)]
+Name80 = Annotated[str, Meta(min_length=1, max_length=80, pattern=_NAME)]
+Name200 = Annotated[str, Meta(min_length=1, max_length=200, pattern=_NAME)]
+Name500 = Annotated[str, Meta(min_length=1, max_length=500, pattern=_NAME)]
+Coord = Annotated[float, Meta(ge=-100_000.0, le=100_000.0)]
+"""A position on the venue plan, in metres (finite: NaN and Infinity are not JSON here)."""
 
 
 class Msg(msgspec.Struct, frozen=True, tag_field="type", kw_only=True):
@@ -439,6 +450,67 @@ class ScanQuery(Query, frozen=True):
 
     lane: Lane = 0
     direction: Literal["entry", "exit"] = "entry"
+
+
+class LoginBody(Body, frozen=True):
+    """POST /api/login."""
+
+    username: Name64
+    password: Annotated[str, Meta(min_length=1, max_length=1024)]  # argon2 hashes what it is given
+
+
+class IncidentBody(Body, frozen=True):
+    """POST /api/incidents."""
+
+    kind: Name40
+    severity: IncidentSeverity
+    location: Name80
+    note: Annotated[str, Meta(max_length=500, pattern=_TEXT)] | None = None
+    x: Coord | None = None
+    y: Coord | None = None
+    alert_ids: Annotated[tuple[RowId, ...], Meta(max_length=100)] | None = None
+
+
+class UnitBody(Body, frozen=True):
+    """POST /api/units."""
+
+    id: Name40
+    kind: UnitKind
+    name: Name80
+    status: UnitStatus | None = None
+    x: Coord | None = None
+    y: Coord | None = None
+
+
+class OrderBody(Body, frozen=True):
+    """POST /api/orders."""
+
+    kind: OrderKind
+    target: Name80
+    location: Name80 | None = None
+    note: Annotated[str, Meta(max_length=1000, pattern=_TEXT)] | None = None
+    params: OrderParams | None = None
+    incident_id: RowId | None = None
+
+
+class WatchlistBody(Body, frozen=True):
+    """POST /api/watchlists."""
+
+    name: Name200
+    severity: WatchSeverity
+
+
+class WatchlistEntryForm(Body, frozen=True):
+    """POST /api/watchlists/{id}/entries: the text fields of the multipart form."""
+
+    label: Name200
+    id_hash: Annotated[str, Meta(max_length=128, pattern=r"^(?:[0-9a-fA-F]{2})*\Z")] = ""
+
+
+class RevokeBody(Body, frozen=True):
+    """POST /api/tickets/{id}/revoke."""
+
+    reason: Name500
 
 
 # ---- codec -------------------------------------------------------------------------------
