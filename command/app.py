@@ -22,6 +22,7 @@ from command.live_ws import live_ws
 from command.ratelimit import LoginLimits
 from command.service import CommandService
 from command.sync import feed_ctx
+from eventguard.browser import SECURITY_HEADERS, needs_origin_check, same_origin
 from eventguard.config import Venue
 from eventguard.settings import ServerSettings
 
@@ -49,14 +50,21 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Conservative headers for the pages: no framing, no sniffing, same-origin only."""
-    resp = await handler(request)
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("X-Frame-Options", "DENY")
-    resp.headers.setdefault("Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:")
-    return resp
+async def origin_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Requests that change state and websocket upgrades from a page of another origin are
+    refused (a session cookie alone must not be enough: CSRF, cross-site websocket hijacking)."""
+    if needs_origin_check(request.method, request.headers.get("Upgrade")) and not same_origin(
+            request.headers.get("Origin"), scheme=request.scheme, host=request.host,
+            allowed=request.app[SETTINGS].allowed_origins):
+        return web.json_response({"error": "bad_origin", "message": "request from another origin refused"},
+                                 status=403)
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response (pages, API, static files, errors, websocket handshakes)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -97,8 +105,8 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     """The command server application (the database pool opens on startup)."""
-    app = web.Application(middlewares=[errors_middleware, security_headers],
-                          client_max_size=settings.max_upload_bytes)
+    app = web.Application(middlewares=[errors_middleware, origin_check], client_max_size=settings.max_upload_bytes)
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[VENUE] = venue
     app[HUB] = Hub(settings.live_queue)

@@ -51,6 +51,8 @@ class ServerSettings:
     tick_s: float = 1.0  # alert evaluation / grid publishing interval
     live_interval_s: float = 0.1  # crowd deltas to live maps are coalesced to this rate
     order_ack_timeout_s: float = 60.0  # unacknowledged orders escalate after this
+    allowed_origins: tuple[str, ...] = ()  # pages of these origins may post too (e.g. behind a proxy)
+    header_timeout_s: float = 10.0  # a connection must send a whole request head within this
 
     def validate(self) -> ServerSettings:
         """Refuse unsafe combinations; return self for chaining."""

@@ -26,6 +26,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 from aiohttp.web_request import FileField
 
+from eventguard.browser import SECURITY_HEADERS, needs_origin_check, same_origin
 from eventguard.errors import WireError
 from eventguard.settings import WEB_DIR
 from eventguard.wire import (
@@ -51,6 +52,7 @@ from vision.image import MAX_BYTES, Frame, decode_bytes
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COOKIE = "eg_terminal"
+HEADER_TIMEOUT_S = 10.0  # a connection must send a whole request head within this (slowloris)
 _OPEN_PATHS = frozenset({"/", "/api/health"})
 
 
@@ -240,6 +242,21 @@ def _valid(request: web.Request, token: str | None) -> bool:
 
 
 @web.middleware
+async def origin_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A scan or a terminal websocket from a page of another origin is refused (CSRF)."""
+    if needs_origin_check(request.method, request.headers.get("Upgrade")) and not same_origin(
+            request.headers.get("Origin"), scheme=request.scheme, host=request.host):
+        return _error(403, "bad_origin", "request from another origin refused")
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response of the gate (page, API, static files, errors, websocket handshakes)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+@web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Everything but the page and the health check needs the terminal token."""
     if request.path not in _OPEN_PATHS and not request.path.startswith("/static/") \
@@ -361,7 +378,9 @@ async def run_source(term: Terminal, source: CaptureSource | FolderSource, *, la
 def create_gate_app(service: GateService, cfg: TerminalConfig,
                     source: CaptureSource | FolderSource | None = None) -> web.Application:
     """The gate's app; it starts and stops `service` (and the source loop) with the app."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=cfg.max_upload_bytes)
+    app = web.Application(middlewares=[errors_middleware, origin_check, auth_middleware],
+                          client_max_size=cfg.max_upload_bytes)
+    app.on_response_prepare.append(security_headers)
     app[SERVICE] = service
     app[CONFIG] = cfg
     app[TERMINAL] = Terminal(service, cfg)
@@ -411,7 +430,7 @@ async def serve(cfg: GateConfig, cache: GateCache, tcfg: TerminalConfig, *, host
                 source: CaptureSource | FolderSource | None = None) -> None:
     """Run a gate until cancelled (the CLI's `gate run`)."""
     service = GateService(cfg, cache)
-    runner = web.AppRunner(create_gate_app(service, tcfg, source))
+    runner = web.AppRunner(create_gate_app(service, tcfg, source), keepalive_timeout=HEADER_TIMEOUT_S)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

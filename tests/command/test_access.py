@@ -172,3 +172,68 @@ async def test_spraying_usernames_from_one_address_is_limited(server: Server) ->
             async with s.post(f"{server.url}/api/login", json={"username": f"user{i}", "password": "guess-123"}) as r:
                 statuses.append(r.status)
     assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+
+
+async def test_cross_origin_state_changes_and_websocket_upgrades_are_refused(server: Server) -> None:
+    """A page of another origin (another port counts) cannot ride the session cookie: its POSTs
+    (text/plain included) and its /ws/live upgrade are refused; the same origin is served."""
+    token = await server.login("commander")
+    evil = "http://127.0.0.1:1"
+    jar = aiohttp.CookieJar(unsafe=True)
+    jar.update_cookies({"eg_session": token})
+    async with aiohttp.ClientSession(cookie_jar=jar) as s:
+        for ctype in ("application/json", "text/plain"):
+            async with s.post(f"{server.url}/api/units", data='{"id": "u1", "kind": "medic", "name": "M"}',
+                              headers={"Origin": evil, "Content-Type": ctype}) as r:
+                assert (r.status, (await r.json())["error"]) == (403, "bad_origin")
+        async with s.post(f"{server.url}/api/logout", headers={"Origin": "null"}) as r:
+            assert r.status == 403
+        async with s.post(f"{server.url}/api/units", json={"id": "u1", "kind": "medic", "name": "M"},
+                          headers={"Origin": server.url}) as r:
+            assert r.status == 200
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            await s.ws_connect(f"{server.ws_url}/ws/live", origin=evil)
+        assert err.value.status == 403
+        async with s.ws_connect(f"{server.ws_url}/ws/live", origin=server.url) as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+
+
+async def test_every_response_carries_the_security_headers(server: Server) -> None:
+    token = await server.login("viewer")
+    async with aiohttp.ClientSession() as s:
+        for path, status in (("/", 200), ("/static/app.js", 200), ("/api/health", 200), ("/api/nope", 404),
+                             ("/api/snapshot", 401), ("/static/../README.md", 404)):
+            async with s.get(f"{server.url}{path}") as r:
+                assert r.status == status, path
+                assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"], path
+                assert r.headers["X-Content-Type-Options"] == "nosniff"
+                assert r.headers["X-Frame-Options"] == "DENY"
+                assert r.headers["Referrer-Policy"] == "no-referrer"
+        async with s.ws_connect(f"{server.ws_url}/ws/live", headers={"Authorization": f"Bearer {token}"}) as ws:
+            await ws.receive(timeout=10)
+
+
+async def test_a_connection_that_never_finishes_its_request_head_is_closed(
+        db_url: str, venue: object, tmp_path: object) -> None:
+    """Slowloris: a client that sends a request head byte by byte (or never ends it) is cut
+    off after header_timeout_s (aiohttp waited an hour by default)."""
+    from command import server as command_server
+    from command.db.embedded import free_port
+    from eventguard.config import Venue
+
+    assert isinstance(venue, Venue)
+    port = free_port()
+    runner = await command_server.start(ServerSettings(port=port, database_url=db_url, header_timeout_s=1.0), venue)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        await writer.drain()
+        t0 = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, nothing answered
+        assert asyncio.get_running_loop().time() - t0 < 5
+        writer.close()
+        # a normal client is served
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/api/health") as r:
+            assert r.status == 200
+    finally:
+        await runner.cleanup()

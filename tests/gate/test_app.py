@@ -259,3 +259,24 @@ async def test_scan_admission_answers_503_when_every_slot_is_taken(tmp_path: Pat
         assert runner.app is not None and runner.app[ADMISSION].in_flight == 0
     finally:
         await runner.cleanup()
+
+
+async def test_gate_pages_carry_security_headers_and_refuse_other_origins(gate: Gate) -> None:
+    """The terminal page had no security headers, and any page could post scans or open the
+    terminal websocket with the cookie: now every response carries the headers, and POST /scan
+    and /ws/terminal from another origin are refused."""
+    async with aiohttp.ClientSession() as s:
+        for path, headers in (("/", {}), ("/api/state", AUTH), ("/api/health", {}), ("/nope", AUTH)):
+            async with s.get(gate.url + path, headers=headers) as r:
+                assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"], path
+                assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+                assert r.headers["Referrer-Policy"] == "no-referrer"
+        async with s.post(gate.url + "/scan", data=b"x", headers={**AUTH, "Origin": "http://evil.example"}) as r:
+            assert (r.status, (await r.json())["error"]) == (403, "bad_origin")
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            await s.ws_connect(f"{gate.url.replace('http', 'ws')}/ws/terminal?token={TOKEN}",
+                               origin="http://evil.example")
+        assert err.value.status == 403
+        async with s.ws_connect(f"{gate.url.replace('http', 'ws')}/ws/terminal?token={TOKEN}", origin=gate.url) as ws:
+            assert json.loads((await ws.receive(timeout=5)).data)["type"] == "terminal_status"
+    assert gate.service.journal.pending() == 0
