@@ -9,13 +9,15 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from command.db.embedded import EmbeddedPostgres
+from eventguard.logs import EscapingFormatter
 from eventguard.settings import data_dir
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Plain, timestamped logs on stderr."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    """Plain, timestamped logs on stderr, one line per message (control characters escaped)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
 
