@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -67,4 +68,32 @@ class ServerSettings:
                 f"refusing to serve on non-loopback address {self.host} without TLS; "
                 "give --tls-cert/--tls-key or --allow-insecure"
             )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class GateEndpoints:
+    """Where a gate listens (its terminal app) and the command server it streams to."""
+
+    host: str
+    server_url: str  # ws://host:port/ws/gate or wss://...
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_insecure: bool = False
+
+    def validate(self) -> GateEndpoints:
+        """Refuse clear text off the machine unless told (--allow-insecure); return self."""
+        url = urlsplit(self.server_url)
+        if url.scheme not in ("ws", "wss") or not url.hostname:
+            raise ConfigError(f"--server must be a ws:// or wss:// URL, not {self.server_url!r}")
+        if url.scheme == "ws" and not is_loopback(url.hostname) and not self.allow_insecure:
+            raise ConfigError(
+                f"refusing a clear-text uplink to non-loopback host {url.hostname} (its gate token and "
+                "every admission would cross the network unencrypted); use wss:// or --allow-insecure")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("give both --tls-cert and --tls-key, or neither")
+        if not is_loopback(self.host) and self.tls_cert is None and not self.allow_insecure:
+            raise ConfigError(
+                f"refusing to serve the gate terminal on non-loopback address {self.host} without TLS; "
+                "give --tls-cert/--tls-key or --allow-insecure")
         return self

@@ -15,6 +15,7 @@ import contextlib
 import hmac
 import json
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -427,13 +428,17 @@ def _report_source_end(task: asyncio.Task[None]) -> None:
 
 
 async def serve(cfg: GateConfig, cache: GateCache, tcfg: TerminalConfig, *, host: str, port: int,
-                source: CaptureSource | FolderSource | None = None) -> None:
-    """Run a gate until cancelled (the CLI's `gate run`)."""
+                source: CaptureSource | FolderSource | None = None, tls: tuple[Path, Path] | None = None) -> None:
+    """Run a gate until cancelled (the CLI's `gate run`; tls: certificate and key files)."""
+    ctx = None
+    if tls is not None:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(*tls)
     service = GateService(cfg, cache)
     runner = web.AppRunner(create_gate_app(service, tcfg, source), keepalive_timeout=HEADER_TIMEOUT_S)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ctx).start()
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -8,7 +8,6 @@ All methods are blocking; the service calls them through its single journal thre
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import msgspec
 
 from eventguard.wire import EventKind, GateEvent, WatchlistHitReport
+from gate.private_files import open_private
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -49,8 +49,7 @@ class Journal:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = open_private(self.path)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # fsync on every commit

@@ -124,3 +124,17 @@ def test_a_venue_typo_stops_the_program_with_one_line(tmp_path: Path, command: l
     assert out.returncode == 2
     assert out.stderr.strip() == (f"error: {venue}: unknown key 'warning_densty' in [thresholds]; "
                                   "did you mean 'warning_density'?")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--host", "0.0.0.0"], "without TLS"),
+    (["--server", "ws://192.0.2.10:8080/ws/gate"], "clear-text uplink"),
+])
+def test_gate_run_refuses_clear_text_off_the_machine(tmp_path: Path, extra: list[str], message: str) -> None:
+    token = tmp_path / "token"
+    token.write_text("gate-token-0123456789\n")
+    args = ["gate", "run", "--gate-id", "N1", "--server", "ws://127.0.0.1:9/ws/gate", "--token-file", str(token),
+            "--journal", str(tmp_path / "j.sqlite"), "--no-face"]
+    out = subprocess.run([*EG, *args, *extra], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert not (tmp_path / "j.sqlite").exists()  # refused before anything started
