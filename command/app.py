@@ -15,12 +15,13 @@ from command import api, ops_api, tickets_api, watchlists
 from command.appkeys import HUB, POOL, SERVICE, SETTINGS, VENUE
 from command.auth import PasswordChecks
 from command.db.migrate import migrate
-from command.errors import CommandError
+from command.errors import CommandError, ValueRefused
 from command.gate_ws import gate_ws
 from command.hub import Hub
 from command.live_ws import live_ws
 from command.ratelimit import LoginLimits
 from command.service import CommandService
+from command.store import REFUSED
 from command.sync import feed_ctx
 from eventguard.browser import SECURITY_HEADERS, needs_origin_check, same_origin
 from eventguard.config import Venue
@@ -44,6 +45,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                                      status=err.status, headers={k: v for k, v in err.headers.items()
                                                                  if k.lower() in ("allow", "retry-after")})
         raise
+    except REFUSED as err:  # a value no check caught and the database refused: the client's
+        log.warning("%s %s: value refused by the database: %s", request.method, request.path, err)
+        return web.json_response({"error": ValueRefused.code, "message": "a value was refused by the database"},
+                                 status=ValueRefused.status)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal", "message": "internal server error"}, status=500)

@@ -24,6 +24,7 @@ from eventguard.wire import (
     OrderAck,
     Ping,
     Pong,
+    RejectedEvent,
     SyncRequest,
     WatchlistHitReport,
     Welcome,
@@ -86,11 +87,12 @@ async def _handle(ws: web.WebSocketResponse, service: CommandService, lists: Gat
         await send(ws, ErrorMsg(code="bad_message", message=str(err), field=err.field))
         return
     if isinstance(m, EventBatch):
-        foreign = [e.event_id for e in m.events if e.gate_id != gate_id]
-        if foreign:
-            await send(ws, ErrorMsg(code="wrong_gate", field="gate_id",
-                                    message=f"batch {m.batch_id}: events of another gate refused ({foreign[0]})"))
-            return
+        if any(e.gate_id != gate_id for e in m.events):  # a gate token is scoped to its gate
+            own = tuple(e for e in m.events if e.gate_id == gate_id)
+            rejected = (*rejected, *(RejectedEvent(i, e.event_id, "gate_id",
+                                                   f"event of gate {e.gate_id} sent by gate {gate_id}", encode(e))
+                                     for i, e in enumerate(m.events) if e.gate_id != gate_id))
+            m = EventBatch(batch_id=m.batch_id, events=own)
         try:
             ack = await service.ingest(m, gate_id, rejected)
         except StoreUnavailable as err:

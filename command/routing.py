@@ -12,10 +12,12 @@ import msgspec
 from aiohttp import web
 
 from command.auth import Principal, Role
+from command.errors import NotFound
 from command.security import principal
 from eventguard.wire import Body
 
 GuardedHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+MAX_PATH_ID = 128  # a path parameter longer than any id, or with control characters, names no row
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,9 @@ def guarded(routes: web.RouteTableDef, method: str, path: str, roles: frozenset[
     def deco(fn: GuardedHandler) -> GuardedHandler:
         async def handler(request: web.Request) -> web.StreamResponse:
             who = await principal(request, *allowed)
+            for name, value in request.match_info.items():  # ids in the path: no such row
+                if len(value) > MAX_PATH_ID or not value.isprintable():
+                    raise NotFound(f"no such {name}")
             return await fn(request, who)
 
         handler.__doc__ = fn.__doc__

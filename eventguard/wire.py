@@ -40,9 +40,11 @@ MAX_LANES = 64
 
 # ---- field types: every value a client sends is checked here, once ------------------------
 
-_NO_CONTROLS = r"^[^\x00-\x1f\x7f]*\Z"  # no NUL, CR, LF, ESC or other control character
-_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z"  # free text: tab and newlines allowed
-_NAME = r"^(?!\s*\Z)[^\x00-\x1f\x7f]+\Z"  # a one-line name that is not blank
+# control characters (C0, DEL, C1), line and paragraph separators, bidirectional overrides
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+_NO_CONTROLS = rf"^[^{_CONTROLS}]*\Z"  # no NUL, CR, LF, ESC, ... in an id or a one-line value
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*\Z"  # free text: tab, newlines
+_NAME = rf"^(?!\s*\Z)[^{_CONTROLS}]+\Z"  # a one-line name that is not blank
 
 
 Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=_NO_CONTROLS)]
