@@ -3,7 +3,7 @@
 create_gate_app(service, cfg) owns the GateService lifecycle (uplink started on startup,
 threads and journal released on cleanup) and, when given a frame source, a loop feeding it.
 Every route except the page itself needs the local terminal token (bearer header, the
-`eg_terminal` cookie set by `/?token=...`, or `?token=` on the websocket). Errors are JSON
+`eg_terminal` cookie set by `/?token=...`, or `?token=` on the websocket only). Errors are JSON
 with a stable code; a client never sees a stack trace.
 """
 
@@ -235,7 +235,10 @@ def _token(request: web.Request) -> str | None:
     h = request.headers.get("Authorization", "")
     if h.lower().startswith("bearer "):
         return h[7:].strip() or None
-    return request.cookies.get(COOKIE) or request.query.get("token") or None
+    token = request.cookies.get(COOKIE)
+    if not token and request.headers.get("Upgrade", "").lower() == "websocket":
+        token = request.query.get("token")  # a browser cannot set a header on a websocket
+    return token or None
 
 
 def _valid(request: web.Request, token: str | None) -> bool:

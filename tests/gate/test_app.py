@@ -96,6 +96,8 @@ async def test_token_is_required(gate: Gate) -> None:
             assert r.status == 200
         async with s.get(gate.url + "/api/state") as r:  # cookie from the page visit
             assert r.status == 200
+    async with aiohttp.ClientSession() as s, s.get(gate.url + "/api/state?token=" + TOKEN) as r:
+        assert r.status == 401  # a token in a URL: websocket upgrades only
 
 
 async def test_scan_raw_and_multipart_then_state_and_terminal_push(gate: Gate) -> None:
