@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
+import msgspec
 from aiohttp import web
 
 from command import alerts as al
 from command import dispatch, store
 from command.density import GridMapper, zone_state
-from command.errors import StoreUnavailable, ValueRefused
+from command.errors import NotFound, StoreUnavailable, ValueRefused
 from command.forecast import time_to_capacity
 from command.hub import Hub
 from command.state import CrowdState
@@ -174,6 +175,11 @@ class CommandService:
                     # imported here: command.watchlists imports command.appkeys, which imports this module
                     from command import watchlist_store
 
+                    # the list and severity are the server's, not what the gate says they are
+                    truth = await watchlist_store.entry_list(conn, report.entry_id)
+                    if truth is None:
+                        raise NotFound(f"no watchlist entry {report.entry_id}")
+                    report = msgspec.structs.replace(report, list_id=truth[0], severity=truth[1])
                     if not await watchlist_store.store_hit(conn, gate_id, report):
                         return  # a replayed report: stored, audited and alerted the first time
                     await store.audit(conn, gate_id, "gate", "watchlist_hit", report.entry_id,
