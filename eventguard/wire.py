@@ -46,11 +46,12 @@ _NO_CONTROLS = rf"^[^{_CONTROLS}]*\Z"  # no NUL, CR, LF, ESC, ... in an id or a 
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*\Z"  # free text: tab, newlines
 _NAME = rf"^(?!\s*\Z)[^{_CONTROLS}]+\Z"  # a one-line name that is not blank
 
-
 Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=_NO_CONTROLS)]
 """An identifier (event, gate, ticket, list, entry, batch, zone, unit, user)."""
 ShortText = Annotated[str, Meta(max_length=200, pattern=_NO_CONTROLS)]
-Text = Annotated[str, Meta(max_length=2000, pattern=_TEXT)]
+Note = Annotated[str, Meta(max_length=500, pattern=_TEXT)]
+"""Free text (tabs and newlines allowed, no other control character)."""
+LongNote = Annotated[str, Meta(max_length=1000, pattern=_TEXT)]
 UnixTime = Annotated[float, Meta(ge=0.0, le=4_102_444_800.0)]
 """Unix seconds from 1970 (a gate whose clock was never set still reports) to 2100: finite."""
 Lane = Annotated[int, Meta(ge=0, le=MAX_LANES - 1)]
@@ -467,7 +468,7 @@ class IncidentBody(Body, frozen=True):
     kind: Name40
     severity: IncidentSeverity
     location: Name80
-    note: Annotated[str, Meta(max_length=500, pattern=_TEXT)] | None = None
+    note: Note | None = None
     x: Coord | None = None
     y: Coord | None = None
     alert_ids: Annotated[tuple[RowId, ...], Meta(max_length=100)] | None = None
@@ -490,7 +491,7 @@ class OrderBody(Body, frozen=True):
     kind: OrderKind
     target: Name80
     location: Name80 | None = None
-    note: Annotated[str, Meta(max_length=1000, pattern=_TEXT)] | None = None
+    note: LongNote | None = None
     params: OrderParams | None = None
     incident_id: RowId | None = None
 

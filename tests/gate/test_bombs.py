@@ -56,13 +56,15 @@ async def test_a_gate_process_refuses_the_bomb_set_within_300_mb(tmp_path: Path)
                     async with s.post(url + "/scan", data=data, headers=auth) as r:
                         body = await r.json()
                         assert (r.status, body["error"]) == (400, code), (name, body)
-            # several at once, too
-            async def post(data: bytes) -> int:
+            # several at once, too (beyond the gate's scan slots: 503 busy, refused before reading)
+            async def post(data: bytes, code: str) -> bool:
                 async with s.post(url + "/scan", data=data, headers=auth) as r:
-                    return r.status
+                    body = await r.json()
+                    assert (r.status, body["error"]) in ((400, code), (503, "busy")), body
+                    return r.status == 400
 
-            statuses = await asyncio.gather(*(post(d) for d, _ in list(bombs.bombs().values()) * 3))
-            assert set(statuses) == {400}
+            refused = await asyncio.gather(*(post(d, c) for d, c in list(bombs.bombs().values()) * 3))
+            assert any(refused)
             # and it still decides a real image
             ok, png = cv2.imencode(".png", np.full((240, 320, 3), 255, np.uint8))
             async with s.post(url + "/scan", data=png.tobytes(), headers=auth) as r:
