@@ -1,0 +1,1 @@
+import vision  # noqa: F401  (sets OpenCV's decoder pixel cap before anything loads cv2)

@@ -8,17 +8,18 @@ from aiohttp import web
 
 from command import auth, store
 from command.appkeys import POOL, SERVICE, SETTINGS, VENUE
-from command.auth import STAFF, Principal, Role
+from command.auth import STAFF, PasswordChecks, Principal, Role
 from command.errors import AuthError
-from command.ratelimit import RateLimiter
-from command.requests import bad_request, json_body
+from command.ratelimit import LoginLimits
+from command.requests import read_body
 from command.routing import guarded, public
 from command.security import COOKIE, bearer
 from command.service import snapshot_for_viewer
-from eventguard.wire import to_builtins
+from eventguard.wire import LoginBody, to_builtins
 
 routes = web.RouteTableDef()
-LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)
+LOGIN_LIMITS = web.AppKey("login_limits", LoginLimits)
+PASSWORD_CHECKS = web.AppKey("password_checks", PasswordChecks)
 
 
 @public(routes, "GET", "/api/health", tag="meta")
@@ -33,28 +34,23 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": db})
 
 
-LOGIN_BODY = {"type": "object", "required": ["username", "password"],
-              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
-
-
-@public(routes, "POST", "/api/login", body=LOGIN_BODY, tag="auth")
+@public(routes, "POST", "/api/login", body=LoginBody, tag="auth")
 async def login(request: web.Request) -> web.Response:
     """Username + password -> session token (also set as an HttpOnly cookie)."""
-    body = await json_body(request)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise bad_request("username and password are required strings")
-    limiter = request.app[LOGIN_LIMIT]
-    key = f"{request.remote}|{username}"
-    if not limiter.allow(key, request.app[SERVICE].clock()):
+    body = await read_body(request, LoginBody)
+    username, password = body.username, body.password
+    limits, clock, client = request.app[LOGIN_LIMITS], request.app[SERVICE].clock, request.remote or "-"
+    if not limits.allowed(client, username, clock()):
         raise web.HTTPTooManyRequests(text=json.dumps({"error": "rate_limited",
-                                                       "message": "too many login attempts; wait a minute"}),
-                                      content_type="application/json")
+                                                       "message": "too many failed logins; wait a minute"}),
+                                      content_type="application/json", headers={"Retry-After": "60"})
     settings = request.app[SETTINGS]
     async with request.app[POOL].acquire() as conn:
         try:
-            token, who = await auth.login(conn, username, password, settings.session_ttl_s)
+            token, who = await auth.login(conn, username, password, settings.session_ttl_s,
+                                          request.app[PASSWORD_CHECKS])
         except AuthError:
+            limits.failed(client, username, clock())
             await store.audit(conn, username, "-", "login_failed", None, {"remote": request.remote})
             raise
         await store.audit(conn, who.subject, who.role.value, "login", None, {"remote": request.remote})

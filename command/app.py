@@ -13,15 +13,18 @@ from aiohttp import web
 
 from command import api, event_api, ops_api, tickets_api, watchlists
 from command.appkeys import HUB, POOL, SERVICE, SETTINGS, VENUE
+from command.auth import PasswordChecks
 from command.db.binding import bind_event
 from command.db.migrate import migrate
-from command.errors import CommandError
+from command.errors import CommandError, ValueRefused
 from command.gate_ws import gate_ws
 from command.hub import Hub
 from command.live_ws import live_ws
-from command.ratelimit import RateLimiter
+from command.ratelimit import LoginLimits
 from command.service import CommandService
+from command.store import REFUSED
 from command.sync import feed_ctx
+from eventguard.browser import SECURITY_HEADERS, needs_origin_check, same_origin
 from eventguard.config import Venue
 from eventguard.settings import ServerSettings
 
@@ -35,41 +38,52 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except CommandError as err:
-        return web.json_response({"error": err.code, "message": str(err)}, status=err.status)
+        headers = {"Retry-After": str(err.retry_after_s)} if err.retry_after_s is not None else None
+        return web.json_response({"error": err.code, "message": str(err)}, status=err.status, headers=headers)
     except web.HTTPException as err:
         if err.content_type != "application/json" and err.status >= 400:
             return web.json_response({"error": err.reason.lower().replace(" ", "_"), "message": err.reason},
                                      status=err.status, headers={k: v for k, v in err.headers.items()
                                                                  if k.lower() in ("allow", "retry-after")})
         raise
+    except REFUSED as err:  # a value no check caught and the database refused: the client's
+        log.warning("%s %s: value refused by the database: %s", request.method, request.path, err)
+        return web.json_response({"error": ValueRefused.code, "message": "a value was refused by the database"},
+                                 status=ValueRefused.status)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal", "message": "internal server error"}, status=500)
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Conservative headers for the pages: no framing, no sniffing, same-origin only."""
-    resp = await handler(request)
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("X-Frame-Options", "DENY")
-    resp.headers.setdefault("Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:")
-    return resp
+async def origin_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Requests that change state and websocket upgrades from a page of another origin are
+    refused (a session cookie alone must not be enough: CSRF, cross-site websocket hijacking)."""
+    if needs_origin_check(request.method, request.headers.get("Upgrade")) and not same_origin(
+            request.headers.get("Origin"), scheme=request.scheme, host=request.host,
+            allowed=request.app[SETTINGS].allowed_origins):
+        return web.json_response({"error": "bad_origin", "message": "request from another origin refused"},
+                                 status=403)
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response (pages, API, static files, errors, websocket handshakes)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    conn = await asyncpg.connect(settings.admin_database_url or settings.database_url)
+    try:
+        await migrate(conn)
+        await bind_event(conn, app[VENUE].event.id)  # a database serves one event
+    finally:
+        await conn.close()
     pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=10,
                                      command_timeout=30)
     assert pool is not None
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-            await bind_event(conn, app[VENUE].event.id)  # a database serves one event
-    except BaseException:
-        await pool.close()
-        raise
     app[POOL] = pool
     service = CommandService(app[VENUE], pool, app[HUB], order_ack_timeout_s=settings.order_ack_timeout_s)
     await service.start()
@@ -85,6 +99,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await pool.close()
 
 
+async def _password_checks(app: web.Application) -> AsyncIterator[None]:
+    app[api.PASSWORD_CHECKS] = checks = PasswordChecks()
+    yield
+    checks.close()
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     """The live map page."""
     return web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
@@ -92,12 +112,14 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     """The command server application (the database pool opens on startup)."""
-    app = web.Application(middlewares=[errors_middleware, security_headers],
-                          client_max_size=settings.max_upload_bytes)
+    app = web.Application(middlewares=[errors_middleware, origin_check], client_max_size=settings.max_upload_bytes)
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[VENUE] = venue
     app[HUB] = Hub(settings.live_queue)
-    app[api.LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_min)
+    app[api.LOGIN_LIMITS] = LoginLimits(settings.login_attempts_per_min, settings.login_attempts_per_min,
+                                        settings.login_failures_per_min)
+    app.cleanup_ctx.append(_password_checks)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(feed_ctx)  # list sync to gates (LISTEN); needs the database first
     app.add_routes(api.routes)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +14,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from command.errors import AuthError, Forbidden
+from command.errors import AuthError, Busy, Forbidden
 
 _hasher = PasswordHasher()
 # verified against when the user does not exist, so timing does not reveal usernames
@@ -74,14 +76,44 @@ async def create_operator(conn: asyncpg.Connection, username: str, password: str
     )
 
 
-async def login(conn: asyncpg.Connection, username: str, password: str, ttl_s: float) -> tuple[str, Principal]:
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """argon2 verification (slow by design, ~0.1-0.4 s of CPU: run it in PasswordChecks).
+    An unknown user (None) is verified against a dummy hash so timing does not tell."""
+    try:
+        return bool(_hasher.verify(password_hash or _DUMMY_HASH, password)) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class PasswordChecks:
+    """Where password hashes are verified: a small thread pool (argon2 releases the GIL, so the
+    event loop keeps serving), admitting at most `max_pending` checks at once; beyond that a
+    login is answered 503 with Retry-After instead of queueing CPU work without bound."""
+
+    def __init__(self, threads: int = 2, max_pending: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="password-checks")
+        self._slots = asyncio.Semaphore(max_pending)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """verify_password off the event loop (Busy when too many are pending)."""
+        if self._slots.locked():
+            raise Busy("too many logins in progress; try again in a second", retry_after_s=1)
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, verify_password, password_hash, password)
+
+    def close(self) -> None:
+        """Release the threads."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def login(conn: asyncpg.Connection, username: str, password: str, ttl_s: float,
+                checks: PasswordChecks) -> tuple[str, Principal]:
     """Check a password; on success create a session and return (token, principal)."""
     row = await conn.fetchrow(
         "SELECT password_hash, role, disabled FROM operators WHERE username = $1", username)
-    try:
-        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        raise AuthError("wrong username or password") from None
+    if not await checks.verify(row["password_hash"] if row else None, password):
+        raise AuthError("wrong username or password")
     if row is None or row["disabled"]:
         raise AuthError("wrong username or password")
     token = new_token()
@@ -98,9 +130,12 @@ async def logout(conn: asyncpg.Connection, token: str) -> None:
 
 
 async def session_principal(conn: asyncpg.Connection, token: str) -> Principal | None:
-    """The operator behind a session token, or None if unknown/expired."""
+    """The operator behind a session token, or None if unknown, expired or the account is
+    disabled. The role is the account's now, not the one it had at login: a demotion or a
+    disabling takes effect on the very next request."""
     row = await conn.fetchrow(
-        "SELECT username, role FROM sessions WHERE token_hash = $1 AND expires_at > now()",
+        "SELECT o.username, o.role FROM sessions s JOIN operators o ON o.username = s.username"
+        " WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT o.disabled",
         hash_token(token))
     return Principal(row["username"], Role(row["role"])) if row else None
 

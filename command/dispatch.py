@@ -106,6 +106,9 @@ async def issue_order(conn: asyncpg.Connection, *, kind: str, target: str, by: s
                 raise NotFound(f"no unit {target}")
         elif target not in gate_ids:
             raise NotFound(f"no gate {target}")
+        if incident_id is not None and await conn.fetchval(
+                "SELECT 1 FROM incidents WHERE id = $1", incident_id) is None:
+            raise NotFound(f"no incident {incident_id}")
         r = await conn.fetchrow(
             "INSERT INTO orders (kind, target, location, params, note, incident_id, issued_by)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",

@@ -5,6 +5,8 @@ EventGuardError (eventguard.errors)
       ├── AuthError              no, wrong or expired credentials (401)
       │    └── Forbidden         authenticated, but role or scope does not allow it (403)
       ├── StoreUnavailable       the database is not reachable; nothing is acknowledged (503)
+      ├── Busy                   too much work in flight; try again after retry_after_s (503)
+      ├── ValueRefused           the database will not take a value it was given (422)
       ├── NotFound               a referenced row does not exist (404)
       ├── Conflict               the action does not fit the current state (409)
       └── AlertError             an operator action on an alert cannot be applied (409)
@@ -22,6 +24,7 @@ class CommandError(EventGuardError):
 
     status = 500
     code = "internal"
+    retry_after_s: int | None = None  # sent as Retry-After when set
 
 
 class AuthError(CommandError):
@@ -43,6 +46,24 @@ class StoreUnavailable(CommandError):
 
     status = 503
     code = "store_unavailable"
+
+
+class Busy(CommandError):
+    """Too much work of this kind is in flight; the client should retry later."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ValueRefused(CommandError):
+    """The database refused a value (out of its range, a constraint); the request is not retried."""
+
+    status = 422
+    code = "value_refused"
 
 
 class NotFound(CommandError):

@@ -10,12 +10,12 @@ from aiohttp import web
 from command import store, sync_store
 from command.appkeys import POOL, SERVICE, VENUE
 from command.auth import Principal, Role
-from command.requests import bad_request, json_body
+from command.requests import read_body
 from command.routing import guarded
+from eventguard.wire import EntryBody
 
 routes = web.RouteTableDef()
 COMMANDERS = frozenset({Role.COMMANDER})
-ENTRY_BODY = {"type": "object", "required": ["open"], "properties": {"open": {"type": "boolean"}}}
 
 
 @guarded(routes, "GET", "/api/event", frozenset(Role), tag="event")
@@ -27,13 +27,10 @@ async def event_state(request: web.Request, who: Principal) -> web.Response:
     return web.json_response({"event_id": venue.event.id, "name": venue.event.name, "entry_open": is_open})
 
 
-@guarded(routes, "POST", "/api/event/entry", COMMANDERS, body=ENTRY_BODY, tag="event")
+@guarded(routes, "POST", "/api/event/entry", COMMANDERS, body=EntryBody, tag="event")
 async def set_entry(request: web.Request, who: Principal) -> web.Response:
     """Close (every gate exit-only) or reopen the event's entry; audited."""
-    body = await json_body(request)
-    is_open = body.get("open")
-    if not isinstance(is_open, bool):
-        raise bad_request("'open' must be true or false")
+    is_open = (await read_body(request, EntryBody)).open
     event_id = request.app[VENUE].event.id
     async with request.app[POOL].acquire() as conn, conn.transaction():
         await sync_store.set_entry(conn, event_id, is_open, who.subject)

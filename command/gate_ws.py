@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import WSMsgType, web
@@ -11,6 +12,7 @@ from command.appkeys import SERVICE
 from command.auth import Role
 from command.errors import CommandError, StoreUnavailable
 from command.security import principal
+from command.service import CommandService
 from command.store import DB_DOWN
 from command.sync import FEED, GateSync
 from eventguard.errors import WireError
@@ -23,10 +25,11 @@ from eventguard.wire import (
     OrderAck,
     Ping,
     Pong,
+    RejectedEvent,
     SyncRequest,
     WatchlistHitReport,
     Welcome,
-    decode_gate_message,
+    decode_from_gate,
     encode,
 )
 
@@ -64,43 +67,54 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
             try:
-                m = decode_gate_message(msg.data)
-            except WireError as err:
-                log.warning("gate %s sent a bad message: %s", who.subject, err)
-                await send(ws, ErrorMsg(code="bad_message", message=str(err)))
-                continue
-            if isinstance(m, EventBatch):
-                foreign = [e.event_id for e in m.events if e.gate_id != who.subject]
-                if foreign:
-                    await send(ws, ErrorMsg(
-                        code="wrong_gate",
-                        message=f"batch {m.batch_id}: events of another gate refused ({foreign[0]})"))
-                    continue
-                try:
-                    ack = await service.ingest(m)
-                except StoreUnavailable as err:
-                    log.warning("batch %s from %s not stored: %s", m.batch_id, who.subject, err)
-                    await send(ws, ErrorMsg(code=err.code,
-                                            message=f"batch {m.batch_id} not stored; retry later"))
-                    continue
-                await send(ws, ack)
-            elif isinstance(m, Ping):
-                await send(ws, Pong(nonce=m.nonce))
-            elif isinstance(m, SyncRequest):
-                if m.event_id != event_id:
-                    await send(ws, ErrorMsg(code="wrong_event",
-                                            message=f"this server serves event {event_id}"))
-                else:
-                    lists.start(m.since_version)
-            elif isinstance(m, WatchlistHitReport | OrderAck):
-                try:
-                    await service.handle_gate_report(who.subject, m)
-                except CommandError as err:
-                    await send(ws, ErrorMsg(code=err.code, message=str(err)))
-                    continue
-                if isinstance(m, WatchlistHitReport):  # stored (now or before): the gate may forget it
-                    await send(ws, HitAck(event_id=m.event_id, entry_id=m.entry_id))
+                await _handle(ws, service, lists, who.subject, event_id, msg.data)
+            except (ConnectionResetError, asyncio.CancelledError):
+                raise
+            except Exception:  # never drop the socket over one message: the gate would resend it
+                log.exception("gate %s: message not handled", who.subject)
+                await send(ws, ErrorMsg(code="internal", message="message not handled; see the server log"))
     finally:
         lists.stop()
         service.gate_disconnected(who.subject, ws)
     return ws
+
+
+async def _handle(ws: web.WebSocketResponse, service: CommandService, lists: GateSync, gate_id: str,
+                  event_id: str, data: str | bytes) -> None:
+    """Answer one message of a gate."""
+    try:
+        m, rejected = decode_from_gate(data)
+    except WireError as err:
+        log.warning("gate %s sent a bad message: %s", gate_id, err)
+        await send(ws, ErrorMsg(code="bad_message", message=str(err), field=err.field))
+        return
+    if isinstance(m, EventBatch):
+        if any(e.gate_id != gate_id for e in m.events):  # a gate token is scoped to its gate
+            own = tuple(e for e in m.events if e.gate_id == gate_id)
+            rejected = (*rejected, *(RejectedEvent(i, e.event_id, "gate_id",
+                                                   f"event of gate {e.gate_id} sent by gate {gate_id}", encode(e))
+                                     for i, e in enumerate(m.events) if e.gate_id != gate_id))
+            m = EventBatch(batch_id=m.batch_id, events=own)
+        try:
+            ack = await service.ingest(m, gate_id, rejected)
+        except StoreUnavailable as err:
+            log.warning("batch %s from %s not stored: %s", m.batch_id, gate_id, err)
+            await send(ws, ErrorMsg(code=err.code, message=f"batch {m.batch_id} not stored; retry later"))
+            return
+        await send(ws, ack)
+    elif isinstance(m, Ping):
+        await send(ws, Pong(nonce=m.nonce))
+    elif isinstance(m, SyncRequest):
+        if m.event_id != event_id:
+            await send(ws, ErrorMsg(code="wrong_event", field="event_id",
+                                    message=f"this server serves event {event_id}"))
+        else:
+            lists.start(m.since_version)
+    elif isinstance(m, WatchlistHitReport | OrderAck):
+        try:
+            await service.handle_gate_report(gate_id, m)
+        except CommandError as err:
+            await send(ws, ErrorMsg(code=err.code, message=str(err)))
+            return
+        if isinstance(m, WatchlistHitReport):  # stored (now or before): the gate may forget it
+            await send(ws, HitAck(event_id=m.event_id, entry_id=m.entry_id))

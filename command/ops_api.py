@@ -9,37 +9,23 @@ from aiohttp import web
 from command import dispatch, store
 from command.appkeys import POOL, SERVICE, VENUE
 from command.auth import ACTORS, STAFF, Principal, Role
-from command.requests import bad_request, json_body
+from command.requests import bad_request, read_body
 from command.routing import guarded, openapi, public
 from command.service import alert_view, for_viewer
-from eventguard.wire import to_builtins
+from eventguard.codes import UnitStatus
+from eventguard.wire import IncidentBody, OrderBody, UnitBody, to_builtins
 
 routes = web.RouteTableDef()
 
 
 def _int(request: web.Request, name: str) -> int:
     try:
-        return int(request.match_info[name])
+        value = int(request.match_info[name])
     except ValueError:
-        raise bad_request(f"{name} must be an integer") from None
-
-
-def _str(body: dict[str, Any], key: str, *, required: bool = True, max_len: int = 500) -> str | None:
-    v = body.get(key)
-    if v is None and not required:
-        return None
-    if not isinstance(v, str) or not v.strip() or len(v) > max_len:
-        raise bad_request(f"'{key}' must be a non-empty string of at most {max_len} characters")
-    return v.strip()
-
-
-def _num(body: dict[str, Any], key: str) -> float | None:
-    v = body.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise bad_request(f"'{key}' must be a number")
-    return float(v)
+        raise bad_request(f"{name} must be an integer", name) from None
+    if not 1 <= value < 2**63:
+        raise bad_request(f"{name} must be between 1 and 2^63-1", name)
+    return value
 
 
 # ---- alerts ---------------------------------------------------------------------------------
@@ -74,12 +60,6 @@ async def resolve_alert(request: web.Request, who: Principal) -> web.Response:
 
 # ---- incidents ---------------------------------------------------------------------------------
 
-INCIDENT_BODY = {"type": "object", "required": ["kind", "severity", "location"], "properties": {
-    "kind": {"type": "string"}, "severity": {"enum": list(dispatch.SEVERITIES)},
-    "location": {"type": "string"}, "note": {"type": "string"}, "x": {"type": "number"},
-    "y": {"type": "number"}, "alert_ids": {"type": "array", "items": {"type": "integer"}}}}
-
-
 @guarded(routes, "GET", "/api/incidents", STAFF, tag="incidents")
 async def list_incidents(request: web.Request, who: Principal) -> web.Response:
     """Open incidents."""
@@ -87,18 +67,14 @@ async def list_incidents(request: web.Request, who: Principal) -> web.Response:
         return web.json_response(to_builtins(await dispatch.list_incidents(conn)))
 
 
-@guarded(routes, "POST", "/api/incidents", ACTORS, body=INCIDENT_BODY, tag="incidents")
+@guarded(routes, "POST", "/api/incidents", ACTORS, body=IncidentBody, tag="incidents")
 async def open_incident(request: web.Request, who: Principal) -> web.Response:
     """Open an incident at a zone or gate."""
-    body = await json_body(request)
-    ids = body.get("alert_ids") or []
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise bad_request("'alert_ids' must be a list of integers")
+    body = await read_body(request, IncidentBody)
     async with request.app[POOL].acquire() as conn:
         inc = await dispatch.open_incident(
-            conn, kind=_str(body, "kind", max_len=40) or "", severity=_str(body, "severity", max_len=20) or "",
-            location=_str(body, "location", max_len=80) or "", note=_str(body, "note", required=False) or "",
-            by=who.subject, x=_num(body, "x"), y=_num(body, "y"), alert_ids=ids)
+            conn, kind=body.kind.strip(), severity=body.severity, location=body.location.strip(),
+            note=(body.note or "").strip(), by=who.subject, x=body.x, y=body.y, alert_ids=body.alert_ids or ())
         await store.audit(conn, who.subject, who.role.value, "incident_open", str(inc.id), to_builtins(inc))
     request.app[SERVICE].publish_ops(incidents=[inc])
     return web.json_response(to_builtins(inc), status=201)
@@ -116,12 +92,6 @@ async def close_incident(request: web.Request, who: Principal) -> web.Response:
 
 # ---- units ---------------------------------------------------------------------------------------
 
-UNIT_BODY = {"type": "object", "required": ["id", "kind", "name"], "properties": {
-    "id": {"type": "string"}, "kind": {"enum": list(dispatch.UNIT_KINDS)}, "name": {"type": "string"},
-    "status": {"enum": ["available", "dispatched", "busy", "off"]}, "x": {"type": "number"},
-    "y": {"type": "number"}}}
-
-
 @guarded(routes, "GET", "/api/units", STAFF, tag="units")
 async def list_units(request: web.Request, who: Principal) -> web.Response:
     """Every unit with status and position."""
@@ -129,30 +99,19 @@ async def list_units(request: web.Request, who: Principal) -> web.Response:
         return web.json_response(to_builtins(await dispatch.list_units(conn)))
 
 
-@guarded(routes, "POST", "/api/units", ACTORS, body=UNIT_BODY, tag="units")
+@guarded(routes, "POST", "/api/units", ACTORS, body=UnitBody, tag="units")
 async def put_unit(request: web.Request, who: Principal) -> web.Response:
     """Create or update a unit."""
-    body = await json_body(request)
-    status = _str(body, "status", required=False) or "available"
-    if status not in ("available", "dispatched", "busy", "off"):
-        raise bad_request("'status' must be available, dispatched, busy or off")
+    body = await read_body(request, UnitBody)
     async with request.app[POOL].acquire() as conn:
-        unit = await dispatch.upsert_unit(conn, unit_id=_str(body, "id", max_len=40) or "",
-                                          kind=_str(body, "kind", max_len=20) or "",
-                                          name=_str(body, "name", max_len=80) or "", status=status,
-                                          x=_num(body, "x"), y=_num(body, "y"))
+        unit = await dispatch.upsert_unit(conn, unit_id=body.id.strip(), kind=body.kind, name=body.name.strip(),
+                                          status=body.status or UnitStatus.AVAILABLE, x=body.x, y=body.y)
         await store.audit(conn, who.subject, who.role.value, "unit_update", unit.id, to_builtins(unit))
     request.app[SERVICE].publish_ops(units=[unit])
     return web.json_response(to_builtins(unit))
 
 
 # ---- orders ----------------------------------------------------------------------------------------
-
-ORDER_BODY = {"type": "object", "required": ["kind", "target"], "properties": {
-    "kind": {"enum": list(dispatch.ORDER_KINDS)}, "target": {"type": "string"},
-    "location": {"type": "string"}, "note": {"type": "string"},
-    "params": {"type": "object"}, "incident_id": {"type": "integer"}}}
-
 
 @guarded(routes, "GET", "/api/orders", STAFF, tag="orders")
 async def list_orders(request: web.Request, who: Principal) -> web.Response:
@@ -162,23 +121,16 @@ async def list_orders(request: web.Request, who: Principal) -> web.Response:
     return web.json_response(to_builtins(orders))
 
 
-@guarded(routes, "POST", "/api/orders", ACTORS, body=ORDER_BODY, tag="orders")
+@guarded(routes, "POST", "/api/orders", ACTORS, body=OrderBody, tag="orders")
 async def issue_order(request: web.Request, who: Principal) -> web.Response:
     """Dispatch a unit, or order a gate to close/open a lane or divert."""
-    body = await json_body(request)
-    params = body.get("params") or {}
-    if not isinstance(params, dict):
-        raise bad_request("'params' must be an object")
-    incident_id = body.get("incident_id")
-    if incident_id is not None and (not isinstance(incident_id, int) or isinstance(incident_id, bool)):
-        raise bad_request("'incident_id' must be an integer")
+    body = await read_body(request, OrderBody)
     venue = request.app[VENUE]
     async with request.app[POOL].acquire() as conn:
         order = await dispatch.issue_order(
-            conn, kind=_str(body, "kind", max_len=20) or "", target=_str(body, "target", max_len=80) or "",
-            by=who.subject, note=_str(body, "note", required=False, max_len=1000) or "",
-            location=_str(body, "location", required=False, max_len=80), params=params,
-            incident_id=incident_id, gate_ids=[g.id for g in venue.gates])
+            conn, kind=body.kind, target=body.target.strip(), by=who.subject, note=(body.note or "").strip(),
+            location=body.location.strip() if body.location else None, params=dict(body.params or {}),
+            incident_id=body.incident_id, gate_ids=[g.id for g in venue.gates])
         await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id), to_builtins(order))
     svc = request.app[SERVICE]
     if order.kind in dispatch.GATE_ORDER_KINDS:

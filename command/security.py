@@ -1,4 +1,5 @@
-"""Request authentication for REST and websockets (bearer header, session cookie, ?token=)."""
+"""Request authentication for REST and websockets (bearer header, session cookie; ?token= on a
+websocket upgrade only, where a browser cannot set a header: URLs end up in logs and histories)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ def bearer(request: web.Request) -> str | None:
     h = request.headers.get("Authorization", "")
     if h.lower().startswith("bearer "):
         return h[7:].strip() or None
-    return request.cookies.get(COOKIE) or request.query.get("token") or None
+    token = request.cookies.get(COOKIE)
+    if not token and request.headers.get("Upgrade", "").lower() == "websocket":
+        token = request.query.get("token")
+    return token or None
 
 
 async def principal(request: web.Request, *roles: Role) -> Principal:

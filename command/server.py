@@ -19,7 +19,10 @@ async def start(settings: ServerSettings, venue: Venue) -> web.AppRunner:
     if settings.tls_cert and settings.tls_key:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
-    runner = web.AppRunner(create_app(settings, venue), access_log=None, shutdown_timeout=2)
+    # keepalive_timeout also bounds the wait for a request head (on a new connection and between
+    # requests): aiohttp closes a connection that has not sent one by then (slowloris)
+    runner = web.AppRunner(create_app(settings, venue), access_log=None, shutdown_timeout=2,
+                           keepalive_timeout=settings.header_timeout_s)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ctx, backlog=2048)
     await site.start()

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -19,7 +19,7 @@ from aiohttp import web
 from command import alerts as al
 from command import dispatch, store
 from command.density import GridMapper, zone_state
-from command.errors import StoreUnavailable
+from command.errors import NotFound, StoreUnavailable, ValueRefused
 from command.forecast import time_to_capacity
 from command.hub import Hub
 from command.state import CrowdState
@@ -37,6 +37,7 @@ from eventguard.wire import (
     OpsUpdate,
     Order,
     OrderAck,
+    RejectedEvent,
     Snapshot,
     UnitView,
     WatchlistHitReport,
@@ -162,14 +163,19 @@ class CommandService:
 
     # ---- ingest ---------------------------------------------------------------------------
 
-    async def ingest(self, batch: EventBatch) -> BatchAck:
-        """Store a batch (idempotently), then update the state and publish the changes."""
+    async def ingest(self, batch: EventBatch, gate_id: str = "",
+                     rejected: Sequence[RejectedEvent] = ()) -> BatchAck:
+        """Store a batch (idempotently; events that cannot be stored are set aside with their
+        reason, `rejected` ones too), then update the state and publish the changes."""
         try:
             async with self.pool.acquire(timeout=5) as conn:
-                stored = await store.store_events(conn, batch.events, self.state.gate_zone,
-                                                  self.venue.event.id)
+                stored = await store.store_events(conn, batch.events, self.state.gate_zone, self.venue.event.id,
+                                                  gate_id=gate_id, batch_id=batch.batch_id, rejected=rejected)
         except store.DB_DOWN as err:
             raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
+        if stored.rejected:
+            log.warning("gate %s batch %s: %d event(s) set aside in rejected_events", gate_id,
+                        batch.batch_id, stored.rejected)
         if stored.conflicts:
             await self._passback_conflicts(stored.conflicts)
         if stored.new:
@@ -179,7 +185,8 @@ class CommandService:
                 self._dirty_gates |= gates
                 self._last_scan_at = max(self._last_scan_at or 0.0, max(e.at for e in stored.new))
                 self._dirty.set()
-        return BatchAck(batch_id=batch.batch_id, stored=len(stored.new), duplicates=stored.duplicates)
+        return BatchAck(batch_id=batch.batch_id, stored=len(stored.new), duplicates=stored.duplicates,
+                        rejected=stored.rejected)
 
     async def reset_presence(self, by: str, role: str) -> int:
         """Mark every ticket inside as outside (synced to gates), zero the zone counters and the
@@ -225,6 +232,11 @@ class CommandService:
                     # imported here: command.watchlists imports command.appkeys, which imports this module
                     from command import watchlist_store
 
+                    # the list and severity are the server's, not what the gate says they are
+                    truth = await watchlist_store.entry_list(conn, report.entry_id)
+                    if truth is None:
+                        raise NotFound(f"no watchlist entry {report.entry_id}")
+                    report = msgspec.structs.replace(report, list_id=truth[0], severity=truth[1])
                     async with self._lock:  # the hit, its audit row and its alert commit together
                         book, change = al.watchlist_alert(
                             self.book, event_id=report.event_id, gate_id=gate_id, list_id=report.list_id,
@@ -246,6 +258,8 @@ class CommandService:
                                                              target=gate_id)
                     await store.audit(conn, gate_id, "gate", "order_ack", str(report.order_id), {"by": report.by})
                     self.publish_ops(orders=[order])
+        except store.REFUSED as err:
+            raise ValueRefused(f"{type(report).__name__} refused by the database: {type(err).__name__}") from err
         except store.DB_DOWN as err:
             raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
 

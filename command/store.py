@@ -1,11 +1,14 @@
 """Thin async data access for the command server: named functions taking a connection.
 
 Driver errors that mean "the database is not there" become StoreUnavailable here, at the
-boundary, so services can decide not to acknowledge.
+boundary, so services can decide not to acknowledge. Errors that mean "the database will not
+take this value" (REFUSED) are told apart from them: such an event is set aside with its
+reason, and the rest of its batch is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ import asyncpg
 
 from eventguard.config import Venue
 from eventguard.presence import Effect, Stay, step
-from eventguard.wire import EventKind, GateEvent
+from eventguard.wire import EventKind, GateEvent, RejectedEvent, encode
 
 DB_DOWN = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -32,6 +35,16 @@ DB_DOWN = (
     ConnectionError,
     TimeoutError,
 )
+
+REFUSED = (
+    asyncpg.DataError,  # class 22: out of range, NUL in text, bad encoding, ...
+    asyncpg.IntegrityConstraintViolationError,  # class 23: a CHECK, NOT NULL, foreign key
+    asyncpg.exceptions.ProgramLimitExceededError,  # class 54: e.g. an index row too large
+    ValueError,  # asyncpg's client-side DataError (an int out of int32 range) is a ValueError
+    OverflowError,  # a time Python cannot represent
+)
+"""The database (or its driver) will not take a value. Catch before DB_DOWN: asyncpg's
+client-side DataError is also an InterfaceError, which DB_DOWN contains."""
 
 
 def ts(t: float) -> datetime:
@@ -94,12 +107,14 @@ ON CONFLICT (gate_id) DO UPDATE SET entries = g.entries + EXCLUDED.entries,
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """Result of storing a batch: the events that were new (the rest were duplicates), what the
-    new entries and exits with a ticket did to presence (event id -> effect), and for a counted
-    exit the gate the ticket came in by (its zone is the one that empties)."""
+    """Result of storing a batch: the events that were new (the rest were duplicates, or
+    `rejected`: set aside with their reason), what the new entries and exits with a ticket did
+    to presence (event id -> effect), and for a counted exit the gate the ticket came in by
+    (its zone is the one that empties)."""
 
     new: tuple[GateEvent, ...]
     duplicates: int
+    rejected: int = 0
     effects: dict[str, Effect] = field(default_factory=dict)
     entered_by: dict[str, str] = field(default_factory=dict)
 
@@ -213,27 +228,54 @@ def _gate_deltas(events: Sequence[GateEvent]) -> dict[str, list[Any]]:
     return d
 
 
-async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
-                       gate_zone: dict[str, str], event_id: str = "") -> Stored:
-    """Insert events idempotently, apply the new ones to presence, and bump counters, in one
-    transaction. Zone counters move only with counted presence effects; gate counters count
-    every decision (throughput)."""
-    if not events:
-        return Stored((), 0)
+async def _insert_events(conn: asyncpg.Connection, events: Sequence[GateEvent]) -> set[str]:
+    """Insert in a savepoint (a refused value leaves the enclosing transaction usable); the
+    ids that were new."""
     cols: list[list[Any]] = [[] for _ in range(11)]
-    for e in events:
-        for i, v in enumerate((e.event_id, e.gate_id, e.kind.value, ts(e.at), e.lane, e.ticket_id,
-                               e.verdict, ",".join(e.reasons), e.zone_from, e.zone_to,
-                               e.latency_ms)):
-            cols[i].append(v)
     async with conn.transaction():
+        for e in events:
+            for i, v in enumerate((e.event_id, e.gate_id, e.kind.value, ts(e.at), e.lane, e.ticket_id,
+                                   e.verdict, ",".join(e.reasons), e.zone_from, e.zone_to,
+                                   e.latency_ms)):
+                cols[i].append(v)
         rows = await conn.fetch(_INSERT_EVENTS, *cols)
-        new_ids = {r["event_id"] for r in rows}
+    return {r["event_id"] for r in rows}
+
+
+def _refusal(err: Exception) -> str:
+    return f"refused by the database: {type(err).__name__}: {err}"
+
+
+async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
+                       gate_zone: dict[str, str], event_id: str = "", *, gate_id: str = "",
+                       batch_id: str = "", rejected: Sequence[RejectedEvent] = ()) -> Stored:
+    """Insert events idempotently, apply the new ones to presence (eventguard.presence) and bump
+    counters, in one transaction. Zone counters move only with counted presence effects; gate
+    counters count every decision (throughput).
+
+    Events the database refuses (REFUSED) are found by inserting one at a time and are set
+    aside in rejected_events with the reason, together with `rejected` (events the decoder
+    refused already); the others are stored all the same."""
+    aside = list(rejected)
+    async with conn.transaction():
+        new_ids: set[str] = set()
+        refused: set[str] = set()
+        if events:
+            try:
+                new_ids = await _insert_events(conn, events)
+            except REFUSED:
+                for i, e in enumerate(events):
+                    try:
+                        new_ids |= await _insert_events(conn, [e])
+                    except REFUSED as err:
+                        refused.add(e.event_id)
+                        aside.append(RejectedEvent(i, e.event_id, None, _refusal(err), encode(e)))
         # a batch may carry the same event twice: count it once
         first = {e.event_id: e for e in reversed(events) if e.event_id in new_ids}
         new = tuple(first[i] for i in dict.fromkeys(e.event_id for e in events) if i in first)
         effects, entered_by = await apply_presence(conn, event_id, new)
-        stored = Stored(new, len(events) - len(new), effects, entered_by)
+        n_refused = sum(1 for e in events if e.event_id in refused)
+        stored = Stored(new, len(events) - len(new) - n_refused, len(aside), effects, entered_by)
         zd = _zone_deltas(stored, gate_zone)
         if zd:
             await conn.execute(_BUMP_ZONES, list(zd), *[[v[i] for v in zd.values()] for i in range(4)])
@@ -241,7 +283,25 @@ async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
         if gd:
             await conn.execute(_BUMP_GATES, list(gd), *[[v[i] for v in gd.values()] for i in range(4)],
                                [ts(v[4]) for v in gd.values()])
+        if aside:
+            await set_aside(conn, gate_id, batch_id, aside)
     return stored
+
+
+def _printable(text: str, limit: int = 2000) -> str:
+    """A reason fit for a text column and a log line: no NUL or control characters, capped."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+
+
+async def set_aside(conn: asyncpg.Connection, gate_id: str, batch_id: str,
+                    rejected: Sequence[RejectedEvent]) -> None:
+    """Keep events that cannot be stored, with their reason (once per gate and payload)."""
+    await conn.executemany(
+        "INSERT INTO rejected_events (gate_id, batch_id, event_id, field, reason, payload, digest)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (gate_id, digest) DO NOTHING",
+        [(gate_id, _printable(batch_id, 128), _printable(r.event_id, 128) if r.event_id else None,
+          _printable(r.field, 128) if r.field else None, _printable(r.reason), r.raw,
+          hashlib.sha256(r.raw).digest()) for r in rejected])
 
 
 async def zone_counters(conn: asyncpg.Connection) -> dict[str, tuple[int, int, int, int]]:

@@ -12,23 +12,16 @@ from command import issuing, store
 from command.appkeys import POOL, VENUE
 from command.auth import ACTORS, Principal
 from command.errors import Conflict, NotFound
-from command.requests import bad_request, json_body
+from command.requests import bad_request, read_body
 from command.routing import guarded
+from eventguard.wire import RevokeBody
 
 routes = web.RouteTableDef()
 
-MAX_REASON = 500
-REVOKE_BODY = {"type": "object", "required": ["reason"], "properties": {
-    "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON}}}
-
-
-@guarded(routes, "POST", "/api/tickets/{id}/revoke", ACTORS, body=REVOKE_BODY, tag="tickets")
+@guarded(routes, "POST", "/api/tickets/{id}/revoke", ACTORS, body=RevokeBody, tag="tickets")
 async def revoke(request: web.Request, who: Principal) -> web.Response:
     """Revoke a ticket: 404 if unknown, 409 if already revoked. Audited."""
-    body = await json_body(request)
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
-        raise bad_request(f"'reason' must be a non-empty string of at most {MAX_REASON} characters")
+    reason = (await read_body(request, RevokeBody)).reason
     ticket_id = request.match_info["id"]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         if not await issuing.revoke(conn, ticket_id, reason.strip()):

@@ -68,6 +68,13 @@ async def entries(conn: asyncpg.Connection, list_id: str, *, with_encodings: boo
     return out
 
 
+async def entry_list(conn: asyncpg.Connection, entry_id: str) -> tuple[str, WatchSeverity] | None:
+    """(list id, list severity) of a watchlist entry as the server has it; None if unknown."""
+    row = await conn.fetchrow("SELECT e.list_id, w.severity FROM watchlist_entries e"
+                              " JOIN watchlists w ON w.id = e.list_id WHERE e.id = $1", entry_id)
+    return (row["list_id"], WatchSeverity(row["severity"])) if row else None
+
+
 async def store_hit(conn: asyncpg.Connection, gate_id: str, report: WatchlistHitReport) -> bool:
     """Keep a gate's hit report once per (event, entry); False if it was a replay."""
     status: str = await conn.execute(

@@ -19,13 +19,15 @@ from command import store, watchlist_store
 from command.appkeys import POOL
 from command.auth import Principal, Role
 from command.errors import NotFound
-from command.requests import json_body
+from command.requests import form_fields, read_body
 from command.routing import guarded
-from eventguard.codes import WatchSeverity
+from eventguard.wire import WatchlistBody, WatchlistEntryForm
+from vision.errors import EmptyImage, ImageTooLarge, NotAnImage, UnsupportedImage
 
 routes = web.RouteTableDef()
 ACTORS = (Role.COMMANDER, Role.OPERATOR)
 ENCODING_BYTES = 128 * 8
+IMAGE_ERRORS = frozenset(c.code for c in (EmptyImage, ImageTooLarge, NotAnImage, UnsupportedImage))
 
 
 def _json_error(cls: type[web.HTTPException], code: str, message: str) -> web.HTTPException:
@@ -54,15 +56,12 @@ def _encode_photo(data: bytes) -> np.ndarray | str:
     return res.encoding
 
 
-@guarded(routes, "POST", "/api/watchlists", ACTORS, tag="watchlists")
+@guarded(routes, "POST", "/api/watchlists", ACTORS, body=WatchlistBody, tag="watchlists")
 async def create(request: web.Request, who: Principal) -> web.Response:
     """Create a list: {"name": ..., "severity": "info" | "detain" | "deny"}."""
-    body = await json_body(request)
-    name, severity = body.get("name"), body.get("severity")
-    if not isinstance(name, str) or not name.strip() or severity not in {s.value for s in WatchSeverity}:
-        raise _json_error(web.HTTPBadRequest, "bad_request", "name and severity (info, detain, deny) are required")
+    body = await read_body(request, WatchlistBody)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        wl = await watchlist_store.create_list(conn, name.strip(), WatchSeverity(severity), who.subject)
+        wl = await watchlist_store.create_list(conn, body.name.strip(), body.severity, who.subject)
         await store.audit(conn, who.subject, who.role.value, "watchlist_create", wl["id"],
                           {"name": wl["name"], "severity": wl["severity"]})
     return web.json_response(wl, status=201)
@@ -81,18 +80,14 @@ async def index(request: web.Request, who: Principal) -> web.Response:
 async def add(request: web.Request, who: Principal) -> web.Response:
     """Add an entry from a photo: multipart fields photo (file), label, optional id_hash (hex HMAC)."""
     form = await request.post()
-    photo, label = form.get("photo"), form.get("label")
-    if not isinstance(photo, FileField) or not isinstance(label, str) or not label.strip():
+    photo = form.get("photo")
+    if not isinstance(photo, FileField):
         raise _json_error(web.HTTPBadRequest, "bad_request", "multipart fields 'photo' (file) and 'label' are required")
-    raw_hash = form.get("id_hash")
-    try:
-        id_hash = bytes.fromhex(raw_hash) if isinstance(raw_hash, str) and raw_hash else None
-    except ValueError:
-        raise _json_error(web.HTTPBadRequest, "bad_request", "id_hash must be hex") from None
+    fields = form_fields(form, WatchlistEntryForm)
+    label, id_hash = fields.label, bytes.fromhex(fields.id_hash) if fields.id_hash else None
     enc = await asyncio.get_running_loop().run_in_executor(_FACES, _encode_photo, photo.file.read())
     if isinstance(enc, str):
-        status = web.HTTPBadRequest if enc in ("empty_image", "not_an_image", "image_too_large") \
-            else web.HTTPUnprocessableEntity
+        status = web.HTTPBadRequest if enc in IMAGE_ERRORS else web.HTTPUnprocessableEntity
         raise _json_error(status, enc, f"the photo cannot be used: {enc}")
     list_id = request.match_info["list_id"]
     async with request.app[POOL].acquire() as conn, conn.transaction():

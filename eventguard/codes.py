@@ -133,6 +133,15 @@ class UnitKind(enum.StrEnum):
     FIRE = "fire"
 
 
+class UnitStatus(enum.StrEnum):
+    """What a unit is doing."""
+
+    AVAILABLE = "available"
+    DISPATCHED = "dispatched"
+    BUSY = "busy"
+    OFF = "off"
+
+
 class LOS(enum.StrEnum):
     """Fruin level of service of a zone, A (free) to F (breakdown)."""
 

@@ -20,7 +20,12 @@ class ConfigError(EventGuardError):
 
 
 class WireError(EventGuardError):
-    """A wire message is malformed, too large or of an unknown type."""
+    """A wire message is malformed, too large or of an unknown type; `field` names the
+    offending field ("events[3].lane") when one is to blame."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TicketFormatError(EventGuardError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -36,7 +37,8 @@ class ServerSettings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    database_url: str = ""
+    database_url: str = ""  # what the server runs with (the embedded server: its app role)
+    admin_database_url: str = ""  # migrations at start-up run with this (empty: database_url)
     venue_path: Path = DEFAULT_VENUE
     web_dir: Path = WEB_DIR
     tls_cert: Path | None = None
@@ -45,10 +47,13 @@ class ServerSettings:
     session_ttl_s: float = 12 * 3600
     max_upload_bytes: int = 10 * 1024 * 1024
     live_queue: int = 256  # per live-map client; beyond it the client is resynced
-    login_attempts_per_min: int = 10
+    login_attempts_per_min: int = 10  # failed logins per client address, and per username
+    login_failures_per_min: int = 100  # failed logins in total (spraying from many addresses)
     tick_s: float = 1.0  # alert evaluation / grid publishing interval
     live_interval_s: float = 0.1  # crowd deltas to live maps are coalesced to this rate
     order_ack_timeout_s: float = 60.0  # unacknowledged orders escalate after this
+    allowed_origins: tuple[str, ...] = ()  # pages of these origins may post too (e.g. behind a proxy)
+    header_timeout_s: float = 10.0  # a connection must send a whole request head within this
 
     def validate(self) -> ServerSettings:
         """Refuse unsafe combinations; return self for chaining."""
@@ -63,4 +68,32 @@ class ServerSettings:
                 f"refusing to serve on non-loopback address {self.host} without TLS; "
                 "give --tls-cert/--tls-key or --allow-insecure"
             )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class GateEndpoints:
+    """Where a gate listens (its terminal app) and the command server it streams to."""
+
+    host: str
+    server_url: str  # ws://host:port/ws/gate or wss://...
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_insecure: bool = False
+
+    def validate(self) -> GateEndpoints:
+        """Refuse clear text off the machine unless told (--allow-insecure); return self."""
+        url = urlsplit(self.server_url)
+        if url.scheme not in ("ws", "wss") or not url.hostname:
+            raise ConfigError(f"--server must be a ws:// or wss:// URL, not {self.server_url!r}")
+        if url.scheme == "ws" and not is_loopback(url.hostname) and not self.allow_insecure:
+            raise ConfigError(
+                f"refusing a clear-text uplink to non-loopback host {url.hostname} (its gate token and "
+                "every admission would cross the network unencrypted); use wss:// or --allow-insecure")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("give both --tls-cert and --tls-key, or neither")
+        if not is_loopback(self.host) and self.tls_cert is None and not self.allow_insecure:
+            raise ConfigError(
+                f"refusing to serve the gate terminal on non-loopback address {self.host} without TLS; "
+                "give --tls-cert/--tls-key or --allow-insecure")
         return self

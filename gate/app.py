@@ -3,7 +3,7 @@
 create_gate_app(service, cfg) owns the GateService lifecycle (uplink started on startup,
 threads and journal released on cleanup) and, when given a frame source, a loop feeding it.
 Every route except the page itself needs the local terminal token (bearer header, the
-`eg_terminal` cookie set by `/?token=...`, or `?token=` on the websocket). Errors are JSON
+`eg_terminal` cookie set by `/?token=...`, or `?token=` on the websocket only). Errors are JSON
 with a stable code; a client never sees a stack trace.
 """
 
@@ -16,9 +16,10 @@ import errno
 import hmac
 import json
 import logging
+import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 from aiohttp.web_request import FileField
 
+from eventguard.browser import SECURITY_HEADERS, needs_origin_check, same_origin
 from eventguard.errors import ConfigError, WireError
 from eventguard.presence import InsideView
 from eventguard.settings import WEB_DIR
@@ -37,17 +39,19 @@ from eventguard.wire import (
     Msg,
     OrderAck,
     PeerPresence,
+    ScanQuery,
     TerminalHit,
     TerminalStatus,
     TerminalVerdict,
     decode_gate_message,
     decode_peer_message,
+    decode_query,
     encode,
 )
 from gate import qr
-from gate.errors import SourceError
+from gate.errors import Overloaded, SourceError
 from gate.peers import authenticate
-from gate.service import GateCache, GateConfig, GateService, ScanResult, check_scan_id
+from gate.service import GateCache, GateConfig, GateService, ScanResult
 from gate.sources import CaptureSource, FolderSource
 from vision.errors import ImageError
 from vision.image import MAX_BYTES, Frame, decode_bytes
@@ -55,6 +59,7 @@ from vision.image import MAX_BYTES, Frame, decode_bytes
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COOKIE = "eg_terminal"
+HEADER_TIMEOUT_S = 10.0  # a connection must send a whole request head within this (slowloris)
 _OPEN_PATHS = frozenset({"/", "/api/health", "/ws/peer"})  # /ws/peer checks its own credential
 
 
@@ -68,6 +73,28 @@ class TerminalConfig:
     thumb_width: int = 160
     source_lane: int = 0
     repeat_s: float = 5.0  # a camera showing the same QR again within this is not rescanned
+    max_in_flight: int = 4  # scans at once through POST /scan (upload, decoded frame, verdict)
+
+
+class Admission:
+    """At most `limit` uploaded scans in progress, from reading the body to the verdict; one
+    more is refused at once rather than queued, so a burst never piles up uploads and decoded
+    frames in memory or waits behind them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot for one scan (Overloaded when none is free)."""
+        if self.in_flight >= self.limit:
+            raise Overloaded(f"{self.in_flight} scans in progress")
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
 
 class Terminal:
@@ -179,6 +206,7 @@ class Terminal:
         await self.broadcast(msgspec.structs.replace(order, status="acknowledged"))
 
 
+ADMISSION = web.AppKey("admission", Admission)
 SERVICE = web.AppKey("gate_service", GateService)
 TERMINAL = web.AppKey("terminal", Terminal)
 CONFIG = web.AppKey("terminal_config", TerminalConfig)
@@ -195,6 +223,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ImageError as err:
         return _error(400, err.code, str(err))
+    except Overloaded:
+        resp = _error(503, Overloaded.code, "the gate is busy with other scans; retry in a second")
+        resp.headers["Retry-After"] = "1"
+        return resp
+    except WireError as err:
+        return web.json_response({"error": "bad_request", "field": err.field, "message": str(err)}, status=400)
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "upload_too_large",
                       f"upload is larger than the limit of {request.app[CONFIG].max_upload_bytes} bytes")
@@ -211,11 +245,29 @@ def _token(request: web.Request) -> str | None:
     h = request.headers.get("Authorization", "")
     if h.lower().startswith("bearer "):
         return h[7:].strip() or None
-    return request.cookies.get(COOKIE) or request.query.get("token") or None
+    token = request.cookies.get(COOKIE)
+    if not token and request.headers.get("Upgrade", "").lower() == "websocket":
+        token = request.query.get("token")  # a browser cannot set a header on a websocket
+    return token or None
 
 
 def _valid(request: web.Request, token: str | None) -> bool:
     return token is not None and hmac.compare_digest(token.encode(), request.app[CONFIG].token.encode())
+
+
+@web.middleware
+async def origin_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A scan or a terminal websocket from a page of another origin is refused (CSRF)."""
+    if needs_origin_check(request.method, request.headers.get("Upgrade")) and not same_origin(
+            request.headers.get("Origin"), scheme=request.scheme, host=request.host):
+        return _error(403, "bad_origin", "request from another origin refused")
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response of the gate (page, API, static files, errors, websocket handshakes)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 @web.middleware
@@ -250,30 +302,21 @@ def result_json(result: ScanResult) -> dict[str, Any]:
 
 async def scan(request: web.Request) -> web.Response:
     """Decide one uploaded image: raw JPEG/PNG body, or multipart with a file field "image"."""
-    try:
-        lane = int(request.query.get("lane", "0"))
-    except ValueError:
-        raise bad_request("lane must be an integer") from None
-    direction = request.query.get("direction", "entry")
-    if direction not in ("entry", "exit"):
-        raise bad_request("direction must be entry or exit")
-    scan_id = request.query.get("scan_id")
-    if scan_id is not None:
-        try:
-            check_scan_id(scan_id)
-        except ValueError as err:
-            raise bad_request(str(err)) from None
-    if request.content_type.startswith("multipart/"):
-        form = await request.post()
-        field = form.get("image")
-        if not isinstance(field, FileField):
-            raise bad_request("multipart body needs a file field named 'image'")
-        data = field.file.read()
-    else:
-        data = await request.read()
-    svc = request.app[SERVICE]
-    frame = await asyncio.get_running_loop().run_in_executor(svc.cpu, decode_bytes, data)
-    result = await request.app[TERMINAL].scan(frame, lane=lane, direction=direction, scan_id=scan_id)
+    query = decode_query(ScanQuery, request.query)
+    with request.app[ADMISSION].slot():  # before the body is read: a refused upload costs nothing
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            field = form.get("image")
+            if not isinstance(field, FileField):
+                raise bad_request("multipart body needs a file field named 'image'")
+            data = field.file.read()
+        else:
+            data = await request.read()
+        svc = request.app[SERVICE]
+        frame = await asyncio.get_running_loop().run_in_executor(svc.cpu, decode_bytes, data)
+        del data
+        result = await request.app[TERMINAL].scan(frame, lane=query.lane, direction=query.direction,
+                                                  scan_id=query.scan_id)
     return web.json_response(result_json(result))
 
 
@@ -375,10 +418,13 @@ async def run_source(term: Terminal, source: CaptureSource | FolderSource, *, la
 def create_gate_app(service: GateService, cfg: TerminalConfig,
                     source: CaptureSource | FolderSource | None = None) -> web.Application:
     """The gate's app; it starts and stops `service` (and the source loop) with the app."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=cfg.max_upload_bytes)
+    app = web.Application(middlewares=[errors_middleware, origin_check, auth_middleware],
+                          client_max_size=cfg.max_upload_bytes)
+    app.on_response_prepare.append(security_headers)
     app[SERVICE] = service
     app[CONFIG] = cfg
     app[TERMINAL] = Terminal(service, cfg)
+    app[ADMISSION] = Admission(cfg.max_in_flight)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await service.start()
@@ -422,21 +468,25 @@ def _report_source_end(task: asyncio.Task[None]) -> None:
 
 
 async def serve(cfg: GateConfig, cache: GateCache, tcfg: TerminalConfig, *, host: str, port: int,
-                source: CaptureSource | FolderSource | None = None) -> None:
-    """Run a gate until cancelled (the CLI's `gate run`)."""
+                source: CaptureSource | FolderSource | None = None, tls: tuple[Path, Path] | None = None) -> None:
+    """Run a gate until cancelled (the CLI's `gate run`; tls: certificate and key files)."""
+    ctx = None
+    if tls is not None:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(*tls)
     service = GateService(cfg, cache)
-    runner = web.AppRunner(create_gate_app(service, tcfg, source))
+    runner = web.AppRunner(create_gate_app(service, tcfg, source), keepalive_timeout=HEADER_TIMEOUT_S)
     await runner.setup()
     try:
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, ssl_context=ctx).start()
         except OSError as err:
             if err.errno == errno.EADDRINUSE:
                 raise ConfigError(f"port {port} on {host} is in use (another gate on this host? give each gate "
                                   "its own --port)") from None
             raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror}") from None
-        log.info("gate %s: terminal on http://%s:%d/ (the token is in its terminal token file), uplink %s",
-                 cfg.gate_id, host, port, cfg.server_url)
+        log.info("gate %s: terminal on %s://%s:%d/ (the token is in its terminal token file), uplink %s",
+                 cfg.gate_id, "https" if ctx else "http", host, port, cfg.server_url)
         await service.uplink.stopped.wait()  # only when the server refused this gate for good
         assert service.uplink.refused is not None
         raise service.uplink.refused

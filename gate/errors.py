@@ -2,8 +2,9 @@
 
 EventGuardError (eventguard.errors)
  └── GateError
- ├── SourceError           a camera / video / folder source cannot be opened
- └── UplinkRefused         the command server will never take this gate as configured
+      ├── SourceError      a camera / video / folder source cannot be opened
+      ├── Overloaded       every scan slot is taken (503 + Retry-After)
+      └── UplinkRefused    the command server will never take this gate as configured
                            (token refused or of another gate, wrong path, other event)
 
 Image errors (bad uploads and frames) come from vision.errors.
@@ -31,3 +32,7 @@ class UplinkRefused(GateError):
     what to change."""
 
     code = "uplink_refused"
+class Overloaded(GateError):
+    """Every scan slot is taken: the client is told to retry (503), nothing is queued."""
+
+    code = "busy"

@@ -9,7 +9,6 @@ All methods are blocking; the service calls them through its single journal thre
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +17,7 @@ import msgspec
 
 from eventguard.presence import Stay
 from eventguard.wire import EventKind, GateEvent, WatchlistHitReport
+from gate.private_files import open_private
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -52,8 +52,7 @@ class Journal:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = open_private(self.path)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # fsync on every commit
@@ -84,10 +83,16 @@ class Journal:
 
     def unacked(self, limit: int = 500) -> list[GateEvent]:
         """Oldest events the server has not acknowledged yet."""
+        return [_dec.decode(body) for _, body in self.unacked_raw(limit)]
+
+    def unacked_raw(self, limit: int = 500) -> list[tuple[str, bytes]]:
+        """(event id, JSON as journaled) of the oldest unacknowledged events: sent as they are,
+        so an event journaled by an older version with a value the wire now refuses still goes
+        out, and the server sets it aside instead of it blocking the journal."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT body FROM events WHERE acked = 0 ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        return [_dec.decode(r[0]) for r in rows]
+                "SELECT event_id, body FROM events WHERE acked = 0 ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
 
     def mark_acked(self, event_ids: Iterable[str]) -> None:
         """Record the server's acknowledgement of these events."""

@@ -9,7 +9,6 @@ that version only. Blocking; the service calls it through its journal thread.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy.typing as npt
 from eventguard.codes import WatchSeverity
 from eventguard.presence import Stay
 from eventguard.wire import ListSync, WatchFace
+from gate.private_files import open_private
 from vision.index import WatchEntry
 
 ENCODING_BYTES = 128 * 8
@@ -89,8 +89,7 @@ class ListCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = open_private(self.path)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

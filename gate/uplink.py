@@ -21,19 +21,32 @@ from websockets.exceptions import InvalidStatus
 
 from eventguard.errors import WireError
 from eventguard.wire import (
+    MAX_MESSAGE_BYTES,
     BatchAck,
     ErrorMsg,
-    EventBatch,
     Msg,
     ServerMessage,
     Welcome,
     decode_server_message,
     encode,
+    encode_event_batch,
 )
 from gate.errors import UplinkRefused
 from gate.journal import Journal
 
 log = logging.getLogger(__name__)
+BATCH_BYTES = MAX_MESSAGE_BYTES // 2  # a batch stays well under the server's message limit
+
+
+def fit(rows: list[tuple[str, bytes]], budget: int) -> list[tuple[str, bytes]]:
+    """The oldest rows whose JSON fits in budget bytes (at least one: a single event is far
+    smaller than the limit, the gate builds it)."""
+    total = 0
+    for n, (_, body) in enumerate(rows):
+        total += len(body) + 1
+        if total > budget and n:
+            return rows[:n]
+    return rows
 
 
 class Uplink:
@@ -164,21 +177,25 @@ class Uplink:
 
     async def _stream(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
         while not reader.done():
-            events = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.journal.unacked, self.batch_size)
-            if not events:
+            rows = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.journal.unacked_raw, self.batch_size)
+            if not rows:
                 self._wake.clear()
                 waiter = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
                 continue
-            batch = EventBatch(batch_id=uuid.uuid4().hex, events=tuple(events))
-            await ws.send(encode(batch).decode())
+            rows = fit(rows, BATCH_BYTES)
+            batch_id = uuid.uuid4().hex
+            await ws.send(encode_event_batch(batch_id, [body for _, body in rows]).decode())
             self.sent_batches += 1
-            reply = await self._await_reply(batch.batch_id, reader)
+            reply = await self._await_reply(batch_id, reader)
             if isinstance(reply, BatchAck):
+                if reply.rejected:
+                    log.warning("server set aside %d event(s) of batch %s (see its rejected_events)",
+                                reply.rejected, batch_id)
                 await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.journal.mark_acked, [e.event_id for e in events])
+                    self.executor, self.journal.mark_acked, [event_id for event_id, _ in rows])
             else:
                 log.warning("batch refused (%s: %s); retrying", reply.code, reply.message)
                 await asyncio.sleep(self.retry_s)

@@ -37,12 +37,13 @@ async def start_gates(venue: Venue, prov: Provisioned, server_url: str, journal_
 
 
 async def demo(dsn: str, venue: Venue, *, host: str, port: int, duration: float | None,
-               rate_per_s: float, seed: int, key_dir: Path) -> int:
-    """Run the whole venue until duration elapses or the task is cancelled."""
+               rate_per_s: float, seed: int, key_dir: Path, app_dsn: str | None = None) -> int:
+    """Run the whole venue until duration elapses or the task is cancelled (the server runs
+    with app_dsn when given, the demo's own tools with dsn)."""
     from sim.stream import run_stream
 
     prov = await provision(dsn, venue, key_dir)
-    settings = ServerSettings(host=host, port=port, database_url=dsn)
+    settings = ServerSettings(host=host, port=port, database_url=app_dsn or dsn, admin_database_url=dsn)
     runner = await server.start(settings, venue)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     assert pool is not None

@@ -6,16 +6,19 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from command.db.binding import database_name
 from command.db.embedded import EmbeddedPostgres
+from eventguard.logs import EscapingFormatter
 from eventguard.settings import data_dir
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Plain, timestamped logs on stderr."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    """Plain, timestamped logs on stderr, one line per message (control characters escaped)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
 
@@ -42,24 +45,33 @@ def _ensure_database(pg: EmbeddedPostgres, name: str) -> None:
     asyncio.run(go())
 
 
+class Databases(NamedTuple):
+    """DSNs of one database: `admin` for migrations and tools, `app` for the command server."""
+
+    admin: str
+    app: str
+
+
 @contextlib.contextmanager
-def database(url: str | None, *, event_id: str | None = None, keep_running: bool = False) -> Iterator[str]:
-    """Yield a DSN: the given URL, or the embedded server under the user's data dir (started if
-    needed; stopped afterwards unless it was already running or keep_running). On the embedded
-    server every event has its own database (eg_<event>); without an event, `postgres`."""
+def database(url: str | None, *, event_id: str | None = None, keep_running: bool = False
+             ) -> Iterator[Databases]:
+    """Yield the DSNs: the given URL for both, or the embedded server under the user's data dir
+    (its superuser and its app role; started if needed, stopped afterwards unless it was already
+    running or keep_running). On the embedded server every event has its own database
+    (eg_<event>); without an event, `postgres`."""
     if url:
-        yield url
+        yield Databases(url, url)
         return
     pg = embedded()
     was_running = (pg.datadir / "PG_VERSION").exists() and pg.running()
     pg.start()
     try:
         if event_id is None:
-            yield pg.dsn("postgres")
+            yield Databases(pg.dsn("postgres"), pg.app_dsn("postgres"))
         else:
             name = database_name(event_id)
             _ensure_database(pg, name)
-            yield pg.dsn(name)
+            yield Databases(pg.dsn(name), pg.app_dsn(name))
     finally:
         if not (was_running or keep_running):
             pg.stop()

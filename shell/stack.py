@@ -30,12 +30,13 @@ from eventguard.settings import DEFAULT_VENUE
 def spawn(dsn: str, port: int, data_root: Path, *, venue_path: Path | None = None,
           timeout_s: float = 60.0) -> subprocess.Popen[bytes]:
     """`eventguard serve` in its own process (log in data_root/server.log); returns once
-    /api/health answers, or raises RuntimeError. Without a venue file: the demo venue."""
-    args = [sys.executable, "-m", "shell.cli", "serve", "--database-url", dsn, "--port", str(port),
-            "--venue", str(venue_path or DEFAULT_VENUE)]
+    /api/health answers, or raises RuntimeError. Without a venue file: the demo venue. The DSN (it
+    holds a password) goes in the environment, not on the command line every local user can read."""
+    args = [sys.executable, "-m", "shell.cli", "serve", "--port", str(port), "--venue",
+            str(venue_path or DEFAULT_VENUE)]
     log = data_root / "server.log"
     with log.open("ab") as out:  # the child keeps its own descriptor
-        proc = subprocess.Popen(args, env={**os.environ, "XDG_DATA_HOME": str(data_root)},
+        proc = subprocess.Popen(args, env={**os.environ, "XDG_DATA_HOME": str(data_root), "DATABASE_URL": dsn},
                                 stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout_s
     while True:
@@ -107,8 +108,8 @@ class Stack:
         return asyncio.run(self.start())
 
     def start_server(self) -> None:
-        """Start the command server subprocess and wait for /api/health."""
-        self.server = spawn(self.dsn, self.port, self.root, venue_path=self.venue_path)
+        """Start the command server subprocess (as the app role) and wait for /api/health."""
+        self.server = spawn(self.pg.app_dsn("postgres"), self.port, self.root, venue_path=self.venue_path)
 
     def kill_server(self) -> None:
         """kill -9 the command server."""

@@ -77,7 +77,7 @@ def venue() -> Venue:
 
 
 @pytest.fixture
-async def server(db_url: str, venue: Venue, tmp_path: Path) -> AsyncIterator[Server]:
+async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres) -> AsyncIterator[Server]:
     """A real command server on a free port with demo operators and gate tokens."""
     from command import server
     from command.provision import DEMO_USERS, provision
@@ -85,7 +85,8 @@ async def server(db_url: str, venue: Venue, tmp_path: Path) -> AsyncIterator[Ser
 
     prov = await provision(db_url, venue, tmp_path / "keys")
     port = free_port()
-    runner = await server.start(ServerSettings(port=port, database_url=db_url), venue)
+    app_url = pg.app_dsn(db_url.rsplit("/", 1)[1])  # the server runs as the app role, as in production
+    runner = await server.start(ServerSettings(port=port, database_url=app_url, admin_database_url=db_url), venue)
     try:
         yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
                      venue=venue, gate_tokens=prov.gate_tokens,

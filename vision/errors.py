@@ -5,6 +5,7 @@ EventGuardError (eventguard.errors)
  ├── ImageError            an uploaded or captured image cannot be used
  │    ├── EmptyImage       0 bytes
  │    ├── ImageTooLarge    more bytes or pixels than the configured limit
+ │    ├── UnsupportedImage an image format other than JPEG or PNG (GIF, BMP, WebP, TIFF, ...)
  │    └── NotAnImage       not a decodable JPEG/PNG (or truncated)
  └── ModelError            a packaged face model is missing or damaged
 """
@@ -36,6 +37,12 @@ class ImageTooLarge(ImageError):
     """The image exceeds the byte or pixel limit."""
 
     code = "image_too_large"
+
+
+class UnsupportedImage(ImageError):
+    """An image in a format that is not accepted (only JPEG and PNG are)."""
+
+    code = "unsupported_image_format"
 
 
 class NotAnImage(ImageError):

@@ -2,18 +2,30 @@
 
 Binaries come from the `pgserver` wheel (PostgreSQL 16) or, failing that, the newest
 /usr/lib/postgresql/*/bin. The server listens on 127.0.0.1 on a free port and on a unix
-socket in its data dir. PostgreSQL refuses to run as root, so as root the cluster runs as
-an unprivileged system user (created once with useradd).
+socket in its data dir (mode 0700). PostgreSQL refuses to run as root, so as root the cluster
+runs as an unprivileged system user (created once with useradd).
+
+Nothing is trusted: every connection, local socket or TCP, authenticates with SCRAM. The
+superuser's password is generated at initdb and kept in `<datadir>.secret` (0600, readable by
+the user who runs EventGuard only). The command server connects as APP_ROLE, a login without
+superuser whose password is derived from that secret and whose grants are the migrations'
+(sql/0014_app_role.sql: only the tables it needs; the audit log INSERT and SELECT only).
+A cluster made by an older version with `trust` is converted on its next start.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +33,14 @@ from pathlib import Path
 from eventguard.errors import DatabaseError
 
 PG_USER = "eventguard-pg"
+APP_ROLE = "eventguard_app"
+SUPERUSER = "postgres"
+HBA = """# EventGuard: every connection authenticates with a password (SCRAM); nothing is trusted.
+# TYPE  DATABASE  USER  ADDRESS         METHOD
+local   all       all                   scram-sha-256
+host    all       all   127.0.0.1/32    scram-sha-256
+host    all       all   ::1/128         scram-sha-256
+"""
 
 
 def find_bindir() -> Path:
@@ -82,22 +102,56 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        """asyncpg DSN of the server (database `postgres`)."""
+        """asyncpg DSN of the server (database `postgres`, as the superuser)."""
         return self.dsn("postgres")
 
-    def dsn(self, database: str) -> str:
-        """asyncpg DSN for one database on this server."""
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+    @property
+    def secret_file(self) -> Path:
+        """The superuser's password (0600, beside the data dir; the app role's derives from it)."""
+        return self.datadir.with_name(self.datadir.name + ".secret")
 
-    def _run(self, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def _secret(self) -> str:
+        try:
+            return self.secret_file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise DatabaseError(f"cannot read the database password file {self.secret_file}: {err.strerror}") from err
+
+    def app_password(self) -> str:
+        """The password of APP_ROLE (derived from the superuser's secret, never stored)."""
+        mac = hmac.new(self._secret().encode(), APP_ROLE.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def dsn(self, database: str) -> str:
+        """asyncpg DSN for one database on this server, as the superuser (migrations, tools)."""
+        return f"postgresql://{SUPERUSER}:{self._secret()}@127.0.0.1:{self.port}/{database}"
+
+    def app_dsn(self, database: str) -> str:
+        """asyncpg DSN for one database as APP_ROLE (what the command server runs with)."""
+        return f"postgresql://{APP_ROLE}:{self.app_password()}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, args: list[str], timeout: float = 60, stdin: str | None = None
+             ) -> subprocess.CompletedProcess[str]:
         kw: dict[str, object] = {}
         if self._user is not None:
             kw = {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False,
-                              cwd="/", **kw)  # type: ignore[call-overload]
+                              cwd="/", input=stdin, **kw)  # type: ignore[call-overload]
+
+    def _write_secret(self) -> str:
+        secret = secrets.token_urlsafe(32)
+        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(secret + "\n")
+        return secret
+
+    def _own(self, path: Path) -> None:
+        if self._user is not None:
+            shutil.chown(path, self._user.pw_uid, self._user.pw_gid)
 
     def init(self) -> None:
-        """initdb once (trust auth: the server only listens on loopback and its own socket)."""
+        """initdb once: SCRAM for every connection, the superuser's password generated, and
+        APP_ROLE created (single-user mode, before the server first listens)."""
         if (self.datadir / "PG_VERSION").exists():
             return
         self.datadir.mkdir(parents=True, exist_ok=True)
@@ -105,10 +159,46 @@ class EmbeddedPostgres:
             _open_path_for(self.datadir, self._user.pw_uid)
             shutil.chown(self.datadir, self._user.pw_uid, self._user.pw_gid)
         self.datadir.chmod(0o700)
-        r = self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                       "--auth=trust", "--encoding=UTF8", "--no-instructions"], timeout=120)
+        secret = self._write_secret()
+        fd, pwfile = tempfile.mkstemp(prefix="eventguard-pg-pw-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(secret + "\n")
+            self._own(Path(pwfile))
+            r = self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", SUPERUSER,
+                           f"--pwfile={pwfile}", "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
+                           "--encoding=UTF8", "--no-instructions"], timeout=120)
+        finally:
+            os.unlink(pwfile)
         if r.returncode != 0:
             raise DatabaseError(f"initdb failed: {r.stderr.strip() or r.stdout.strip()}")
+        self._harden(set_superuser_password=False)
+
+    def _harden(self, *, set_superuser_password: bool) -> None:
+        """With the server stopped: the app role (and the superuser's password), then pg_hba."""
+        sql = [f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN "
+               f"CREATE ROLE {APP_ROLE}; END IF; END$$;",
+               f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+               f"PASSWORD '{self.app_password()}';"]
+        if set_superuser_password:
+            sql.append(f"ALTER ROLE {SUPERUSER} PASSWORD '{self._secret()}';")
+        r = self._run([str(self.bindir / "postgres"), "--single", "-D", str(self.datadir), "postgres"],
+                      stdin="\n".join(sql) + "\n", timeout=120)
+        if r.returncode != 0 or "ERROR" in r.stdout + r.stderr:
+            raise DatabaseError(f"setting up database roles failed: {(r.stderr or r.stdout).strip()[-2000:]}")
+        hba = self.datadir / "pg_hba.conf"
+        hba.write_text(HBA, encoding="utf-8")
+        self._own(hba)
+        hba.chmod(0o600)
+
+    def _trusting(self) -> bool:
+        """A cluster initialised by an older version: trust in pg_hba, or no password file."""
+        try:
+            hba = (self.datadir / "pg_hba.conf").read_text(encoding="utf-8")
+        except OSError:
+            return True
+        rules = [line.split() for line in hba.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        return not self.secret_file.exists() or any("trust" in r for r in rules)
 
     def running(self) -> bool:
         """True if the postmaster of this data dir is alive."""
@@ -120,6 +210,11 @@ class EmbeddedPostgres:
         self.init()
         if self._user is not None:
             _open_path_for(self.datadir, self._user.pw_uid)
+        if self._trusting():  # made by an older version: convert it (it must stop for that)
+            self.stop()
+            if not self.secret_file.exists():
+                self._write_secret()
+            self._harden(set_superuser_password=True)
         if self.running():
             self._adopt_port()
             return

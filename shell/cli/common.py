@@ -69,8 +69,8 @@ def with_db(args: argparse.Namespace, fn: Callable[[Any], Awaitable[T]], *, migr
         finally:
             await conn.close()
 
-    with database(db_url(args), event_id=event_id) as dsn:
-        return asyncio.run(go(dsn))
+    with database(db_url(args), event_id=event_id) as dbs:
+        return asyncio.run(go(dbs.admin))
 
 
 def event_of(args: argparse.Namespace) -> str:

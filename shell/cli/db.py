@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
     add_venue(sp)
     sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     add_db(sp)
-    add(db, "start", cmd_db_start, "start the embedded PostgreSQL and print its DSN")
+    add(db, "start", cmd_db_start, "start the embedded PostgreSQL and print its (superuser) DSN")
     add(db, "stop", cmd_db_stop, "stop the embedded PostgreSQL")
 
 
@@ -33,8 +33,8 @@ def cmd_db_start(args: argparse.Namespace) -> int:
     """Start the embedded PostgreSQL and print its DSN."""
     from shell.runtime import database
 
-    with database(None, keep_running=True) as dsn:
-        print(dsn)
+    with database(None, keep_running=True) as dbs:
+        print(dbs.admin)
     return 0
 
 def cmd_db_stop(args: argparse.Namespace) -> int:

@@ -11,7 +11,8 @@ from typing import Any
 
 from eventguard.config import suggest
 from eventguard.errors import ConfigError
-from eventguard.settings import data_dir
+from eventguard.settings import GateEndpoints, data_dir
+from gate.private_files import private_folder
 from shell.cli.common import add, add_face_options, add_venue
 
 
@@ -27,6 +28,10 @@ def register(sub: Any) -> None:
                     help="local terminal token (created, mode 0600, if missing)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8090)
+    sp.add_argument("--tls-cert", type=Path, help="serve the terminal app over HTTPS (with --tls-key)")
+    sp.add_argument("--tls-key", type=Path)
+    sp.add_argument("--allow-insecure", action="store_true",
+                    help="allow plain HTTP on a non-loopback address and a ws:// uplink off this machine")
     sp.add_argument("--source", default=None, help="folder, camera index, video file or rtsp:// URL")
     sp.add_argument("--lane", type=int, default=0, help="lane the source feeds")
     sp.add_argument("--event", default=None, help="event id (default: the venue's)")
@@ -45,7 +50,7 @@ def _terminal_token(path: Path) -> str:
         if len(token) < 16:
             raise ConfigError(f"terminal token in {path} is shorter than 16 characters")
         return token
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -77,6 +82,8 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
     from vision.dlibface import Engine
 
     setup_logging(args.verbose)
+    endpoints = GateEndpoints(host=args.host, server_url=args.server, tls_cert=args.tls_cert,
+                              tls_key=args.tls_key, allow_insecure=args.allow_insecure).validate()
     try:
         token = args.token_file.read_text(encoding="utf-8").strip()
     except OSError as err:
@@ -99,7 +106,9 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
     source = open_source(args.source) if args.source else None
     print(f"gate {args.gate_id} on http://{args.host}:{args.port}/ (journal {journal})", file=sys.stderr)
     try:
-        asyncio.run(serve(cfg, GateCache(), tcfg, host=args.host, port=args.port, source=source))
+        asyncio.run(serve(cfg, GateCache(), tcfg, host=args.host, port=args.port, source=source,
+                          tls=(endpoints.tls_cert, endpoints.tls_key) if endpoints.tls_cert and endpoints.tls_key
+                          else None))
     except KeyboardInterrupt:
         pass
     return 0

@@ -91,8 +91,8 @@ def cmd_register_import(args: argparse.Namespace) -> int:
         finally:
             await conn.close()
 
-    with database(db_url(args), event_id=event_id) as dsn:
-        summary = asyncio.run(go(dsn))
+    with database(db_url(args), event_id=event_id) as dbs:
+        summary = asyncio.run(go(dbs.admin))
     for r in summary.rows:
         show(r)
     totals = summary.as_dict()

@@ -41,8 +41,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     setup_logging(args.verbose)
     venue = load_venue(args.venue)
-    with database(db_url(args), event_id=venue.event.id) as dsn:
-        settings = ServerSettings(host=args.host, port=args.port, database_url=dsn,
+    with database(db_url(args), event_id=venue.event.id) as dbs:
+        settings = ServerSettings(host=args.host, port=args.port, database_url=dbs.app,
+                                  admin_database_url=dbs.admin,
                                   venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
                                   allow_insecure=args.allow_insecure).validate()
         scheme = "https" if args.tls_cert else "http"
@@ -62,9 +63,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     setup_logging(args.verbose)
     venue = load_venue(args.venue)
-    with database(db_url(args), event_id=venue.event.id) as dsn:
+    with database(db_url(args), event_id=venue.event.id) as dbs:
         try:
-            return asyncio.run(demo(dsn, venue, host=args.host, port=args.port, duration=args.duration,
+            return asyncio.run(demo(dbs.admin, venue, app_dsn=dbs.app, host=args.host, port=args.port,
+                                    duration=args.duration,
                                     rate_per_s=args.rate, seed=args.seed, key_dir=data_dir() / "keys"))
         except KeyboardInterrupt:
             print("\nstopped", file=sys.stderr)

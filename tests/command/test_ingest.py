@@ -77,22 +77,25 @@ async def test_bad_messages_get_errors_and_the_connection_survives(server: Serve
     ws = await gate_socket(server, "N2")
     try:
         for bad, code in [("{not json", "bad_message"), ('{"type": "launch_missiles"}', "bad_message"),
-                          ('{"type": "events", "batch_id": 7, "events": []}', "bad_message"),
-                          (json.dumps({"type": "events", "batch_id": "x", "events": [
-                              {"event_id": "e", "gate_id": "N2", "kind": "teleport", "at": 1.0}]}),
-                           "bad_message")]:
+                          ('{"type": "events", "batch_id": 7, "events": []}', "bad_message")]:
             await ws.send(bad)
             err = await reply(ws)
             assert isinstance(err, ErrorMsg) and err.code == code, (bad, err)
-        # events claiming another gate are refused: a gate token is scoped to its gate
-        await ws.send(encode(EventBatch(batch_id="x", events=tuple(entries("S1", 1)))).decode())
-        err = await reply(ws)
-        assert isinstance(err, ErrorMsg) and err.code == "wrong_gate"
+        # an event of unknown kind no longer refuses its whole batch (the gate would resend it
+        # forever): it is set aside, and the batch acknowledged
+        await ws.send(json.dumps({"type": "events", "batch_id": "x", "events": [
+            {"event_id": "e", "gate_id": "N2", "kind": "teleport", "at": 1.0}]}))
+        assert await reply(ws) == BatchAck(batch_id="x", stored=0, duplicates=0, rejected=1)
+        # events claiming another gate are not stored: a gate token is scoped to its gate (they
+        # are set aside, so the gate's own events in the batch still go through)
+        await ws.send(encode(EventBatch(batch_id="x2", events=(*entries("S1", 1), *entries("N2", 1)))).decode())
+        assert await reply(ws) == BatchAck(batch_id="x2", stored=1, duplicates=0, rejected=1)
         await ws.send(encode(EventBatch(batch_id="ok", events=tuple(entries("N2", 3)))).decode())
         assert await reply(ws) == BatchAck(batch_id="ok", stored=3, duplicates=0)
     finally:
         await ws.close()
     assert await count(server.db_url, "SELECT count(*) FROM gate_events WHERE gate_id = 'S1'") == 0
+    assert await count(server.db_url, "SELECT count(*) FROM rejected_events WHERE field = 'gate_id'") == 1
 
 
 async def test_oversized_message_closes_only_that_socket(server: Server) -> None:
@@ -149,3 +152,76 @@ async def test_database_restart_mid_ingest_loses_no_acknowledged_event(server: S
         await conn.close()
     assert acked <= stored
     assert len(stored) == 800 and counted == 800
+
+
+def _raw_event(gate: str, event_id: str, **values: object) -> dict[str, object]:
+    return {"event_id": event_id, "gate_id": gate, "kind": "entry", "at": time.time(), "verdict": "admit",
+            **values}
+
+
+async def test_hostile_events_are_set_aside_and_the_rest_of_the_batch_is_stored(server: Server) -> None:
+    """The probe's poison values (lane 3e9, at 1e300, latency 1e40, NUL in an id) in one batch
+    with good events: the good ones are stored and acknowledged, the bad ones are kept apart
+    with the field to blame, the socket stays open and the next batch flows. (It used to drop
+    the socket or answer store_unavailable, so the gate resent the batch forever.)"""
+    p = uuid.uuid4().hex[:6]
+    events = [_raw_event("N1", f"N1:{p}-ok1"),
+              _raw_event("N1", f"N1:{p}-lane", lane=3_000_000_000),
+              _raw_event("N1", f"N1:{p}-at", at=1e300),
+              _raw_event("N1", f"N1:{p}-latency", latency_ms=1e40),
+              _raw_event("N1", f"N1:{p}-\u0000nul"),
+              _raw_event("N1", f"N1:{p}-ok2")]
+    raw = json.dumps({"type": "events", "batch_id": f"poison-{p}", "events": events})
+    ws = await gate_socket(server, "N1")
+    try:
+        await ws.send(raw)
+        assert await reply(ws) == BatchAck(batch_id=f"poison-{p}", stored=2, duplicates=0, rejected=4)
+        await ws.send(raw)  # the gate resends after a lost ack: nothing is added twice
+        assert await reply(ws) == BatchAck(batch_id=f"poison-{p}", stored=0, duplicates=2, rejected=4)
+        after = EventBatch(batch_id="after", events=tuple(entries("N1", 3)))
+        await ws.send(encode(after).decode())
+        assert await reply(ws) == BatchAck(batch_id="after", stored=3, duplicates=0)
+    finally:
+        await ws.close()
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        stored = {r["event_id"] for r in await conn.fetch("SELECT event_id FROM gate_events")}
+        aside = await conn.fetch("SELECT gate_id, batch_id, event_id, field, reason, payload"
+                                 " FROM rejected_events ORDER BY id")
+    finally:
+        await conn.close()
+    assert {f"N1:{p}-ok1", f"N1:{p}-ok2"} <= stored and len(stored) == 5
+    assert [(r["gate_id"], r["event_id"], r["field"]) for r in aside] == [
+        ("N1", f"N1:{p}-lane", "lane"), ("N1", f"N1:{p}-at", "at"), ("N1", f"N1:{p}-latency", "latency_ms"),
+        ("N1", None, "event_id")]
+    assert all(r["batch_id"] == f"poison-{p}" and r["reason"] for r in aside)
+    assert json.loads(aside[0]["payload"])["lane"] == 3_000_000_000  # kept as the gate sent it
+
+
+async def test_an_event_the_database_refuses_is_set_aside(server: Server) -> None:
+    """Defence in depth: an event that passes the wire checks but that PostgreSQL refuses (here
+    a CHECK constraint added for the test) is found, set aside with the database's reason, and
+    the other events of its batch are stored and counted."""
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        await conn.execute("ALTER TABLE gate_events ADD CONSTRAINT test_no_poison"
+                           " CHECK (ticket_id IS DISTINCT FROM 'poison')")
+    finally:
+        await conn.close()
+    good = entries("N2", 3)
+    bad = GateEvent(event_id="N2:poison", gate_id="N2", kind=EventKind.ENTRY, at=time.time(),
+                    ticket_id="poison", verdict="admit")
+    ws = await gate_socket(server, "N2")
+    try:
+        await ws.send(encode(EventBatch(batch_id="mixed", events=(good[0], bad, *good[1:]))).decode())
+        assert await reply(ws) == BatchAck(batch_id="mixed", stored=3, duplicates=0, rejected=1)
+    finally:
+        await ws.close()
+    assert await count(server.db_url, "SELECT count(*) FROM gate_events WHERE gate_id = 'N2'") == 3
+    assert await count(server.db_url, "SELECT entries FROM gate_counters WHERE gate_id = 'N2'") == 3
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        row = await conn.fetchrow("SELECT event_id, reason FROM rejected_events")
+    finally:
+        await conn.close()
+    assert row["event_id"] == "N2:poison" and "CheckViolation" in row["reason"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 import websockets
 from support import Server, wait_for
 
@@ -158,3 +159,56 @@ async def test_dispatch_and_gate_orders_with_acknowledgement_and_escalation(serv
         await conn.close()
     assert {"order_issue", "order_escalated", "order_ack", "incident_open", "unit_update"} <= set(audit)
     assert dict(row) == {"status": "acknowledged", "ack_by": "gate:N1"}
+
+
+@pytest.mark.parametrize(("path", "raw", "status", "code", "field"), [
+    ("/api/units", '{"id": "u1", "kind": "medic", "name": "M", "x": NaN}', 400, "bad_json", None),
+    ("/api/units", '{"id": "u1", "kind": "medic", "name": "M", "y": Infinity}', 400, "bad_json", None),
+    ("/api/units", '{"id": "u1", "kind": "medic", "name": "M", "x": 1e400}', 400, "bad_request", "x"),
+    ("/api/units", '{"id": "u1", "kind": "medic", "name": "M", "x": 1e9}', 400, "bad_request", "x"),
+    ("/api/units", '{"id": "u1", "kind": "medic", "name": "' + "M" * 5000 + '"}', 400, "bad_request", "name"),
+    ("/api/units", '{"id": "u1\\u0000", "kind": "medic", "name": "M"}', 400, "bad_request", "id"),
+    ("/api/units", '{"id": "u1", "kind": "medic", "name": "M", "status": "asleep"}', 400, "bad_request", "status"),
+    ("/api/incidents", '{"kind": "fire", "severity": "high", "location": "bowl", "x": -Infinity}', 400,
+     "bad_json", None),
+    ("/api/incidents", '{"kind": "fire", "severity": "high", "location": "bowl", "note": "' + "n" * 600 + '"}',
+     400, "bad_request", "note"),
+    ("/api/incidents", '{"kind": "fire", "severity": "high", "location": "bowl", "alert_ids": [1, 2e30]}', 400,
+     "bad_request", "alert_ids[1]"),
+    ("/api/incidents", '{"kind": "fire", "severity": "high", "location": "bowl", "extra": 1}', 400,
+     "bad_request", "extra"),
+    ("/api/incidents", '{"kind": "fire", "severity": "high", "location": [[[[[[[[[[[[[[]]]]]]]]]]]]]]}', 400,
+     "bad_request", "location"),
+    ("/api/orders", '{"kind": "close_lane", "target": "N1", "params": {"lane": "' + "x" * 6_000 + '"}}', 400,
+     "bad_request", "params[...]"),
+    ("/api/orders", '{"kind": "close_lane", "target": "N1", "params": {"lane": {"deep": 1}}}', 400,
+     "bad_request", "params[...]"),
+    ("/api/orders", '{"kind": "dispatch", "target": "u1", "incident_id": 99999999999999999999}', 400,
+     "bad_request", "incident_id"),
+])
+async def test_rest_bodies_refuse_non_finite_numbers_and_overlong_fields(
+        server: Server, path: str, raw: str, status: int, code: str, field: str | None) -> None:
+    """NaN and Infinity (Python's json took them: stored with no audit row, then sent as
+    invalid JSON), out-of-range coordinates and ids, overlong or control-character text,
+    unknown fields and deep nesting: 400 naming the field, nothing stored."""
+    token = await server.login("commander")
+    async with aiohttp.ClientSession() as s, s.post(f"{server.url}{path}", data=raw, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"}) as r:
+        body = await r.json()
+        assert (r.status, body["error"], body.get("field")) == (status, code, field), body
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM units") == 0
+        assert await conn.fetchval("SELECT count(*) FROM incidents") == 0
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 0
+    finally:
+        await conn.close()
+
+
+async def test_json_bodies_must_be_sent_as_json(server: Server) -> None:
+    """A page of another site can POST text/plain without a preflight: such bodies are refused."""
+    token = await server.login("commander")
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{server.url}/api/units", data='{"id": "u1", "kind": "medic", "name": "M"}',
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"}) as r:
+        assert (r.status, (await r.json())["error"]) == (415, "unsupported_media_type")

@@ -5,17 +5,22 @@ sync that carries watchlists to gates is tested in tests/eventguard/test_watchli
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+import numpy as np
+import websockets
 from support import Server, insert_registration, shared, wait_for
 
 from command import issuing, watchlist_store
 from command.db.embedded import EmbeddedPostgres
-from eventguard.wire import WatchlistHitReport
+from eventguard.codes import WatchSeverity
+from eventguard.wire import ErrorMsg, Pong, WatchlistHitReport, decode_server_message, encode
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
 
@@ -174,3 +179,55 @@ async def test_a_hit_made_while_the_database_is_down_is_stored_once_after_it_ret
             await conn.close()
     finally:
         await gate.stop()
+
+
+async def test_photo_bombs_are_refused_before_decoding(server: Server) -> None:
+    """The probe's decompression bombs as watchlist photos: each refused with its code (400),
+    before OpenCV or dlib sees it; nothing is stored."""
+    import bombs
+
+    op = await server.login("operator")
+    api = server.url + "/api"
+    async with aiohttp.ClientSession() as s:
+        st, wl = await _call(s, "POST", f"{api}/watchlists", op, json={"name": "bombs", "severity": "info"})
+        assert st == 201
+        for name, (data, code) in bombs.bombs().items():
+            st, err = await _call(s, "POST", f"{api}/watchlists/{wl['id']}/entries", op,
+                                  data=_photo_form(None, data=data))
+            assert (st, err["error"]) == (400, code), name
+        st, rows = await _call(s, "GET", f"{api}/watchlists/{wl['id']}/entries", op)
+        assert st == 200 and rows == []
+
+
+async def test_a_gate_cannot_choose_a_hits_severity_or_list(server: Server) -> None:
+    """A hit report names an entry; its list and severity are the server's (a gate said `deny`
+    for an `info` entry and the alert was raised as critical), and an unknown entry is refused."""
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        wl = await watchlist_store.create_list(conn, "info-list", WatchSeverity.INFO, "t")
+        entry = await watchlist_store.add_entry(conn, wl["id"], "Someone", np.zeros(128), "t", None)
+    finally:
+        await conn.close()
+    event_id = f"N1:{uuid.uuid4().hex}"
+    async with websockets.connect(f"{server.ws_url}/ws/gate", additional_headers={
+            "Authorization": f"Bearer {server.gate_tokens['N1']}"}) as ws:
+        await ws.recv()
+        for entry_id, lid in ((entry, "forged-list"), ("no-such-entry", wl["id"])):
+            await ws.send(encode(WatchlistHitReport(event_id=event_id, gate_id="N1", at=time.time(), list_id=lid,
+                                                    entry_id=entry_id, severity="deny", distance=0.3)).decode())
+        await ws.send(json.dumps({"type": "ping", "nonce": "done"}))
+        replies = []
+        while not isinstance(replies[-1] if replies else None, Pong):
+            replies.append(decode_server_message(await ws.recv()))
+        assert [r.code for r in replies if isinstance(r, ErrorMsg)] == ["not_found"]
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        row = await conn.fetchrow("SELECT list_id, severity FROM watchlist_hits WHERE event_id = $1", event_id)
+    finally:
+        await conn.close()
+    assert (row["list_id"], row["severity"]) == (wl["id"], "info")
+    cmdr = await server.login("commander")
+    async with aiohttp.ClientSession() as s:
+        st, alerts = await _call(s, "GET", f"{server.url}/api/alerts", cmdr)
+    hit = next(a for a in alerts if a["subject"] == event_id)
+    assert hit["level"] == "info" and hit["details"]["severity"] == "info"

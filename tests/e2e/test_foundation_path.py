@@ -93,3 +93,34 @@ async def test_gate_offline_journals_and_replays_without_double_counting(server:
             await conn.close()
     finally:
         await gate.stop()
+
+
+async def test_a_poison_event_in_a_gate_journal_never_blocks_its_uplink(server: Server, tmp_path: Path) -> None:
+    """A gate whose journal holds an event with values the server cannot store (lane 3e9 and
+    latency 1e40, as an older gate recorded them from `POST /scan?lane=3000000000`) keeps
+    streaming: the server sets that event aside, the admissions after it are stored, and the
+    journal drains. (Before, the batch failed in the database every time and was resent forever.)"""
+    import uuid
+
+    from eventguard.wire import EventKind, GateEvent
+
+    gate = await start_gate(server, "N1", tmp_path, start=False)
+    try:
+        poison = GateEvent(event_id=f"N1:{uuid.uuid4().hex}", gate_id="N1", kind=EventKind.ENTRY,
+                           at=1e300, lane=3_000_000_000, latency_ms=1e40, verdict="admit")
+        await gate.record(poison)  # journaled as built: constraints apply when decoding only
+        await gate.start()
+        ticket_id, png = await ticket_png(server, tmp_path, "N1")
+        assert (await gate.scan(read_file(png), lane=1)).decision.verdict == "admit"
+        await wait_for(lambda: gate.journal.pending() == 0, within=15)
+        conn = await asyncpg.connect(server.db_url)
+        try:
+            stored = await conn.fetchval("SELECT count(*) FROM gate_events WHERE ticket_id = $1", ticket_id)
+            aside = await conn.fetchrow("SELECT gate_id, field FROM rejected_events WHERE event_id = $1",
+                                        poison.event_id)
+        finally:
+            await conn.close()
+        assert stored == 1
+        assert (aside["gate_id"], aside["field"]) == ("N1", "at")
+    finally:
+        await gate.stop()

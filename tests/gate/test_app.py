@@ -26,7 +26,7 @@ from support import shared
 from command.db.embedded import free_port
 from eventguard import tickets
 from eventguard.codes import WatchSeverity
-from gate.app import TerminalConfig, create_gate_app
+from gate.app import ADMISSION, TerminalConfig, create_gate_app
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
 from vision.image import Frame, decode_bytes
@@ -97,6 +97,8 @@ async def test_token_is_required(gate: Gate) -> None:
             assert r.status == 200
         async with s.get(gate.url + "/api/state") as r:  # cookie from the page visit
             assert r.status == 200
+    async with aiohttp.ClientSession() as s, s.get(gate.url + "/api/state?token=" + TOKEN) as r:
+        assert r.status == 401  # a token in a URL: websocket upgrades only
 
 
 async def test_scan_raw_and_multipart_then_state_and_terminal_push(gate: Gate) -> None:
@@ -164,6 +166,13 @@ async def test_bad_multipart_and_parameters(gate: Gate) -> None:
             assert r.status == 400
         async with s.post(gate.url + "/scan?direction=sideways", data=b"x", headers=AUTH) as r:
             assert r.status == 400
+        # the probe's lane: refused at the gate's edge with the same field types as the wire,
+        # so it never reaches the journal (it used to, and then blocked the uplink)
+        for lane in ("3000000000", "-1", "64"):
+            async with s.post(gate.url + f"/scan?lane={lane}", data=b"x", headers=AUTH) as r:
+                assert r.status == 400
+                assert (await r.json())["field"] == "lane"
+    assert gate.service.journal.pending() == 0
 
 
 async def test_watchlist_hit_denies_and_is_journaled_while_offline(tmp_path: Path) -> None:
@@ -242,3 +251,54 @@ async def test_a_retried_scan_id_returns_the_first_decision_and_records_nothing_
         status, bad = await post("x%20y")
         assert status == 400 and "scan_id" in bad["message"]
     assert gate.service.journal.event_ids() == ["N1:lane2-0001", "N1:lane2-0002"]
+async def test_scan_admission_answers_503_when_every_slot_is_taken(tmp_path: Path) -> None:
+    """Twenty uploads at once at a gate with two scan slots: at most two are worked on, the
+    others are told 503 + Retry-After at once (before, all queued: p95 7.7 s and +2.6 GB of
+    decoded frames with 40 in flight); only decided scans reach the journal."""
+    key = tickets.new_key()
+    cfg = GateConfig(gate_id="N1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
+                     journal_path=tmp_path / "journal.sqlite", face_required=False, workers=2)
+    svc = GateService(cfg, GateCache(keys={1: key.public_key()}))
+    runner = web.AppRunner(create_gate_app(svc, TerminalConfig(token=TOKEN, max_in_flight=2,
+                                                               web_dir=tmp_path / "web")))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    frame = frames.compose(np.full((10, 10, 3), 150, np.uint8), frames.qr_image(_payload(key)))
+    frame = cv2.resize(frame, (1920, 1440))  # enough work per scan for the slots to fill
+    body = _png(frame)
+    try:
+        async with aiohttp.ClientSession() as s:
+            async def post() -> tuple[int, str | None, str]:
+                async with s.post(f"http://127.0.0.1:{port}/scan", data=body, headers=AUTH) as r:
+                    return r.status, r.headers.get("Retry-After"), (await r.json()).get("error", "")
+
+            results = await asyncio.gather(*(post() for _ in range(20)))
+        busy = [r for r in results if r[0] == 503]
+        assert busy and all(r[1:] == ("1", "busy") for r in busy), results
+        assert {r[0] for r in results} <= {200, 503}
+        assert svc.journal.pending() == sum(r[0] == 200 for r in results)
+        assert runner.app is not None and runner.app[ADMISSION].in_flight == 0
+    finally:
+        await runner.cleanup()
+
+
+async def test_gate_pages_carry_security_headers_and_refuse_other_origins(gate: Gate) -> None:
+    """The terminal page had no security headers, and any page could post scans or open the
+    terminal websocket with the cookie: now every response carries the headers, and POST /scan
+    and /ws/terminal from another origin are refused."""
+    async with aiohttp.ClientSession() as s:
+        for path, headers in (("/", {}), ("/api/state", AUTH), ("/api/health", {}), ("/nope", AUTH)):
+            async with s.get(gate.url + path, headers=headers) as r:
+                assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"], path
+                assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+                assert r.headers["Referrer-Policy"] == "no-referrer"
+        async with s.post(gate.url + "/scan", data=b"x", headers={**AUTH, "Origin": "http://evil.example"}) as r:
+            assert (r.status, (await r.json())["error"]) == (403, "bad_origin")
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            await s.ws_connect(f"{gate.url.replace('http', 'ws')}/ws/terminal?token={TOKEN}",
+                               origin="http://evil.example")
+        assert err.value.status == 403
+        async with s.ws_connect(f"{gate.url.replace('http', 'ws')}/ws/terminal?token={TOKEN}", origin=gate.url) as ws:
+            assert json.loads((await ws.receive(timeout=5)).data)["type"] == "terminal_status"
+    assert gate.service.journal.pending() == 0

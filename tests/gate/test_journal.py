@@ -73,3 +73,30 @@ def test_counts_per_lane_and_kind(tmp_path: Path) -> None:
                               (2, "exit"): 1}
     finally:
         j.close()
+
+
+def test_journal_and_lists_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """They hold tickets, admissions and faces: 0600 files (SQLite's -wal and -shm too) in a
+    0700 folder, even under umask 000 (they were 0644 in a 0755 folder)."""
+    import os
+    import stat
+
+    from eventguard.wire import ListSync
+    from gate.listcache import ListCache
+
+    old = os.umask(0)
+    try:
+        folder = tmp_path / "gates" / "N1"
+        j = Journal(folder / "N1.journal.sqlite")
+        lists = ListCache(folder / "N1.journal.sqlite.lists")
+        j.append(_ev(1))
+        lists.save(ListSync(event_id="e", version=1, since_version=0, revoked=("t1",), full=True))
+        files = sorted(folder.iterdir())
+        assert {f.name for f in files} >= {"N1.journal.sqlite", "N1.journal.sqlite-wal", "N1.journal.sqlite.lists"}
+        assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE((tmp_path / "gates").stat().st_mode) == 0o700
+        j.close()
+        lists.close()
+    finally:
+        os.umask(old)

@@ -210,3 +210,15 @@ def test_sim_forecast_answers_what_if(capsys: pytest.CaptureFixture[str]) -> Non
                                       "--close", "NOPE"])
     assert args.func(args) == 2
     assert "unknown gate 'NOPE'" in capsys.readouterr().out
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--host", "0.0.0.0"], "without TLS"),
+    (["--server", "ws://192.0.2.10:8080/ws/gate"], "clear-text uplink"),
+])
+def test_gate_run_refuses_clear_text_off_the_machine(tmp_path: Path, extra: list[str], message: str) -> None:
+    token = tmp_path / "token"
+    token.write_text("gate-token-0123456789\n")
+    args = ["gate", "run", "--gate-id", "N1", "--server", "ws://127.0.0.1:9/ws/gate", "--token-file", str(token),
+            "--journal", str(tmp_path / "j.sqlite"), "--no-face", "--venue", str(DEFAULT_VENUE)]
+    out = subprocess.run([*EG, *args, *extra], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert not (tmp_path / "j.sqlite").exists()  # refused before anything started
