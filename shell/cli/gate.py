@@ -82,18 +82,18 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
     from vision.dlibface import Engine
 
     setup_logging(args.verbose)
-    endpoints = GateEndpoints(host=args.host, server_url=args.server, tls_cert=args.tls_cert,
-                              tls_key=args.tls_key, allow_insecure=args.allow_insecure).validate()
-    try:
-        token = args.token_file.read_text(encoding="utf-8").strip()
-    except OSError as err:
-        raise ConfigError(f"cannot read gate token file {args.token_file}: {err.strerror}") from err
     venue = load_venue(args.venue)
     event_id = args.event or venue.event.id
     known = [g.id for g in venue.gates]
     if args.gate_id not in known:
         raise ConfigError(f"gate {args.gate_id!r} is not in {args.venue}{suggest(args.gate_id, known)}")
     check_server_url(args.server)
+    endpoints = GateEndpoints(host=args.host, server_url=args.server, tls_cert=args.tls_cert,
+                              tls_key=args.tls_key, allow_insecure=args.allow_insecure).validate()
+    try:
+        token = args.token_file.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ConfigError(f"cannot read gate token file {args.token_file}: {err.strerror}") from err
     peers = {gid: f"ws://{addr}/ws/peer" for gid, addr in venue.peers_of(args.gate_id).items()}
     journal = args.journal or data_dir() / "gates" / f"{args.gate_id}.journal.sqlite"
     cfg = GateConfig(gate_id=args.gate_id, event_id=event_id, server_url=args.server, token=token,

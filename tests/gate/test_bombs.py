@@ -16,6 +16,7 @@ import numpy as np
 from support import wait_for
 
 from command.db.embedded import free_port
+from eventguard.settings import DEFAULT_VENUE
 
 PEAK_LIMIT_MB = 300
 TOKEN = "terminal-token-0123456789abcdef"
@@ -37,7 +38,8 @@ async def test_a_gate_process_refuses_the_bomb_set_within_300_mb(tmp_path: Path)
         sys.executable, "-m", "shell.cli", "gate", "run", "--gate-id", "N1",
         "--server", f"ws://127.0.0.1:{dead}/ws/gate", "--token-file", str(tmp_path / "server-token"),
         "--terminal-token-file", str(tmp_path / "terminal-token"), "--journal", str(tmp_path / "j.sqlite"),
-        "--port", str(port), "--no-face", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        "--port", str(port), "--no-face", "--venue", str(DEFAULT_VENUE),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
