@@ -12,7 +12,7 @@ import asyncpg
 from aiohttp import web
 
 from command import api, ops_api, tickets_api, watchlists
-from command.appkeys import HUB, POOL, SERVICE, SETTINGS, VENUE
+from command.appkeys import FACES, HUB, POOL, SERVICE, SETTINGS, VENUE
 from command.db.migrate import migrate
 from command.errors import CommandError
 from command.gate_ws import gate_ws
@@ -79,6 +79,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await pool.close()
 
 
+async def _faces(app: web.Application) -> AsyncIterator[None]:
+    """The face thread that embeds uploaded watchlist photos."""
+    from vision.engine import EngineName
+    from vision.faceworker import EngineOptions, face_executor
+
+    settings = app[SETTINGS]
+    pool = face_executor(0, "server", EngineOptions(EngineName(settings.face_engine)))
+    app[FACES] = pool
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     """The live map page."""
     return web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
@@ -94,6 +106,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app[api.LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_min)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(feed_ctx)  # list sync to gates (LISTEN); needs the database first
+    app.cleanup_ctx.append(_faces)
     app.add_routes(api.routes)
     app.add_routes(ops_api.routes)
     app.add_routes(watchlists.routes)

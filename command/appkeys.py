@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 import asyncpg
 from aiohttp import web
 
@@ -15,3 +17,4 @@ VENUE = web.AppKey("venue", Venue)
 POOL = web.AppKey("pool", asyncpg.Pool)
 HUB = web.AppKey("hub", Hub)
 SERVICE = web.AppKey("service", CommandService)
+FACES = web.AppKey("faces", Executor)  # the server's face thread (watchlist photos)

@@ -292,10 +292,14 @@ class PublicKey(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class HolderFace(msgspec.Struct, frozen=True, kw_only=True):
-    """A registered ticket holder's face: registration id (a ticket's holder_ref) -> encoding."""
+    """A registered ticket holder's face: registration id (a ticket's holder_ref) -> embedding.
+
+    `model_id` names the model that made it (vision.engine.EngineSpec.model_id); a gate
+    running another model ignores it (counted and logged), never compares it."""
 
     registration_id: str
-    encoding: bytes  # 128 little-endian float64 (1,024 bytes)
+    model_id: str
+    encoding: bytes  # the model's dim little-endian float64 (128 -> 1,024 bytes)
 
 
 class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
@@ -304,7 +308,8 @@ class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
     entry_id: str
     list_id: str
     severity: WatchSeverity
-    encoding: bytes  # 128 little-endian float64 (1,024 bytes)
+    model_id: str  # as HolderFace.model_id
+    encoding: bytes  # as HolderFace.encoding
 
 
 class PresenceChange(msgspec.Struct, frozen=True, kw_only=True):

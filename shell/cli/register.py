@@ -12,9 +12,11 @@ from typing import Any
 from shell.cli.common import (
     add,
     add_db,
+    add_face_engine,
     add_validity,
     add_venue,
     db_url,
+    engine_options,
     print_json,
     validity,
     with_db,
@@ -40,6 +42,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--workers", type=int, default=None, help="face threads (default: CPU count)")
     sp.add_argument("--key-dir", type=Path, default=None,
                     help="signing keys and the ID-number HMAC secret (default: data dir/keys)")
+    add_face_engine(sp)
     sp.add_argument("--json", action="store_true", help="one JSON line per row, then a summary line")
     add_db(sp)
     sp = add(rg, "remove", cmd_register_remove, "withdraw a registration")
@@ -81,8 +84,9 @@ def cmd_register_import(args: argparse.Namespace) -> int:
                 plan = registration.TicketPlan(key_id, key, valid_from=window[0], valid_until=window[1],
                                                now=now)
             return await registration.import_csv(
-                conn, args.csv, args.photos, event_id=event_id, secret=secret, tickets_plan=plan,
-                batch_size=args.batch_size, workers=args.workers)
+                conn, args.csv, args.photos, event_id=event_id, secret=secret,
+                tickets_plan=plan, batch_size=args.batch_size, workers=args.workers,
+                engine=engine_options(args))
         finally:
             await conn.close()
 

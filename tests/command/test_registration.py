@@ -18,10 +18,12 @@ from command import issuing, registration
 from command.registration import RejectCode, RowStatus
 from eventguard import tickets
 from shell import cli
+from vision.engine import DEFAULT_ENGINE, spec
 
 EVENT = "demo-2026"
 SECRET = bytes(range(32))
 OBAMA_ID = "11010119900101123X"
+ENGINE = spec(DEFAULT_ENGINE)
 
 # (name, id_number, ticket_type, entrances, photo) and what must happen to the row
 ROWS: list[tuple[tuple[str, str, str, str, str], RowStatus, RejectCode | None]] = [
@@ -44,6 +46,8 @@ ROWS: list[tuple[tuple[str, str, str, str, str], RowStatus, RejectCode | None]] 
      RejectCode.PHOTO_MISSING),
     (("Broken", "110101199909099012", "standard", "", "broken.jpg"), RowStatus.REJECTED,
      RejectCode.PHOTO_UNREADABLE),
+    (("Blurred", "110101199909099013", "standard", "", "blurred.jpg"), RowStatus.REJECTED,
+     RejectCode.FACE_POOR_QUALITY),
 ]
 
 
@@ -57,6 +61,10 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (d / name).symlink_to(src / name)
     shutil.copy(shared("qr", "qrcode-1", "1.png"), d / "qr-1.png")
     (d / "broken.jpg").write_bytes((src / "examples__biden.jpg").read_bytes()[:300])
+    import cv2  # a face found, but too blurred to decide on (sharpness ~10, the bar is 25)
+
+    blurred = cv2.GaussianBlur(cv2.imread(str(src / "examples__obama.jpg")), (0, 0), 8)
+    cv2.imwrite(str(d / "blurred.jpg"), blurred)
     return d
 
 
@@ -93,8 +101,8 @@ def test_id_secret_file_is_private_and_stable(tmp_path: Path) -> None:
 async def test_import_rejects_exactly_the_bad_rows_and_resumes(conn: asyncpg.Connection, photos: Path,
                                                                tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "reg.csv", [r for r, _, _ in ROWS])
-    first = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET, batch_size=2,
-                                          workers=1)
+    first = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET,
+                                          batch_size=2, workers=1)
     got = {r.line: (r.status, r.code) for r in first.rows}
     assert got == {i: (status, code) for i, (_, status, code) in enumerate(ROWS, start=2)}
     assert first.as_dict()["imported"] == 3 and first.as_dict()["rejected"] == len(ROWS) - 3
@@ -104,10 +112,12 @@ async def test_import_rejects_exactly_the_bad_rows_and_resumes(conn: asyncpg.Con
     assert [(r["name"], r["ticket_type"], list(r["entrances"]), r["id_last4"]) for r in regs] == [
         ("Alex Lacamoire", "standard", ["S1"], "5678"), ("Barack Obama", "vip", ["N1", "N2"], "123X"),
         ("Joe Biden", "standard", [], "2345")]
-    assert all(len(r["encoding"]) == 128 and r["sync_version"] > 0 for r in regs)
+    assert all(len(r["encoding"]) == ENGINE.dim and r["sync_version"] > 0 for r in regs)
+    assert {r["model_id"] for r in regs} == {ENGINE.model_id}
     obama = next(r for r in regs if r["name"] == "Barack Obama")
     biden = next(r for r in regs if r["name"] == "Joe Biden")
-    assert np.linalg.norm(np.array(obama["encoding"]) - np.array(biden["encoding"])) > 0.6
+    assert ENGINE.distance(obama["encoding"], biden["encoding"]) > ENGINE.thresholds.verify
+    assert np.isclose(np.linalg.norm(obama["encoding"]), 1.0, atol=1e-5)  # SFace: unit length
 
     # re-running imports nothing twice, and keeps the registration ids
     again = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET, workers=1)
@@ -115,7 +125,8 @@ async def test_import_rejects_exactly_the_bad_rows_and_resumes(conn: asyncpg.Con
     assert await conn.fetchval("SELECT count(*) FROM registrations") == 3
     assert {r.registration_id for r in again.rows if r.registration_id} == {r["registration_id"] for r in regs}
     # another event is a separate registration list
-    other = await registration.import_csv(conn, path, photos, event_id="other-2026", secret=SECRET, workers=1)
+    other = await registration.import_csv(conn, path, photos, event_id="other-2026", secret=SECRET,
+                                          workers=1)
     assert other.as_dict()["imported"] == 3
 
     # the ID numbers are nowhere in the database in clear: every row of every table as text,
@@ -193,7 +204,8 @@ async def test_remove_bumps_version(conn: asyncpg.Connection, photos: Path, tmp_
     rid = s.rows[0].registration_id
     assert rid is not None
     before = await conn.fetchval("SELECT sync_version FROM registrations")
-    assert await registration.holder_encoding(conn, rid) is not None
+    held = await registration.holder_encoding(conn, rid)
+    assert held is not None and held[0] == ENGINE.model_id
     assert await registration.remove(conn, rid)
     assert not await registration.remove(conn, rid)
     assert await conn.fetchval("SELECT sync_version FROM registrations") > before

@@ -175,17 +175,64 @@ async def test_watchlist_hit_denies_and_is_journaled_while_offline(tmp_path: Pat
     cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
     cache.watchlist.add(WatchEntry("wl-obama", "list-1", WatchSeverity.DENY, other.encoding))
     runner, url, svc = await _start(tmp_path, cache, face_required=True)
+    th = svc.thresholds
     try:
         frame = frames.compose(person.crop, frames.qr_image(_payload(key, person.holder_ref)))
         async with aiohttp.ClientSession() as s, s.post(url + "/scan", data=_png(frame), headers=AUTH) as r:
             body = await r.json()
         assert body["verdict"] == "deny", body
         assert body["reasons"] == ["ticket_valid", "face_match", "watchlist_deny"]
-        assert body["face_distance"] < 0.4
+        # the lane's crop of the registered photo: far inside the engine's verify threshold
+        assert body["face_distance"] < th.verify / 2
         assert [(h["entry_id"], h["severity"]) for h in body["hits"]] == [("wl-obama", "deny")]
+        assert body["hits"][0]["distance"] <= th.screen
         assert set(body["stage_ms"]) == {"qr", "detect", "encode", "search"}
+        assert body["face_frames"] == {"assessed": 1, "used": 1}
         hits = svc.journal.unsent_hits()
         assert [(h.event_id, h.entry_id, h.severity) for h in hits] == [(body["event_id"], "wl-obama", "deny")]
+    finally:
+        await runner.cleanup()
+
+
+async def test_recent_frames_are_fused_and_the_person_before_is_not(tmp_path: Path) -> None:
+    """POST /scan with the lane's recent frames: the same person's are fused with the scanned
+    face; a frame of somebody else is dropped; a blurred scan is rescued by a sharp recent frame,
+    and with only blurred frames the person goes to a steward."""
+    faces_dir = shared("faces", "images")
+    key = tickets.new_key()
+    person = frames.load_person(faces_dir / "examples__obama.jpg")
+    biden = frames.load_person(faces_dir / "examples__biden.jpg")
+    cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
+    runner, url, svc = await _start(tmp_path, cache, face_required=True)
+    blank = np.full((8, 8, 3), 150, np.uint8)
+    try:
+        async def scan(image: Frame, *recent: Frame) -> dict[str, Any]:
+            form = aiohttp.FormData()
+            form.add_field("image", _png(image), filename="scan.png", content_type="image/png")
+            for f in recent:
+                form.add_field("frame", _png(f), filename="f.png", content_type="image/png")
+            async with aiohttp.ClientSession() as s, s.post(url + "/scan", data=form, headers=AUTH) as r:
+                assert r.status == 200, await r.text()
+                return dict(await r.json())
+
+        scanned = frames.compose(person.crop, frames.qr_image(_payload(key, person.holder_ref)))
+        smaller = frames.compose(np.ascontiguousarray(cv2.resize(person.crop, None, fx=0.9, fy=0.9)), blank)
+        body = await scan(scanned, smaller, frames.compose(biden.crop, blank))
+        assert body["verdict"] == "admit" and "face_match" in body["reasons"], body
+        assert body["face_frames"] == {"assessed": 3, "used": 2}  # Obama twice; Biden's frame dropped
+
+        blurred = frames.compose(np.ascontiguousarray(cv2.GaussianBlur(person.crop, (0, 0), 6)),
+                                 frames.qr_image(_payload(key, person.holder_ref)))  # a sharp QR
+        poor = await scan(blurred)
+        assert poor["verdict"] == "secondary" and poor["reasons"] == ["ticket_valid", "face_poor_quality"]
+        rescued = await scan(blurred, smaller)
+        assert rescued["verdict"] == "admit" and rescued["face_frames"]["used"] == 1, rescued
+        form = aiohttp.FormData()
+        form.add_field("image", _png(scanned), filename="scan.png")
+        for _ in range(5):
+            form.add_field("frame", _png(smaller), filename="f.png")
+        async with aiohttp.ClientSession() as s, s.post(url + "/scan", data=form, headers=AUTH) as r:
+            assert r.status == 400  # at most four recent frames
     finally:
         await runner.cleanup()
 
