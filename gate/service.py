@@ -374,14 +374,14 @@ class GateService:
         under_way = self._scanning.get(scan_id)
         if under_way is not None:  # the same scan retried while it is being decided
             return replace(await asyncio.shield(under_way), replayed=True)
-        event_id = f"{self.cfg.gate_id}:{scan_id}"
-        done = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.get, event_id)
-        if done is not None:
-            return _replayed(done)
+        # registered before the first await: a retry arriving while the journal is read waits here
         fut: asyncio.Future[ScanResult] = asyncio.get_running_loop().create_future()
         self._scanning[scan_id] = fut
         try:
-            result = await self._decide(frame, lane, direction, captured_at, scan_id, recent)
+            event_id = f"{self.cfg.gate_id}:{scan_id}"
+            done = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.get, event_id)
+            result = (_replayed(done) if done is not None
+                      else await self._decide(frame, lane, direction, captured_at, scan_id, recent))
             fut.set_result(result)
             return result
         except BaseException as err:

@@ -270,6 +270,30 @@ async def test_fuzzed_uploads_never_crash_the_gate(gate: Gate) -> None:
     assert gate.service.journal.pending() == decided  # every decision journaled, nothing else
 
 
+async def test_a_retry_that_arrives_while_the_journal_is_read_waits_for_the_first(tmp_path: Path) -> None:
+    """The window between 'not decided yet' and 'being decided': the journal lookup is slowed
+    down so the retry lands in it every time; it must get the first decision, not a second."""
+    key = tickets.new_key()
+    cfg = GateConfig(gate_id="N1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
+                     journal_path=tmp_path / "journal.sqlite", face_required=False, workers=2)
+    svc = GateService(cfg, GateCache(keys={1: key.public_key()}))
+    read = svc.journal.get
+
+    def slow_get(event_id: str) -> Any:
+        time.sleep(0.2)
+        return read(event_id)
+
+    svc.journal.get = slow_get  # type: ignore[method-assign]
+    frame = frames.compose(np.full((10, 10, 3), 150, np.uint8), frames.qr_image(_payload(key)))
+    try:
+        a, b = await asyncio.gather(svc.scan(frame, scan_id="lane0-0001"), svc.scan(frame, scan_id="lane0-0001"))
+        assert sorted([a.replayed, b.replayed]) == [False, True]
+        assert a.event.event_id == b.event.event_id and a.decision == b.decision
+        assert svc.journal.event_ids() == ["N1:lane0-0001"]
+    finally:
+        await svc.stop()
+
+
 async def test_a_retried_scan_id_returns_the_first_decision_and_records_nothing_new(gate: Gate) -> None:
     frame = frames.compose(np.full((10, 10, 3), 150, np.uint8), frames.qr_image(_payload(gate.key)))
     async with aiohttp.ClientSession(headers=AUTH) as s:
