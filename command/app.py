@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from command import api, ops_api, tickets_api, watchlists
-from command.appkeys import FACES, HUB, POOL, SERVICE, SETTINGS, VENUE
+from command import api, ops_api, photo_seal, tickets_api, watchlists
+from command.appkeys import FACES, HUB, PHOTO_KEY, POOL, SERVICE, SETTINGS, VENUE
 from command.db.migrate import migrate
 from command.errors import CommandError
 from command.gate_ws import gate_ws
@@ -80,11 +80,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _faces(app: web.Application) -> AsyncIterator[None]:
-    """The face thread that embeds uploaded watchlist photos."""
+    """The face thread that embeds uploaded watchlist photos, and the key that seals them."""
     from vision.engine import EngineName
     from vision.faceworker import EngineOptions, face_executor
 
     settings = app[SETTINGS]
+    app[PHOTO_KEY] = photo_seal.KeyFile(photo_seal.key_path(settings.key_dir))
     pool = face_executor(0, "server", EngineOptions(EngineName(settings.face_engine)))
     app[FACES] = pool
     yield

@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from command.hub import Hub
+from command.photo_seal import KeyFile
 from command.service import CommandService
 from eventguard.config import Venue
 from eventguard.settings import ServerSettings
@@ -18,3 +19,4 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 HUB = web.AppKey("hub", Hub)
 SERVICE = web.AppKey("service", CommandService)
 FACES = web.AppKey("faces", Executor)  # the server's face thread (watchlist photos)
+PHOTO_KEY = web.AppKey("photo_key", KeyFile)  # seals enrolment photos (command/photo_seal.py)

@@ -7,9 +7,10 @@ Import pipeline (`import_csv`):
   3. analyse each new photo once with the face engine (vision/faceworker.py, SFace by default)
      in worker processes; unreadable / no face / several faces / too small / blurred or
      turned away -> rejected;
-  4. insert in transactions of `batch_size` rows (ON CONFLICT DO NOTHING) with the embedding
-     and the id of the model that made it, optionally issuing a signed ticket per
-     registration in the same transaction.
+  4. insert in transactions of `batch_size` rows (ON CONFLICT DO NOTHING) with the embedding,
+     the id of the model that made it, and the photo sealed (command/photo_seal.py) so a
+     change of model can re-enrol it; optionally a signed ticket per registration in the
+     same transaction.
 
 ID numbers never reach the database in clear: only HMAC-SHA256 under a per-installation
 secret (a 0600 file next to the signing keys) and the last four characters for display.
@@ -37,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from command import issuing
+from command import issuing, photo_seal
 from eventguard import tickets
 from eventguard.errors import ConfigError
 from vision.faceworker import EngineOptions, Enrolment
@@ -350,11 +351,14 @@ async def remove(conn: asyncpg.Connection, registration_id: str) -> bool:
 
 
 async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, *, event_id: str,
-                     secret: bytes, tickets_plan: TicketPlan | None = None,
+                     secret: bytes, photo_key: bytes | None, tickets_plan: TicketPlan | None = None,
                      batch_size: int = 50, executor: Executor | None = None, workers: int | None = None,
                      engine: EngineOptions | None = None,
                      progress: Callable[[RowResult], None] | None = None) -> ImportSummary:
-    """Import a registration CSV (see the module docstring); resumable and idempotent."""
+    """Import a registration CSV (see the module docstring); resumable and idempotent.
+
+    `photo_key` seals the photos kept for re-enrolment (None: photos are not kept, and those
+    registrations cannot be re-enrolled when the model changes)."""
     opts = engine or EngineOptions()
     good, bad = parse_rows(read_csv(csv_path), photo_dir, secret)
     summary = ImportSummary(list(bad))
@@ -390,14 +394,16 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
                         results.append(RowResult(row.line, RowStatus.REJECTED, enc[0], enc[1]))
                         continue
                     rid = uuid.uuid4().hex
+                    sealed = (photo_seal.seal(photo_key, enc.photo, photo_seal.registration_owner(rid))
+                              if photo_key is not None else None)
                     got = await conn.fetchval(
                         "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name,"
-                        " ticket_type, entrances, photo, encoding, model_id)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                        " ticket_type, entrances, photo, encoding, model_id, photo_sealed)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                         " ON CONFLICT (event_id, id_hmac) DO NOTHING RETURNING registration_id",
                         rid, event_id, row.id_hmac, row.id_last4, row.name, row.ticket_type,
                         list(row.entrances), row.photo.name, [float(x) for x in enc.embedding],
-                        enc.model_id)
+                        enc.model_id, sealed)
                     if got is None:  # a concurrent import registered this person meanwhile
                         results.append(RowResult(row.line, RowStatus.SKIPPED, detail="already registered"))
                         continue

@@ -40,17 +40,18 @@ async def lists(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 
 async def add_entry(conn: asyncpg.Connection, list_id: str, label: str, encoding: np.ndarray, by: str,
-                    id_hash: bytes | None = None, *, model_id: str, entry_id: str | None = None) -> str:
-    """Store one entry's embedding (made by `model_id`); its id."""
+                    id_hash: bytes | None = None, *, model_id: str, photo_sealed: bytes | None = None,
+                    entry_id: str | None = None) -> str:
+    """Store one entry's embedding (made by `model_id`) and its sealed photo; its id."""
     enc = np.asarray(encoding, dtype="<f8").reshape(-1)
     if not 1 <= enc.size <= 2048 or not np.all(np.isfinite(enc)):
         raise ValueError("encoding must be 1 to 2,048 finite numbers")
     entry_id = entry_id or uuid.uuid4().hex
     try:
         await conn.execute(
-            "INSERT INTO watchlist_entries (id, list_id, label, id_hash, encoding, added_by, model_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)", entry_id, list_id, label, id_hash, enc.tobytes(), by,
-            model_id)
+            "INSERT INTO watchlist_entries (id, list_id, label, id_hash, encoding, added_by, model_id,"
+            " photo_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", entry_id, list_id, label, id_hash,
+            enc.tobytes(), by, model_id, photo_sealed)
     except asyncpg.ForeignKeyViolationError as err:
         raise NotFound(f"no watchlist {list_id}") from err
     return entry_id

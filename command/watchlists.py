@@ -2,8 +2,9 @@
 
 Every read of entries and every view of hits writes the audit log. Entry photos are embedded
 on the server by its face engine in one face thread (model inference never runs on the event
-loop); only the embedding is kept, with its model id, never the photo. Embeddings leave the
-server only to a commander who asks.
+loop). The embedding is stored with its model id, and the photo only sealed
+(command/photo_seal.py, the key outside the database) for re-enrolment when the model
+changes; it is never served. Embeddings leave the server only to a commander who asks.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import uuid
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from command import store, watchlist_store
-from command.appkeys import FACES, POOL, SETTINGS
+from command import photo_seal, store, watchlist_store
+from command.appkeys import FACES, PHOTO_KEY, POOL, SETTINGS
 from command.auth import Principal, Role
 from command.errors import NotFound
 from command.requests import json_body
@@ -86,9 +87,11 @@ async def add(request: web.Request, who: Principal) -> web.Response:
         raise _json_error(status, code, f"the photo cannot be used: {code}")
     list_id = request.match_info["list_id"]
     entry_id = uuid.uuid4().hex
+    key = await loop.run_in_executor(None, request.app[PHOTO_KEY].get)
+    sealed = photo_seal.seal(key, data, photo_seal.watch_owner(entry_id))
     async with request.app[POOL].acquire() as conn, conn.transaction():
         await watchlist_store.add_entry(conn, list_id, label.strip(), res.result.embedding, who.subject,
-                                        id_hash, model_id=res.model_id,
+                                        id_hash, model_id=res.model_id, photo_sealed=sealed,
                                         entry_id=entry_id)
         await store.audit(conn, who.subject, who.role.value, "watchlist_entry_add", entry_id,
                           {"list": list_id, "label": label.strip()})

@@ -50,6 +50,7 @@ class ServerSettings:
     live_interval_s: float = 0.1  # crowd deltas to live maps are coalesced to this rate
     order_ack_timeout_s: float = 60.0  # unacknowledged orders escalate after this
     face_engine: str = "sface"  # embeds watchlist photos (a vision.engine.EngineName value)
+    key_dir: Path | None = None  # photo key for watchlist photos (default: data dir/keys)
 
     def validate(self) -> ServerSettings:
         """Refuse unsafe combinations; return self for chaining."""

@@ -1,4 +1,5 @@
--- Face embeddings carry the model that made them.
+-- Face embeddings carry the model that made them, and the photos they came from are kept
+-- (sealed) so that a change of model can re-enrol everyone.
 --
 -- model_id: vision.engine.EngineSpec.model_id ('sface-2021dec-int8bq', 'dlib-resnet-v1').
 -- Rows written before this migration were made by dlib's model (the only engine until now).
@@ -7,11 +8,16 @@
 --
 -- encoding: any dimension (the model's), no longer exactly 128.
 --
+-- photo_sealed: the enrolment photo, AES-256-GCM sealed with a key kept outside the
+-- database (a 0600 file in the key directory, command/photo_seal.py); NULL for rows made
+-- before photos were kept (those cannot be re-enrolled: `eventguard faces reenrol` says so).
+--
 -- A change of model_id is news for gates like a change of encoding: the row is renumbered
 -- (sync_number(), under the shared lock of 0002) so gates receive the new embedding.
 
 ALTER TABLE registrations
-    ADD COLUMN model_id text NOT NULL DEFAULT 'dlib-resnet-v1';
+    ADD COLUMN model_id text NOT NULL DEFAULT 'dlib-resnet-v1',
+    ADD COLUMN photo_sealed bytea;
 ALTER TABLE registrations ALTER COLUMN model_id DROP DEFAULT;
 ALTER TABLE registrations DROP CONSTRAINT registrations_encoding_check;
 ALTER TABLE registrations ADD CONSTRAINT registrations_encoding_check
@@ -19,7 +25,8 @@ ALTER TABLE registrations ADD CONSTRAINT registrations_encoding_check
 CREATE INDEX registrations_model ON registrations (event_id, model_id) WHERE removed_at IS NULL;
 
 ALTER TABLE watchlist_entries
-    ADD COLUMN model_id text NOT NULL DEFAULT 'dlib-resnet-v1';
+    ADD COLUMN model_id text NOT NULL DEFAULT 'dlib-resnet-v1',
+    ADD COLUMN photo_sealed bytea;
 ALTER TABLE watchlist_entries ALTER COLUMN model_id DROP DEFAULT;
 ALTER TABLE watchlist_entries DROP CONSTRAINT watchlist_entries_encoding_check;
 ALTER TABLE watchlist_entries ADD CONSTRAINT watchlist_entries_encoding_check

@@ -85,7 +85,7 @@ async def server(db_url: str, venue: Venue, tmp_path: Path) -> AsyncIterator[Ser
 
     prov = await provision(db_url, venue, tmp_path / "keys")
     port = free_port()
-    runner = await server.start(ServerSettings(port=port, database_url=db_url), venue)
+    runner = await server.start(ServerSettings(port=port, database_url=db_url, key_dir=tmp_path / "keys"), venue)
     try:
         yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
                      venue=venue, gate_tokens=prov.gate_tokens,

@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--batch-size", type=int, default=50, help="rows per transaction")
     sp.add_argument("--workers", type=int, default=None, help="face threads (default: CPU count)")
     sp.add_argument("--key-dir", type=Path, default=None,
-                    help="signing keys and the ID-number HMAC secret (default: data dir/keys)")
+                    help="signing keys, the ID-number HMAC secret and the photo key (default: data dir/keys)")
     add_face_engine(sp)
     sp.add_argument("--json", action="store_true", help="one JSON line per row, then a summary line")
     add_db(sp)
@@ -54,7 +54,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
     """Import registrations from CSV + photos; print per-row results and a summary."""
     import asyncpg
 
-    from command import issuing, registration
+    from command import issuing, photo_seal, registration
     from command.db.migrate import migrate
     from eventguard.config import load_venue
     from shell.runtime import database
@@ -62,6 +62,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
     venue = load_venue(args.venue)
     event_id = args.event or venue.event.id
     secret = registration.load_id_secret(registration.id_key_path(args.key_dir))
+    photo_key = photo_seal.load_key(photo_seal.key_path(args.key_dir))
     now = int(time.time())
     window = validity(args, venue.event) if args.issue_tickets else (0, 0)
 
@@ -84,7 +85,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
                 plan = registration.TicketPlan(key_id, key, valid_from=window[0], valid_until=window[1],
                                                now=now)
             return await registration.import_csv(
-                conn, args.csv, args.photos, event_id=event_id, secret=secret,
+                conn, args.csv, args.photos, event_id=event_id, secret=secret, photo_key=photo_key,
                 tickets_plan=plan, batch_size=args.batch_size, workers=args.workers,
                 engine=engine_options(args))
         finally:

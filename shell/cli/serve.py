@@ -26,6 +26,8 @@ def register(sub: Any) -> None:
             sp.add_argument("--tls-key", type=Path)
             sp.add_argument("--allow-insecure", action="store_true",
                             help="serve plain HTTP on a non-loopback address (not for production)")
+            sp.add_argument("--key-dir", type=Path, default=None,
+                            help="where the photo key lives (default: data dir/keys)")
             add_face_engine(sp)
         else:
             sp.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
@@ -45,8 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with database(db_url(args)) as dsn:
         settings = ServerSettings(host=args.host, port=args.port, database_url=dsn,
                                   venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                                  allow_insecure=args.allow_insecure,
-                                  face_engine=args.face_engine).validate()
+                                  allow_insecure=args.allow_insecure, face_engine=args.face_engine,
+                                  key_dir=args.key_dir).validate()
         try:
             asyncio.run(serve_forever(settings, venue))
         except KeyboardInterrupt:

@@ -12,7 +12,7 @@ import aiohttp
 import asyncpg
 from support import Server, insert_registration, shared, wait_for
 
-from command import issuing, watchlist_store
+from command import issuing, photo_seal, watchlist_store
 from eventguard.wire import WatchlistHitReport
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
@@ -35,7 +35,7 @@ async def _call(s: aiohttp.ClientSession, method: str, url: str, token: str | No
         return r.status, await r.json()
 
 
-async def test_roles_intake_and_audited_reads(server: Server) -> None:
+async def test_roles_intake_and_audited_reads(server: Server, tmp_path: Path) -> None:
     faces_dir = shared("faces", "images")
     op, cmdr, viewer = [await server.login(u) for u in ("operator", "commander", "viewer")]
     api = server.url + "/api"
@@ -69,8 +69,14 @@ async def test_roles_intake_and_audited_reads(server: Server) -> None:
     conn = await asyncpg.connect(server.db_url)
     try:
         audit = await conn.fetch("SELECT actor, action, details FROM audit_log WHERE action LIKE 'watchlist%' ORDER BY id")
+        sealed = await conn.fetchval("SELECT photo_sealed FROM watchlist_entries WHERE id = $1", e["id"])
     finally:
         await conn.close()
+    # the photo is kept only sealed, under the key file in the server's key directory (0600)
+    key_file = photo_seal.key_path(tmp_path / "keys")
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert photo_seal.unseal(photo_seal.load_key(key_file), sealed, photo_seal.watch_owner(e["id"])) == (
+        faces_dir / "examples__obama2.jpg").read_bytes()
     actions = [(r["actor"], r["action"]) for r in audit]
     assert ("operator", "watchlist_create") in actions and ("operator", "watchlist_entry_add") in actions
     assert actions.count(("operator", "watchlist_entries_read")) == 1
