@@ -1,7 +1,6 @@
 """Calibrate a face engine on a labelled photo folder and write plots plus a summary.
 
-    python -m vision.calibration_report --engine sface --data ../shared/data/faces-lfw \\
-        --out /tmp/calib-sface
+    eventguard faces calibrate --set ../shared/data/faces-lfw --out /tmp/calib-sface
 
 The folder holds labels.csv (columns file, person; more columns are ignored; rows naming
 several people or marked duplicate_of another row are skipped). Each photo gives one face,
@@ -13,12 +12,10 @@ above the threshold matches). Runs on one thread (OpenCV and BLAS), as measured.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -640,35 +637,3 @@ def crowd_text(event_id: str, s: dict[str, Any]) -> str:
         for p in s["closest_pairs"][:5]:
             lines.append(f"  closest: {p['a']} ~ {p['b']} at {p['distance']:.4f}")
     return "\n".join(lines) + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vision.calibration_report", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--engine", choices=[e.value for e in EngineName], default="sface")
-    ap.add_argument("--data", type=Path, required=True, help="folder with labels.csv")
-    ap.add_argument("--out", type=Path, required=True, help="folder for plots and summaries")
-    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                    help=f"embedding cache folder (default {DEFAULT_CACHE})")
-    ap.add_argument("--no-cache", action="store_true")
-    ap.add_argument("--upsample", type=int, default=1, choices=[0, 1], help="dlib engines: HOG upsampling")
-    args = ap.parse_args(argv)
-
-    from threadpoolctl import threadpool_limits
-
-    cv2.setNumThreads(1)
-    with threadpool_limits(1):
-        opts = EngineOptions(EngineName(args.engine), None, args.upsample)
-
-        def progress(i: int, n: int) -> None:
-            if i % 250 == 0 or i == n:
-                print(f"  {i}/{n} photos", file=sys.stderr, flush=True)
-
-        summary = run(subject(opts), args.data, args.out, None if args.no_cache else args.cache,
-                      GALLERY_SIZES, progress)
-    sys.stdout.write(text_summary(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
