@@ -73,7 +73,7 @@ class WatchlistHitReport(Msg, frozen=True, tag="watchlist_hit"):
     list_id: str
     entry_id: str
     severity: WatchSeverity
-    distance: float
+    distance: float  # the gate engine's distance (lower = more alike; vision.engine)
     ticket_id: str | None = None
 
 
@@ -383,7 +383,7 @@ class TerminalVerdict(Msg, frozen=True, tag="terminal_verdict"):
     reasons: tuple[Reason, ...]
     ticket_id: str | None = None
     holder_name: str | None = None  # not known at the gate yet
-    face_distance: float | None = None
+    face_distance: float | None = None  # the gate engine's distance, fused over the lane's best frames
     hits: tuple[TerminalHit, ...] = ()
     capture: str | None = None  # data:image/jpeg;base64,... (about 160 px wide)
     registered: str | None = None  # the holder's registered photo (not synced to gates yet)

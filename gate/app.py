@@ -297,6 +297,7 @@ async def state(request: web.Request) -> web.Response:
                   for c in await term.lanes()],
         "lanes_closed": sorted(svc.lanes_closed), "list_version": svc.cache.version,
         "keys": len(svc.cache.keys), "holders": len(svc.cache.holders), "watchlist": len(svc.cache.watchlist),
+        "face_model": svc.spec.model_id, "faces_ignored": dict(svc.ignored_faces),
     })
 
 

@@ -130,6 +130,7 @@ async def test_scan_raw_and_multipart_then_state_and_terminal_push(gate: Gate) -
             st = await r.json()
         assert st["online"] is False and st["pending"] == 2
         assert st["lanes"] == [{"lane": 1, "entry": 1, "exit": 0, "deny": 1, "secondary": 0}]
+        assert st["face_model"] == "sface-2021dec-int8bq" and st["faces_ignored"] == {"holders": 0, "watch": 0}
 
 
 def _png_header(w: int, h: int) -> bytes:
