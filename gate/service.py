@@ -5,9 +5,9 @@ face detection and embedding in the face workers (vision/faceworker.py: one thre
 worker processes, each with its own engine), so the event loop only moves data. Journal
 writes go through a single dedicated thread.
 
-Faces: the lane's recent frames (`offer`) and the scanned one are assessed together; the
-best two or three by quality are embedded and their distances fused (vision/lane.py,
-vision.engine.fuse, vision/screen.py). Synced faces of another model than the gate's engine
+Faces: the scanned frame first; the lane's recent frames (`offer`, or sent with the scan)
+when they can change the outcome, the best of them then embedded and their distances fused
+with the scanned face's (`_face_work`, vision/lane.py, vision.engine.fuse, vision/screen.py). Synced faces of another model than the gate's engine
 are ignored, counted in `ignored_faces` and logged: never compared.
 """
 
@@ -51,6 +51,8 @@ from vision.engine import (
     DEFAULT_ENGINE,
     EngineName,
     EngineSpec,
+    FaceProblem,
+    FaceResult,
     QualityBar,
     Thresholds,
     fuse,
@@ -90,6 +92,8 @@ class GateConfig:
     watch_margin: float = 0.05  # a hit within this of another candidate is ambiguous
     quality_bar: QualityBar = DEFAULT_BAR  # below it in every recent frame: to a steward
     best_frames: int = BEST_FRAMES  # a lane's frames embedded per scan (their distances fused)
+    fuse_band: float = 0.1  # recent frames are fused when a distance lies this near a threshold
+    #   (or the scanned face is below the quality bar); math.inf: always; 0: only for quality
     recent_s: float = 1.5  # a lane frame offered this long before the scan still counts
     recent_frames: int = 4  # at most this many recent frames per lane are kept
     detect_width: int | None = None  # detect on a copy this large; None: the engine's lane size
@@ -316,35 +320,57 @@ class GateService:
             return []
         return [f for t, f in reversed(buf) if at - self.cfg.recent_s <= t <= at + 0.05]
 
-    def _analyse(self, frames: Sequence[Frame]) -> asyncio.Future[LaneFaces]:
+    def _analyse(self, frames: Sequence[Frame], scan: FaceResult | None = None) -> asyncio.Future[LaneFaces]:
         return asyncio.get_running_loop().run_in_executor(
             self.faces, analyse_frames, tuple(frames), self.cfg.engine_options, self.cfg.quality_bar,
-            self.cfg.best_frames)
+            self.cfg.best_frames, scan)
 
     async def _face_work(self, frames: Sequence[Frame], holder: str | None,
                          ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int]]:
-        """1:1 against the holder and 1:N against the watchlists, fused over the best frames;
-        the stage times and (frames assessed, frames used)."""
+        """1:1 against the holder and 1:N against the watchlists; the stage times and (frames
+        assessed, frames used).
+
+        First the scanned frame alone. The lane's recent frames are looked at only when they can
+        change the outcome (`fuse_band`): the scanned face is below the quality bar, its 1:1
+        distance lies within fuse_band of the verify threshold, or some watchlist entry lies
+        within screen + fuse_band. Then the best of them are fused with it (vision/lane.py).
+        A clear score is decided on one frame, at a third of the cost."""
         loop = asyncio.get_running_loop()
-        th = self.thresholds
-        lane = await self._analyse(frames)
+        th, band, index = self.thresholds, self.cfg.fuse_band, self.cache.watchlist
+        lane = await self._analyse(frames[:1])
         stage = {"detect": lane.detect_ms, "encode": lane.encode_ms}
+        registered = self.cache.holders.get(holder) if holder else None
+        near: list[WatchHit] | None = None  # entries within screen + band of the scanned face
+        first = lane.scan.embedding
+        if len(frames) > 1 and first is not None and lane.problem in (None, FaceProblem.FACE_POOR_QUALITY):
+            fuse_now = lane.problem is FaceProblem.FACE_POOR_QUALITY
+            if registered is not None and abs(self.spec.distance(first, registered) - th.verify) <= band:
+                fuse_now = True
+            if not fuse_now and len(index):
+                t0 = time.perf_counter()
+                near = await loop.run_in_executor(self.cpu, lambda: screen_frames(
+                    index, self.spec, [first], threshold=th.screen + band, top_k=1))
+                stage["search"] = (time.perf_counter() - t0) * 1000
+                fuse_now = bool(near)
+            if fuse_now:
+                near = None
+                lane = await self._analyse(frames, scan=lane.scan)
+                stage["detect"] += lane.detect_ms
+                stage["encode"] += lane.encode_ms
         counts = (lane.frames, len(lane.used))
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
             return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts
-        registered = self.cache.holders.get(holder) if holder else None
         dist = (fuse([self.spec.distance(e, registered) for e in embeddings])
                 if registered is not None else None)
         found: list[WatchHit] = []
-        index = self.cache.watchlist
-        if len(index):
+        if len(index) and near != []:  # (no entry within screen + band: no hit, no second search)
             t0 = time.perf_counter()
             found = await loop.run_in_executor(
                 self.cpu, lambda: screen_frames(index, self.spec, embeddings, threshold=th.screen,
                                                 margin=self.cfg.watch_margin))
-            stage["search"] = (time.perf_counter() - t0) * 1000
+            stage["search"] = stage.get("search", 0.0) + (time.perf_counter() - t0) * 1000
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,

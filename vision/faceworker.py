@@ -76,9 +76,10 @@ def analyse_frame(frame: Frame, opts: EngineOptions, bar: QualityBar | None = DE
 
 
 def analyse_frames(frames: tuple[Frame, ...], opts: EngineOptions, bar: QualityBar | None = DEFAULT_BAR,
-                   best: int = BEST_FRAMES) -> LaneFaces:
-    """A lane's frames (the scanned one first) -> the best ones embedded (runs in a worker)."""
-    return analyse_lane(engine(opts), frames, bar=bar, best=best)
+                   best: int = BEST_FRAMES, scan: FaceResult | None = None) -> LaneFaces:
+    """A lane's frames (the scanned one first) -> the best ones embedded (runs in a worker);
+    `scan`: the scanned frame's result from a first pass, not redone."""
+    return analyse_lane(engine(opts), frames, bar=bar, best=best, scan=scan)
 
 
 @dataclass(frozen=True, slots=True)

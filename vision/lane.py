@@ -71,35 +71,43 @@ def recent_candidates(results: Sequence[FaceResult], want: int) -> list[int]:
 
 
 def analyse_lane(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBar | None = DEFAULT_BAR,
-                 best: int = BEST_FRAMES, min_face_px: int | None = None,
+                 best: int = BEST_FRAMES, min_face_px: int | None = None, scan: FaceResult | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> LaneFaces:
-    """Assess every frame, embed the scanned one and the best consistent recent ones."""
+    """Assess every frame, embed the scanned one and the best consistent recent ones.
+
+    `scan`: the scanned frame's result from an earlier pass (assessed and embedded): it is
+    used as it is, and the times reported are those of the new work only."""
     if not frames:
         raise ValueError("a lane analysis needs at least the scanned frame")
     spec = engine.spec
-    assessed = [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames]
-    detect_ms = sum(r.detect_ms for r in assessed)
-    scan = assessed[0]
+    first = scan if scan is not None else assess(engine, frames[0], min_face_px=min_face_px, bar=bar,
+                                                 clock=clock)
+    rest = [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames[1:]]
+    assessed = [first, *rest]
+    detect_ms = sum(r.detect_ms for r in (rest if scan is not None else assessed))
+    fresh: list[FaceResult] = []  # embedded by this call
 
-    def done(used: Sequence[FaceResult], problem: FaceProblem | None, scan: FaceResult,
-             embedded: Sequence[FaceResult]) -> LaneFaces:
+    def done(used: Sequence[FaceResult], problem: FaceProblem | None, scan: FaceResult) -> LaneFaces:
         return LaneFaces(spec.model_id, len(frames), tuple(used), problem, scan, detect_ms,
-                         sum(r.encode_ms for r in embedded))
+                         sum(r.encode_ms for r in fresh))
 
-    if scan.problem not in (None, FaceProblem.MULTIPLE_FACES, FaceProblem.FACE_POOR_QUALITY):
-        return done((), scan.problem, scan, ())
-    scan = embed_result(engine, frames[0], scan, clock)
-    if scan.problem is FaceProblem.MULTIPLE_FACES:
-        return done((scan,), FaceProblem.MULTIPLE_FACES, scan, (scan,))
-    anchor_ok = scan.problem is None
+    if first.problem not in (None, FaceProblem.MULTIPLE_FACES, FaceProblem.FACE_POOR_QUALITY):
+        return done((), first.problem, first)
+    if first.embedding is None:
+        first = embed_result(engine, frames[0], first, clock)
+        fresh.append(first)
+    if first.problem is FaceProblem.MULTIPLE_FACES:
+        return done((first,), FaceProblem.MULTIPLE_FACES, first)
+    anchor_ok = first.problem is None
     want = best - 1 if anchor_ok else best
     embedded = [embed_result(engine, frames[i], assessed[i], clock)
                 for i in recent_candidates(assessed, want)]
-    assert scan.embedding is not None
+    fresh += embedded
+    assert first.embedding is not None
     same = [r for r in embedded if r.embedding is not None
-            and spec.distance(r.embedding, scan.embedding) <= spec.thresholds.verify]
-    used = ([scan] if anchor_ok else []) + same
+            and spec.distance(r.embedding, first.embedding) <= spec.thresholds.verify]
+    used = ([first] if anchor_ok else []) + same
     used.sort(key=lambda r: -_rank(r))
     if not used:
-        return done((), FaceProblem.FACE_POOR_QUALITY, scan, [scan, *embedded])
-    return done(used[:best], None, scan, [scan, *embedded])
+        return done((), FaceProblem.FACE_POOR_QUALITY, first)
+    return done(used[:best], None, first)

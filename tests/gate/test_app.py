@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import struct
 import time
 import uuid
@@ -56,9 +57,10 @@ def _png(frame: Frame) -> bytes:
     return buf.tobytes()
 
 
-async def _start(tmp_path: Path, cache: GateCache, *, face_required: bool) -> tuple[web.AppRunner, str, GateService]:
+async def _start(tmp_path: Path, cache: GateCache, *, face_required: bool,
+                 **kw: Any) -> tuple[web.AppRunner, str, GateService]:
     cfg = GateConfig(gate_id="N1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
-                     journal_path=tmp_path / "journal.sqlite", face_required=face_required, workers=2)
+                     journal_path=tmp_path / "journal.sqlite", face_required=face_required, workers=2, **kw)
     svc = GateService(cfg, cache)
     runner = web.AppRunner(create_gate_app(svc, TerminalConfig(token=TOKEN, max_upload_bytes=2_000_000,
                                                                web_dir=tmp_path / "web")))
@@ -198,13 +200,14 @@ async def test_watchlist_hit_denies_and_is_journaled_while_offline(tmp_path: Pat
 async def test_recent_frames_are_fused_and_the_person_before_is_not(tmp_path: Path) -> None:
     """POST /scan with the lane's recent frames: the same person's are fused with the scanned
     face; a frame of somebody else is dropped; a blurred scan is rescued by a sharp recent frame,
-    and with only blurred frames the person goes to a steward."""
+    and with only blurred frames the person goes to a steward. (fuse_band=inf: the recent frames
+    are looked at for every scan, not only near a threshold.)"""
     faces_dir = shared("faces", "images")
     key = tickets.new_key()
     person = frames.load_person(faces_dir / "examples__obama.jpg")
     biden = frames.load_person(faces_dir / "examples__biden.jpg")
     cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
-    runner, url, svc = await _start(tmp_path, cache, face_required=True)
+    runner, url, svc = await _start(tmp_path, cache, face_required=True, fuse_band=math.inf)
     blank = np.full((8, 8, 3), 150, np.uint8)
     try:
         async def scan(image: Frame, *recent: Frame) -> dict[str, Any]:

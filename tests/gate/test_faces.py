@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,7 @@ async def test_frames_offered_on_the_lane_serve_the_next_scan_once(tmp_path: Pat
     key = tickets.new_key()
     person = frames.load_person(shared("faces", "images") / "examples__obama.jpg")
     cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
-    svc = GateService(_cfg(tmp_path), cache, clock=lambda: now[0])
+    svc = GateService(_cfg(tmp_path, fuse_band=math.inf), cache, clock=lambda: now[0])
     t = tickets.Ticket(event_id=EVENT, ticket_id="a" * 32, holder_ref=person.holder_ref, entrances=(),
                        valid_from=0, valid_until=2**31, issued_at=0, key_id=1)
     blank = np.full((8, 8, 3), 150, np.uint8)
@@ -106,3 +107,48 @@ def test_thresholds_in_force_come_from_the_engine_unless_configured(tmp_path: Pa
     else:
         assert (th.verify, th.verify_source) == (0.2, "gate configuration")
     assert cfg.engine_options.detect_width == SFACE.lane_detect_px
+
+
+async def test_recent_frames_are_looked_at_only_when_they_can_change_the_outcome(tmp_path: Path) -> None:
+    """Default fuse_band: a clear match is decided on the scanned frame alone (a third of the
+    work); a score near the verify threshold brings in the recent frames; so does a watchlist
+    entry near the screen threshold."""
+    key = tickets.new_key()
+    images = shared("faces", "images")
+    person = frames.load_person(images / "examples__obama.jpg")
+    blank = np.full((8, 8, 3), 150, np.uint8)
+    recent = [frames.compose(person.crop, blank)]
+    t = tickets.Ticket(event_id=EVENT, ticket_id="c" * 32, holder_ref=person.holder_ref, entrances=(),
+                       valid_from=0, valid_until=2**31, issued_at=0, key_id=1)
+    frame = frames.compose(person.crop, frames.qr_image(tickets.sign(t, key)))
+
+    runs = iter(range(100))
+
+    async def face_frames(holder: np.ndarray, watch: np.ndarray | None = None) -> tuple[int, int]:
+        cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: holder})
+        if watch is not None:
+            from vision.index import WatchEntry
+
+            cache.watchlist.add(WatchEntry("w", "l", WatchSeverity.INFO, watch))
+        svc = GateService(_cfg(tmp_path / str(next(runs))), cache)
+        try:
+            return (await svc.scan(frame, recent=recent)).face_frames
+        finally:
+            await svc.stop()
+
+    assert await face_frames(person.encoding) == (1, 1)  # clear match: one frame
+    # a registered embedding at the verify threshold (from the photo; the lane's crop of it is
+    # within a few hundredths): both frames looked at
+    assert await face_frames(_at_distance(person.encoding, SFACE.thresholds.verify)) == (2, 2)
+    # clear 1:1, but a watchlist entry near the screen threshold: fused for the 1:N score
+    assert await face_frames(person.encoding, _at_distance(person.encoding, SFACE.thresholds.screen)) == (2, 2)
+
+
+def _at_distance(v: np.ndarray, d: float) -> np.ndarray:
+    """A unit vector at cosine distance d from v."""
+    v = v / np.linalg.norm(v)
+    u = np.random.default_rng(7).normal(size=v.shape)
+    u -= (u @ v) * v
+    u /= np.linalg.norm(u)
+    c = 1.0 - d
+    return np.asarray(c * v + np.sqrt(1 - c * c) * u)
