@@ -70,11 +70,6 @@ def engine(opts: EngineOptions) -> FaceEngine:
     return found
 
 
-def analyse_frame(frame: Frame, opts: EngineOptions, bar: QualityBar | None = DEFAULT_BAR) -> FaceResult:
-    """One BGR frame -> FaceResult (runs in a worker)."""
-    return analyse(engine(opts), frame, bar=bar)
-
-
 def analyse_frames(frames: tuple[Frame, ...], opts: EngineOptions, bar: QualityBar | None = DEFAULT_BAR,
                    best: int = BEST_FRAMES, scan: FaceResult | None = None) -> LaneFaces:
     """A lane's frames (the scanned one first) -> the best ones embedded (runs in a worker);
