@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from command import api, event_api, ops_api, tickets_api, watchlists
-from command.appkeys import HUB, POOL, SERVICE, SETTINGS, VENUE
+from command import api, event_api, ops_api, photo_seal, tickets_api, watchlists
+from command.appkeys import FACES, HUB, PHOTO_KEY, POOL, SERVICE, SETTINGS, VENUE
 from command.auth import PasswordChecks
 from command.db.binding import bind_event
 from command.db.migrate import migrate
@@ -105,6 +105,19 @@ async def _password_checks(app: web.Application) -> AsyncIterator[None]:
     checks.close()
 
 
+async def _faces(app: web.Application) -> AsyncIterator[None]:
+    """The face thread that embeds uploaded watchlist photos, and the key that seals them."""
+    from vision.engine import EngineName
+    from vision.faceworker import EngineOptions, face_executor
+
+    settings = app[SETTINGS]
+    app[PHOTO_KEY] = photo_seal.KeyFile(photo_seal.key_path(settings.key_dir))
+    pool = face_executor(0, "server", EngineOptions(EngineName(settings.face_engine)))
+    app[FACES] = pool
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     """The live map page."""
     return web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
@@ -122,6 +135,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app.cleanup_ctx.append(_password_checks)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(feed_ctx)  # list sync to gates (LISTEN); needs the database first
+    app.cleanup_ctx.append(_faces)
     app.add_routes(api.routes)
     app.add_routes(ops_api.routes)
     app.add_routes(watchlists.routes)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 import asyncpg
 from aiohttp import web
 
 from command.hub import Hub
+from command.photo_seal import KeyFile
 from command.service import CommandService
 from eventguard.config import Venue
 from eventguard.settings import ServerSettings
@@ -15,3 +18,5 @@ VENUE = web.AppKey("venue", Venue)
 POOL = web.AppKey("pool", asyncpg.Pool)
 HUB = web.AppKey("hub", Hub)
 SERVICE = web.AppKey("service", CommandService)
+FACES = web.AppKey("faces", Executor)  # the server's face thread (watchlist photos)
+PHOTO_KEY = web.AppKey("photo_key", KeyFile)  # seals enrolment photos (command/photo_seal.py)

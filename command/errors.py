@@ -9,6 +9,7 @@ EventGuardError (eventguard.errors)
       ├── ValueRefused           the database will not take a value it was given (422)
       ├── NotFound               a referenced row does not exist (404)
       ├── Conflict               the action does not fit the current state (409)
+      ├── PhotoSealError         a sealed enrolment photo does not open (wrong key, other row, damaged)
       └── AlertError             an operator action on an alert cannot be applied (409)
            ├── UnknownAlert          no open alert has this id (404)
            └── AlertAlreadyResolved  the alert was resolved or auto-cleared already (409)
@@ -78,6 +79,12 @@ class Conflict(CommandError):
 
     status = 409
     code = "conflict"
+
+
+class PhotoSealError(CommandError):
+    """A sealed enrolment photo cannot be opened with this key for this row."""
+
+    code = "photo_seal"
 
 
 class AlertError(CommandError):

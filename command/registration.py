@@ -1,13 +1,16 @@
-"""Real-name registration (实名制): CSV + photos in, one face encoding per holder in PostgreSQL.
+"""Real-name registration (实名制): CSV + photos in, one face embedding per holder in PostgreSQL.
 
 Import pipeline (`import_csv`):
   1. parse and check every row (pure: `parse_rows`); a bad row gets a closed RejectCode;
   2. skip rows already registered for the event (keyed by the ID number's HMAC), so a re-run
      resumes where an interrupted one stopped and never duplicates;
-  3. analyse each new photo once (face_recognition through vision.dlibface) in worker processes;
-     no face / several faces / too small / unreadable -> rejected;
-  4. insert in transactions of `batch_size` rows (ON CONFLICT DO NOTHING), optionally issuing
-     a signed ticket per registration in the same transaction.
+  3. analyse each new photo once with the face engine (vision/faceworker.py, SFace by default)
+     in worker processes; unreadable / no face / several faces / too small / blurred or
+     turned away -> rejected;
+  4. insert in transactions of `batch_size` rows (ON CONFLICT DO NOTHING) with the embedding,
+     the id of the model that made it, and the photo sealed (command/photo_seal.py) so a
+     change of model can re-enrol it; optionally a signed ticket per registration in the
+     same transaction.
 
 ID numbers never reach the database in clear: only HMAC-SHA256 under a per-installation
 secret (a 0600 file next to the signing keys) and the last four characters for display.
@@ -36,14 +39,14 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from command import issuing
+from command import issuing, photo_seal
 from eventguard import tickets
 from eventguard.errors import ConfigError
 from eventguard.identity import DocType, check_number, explain, normalise
+from vision.faceworker import EngineOptions, Enrolment
 
 COLUMNS = ("name", "id_number", "ticket_type", "entrances", "photo", "id_type")
 OPTIONAL = ("entrances", "id_type")  # id_type: resident_id (the default), passport, hk_macau_permit, taiwan_permit
-MIN_FACE_PX = 60  # a registration photo must show the face at least this large
 _GATE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
 
 
@@ -61,6 +64,7 @@ class RejectCode(enum.StrEnum):
     NO_FACE = "no_face"
     MULTIPLE_FACES = "multiple_faces"
     FACE_TOO_SMALL = "face_too_small"
+    FACE_POOR_QUALITY = "face_poor_quality"  # blurred, or the face turned away
 
 
 class RowStatus(enum.StrEnum):
@@ -259,39 +263,60 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 Encoding = npt.NDArray[np.float64]
 
+_REJECT = {"no_face": RejectCode.NO_FACE, "multiple_faces": RejectCode.MULTIPLE_FACES,
+           "face_too_small": RejectCode.FACE_TOO_SMALL, "face_poor_quality": RejectCode.FACE_POOR_QUALITY}
 
-def encode_photo(path: Path, min_face_px: int = MIN_FACE_PX) -> Encoding | tuple[RejectCode, str]:
-    """The one face's 128-d encoding, or why the photo is unusable (runs in a worker thread)."""
-    from vision import dlibface as faces
-    from vision.errors import ImageError
-    from vision.image import read_file, to_rgb
+
+@dataclass(frozen=True, slots=True)
+class Enrolled:
+    """A photo's bytes and its embedding, ready to store."""
+
+    model_id: str
+    embedding: Encoding
+    photo: bytes
+
+
+def reject_of(enrolment: Enrolment) -> tuple[RejectCode, str] | None:
+    """Why an enrolment photo is refused (None when it is usable)."""
+    problem = enrolment.problem
+    if problem is None:
+        return None
+    if enrolment.image_problem is not None:
+        return RejectCode.PHOTO_UNREADABLE, enrolment.image_detail or problem
+    r = enrolment.result
+    code = _REJECT.get(problem, RejectCode.NO_FACE)
+    detail = {RejectCode.NO_FACE: "no face found in the photo",
+              RejectCode.MULTIPLE_FACES: f"{r.faces if r else 0} faces in the photo; one person per photo",
+              RejectCode.FACE_TOO_SMALL: "face smaller than the engine's enrolment size",
+              RejectCode.FACE_POOR_QUALITY: "face blurred or turned away; a sharp, frontal photo is needed",
+              }[code]
+    return code, detail
+
+
+def encode_photo(path: Path, opts: EngineOptions) -> Enrolled | tuple[RejectCode, str]:
+    """The one face's embedding and the photo's bytes, or why the photo is unusable (runs in a
+    face worker)."""
+    from vision.faceworker import enrol
 
     try:
-        rgb = to_rgb(read_file(path))
-    except ImageError as err:
-        return RejectCode.PHOTO_UNREADABLE, str(err)
-    res = faces.analyse(rgb, detect_width=640, min_face_px=min_face_px)
-    if res.problem is faces.FaceProblem.MULTIPLE_FACES:
-        return RejectCode.MULTIPLE_FACES, f"{res.faces} faces in the photo; one person per photo"
-    if res.problem is faces.FaceProblem.FACE_TOO_SMALL:
-        return RejectCode.FACE_TOO_SMALL, f"face smaller than {min_face_px} px"
-    if res.encoding is None:
-        return RejectCode.NO_FACE, "no face found in the photo"
-    return res.encoding
+        data = path.read_bytes()
+    except OSError as err:
+        return RejectCode.PHOTO_UNREADABLE, f"cannot read the photo: {err.strerror}"
+    res = enrol(data, opts)
+    bad = reject_of(res)
+    if bad is not None:
+        return bad
+    assert res.result is not None and res.result.embedding is not None
+    return Enrolled(res.model_id, np.asarray(res.result.embedding, dtype=np.float64), data)
 
 
-def face_pool(workers: int | None = None) -> Executor:
-    """Where photos are analysed: one thread, or one process per worker.
-
-    dlib's models inside face_recognition are module-level objects that are not safe to use
-    from two threads at once (concurrent calls crash the process or return wrong boxes), so
-    parallel analysis uses separate processes: the gate's face pool (vision/faceworker.py),
-    spawned, each with its own models and one BLAS thread.
-    """
+def face_pool(workers: int | None = None, opts: EngineOptions | None = None) -> Executor:
+    """Where photos are analysed: one thread, or one spawned process per worker, each with
+    its own engine (vision/faceworker.py: dlib and OpenCV's networks are not thread-safe)."""
     from vision.faceworker import face_executor
 
     n = workers or min(4, os.cpu_count() or 1)
-    return face_executor(n if n > 1 else 0, "register")
+    return face_executor(n if n > 1 else 0, "register", opts)
 
 
 # ---- database -----------------------------------------------------------------------------
@@ -338,10 +363,16 @@ async def remove(conn: asyncpg.Connection, registration_id: str) -> bool:
 
 
 async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, *, event_id: str,
-                     secret: bytes, today: date | None = None, tickets_plan: TicketPlan | None = None, batch_size: int = 50,
-                     executor: Executor | None = None, workers: int | None = None,
+                     secret: bytes, photo_key: bytes | None, today: date | None = None,
+                     tickets_plan: TicketPlan | None = None,
+                     batch_size: int = 50, executor: Executor | None = None, workers: int | None = None,
+                     engine: EngineOptions | None = None,
                      progress: Callable[[RowResult], None] | None = None) -> ImportSummary:
-    """Import a registration CSV (see the module docstring); resumable and idempotent."""
+    """Import a registration CSV (see the module docstring); resumable and idempotent.
+
+    `photo_key` seals the photos kept for re-enrolment (None: photos are not kept, and those
+    registrations cannot be re-enrolled when the model changes)."""
+    opts = engine or EngineOptions()
     good, bad = parse_rows(read_csv(csv_path), photo_dir, secret, today or date.today())
     summary = ImportSummary(list(bad))
     done = await existing(conn, event_id, [r.id_hmac for r in good])
@@ -362,12 +393,13 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
                             registration_id=rid, ticket_id=issued[0], payload=issued[1], ticket_issued=True)
         summary.rows.append(res)
     own = executor is None
-    pool = executor or face_pool(workers)
+    pool = executor or face_pool(workers, opts)
     loop = asyncio.get_running_loop()
     try:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            encs = await asyncio.gather(*(loop.run_in_executor(pool, encode_photo, r.photo) for r in batch))
+            encs = await asyncio.gather(*(loop.run_in_executor(pool, encode_photo, r.photo, opts)
+                                          for r in batch))
             results: list[RowResult] = []
             async with conn.transaction():
                 for row, enc in zip(batch, encs, strict=True):
@@ -375,12 +407,16 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
                         results.append(RowResult(row.line, RowStatus.REJECTED, enc[0], enc[1]))
                         continue
                     rid = uuid.uuid4().hex
+                    sealed = (photo_seal.seal(photo_key, enc.photo, photo_seal.registration_owner(rid))
+                              if photo_key is not None else None)
                     got = await conn.fetchval(
                         "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name,"
-                        " ticket_type, entrances, photo, encoding) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-                        " $8, $9) ON CONFLICT (event_id, id_hmac) DO NOTHING RETURNING registration_id",
+                        " ticket_type, entrances, photo, encoding, model_id, photo_sealed)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                        " ON CONFLICT (event_id, id_hmac) DO NOTHING RETURNING registration_id",
                         rid, event_id, row.id_hmac, row.id_last4, row.name, row.ticket_type,
-                        list(row.entrances), row.photo.name, [float(x) for x in enc])
+                        list(row.entrances), row.photo.name, [float(x) for x in enc.embedding],
+                        enc.model_id, sealed)
                     if got is None:  # a concurrent import registered this person meanwhile
                         results.append(RowResult(row.line, RowStatus.SKIPPED, detail="already registered"))
                         continue
@@ -401,8 +437,20 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
     return summary
 
 
-async def holder_encoding(conn: asyncpg.Connection, registration_id: str) -> Encoding | None:
-    """The stored encoding of a registration (None if unknown or removed)."""
-    enc = await conn.fetchval("SELECT encoding FROM registrations WHERE registration_id = $1"
+async def holder_encoding(conn: asyncpg.Connection, registration_id: str) -> tuple[str, Encoding] | None:
+    """The stored embedding of a registration and its model id (None if unknown or removed)."""
+    row = await conn.fetchrow("SELECT model_id, encoding FROM registrations WHERE registration_id = $1"
                               " AND removed_at IS NULL", registration_id)
-    return None if enc is None else np.asarray(enc, dtype=np.float64)
+    return None if row is None else (row["model_id"], np.asarray(row["encoding"], dtype=np.float64))
+
+
+async def embeddings(conn: asyncpg.Connection, event_id: str, model_id: str
+                     ) -> tuple[list[str], npt.NDArray[np.float64]]:
+    """Registration ids and embeddings of the event's current registrations made by `model_id`
+    (only these may be compared with each other)."""
+    rows = await conn.fetch("SELECT registration_id, encoding FROM registrations WHERE event_id = $1"
+                            " AND model_id = $2 AND removed_at IS NULL ORDER BY registration_id",
+                            event_id, model_id)
+    if not rows:
+        return [], np.zeros((0, 0))
+    return [r["registration_id"] for r in rows], np.array([r["encoding"] for r in rows], dtype=np.float64)

@@ -9,7 +9,7 @@ What a gate gets: revoked ticket ids, venue-wide presence (every change of the e
 sql/0007; a full sync sends every ticket's last state, inside or out), the encodings of the registered holders it may admit
 (entrances empty or naming the gate; added, removed — a holder whose entrances stop naming the
 gate is removed, see sql/0006), every public key of the event, and the venue-wide watchlist
-entries (added with list id, severity and encoding; removed, including the entries of a list
+entries (added with list id, severity, model id and encoding; removed, including the entries of a list
 made inactive — see sql/0005). Chunks are ordered by version and each chunk's `version` is a
 safe resume point; the last one carries W.
 """
@@ -36,11 +36,8 @@ CHANNEL = "eventguard_sync"  # pg_notify channel; the payload is the event id, o
 ALL_EVENTS = "*"  # payload of a venue-wide change (watchlists): wakes the gates of every event
 _LOCK = (1162301252, 2)  # same pair as sql/0002: ('EGRD', sync)
 CHUNK_BYTES = MAX_MESSAGE_BYTES // 2  # JSON size budget per message (base64 included)
-_HOLDER_BYTES = 1500  # one HolderFace in JSON: 1,368 base64 chars + id + punctuation
-_WATCH_BYTES = 1600  # one WatchFace: the same encoding + entry id, list id and severity
+_FACE_BYTES = 200  # a HolderFace or WatchFace in JSON besides its base64 encoding: ids, model id
 _PRESENCE_BYTES = 120  # one PresenceChange: ticket id, gate id, flag, time
-_COST = {"holder_added": _HOLDER_BYTES, "watch_added": _WATCH_BYTES, "inside": _PRESENCE_BYTES,
-         "outside": _PRESENCE_BYTES}
 _ID_BYTES = 40
 
 
@@ -53,14 +50,24 @@ class Change:
     #            | "inside" | "outside" (presence) | "entry" (list_id "open" or "closed")
     ref: str  # ticket id, registration id or watchlist entry id
     encoding: bytes = b""
+    model_id: str = ""  # holder_added, watch_added: the model that made the encoding
     list_id: str = ""  # watch_added only; the gate of a presence change
     severity: str = ""  # watch_added only
     at: float = 0.0  # presence changes: gate clock of the change
 
 
 def encoding_bytes(values: Sequence[float]) -> bytes:
-    """128 floats as little-endian float64 bytes (what HolderFace carries)."""
+    """An embedding as little-endian float64 bytes (what HolderFace and WatchFace carry)."""
     return np.asarray(values, dtype="<f8").tobytes()
+
+
+def _cost(c: Change) -> int:
+    """Bytes one change adds to a ListSync in JSON (base64 grows the encoding by 4/3)."""
+    if c.kind in ("holder_added", "watch_added"):
+        return _FACE_BYTES + (len(c.encoding) + 2) // 3 * 4
+    if c.kind in ("inside", "outside"):
+        return _PRESENCE_BYTES
+    return _ID_BYTES
 
 
 def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...],
@@ -77,11 +84,12 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
         out.append(ListSync(
             event_id=event_id, version=version, since_version=prev, keys=keys,
             revoked=tuple(c.ref for c in group if c.kind == "revoked"),
-            holders_added=tuple(HolderFace(registration_id=c.ref, encoding=c.encoding)
+            holders_added=tuple(HolderFace(registration_id=c.ref, model_id=c.model_id, encoding=c.encoding)
                                 for c in group if c.kind == "holder_added"),
             holders_removed=tuple(c.ref for c in group if c.kind == "holder_removed"),
             watch_added=tuple(WatchFace(entry_id=c.ref, list_id=c.list_id, severity=WatchSeverity(c.severity),
-                                        encoding=c.encoding) for c in group if c.kind == "watch_added"),
+                                        model_id=c.model_id, encoding=c.encoding)
+                              for c in group if c.kind == "watch_added"),
             watch_removed=tuple(c.ref for c in group if c.kind == "watch_removed"),
             presence=tuple(PresenceChange(ticket_id=c.ref, inside=c.kind == "inside", gate_id=c.list_id,
                                           at=c.at) for c in group if c.kind in ("inside", "outside")),
@@ -91,7 +99,7 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
         prev = version
 
     for c in changes:
-        cost = _COST.get(c.kind, _ID_BYTES)
+        cost = _cost(c)
         if group and size + cost > budget:
             flush(group[-1].version, True)
             group, size = [], 0
@@ -105,12 +113,12 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
 _CHANGES = """
 SELECT sync_version AS v, 'revoked' AS kind, ticket_id AS ref, NULL::float8[] AS enc,
        NULL::bytea AS watch_enc, NULL::text AS list_id, NULL::text AS severity,
-       NULL::float8 AS at
+       NULL::float8 AS at, NULL::text AS model_id
   FROM tickets WHERE event_id = $1 AND revoked_at IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT sync_version, CASE WHEN admits THEN 'holder_added' ELSE 'holder_removed' END,
-       registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL, NULL
+       registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL, NULL, model_id
   FROM (SELECT *, removed_at IS NULL AND ($5::text IS NULL OR cardinality(entrances) = 0
                                           OR $5::text = ANY(entrances)) AS admits
           FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3) r
@@ -119,13 +127,13 @@ UNION ALL
 SELECT e.sync_version,
        CASE WHEN e.removed_at IS NULL AND w.active THEN 'watch_added' ELSE 'watch_removed' END,
        e.id, NULL, CASE WHEN e.removed_at IS NULL AND w.active THEN e.encoding END,
-       e.list_id, w.severity, NULL
+       e.list_id, w.severity, NULL, e.model_id
   FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id
  WHERE e.sync_version > $2 AND e.sync_version <= $3
    AND ($4 = false OR (e.removed_at IS NULL AND w.active))
 UNION ALL
 SELECT sync_version, CASE WHEN inside THEN 'inside' ELSE 'outside' END, ticket_id, NULL, NULL,
-       gate_id, NULL, extract(epoch FROM at)::float8
+       gate_id, NULL, extract(epoch FROM at)::float8, NULL
   FROM presence WHERE event_id = $1 AND inside IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
@@ -195,6 +203,6 @@ async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_i
     found = [Change(r["v"], r["kind"], r["ref"],
                     bytes(r["watch_enc"]) if r["watch_enc"] is not None
                     else encoding_bytes(r["enc"]) if r["enc"] is not None else b"",
-                    r["list_id"] or "", r["severity"] or "", r["at"] or 0.0)
+                    r["model_id"] or "", r["list_id"] or "", r["severity"] or "", r["at"] or 0.0)
              for r in rows]
     return chunk(event_id, since, w, pub, found, full=full, budget=budget, peer_key=await peer_key(conn, event_id))

@@ -15,7 +15,9 @@ from command import store
 from command.errors import Conflict, NotFound
 from eventguard.codes import WatchSeverity
 from eventguard.wire import WatchlistHitReport
+from vision.engine import EngineSpec
 from vision.index import WatchlistIndex
+from vision.screen import index_vector
 
 
 async def create_list(conn: asyncpg.Connection, name: str, severity: WatchSeverity, by: str) -> dict[str, Any]:
@@ -38,16 +40,18 @@ async def lists(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 
 async def add_entry(conn: asyncpg.Connection, list_id: str, label: str, encoding: np.ndarray, by: str,
-                    id_hash: bytes | None = None) -> str:
-    """Store one entry's encoding; its id."""
-    enc = np.asarray(encoding, dtype="<f8")
-    if enc.shape != (128,) or not np.all(np.isfinite(enc)):
-        raise ValueError("encoding must be 128 finite numbers")
-    entry_id = uuid.uuid4().hex
+                    id_hash: bytes | None = None, *, model_id: str, photo_sealed: bytes | None = None,
+                    entry_id: str | None = None) -> str:
+    """Store one entry's embedding (made by `model_id`) and its sealed photo; its id."""
+    enc = np.asarray(encoding, dtype="<f8").reshape(-1)
+    if not 1 <= enc.size <= 2048 or not np.all(np.isfinite(enc)):
+        raise ValueError("encoding must be 1 to 2,048 finite numbers")
+    entry_id = entry_id or uuid.uuid4().hex
     try:
         await conn.execute(
-            "INSERT INTO watchlist_entries (id, list_id, label, id_hash, encoding, added_by) "
-            "VALUES ($1, $2, $3, $4, $5, $6)", entry_id, list_id, label, id_hash, enc.tobytes(), by)
+            "INSERT INTO watchlist_entries (id, list_id, label, id_hash, encoding, added_by, model_id,"
+            " photo_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", entry_id, list_id, label, id_hash,
+            enc.tobytes(), by, model_id, photo_sealed)
     except asyncpg.ForeignKeyViolationError as err:
         raise NotFound(f"no watchlist {list_id}") from err
     return entry_id
@@ -56,12 +60,12 @@ async def add_entry(conn: asyncpg.Connection, list_id: str, label: str, encoding
 async def entries(conn: asyncpg.Connection, list_id: str, *, with_encodings: bool = False) -> list[dict[str, Any]]:
     """Current entries of a list (encodings as lists of floats only when asked)."""
     rows = await conn.fetch(
-        "SELECT id, label, id_hash IS NOT NULL AS has_id, added_by, added_at, encoding "
+        "SELECT id, label, id_hash IS NOT NULL AS has_id, added_by, added_at, model_id, encoding "
         "FROM watchlist_entries WHERE list_id = $1 AND removed_at IS NULL ORDER BY added_at, id", list_id)
     out = []
     for r in rows:
         d: dict[str, Any] = {"id": r["id"], "label": r["label"], "has_id": r["has_id"], "added_by": r["added_by"],
-                             "added_at": r["added_at"].timestamp()}
+                             "added_at": r["added_at"].timestamp(), "model_id": r["model_id"]}
         if with_encodings:
             d["encoding"] = np.frombuffer(r["encoding"], dtype="<f8").tolist()
         out.append(d)
@@ -94,14 +98,15 @@ async def hits(conn: asyncpg.Connection, limit: int = 200) -> list[dict[str, Any
     return [{**dict(r), "at": r["at"].timestamp()} for r in rows]
 
 
-async def load_index(conn: asyncpg.Connection) -> WatchlistIndex:
-    """Every current entry of every active list as a gate-side index (version = newest change)."""
+async def load_index(conn: asyncpg.Connection, engine: EngineSpec) -> WatchlistIndex:
+    """Every current entry of every active list made by the engine's model, as a gate-side index
+    (vectors as vision.screen.index_vector; version = newest change)."""
     rows = await conn.fetch(
         "SELECT e.id, e.list_id, w.severity, e.encoding, greatest(e.sync_version, w.sync_version) AS v "
         "FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id "
-        "WHERE e.removed_at IS NULL AND w.active ORDER BY e.id")
+        "WHERE e.removed_at IS NULL AND w.active AND e.model_id = $1 ORDER BY e.id", engine.model_id)
     if not rows:
         return WatchlistIndex()
-    mat = np.stack([np.frombuffer(r["encoding"], dtype="<f8") for r in rows])
+    mat = np.stack([index_vector(engine, np.frombuffer(r["encoding"], dtype="<f8")) for r in rows])
     return WatchlistIndex.from_arrays([r["id"] for r in rows], [r["list_id"] for r in rows],
                                       [r["severity"] for r in rows], mat, version=max(r["v"] for r in rows))

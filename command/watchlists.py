@@ -1,33 +1,33 @@
 """Watchlists: store functions and REST routes (commanders and operators only; viewers get 403).
 
-Every read of entries and every view of hits writes the audit log. Entry photos are encoded
-on the server in a thread (dlib never runs on the event loop); only the 128-d encoding is
-kept, never the photo. Encodings leave the server only to a commander who asks for them.
+Every read of entries and every view of hits writes the audit log. Entry photos are embedded
+on the server by its face engine in one face thread (model inference never runs on the event
+loop). The embedding is stored with its model id, and the photo only sealed
+(command/photo_seal.py, the key outside the database) for re-enrolment when the model
+changes; it is never served. Embeddings leave the server only to a commander who asks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
+import uuid
 
-import numpy as np
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from command import store, watchlist_store
-from command.appkeys import POOL
+from command import photo_seal, store, watchlist_store
+from command.appkeys import FACES, PHOTO_KEY, POOL, SETTINGS
 from command.auth import Principal, Role
 from command.errors import NotFound
 from command.requests import form_fields, read_body
 from command.routing import guarded
 from eventguard.wire import WatchlistBody, WatchlistEntryForm
-from vision.errors import EmptyImage, ImageTooLarge, NotAnImage, UnsupportedImage
+from vision.engine import EngineName
+from vision.faceworker import EngineOptions, Enrolment, enrol
 
 routes = web.RouteTableDef()
 ACTORS = (Role.COMMANDER, Role.OPERATOR)
-ENCODING_BYTES = 128 * 8
-IMAGE_ERRORS = frozenset(c.code for c in (EmptyImage, ImageTooLarge, NotAnImage, UnsupportedImage))
 
 
 def _json_error(cls: type[web.HTTPException], code: str, message: str) -> web.HTTPException:
@@ -37,23 +37,9 @@ def _json_error(cls: type[web.HTTPException], code: str, message: str) -> web.HT
 # ---- REST -----------------------------------------------------------------------------------
 
 
-_FACES = ThreadPoolExecutor(1, thread_name_prefix="watchlist-faces")  # dlib: one thread, never two
-
-
-def _encode_photo(data: bytes) -> np.ndarray | str:
-    """The one face's encoding, or a problem code (runs in a thread)."""
-    from vision import dlibface as faces
-    from vision.errors import ImageError
-    from vision.image import decode_bytes, to_rgb
-
-    try:
-        rgb = to_rgb(decode_bytes(data))
-    except ImageError as err:
-        return err.code
-    res = faces.analyse(rgb, detect_width=640, min_face_px=40)
-    if res.problem is not None or res.encoding is None:
-        return res.problem.value if res.problem else "no_face"
-    return res.encoding
+def _encode_photo(data: bytes, opts: EngineOptions) -> Enrolment:
+    """The one face's embedding, or why there is none (runs in the server's face thread)."""
+    return enrol(data, opts)
 
 
 @guarded(routes, "POST", "/api/watchlists", ACTORS, body=WatchlistBody, tag="watchlists")
@@ -85,16 +71,26 @@ async def add(request: web.Request, who: Principal) -> web.Response:
         raise _json_error(web.HTTPBadRequest, "bad_request", "multipart fields 'photo' (file) and 'label' are required")
     fields = form_fields(form, WatchlistEntryForm)
     label, id_hash = fields.label, bytes.fromhex(fields.id_hash) if fields.id_hash else None
-    enc = await asyncio.get_running_loop().run_in_executor(_FACES, _encode_photo, photo.file.read())
-    if isinstance(enc, str):
-        status = web.HTTPBadRequest if enc in IMAGE_ERRORS else web.HTTPUnprocessableEntity
-        raise _json_error(status, enc, f"the photo cannot be used: {enc}")
+    data = photo.file.read()
+    opts = EngineOptions(EngineName(request.app[SETTINGS].face_engine))
+    loop = asyncio.get_running_loop()
+    res = await loop.run_in_executor(request.app[FACES], _encode_photo, data, opts)
+    if res.problem is not None or res.result is None or res.result.embedding is None:
+        code = res.problem or "no_face"
+        status = web.HTTPBadRequest if res.image_problem is not None else web.HTTPUnprocessableEntity
+        raise _json_error(status, code, f"the photo cannot be used: {code}")
     list_id = request.match_info["list_id"]
+    entry_id = uuid.uuid4().hex
+    key = await loop.run_in_executor(None, request.app[PHOTO_KEY].get)
+    sealed = photo_seal.seal(key, data, photo_seal.watch_owner(entry_id))
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        entry_id = await watchlist_store.add_entry(conn, list_id, label.strip(), enc, who.subject, id_hash)
+        await watchlist_store.add_entry(conn, list_id, label.strip(), res.result.embedding, who.subject,
+                                        id_hash, model_id=res.model_id, photo_sealed=sealed,
+                                        entry_id=entry_id)
         await store.audit(conn, who.subject, who.role.value, "watchlist_entry_add", entry_id,
                           {"list": list_id, "label": label.strip()})
-    return web.json_response({"id": entry_id, "list_id": list_id, "label": label.strip()}, status=201)
+    return web.json_response({"id": entry_id, "list_id": list_id, "label": label.strip(),
+                              "model_id": res.model_id}, status=201)
 
 
 @guarded(routes, "GET", "/api/watchlists/{list_id}/entries", ACTORS, tag="watchlists")

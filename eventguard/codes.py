@@ -48,6 +48,7 @@ class Reason(enum.StrEnum):
     NO_FACE = "no_face"
     MULTIPLE_FACES = "multiple_faces"
     FACE_TOO_SMALL = "face_too_small"
+    FACE_POOR_QUALITY = "face_poor_quality"  # blurred or turned away in every recent frame
     NO_REGISTERED_FACE = "no_registered_face"
     WATCHLIST_DENY = "watchlist_deny"
     WATCHLIST_DETAIN = "watchlist_detain"

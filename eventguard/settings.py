@@ -54,6 +54,8 @@ class ServerSettings:
     order_ack_timeout_s: float = 60.0  # unacknowledged orders escalate after this
     allowed_origins: tuple[str, ...] = ()  # pages of these origins may post too (e.g. behind a proxy)
     header_timeout_s: float = 10.0  # a connection must send a whole request head within this
+    face_engine: str = "sface"  # embeds watchlist photos (a vision.engine.EngineName value)
+    key_dir: Path | None = None  # photo key for watchlist photos (default: data dir/keys)
 
     def validate(self) -> ServerSettings:
         """Refuse unsafe combinations; return self for chaining."""

@@ -117,7 +117,7 @@ class WatchlistHitReport(Msg, frozen=True, tag="watchlist_hit"):
     list_id: Id
     entry_id: Id
     severity: WatchSeverity
-    distance: Distance
+    distance: Distance  # the gate engine's distance (lower = more alike; vision.engine)
     ticket_id: Id | None = None
 
 
@@ -349,10 +349,14 @@ class PublicKey(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class HolderFace(msgspec.Struct, frozen=True, kw_only=True):
-    """A registered ticket holder's face: registration id (a ticket's holder_ref) -> encoding."""
+    """A registered ticket holder's face: registration id (a ticket's holder_ref) -> embedding.
+
+    `model_id` names the model that made it (vision.engine.EngineSpec.model_id); a gate
+    running another model ignores it (counted and logged), never compares it."""
 
     registration_id: str
-    encoding: bytes  # 128 little-endian float64 (1,024 bytes)
+    model_id: str
+    encoding: bytes  # the model's dim little-endian float64 (128 -> 1,024 bytes)
 
 
 class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
@@ -361,7 +365,8 @@ class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
     entry_id: str
     list_id: str
     severity: WatchSeverity
-    encoding: bytes  # 128 little-endian float64 (1,024 bytes)
+    model_id: str  # as HolderFace.model_id
+    encoding: bytes  # as HolderFace.encoding
 
 
 class PresenceChange(msgspec.Struct, frozen=True, kw_only=True):
@@ -449,7 +454,7 @@ class TerminalVerdict(Msg, frozen=True, tag="terminal_verdict"):
     reasons: tuple[Reason, ...]
     ticket_id: str | None = None
     holder_name: str | None = None  # not known at the gate yet
-    face_distance: float | None = None
+    face_distance: float | None = None  # the gate engine's distance, fused over the lane's best frames
     hits: tuple[TerminalHit, ...] = ()
     capture: str | None = None  # data:image/jpeg;base64,... (about 160 px wide)
     registered: str | None = None  # the holder's registered photo (not synced to gates yet)

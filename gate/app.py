@@ -19,7 +19,7 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,11 +109,12 @@ class Terminal:
         self._orders_shown: set[int] = set()
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
-                   captured_at: float | None = None, scan_id: str | None = None) -> ScanResult:
+                   captured_at: float | None = None, scan_id: str | None = None,
+                   recent: Sequence[Frame] | None = None) -> ScanResult:
         """Decide a frame with the gate service and push the verdict to every terminal page
         (a retried scan id is answered from the journal and not pushed again)."""
         result = await self.service.scan(frame, lane=lane, direction=direction, captured_at=captured_at,
-                                         scan_id=scan_id)
+                                         scan_id=scan_id, recent=recent)
         if result.replayed:
             return result
         try:
@@ -295,28 +296,41 @@ def result_json(result: ScanResult) -> dict[str, Any]:
                          if result.inside_since else None),
         "stage_ms": {k: round(v, 2) for k, v in result.stage_ms.items()},
         "face_distance": result.face_distance,
+        "face_frames": {"assessed": result.face_frames[0], "used": result.face_frames[1]},
         "hits": [{"list_id": h.list_id, "entry_id": h.entry_id, "severity": h.severity,
                   "distance": h.distance, "ambiguous": h.ambiguous} for h in result.hits],
     }
 
 
+MAX_RECENT_FRAMES = 4
+
+
 async def scan(request: web.Request) -> web.Response:
-    """Decide one uploaded image: raw JPEG/PNG body, or multipart with a file field "image"."""
+    """Decide one uploaded image: raw JPEG/PNG body, or multipart with a file field "image" and
+    up to MAX_RECENT_FRAMES more fields "frame": the lane's recent frames of the same person,
+    newest first (the face check embeds the best of all of them)."""
     query = decode_query(ScanQuery, request.query)
     with request.app[ADMISSION].slot():  # before the body is read: a refused upload costs nothing
+        extra: list[bytes] = []
         if request.content_type.startswith("multipart/"):
             form = await request.post()
             field = form.get("image")
             if not isinstance(field, FileField):
                 raise bad_request("multipart body needs a file field named 'image'")
             data = field.file.read()
+            more = form.getall("frame", [])
+            if len(more) > MAX_RECENT_FRAMES or not all(isinstance(f, FileField) for f in more):
+                raise bad_request(f"at most {MAX_RECENT_FRAMES} file fields named 'frame'")
+            extra = [f.file.read() for f in more if isinstance(f, FileField)]
         else:
             data = await request.read()
         svc = request.app[SERVICE]
-        frame = await asyncio.get_running_loop().run_in_executor(svc.cpu, decode_bytes, data)
-        del data
+        loop = asyncio.get_running_loop()
+        frame = await loop.run_in_executor(svc.cpu, decode_bytes, data)
+        recent = [await loop.run_in_executor(svc.cpu, decode_bytes, b) for b in extra] if extra else None
+        del data, extra
         result = await request.app[TERMINAL].scan(frame, lane=query.lane, direction=query.direction,
-                                                  scan_id=query.scan_id)
+                                                  scan_id=query.scan_id, recent=recent)
     return web.json_response(result_json(result))
 
 
@@ -331,6 +345,7 @@ async def state(request: web.Request) -> web.Response:
         "lanes_closed": sorted(svc.lanes_closed), "list_version": svc.cache.version,
         "keys": len(svc.cache.keys), "holders": len(svc.cache.holders), "watchlist": len(svc.cache.watchlist),
         "tickets_inside": sum(1 for _ in InsideView(svc.cache.presence)),
+        "face_model": svc.spec.model_id, "faces_ignored": dict(svc.ignored_faces),
     })
 
 
@@ -408,6 +423,7 @@ async def run_source(term: Terminal, source: CaptureSource | FolderSource, *, la
                     texts = tuple(await loop.run_in_executor(term.service.cpu, qr.decode, item.frame))
                     now = clock()
                     if not texts or (texts == last[0] and now - last[1] < term.cfg.repeat_s):
+                        term.service.offer(item.frame, lane=lane, at=item.at)  # its face may serve the next scan
                         continue
                     last = (texts, now)
                 await term.scan(item.frame, lane=lane, captured_at=item.at, scan_id=uuid.uuid4().hex)

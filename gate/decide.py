@@ -34,6 +34,7 @@ DENY_REASONS = frozenset({
 })
 SECONDARY_REASONS = frozenset({
     Reason.FACE_MISMATCH, Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.FACE_TOO_SMALL,
+    Reason.FACE_POOR_QUALITY,
     Reason.NO_REGISTERED_FACE, Reason.WATCHLIST_DETAIN, Reason.WATCHLIST_AMBIGUOUS,
     # a 1:N match is a probability, never a verdict: every hit holds the person for a human,
     # whatever the list asks (deny lists too); the steward decides after looking
@@ -43,9 +44,12 @@ SECONDARY_REASONS = frozenset({
 
 @dataclass(frozen=True, slots=True)
 class FaceCheck:
-    """Result of the 1:1 check of the live face against the ticket holder's registration."""
+    """Result of the 1:1 check of the live face against the ticket holder's registration.
 
-    problem: str | None = None  # "no_face" | "multiple_faces" | "face_too_small" | None
+    `distance` is the engine's (lower = more alike; vision.engine), fused over the lane's best
+    frames; it matches when distance <= tolerance, the engine's verify threshold."""
+
+    problem: str | None = None  # a vision.engine.FaceProblem value, or None
     distance: float | None = None  # None when there is no registered encoding
     tolerance: float = 0.6
 

@@ -5,6 +5,11 @@ A sibling SQLite file of the journal (`<journal>.lists.sqlite`). Each ListSync f
 is applied in one transaction together with its version, so a gate restarted with no network
 verifies tickets and faces exactly as it did before; on reconnect it asks for changes after
 that version only. Blocking; the service calls it through its journal thread.
+
+Faces are stored with the id of the model that made them, whatever the gate's engine: the
+file mirrors the server. Loading and applying keep only the faces of the gate's own model
+(`FaceFilter`); the others are counted as ignored, never compared. A file written before
+faces carried a model id holds dlib's (the only model then) and is upgraded in place.
 """
 
 from __future__ import annotations
@@ -18,18 +23,20 @@ import numpy.typing as npt
 
 from eventguard.codes import WatchSeverity
 from eventguard.presence import Stay
-from eventguard.wire import ListSync, WatchFace
+from eventguard.wire import HolderFace, ListSync, WatchFace
 from gate.private_files import open_private
+from vision.engine import DLIB_MODEL_ID, EngineSpec
 from vision.index import WatchEntry
-
-ENCODING_BYTES = 128 * 8
+from vision.screen import index_vector
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (key_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS revoked (ticket_id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS holders (registration_id TEXT PRIMARY KEY, encoding BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS holders (registration_id TEXT PRIMARY KEY, encoding BLOB NOT NULL,
+                                    model_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS watch (entry_id TEXT PRIMARY KEY, list_id TEXT NOT NULL,
-                                  severity TEXT NOT NULL, encoding BLOB NOT NULL);
+                                  severity TEXT NOT NULL, encoding BLOB NOT NULL,
+                                  model_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS presence (ticket_id TEXT PRIMARY KEY, inside INTEGER NOT NULL,
                                      gate_id TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,7 +45,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 @dataclass
 class Lists:
-    """What the file holds."""
+    """What the file holds, for one engine: faces of other models are only counted."""
 
     version: int = 0
     event_id: str = ""
@@ -49,34 +56,63 @@ class Lists:
     presence: dict[str, Stay] = field(default_factory=dict)
     entry_open: bool = True
     peer_key: bytes = b""
+    ignored_holders: int = 0  # another model's, or malformed
+    ignored_watch: int = 0
 
 
-def decode_encoding(raw: bytes) -> npt.NDArray[np.float64] | None:
-    """128 little-endian float64 -> array; None if malformed or not finite."""
-    if len(raw) != ENCODING_BYTES:
+def decode_encoding(raw: bytes, dim: int = 128) -> npt.NDArray[np.float64] | None:
+    """`dim` little-endian float64 -> array; None if malformed or not finite."""
+    if len(raw) != dim * 8:
         return None
     arr = np.frombuffer(raw, dtype="<f8").astype(np.float64)
     return arr if bool(np.isfinite(arr).all()) else None
 
 
-def watch_entry(entry_id: str, list_id: str, severity: str, raw: bytes) -> WatchEntry | None:
-    """A watchlist entry from its wire/stored form; None if the encoding or severity is malformed."""
-    enc = decode_encoding(raw)
-    try:
-        sev = WatchSeverity(severity)
-    except ValueError:
-        return None
-    return WatchEntry(entry_id, list_id, sev, enc) if enc is not None else None
+@dataclass(frozen=True, slots=True)
+class FaceFilter:
+    """Which synced faces a gate can use: its engine's model and dimension (pure)."""
 
+    spec: EngineSpec
 
-def watch_entries(faces: tuple[WatchFace, ...]) -> list[WatchEntry]:
-    """The well-formed entries of a sync message (malformed ones are dropped)."""
-    out = []
-    for f in faces:
-        e = watch_entry(f.entry_id, f.list_id, f.severity, f.encoding)
-        if e is not None:
-            out.append(e)
-    return out
+    def holder(self, model_id: str, raw: bytes) -> npt.NDArray[np.float64] | None:
+        """The embedding if it is this engine's, else None (ignored, never compared)."""
+        if model_id != self.spec.model_id:
+            return None
+        return decode_encoding(raw, self.spec.dim)
+
+    def watch(self, entry_id: str, list_id: str, severity: str, model_id: str,
+              raw: bytes) -> WatchEntry | None:
+        """An index entry (vision.screen.index_vector form) if this engine's and well formed."""
+        enc = self.holder(model_id, raw)
+        try:
+            sev = WatchSeverity(severity)
+        except ValueError:
+            return None
+        return WatchEntry(entry_id, list_id, sev, index_vector(self.spec, enc)) if enc is not None else None
+
+    def holders(self, faces: tuple[HolderFace, ...]) -> tuple[dict[str, npt.NDArray[np.float64]], list[str]]:
+        """The usable holders of a sync message, and the ids of those ignored."""
+        usable: dict[str, npt.NDArray[np.float64]] = {}
+        ignored: list[str] = []
+        for h in faces:
+            enc = self.holder(h.model_id, h.encoding)
+            if enc is None:
+                ignored.append(h.registration_id)
+            else:
+                usable[h.registration_id] = enc
+        return usable, ignored
+
+    def watch_entries(self, faces: tuple[WatchFace, ...]) -> tuple[list[WatchEntry], list[str]]:
+        """The usable entries of a sync message, and the ids of those ignored."""
+        usable: list[WatchEntry] = []
+        ignored: list[str] = []
+        for f in faces:
+            e = self.watch(f.entry_id, f.list_id, f.severity, f.model_id, f.encoding)
+            if e is None:
+                ignored.append(f.entry_id)
+            else:
+                usable.append(e)
+        return usable, ignored
 
 
 def applies(current_version: int, msg: ListSync) -> bool:
@@ -93,27 +129,39 @@ class ListCache:
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._upgrade()
         self._db.executescript(_SCHEMA)
 
-    def load(self) -> Lists:
-        """Everything stored (malformed encodings are skipped)."""
+    def _upgrade(self) -> None:
+        """Give a file written before faces carried a model id its model_id columns (dlib's)."""
+        for table in ("holders", "watch"):
+            cols = [r[1] for r in self._db.execute(f"PRAGMA table_info({table})")]
+            if cols and "model_id" not in cols:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN model_id TEXT NOT NULL "
+                                 f"DEFAULT '{DLIB_MODEL_ID}'")
+
+    def load(self, faces: FaceFilter) -> Lists:
+        """Everything stored; of the faces, only the engine's own (the rest are counted)."""
         with self._lock:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             keys = {int(k): bytes(v) for k, v in self._db.execute("SELECT key_id, public_key FROM keys")}
             revoked = {r[0] for r in self._db.execute("SELECT ticket_id FROM revoked")}
-            rows = self._db.execute("SELECT registration_id, encoding FROM holders").fetchall()
-            watch_rows = self._db.execute("SELECT entry_id, list_id, severity, encoding FROM watch").fetchall()
+            rows = self._db.execute("SELECT registration_id, model_id, encoding FROM holders").fetchall()
+            watch_rows = self._db.execute(
+                "SELECT entry_id, list_id, severity, model_id, encoding FROM watch").fetchall()
             presence = {t: Stay(bool(i), g, float(a)) for t, i, g, a in
                         self._db.execute("SELECT ticket_id, inside, gate_id, at FROM presence")}
         holders = {}
-        for rid, raw in rows:
-            enc = decode_encoding(bytes(raw))
+        for rid, model, raw in rows:
+            enc = faces.holder(model, bytes(raw))
             if enc is not None:
                 holders[rid] = enc
-        watch = [e for e in (watch_entry(eid, lid, sev, bytes(raw)) for eid, lid, sev, raw in watch_rows)
-                 if e is not None]
+        watch = [e for e in (faces.watch(eid, lid, sev, model, bytes(raw))
+                             for eid, lid, sev, model, raw in watch_rows) if e is not None]
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
-                     presence, meta.get("entry_open", "1") == "1", bytes.fromhex(meta.get("peer_key", "")))
+                     presence, entry_open=meta.get("entry_open", "1") == "1",
+                     peer_key=bytes.fromhex(meta.get("peer_key", "")), ignored_holders=len(rows) - len(holders),
+                     ignored_watch=len(watch_rows) - len(watch))
 
     def save(self, msg: ListSync) -> None:
         """Apply one sync message durably (full: replace everything)."""
@@ -131,11 +179,14 @@ class ListCache:
                 self._db.executemany("INSERT OR IGNORE INTO revoked VALUES (?)", [(t,) for t in msg.revoked])
                 self._db.executemany("DELETE FROM holders WHERE registration_id = ?",
                                      [(r,) for r in msg.holders_removed])
-                self._db.executemany("INSERT OR REPLACE INTO holders VALUES (?, ?)",
-                                     [(h.registration_id, h.encoding) for h in msg.holders_added])
+                self._db.executemany("INSERT OR REPLACE INTO holders (registration_id, encoding, model_id)"
+                                     " VALUES (?, ?, ?)",
+                                     [(h.registration_id, h.encoding, h.model_id) for h in msg.holders_added])
                 self._db.executemany("DELETE FROM watch WHERE entry_id = ?", [(e,) for e in msg.watch_removed])
-                self._db.executemany("INSERT OR REPLACE INTO watch VALUES (?, ?, ?, ?)",
-                                     [(w.entry_id, w.list_id, w.severity, w.encoding) for w in msg.watch_added])
+                self._db.executemany("INSERT OR REPLACE INTO watch (entry_id, list_id, severity, encoding,"
+                                     " model_id) VALUES (?, ?, ?, ?, ?)",
+                                     [(w.entry_id, w.list_id, w.severity, w.encoding, w.model_id)
+                                      for w in msg.watch_added])
                 self._db.executemany("INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?)",
                                      [(c.ticket_id, int(c.inside), c.gate_id, c.at) for c in msg.presence])
                 meta = [("version", str(msg.version)), ("event_id", msg.event_id)]

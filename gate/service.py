@@ -1,8 +1,14 @@
 """One gate: frames in, verdicts out; every event journaled first, then streamed uplink.
 
-CPU work (QR decode, face detection and encoding, 1:N search) runs in a bounded thread
-pool — OpenCV and dlib release the GIL — so the event loop only moves data. Journal
+CPU work runs off the event loop: QR decoding and 1:N search in a bounded thread pool,
+face detection and embedding in the face workers (vision/faceworker.py: one thread or
+worker processes, each with its own engine), so the event loop only moves data. Journal
 writes go through a single dedicated thread.
+
+Faces: the scanned frame first; the lane's recent frames (`offer`, or sent with the scan)
+when they can change the outcome, the best of them then embedded and their distances fused
+with the scanned face's (`_face_work`, vision/lane.py, vision.engine.fuse, vision/screen.py). Synced faces of another model than the gate's engine
+are ignored, counted in `ignored_faces` and logged: never compared.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,14 +46,26 @@ from eventguard.wire import (
 from gate import qr
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
 from gate.journal import Journal
-from gate.listcache import ListCache, applies, decode_encoding, watch_entries
+from gate.listcache import FaceFilter, ListCache, applies
 from gate.peers import PeerLinks
 from gate.uplink import Uplink
-from vision import dlibface as faces
-from vision.dlibface import Engine, FaceResult
-from vision.faceworker import analyse_frame, face_executor, prime
+from vision.engine import (
+    DEFAULT_BAR,
+    DEFAULT_ENGINE,
+    EngineName,
+    EngineSpec,
+    FaceProblem,
+    FaceResult,
+    QualityBar,
+    Thresholds,
+    fuse,
+    spec,
+)
+from vision.faceworker import EngineOptions, analyse_frames, face_executor, prime
 from vision.image import Frame
 from vision.index import WatchHit, WatchlistIndex
+from vision.lane import BEST_FRAMES, LaneFaces
+from vision.screen import screen_frames
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +89,37 @@ class GateConfig:
     token: str
     journal_path: Path
     face_required: bool = True
-    tolerance: float = 0.6  # 1:1 ticket holder match
-    watch_threshold: float = 0.5  # 1:N screening, stricter
-    watch_margin: float = 0.05
-    detect_width: int = 480  # HOG on a 480-wide copy without upsampling: faces >= ~110 px in a 640 frame
-    detect_upsample: int = 0  # (smaller faces are retried once at 640 with upsampling, see faces.analyse)
+    face_engine: EngineName = DEFAULT_ENGINE  # sface (default) | dlib-numpy | dlib (vision.engine)
+    tolerance: float | None = None  # 1:1 distance to the ticket holder; None: the engine's verify threshold
+    watch_threshold: float | None = None  # 1:N screening distance; None: the engine's screen threshold
+    watch_margin: float = 0.05  # a hit within this of another candidate is ambiguous
+    quality_bar: QualityBar = DEFAULT_BAR  # below it in every recent frame: to a steward
+    best_frames: int = BEST_FRAMES  # a lane's frames embedded per scan (their distances fused)
+    fuse_band: float = 0.1  # recent frames are fused when a distance lies this near a threshold
+    #   (or the scanned face is below the quality bar); math.inf: always; 0: only for quality
+    recent_s: float = 1.5  # a lane frame offered this long before the scan still counts
+    recent_frames: int = 4  # at most this many recent frames per lane are kept
+    detect_width: int | None = None  # detect on a copy this large; None: the engine's lane size
+    #   (SFace 320 px; dlib's HOG 480 wide without upsampling: faces >= ~110 px in a 640 frame)
+    detect_upsample: int = 0  # dlib: (smaller faces are retried once at 640 with upsampling)
     workers: int = max(2, os.cpu_count() or 2)  # threads for QR decoding and 1:N search
-    face_workers: int = 0  # 0: one face thread (dlib is not thread-safe); N: N worker processes
-    face_engine: Engine = Engine.NUMPY  # descriptor network: numpy (fast) or dlib's own (same result)
+    face_workers: int = 0  # 0: one face thread; N: N worker processes (dlib is not thread-safe)
     peers: dict[str, str] = field(default_factory=dict)  # other gate id -> ws URL of its /ws/peer
+
+    @property
+    def engine(self) -> EngineSpec:
+        """The face engine's spec."""
+        return spec(self.face_engine)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The engine's calibrated thresholds, with those this config sets instead."""
+        return self.engine.thresholds.override(self.tolerance, self.watch_threshold, "gate configuration")
+
+    @property
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(self.face_engine, self.detect_width or self.engine.lane_detect_px,
+                             self.detect_upsample)
 
 
 @dataclass
@@ -87,7 +128,7 @@ class GateCache:
 
     keys: dict[int, Ed25519PublicKey] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
-    holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> 128-d encoding
+    holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> the engine's embedding
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
     entry_open: bool = True  # False once the commander closed the event's entry (exits only)
@@ -107,6 +148,7 @@ class ScanResult:
     stage_ms: dict[str, float]
     inside_since: Stay | None = None  # ALREADY_INSIDE: where and when the ticket went in
     replayed: bool = False  # a retry of a scan id already decided: the first decision, nothing new
+    face_frames: tuple[int, int] = (0, 0)  # frames assessed, frames embedded and fused
 
 
 def _replayed(event: GateEvent) -> ScanResult:
@@ -126,7 +168,12 @@ class GateService:
         self.clock = clock
         self.cpu = ThreadPoolExecutor(cfg.workers, thread_name_prefix=f"gate-{cfg.gate_id}-cpu")
         self.io = ThreadPoolExecutor(1, thread_name_prefix=f"gate-{cfg.gate_id}-journal")
-        self.faces = face_executor(cfg.face_workers, f"gate-{cfg.gate_id}", cfg.face_engine)
+        self.spec = cfg.engine
+        self.thresholds = cfg.thresholds
+        self.face_filter = FaceFilter(self.spec)
+        self.ignored_faces = {"holders": 0, "watch": 0}  # synced faces of another model (or malformed)
+        self.faces = face_executor(cfg.face_workers, f"gate-{cfg.gate_id}", cfg.engine_options)
+        self.recent: dict[int, deque[tuple[float, Frame]]] = {}  # lane -> (capture time, frame)
         self.journal = Journal(cfg.journal_path)
         self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"))
         self._load_lists()
@@ -179,9 +226,18 @@ class GateService:
         else:
             log.debug("gate %s got %s", self.cfg.gate_id, type(msg).__name__)
 
+    def _ignored(self, holders: int, watch: int, where: str) -> None:
+        if holders or watch:
+            self.ignored_faces["holders"] += holders
+            self.ignored_faces["watch"] += watch
+            log.warning("gate %s: %s: ignored %d holder and %d watchlist faces not made by %s "
+                        "(another model, or malformed); they are never compared", self.cfg.gate_id,
+                        where, holders, watch, self.spec.model_id)
+
     def _load_lists(self) -> None:
         """Merge the lists persisted by a previous run (a restarted gate needs no network)."""
-        stored = self.lists.load()
+        stored = self.lists.load(self.face_filter)
+        self._ignored(stored.ignored_holders, stored.ignored_watch, "stored lists")
         if stored.event_id not in ("", self.cfg.event_id):
             log.warning("gate %s: stored lists are for event %s; ignored", self.cfg.gate_id, stored.event_id)
             return
@@ -219,19 +275,19 @@ class GateService:
         revoked = set() if msg.full else set(c.revoked)
         holders = {} if msg.full else dict(c.holders)
         revoked.update(msg.revoked)
-        for rid in msg.holders_removed:
+        added, other_holders = self.face_filter.holders(msg.holders_added)
+        for rid in (*msg.holders_removed, *other_holders):  # a face now of another model is gone here
             holders.pop(rid, None)
-        for h in msg.holders_added:
-            enc = decode_encoding(h.encoding)
-            if enc is not None:
-                holders[h.registration_id] = enc
-        watch = watch_entries(msg.watch_added)
+        holders.update(added)
+        watch, other_watch = self.face_filter.watch_entries(msg.watch_added)
+        self._ignored(len(other_holders), len(other_watch), f"sync to {msg.version}")
         if msg.full:  # a full sync replaces the watchlist (built aside, then swapped in below)
             watchlist = WatchlistIndex(watch, version=msg.version)
         else:  # removals then additions under the index's lock, all at once
             watchlist = c.watchlist
-            if not watchlist.apply(msg.version, add=watch, remove=msg.watch_removed) and (
-                    watch or msg.watch_removed):
+            removed = (*msg.watch_removed, *other_watch)
+            if not watchlist.apply(msg.version, add=watch, remove=removed) and (
+                    watch or removed):
                 log.warning("gate %s: watchlist at %d ignored sync to %d", self.cfg.gate_id,
                             watchlist.version, msg.version)
         if msg.full:  # the server's whole picture, then this gate's own newer changes on top
@@ -274,59 +330,108 @@ class GateService:
             return True
         return False
 
-    def _analyse(self, frame: Frame) -> asyncio.Future[FaceResult]:
-        return asyncio.get_running_loop().run_in_executor(self.faces, analyse_frame, frame, self.cfg.detect_width,
-                                                          self.cfg.detect_upsample, self.cfg.face_engine)
+    def offer(self, frame: Frame, *, lane: int = 0, at: float | None = None) -> None:
+        """Keep a lane camera frame that showed no ticket: the next scan on that lane may use
+        its face (only the newest `recent_frames`, none older than `recent_s`)."""
+        buf = self.recent.setdefault(lane, deque(maxlen=max(1, self.cfg.recent_frames)))
+        buf.append((self.clock() if at is None else at, frame))
 
-    async def _face_work(self, frame: Frame, holder: str | None,
-                         analysing: asyncio.Future[FaceResult] | None = None
-                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float]]:
+    def _recent(self, lane: int, at: float) -> list[Frame]:
+        """The lane's recent frames for a scan captured at `at`, newest first (taken: a frame
+        serves one scan)."""
+        buf = self.recent.pop(lane, None)
+        if not buf:
+            return []
+        return [f for t, f in reversed(buf) if at - self.cfg.recent_s <= t <= at + 0.05]
+
+    def _analyse(self, frames: Sequence[Frame], scan: FaceResult | None = None) -> asyncio.Future[LaneFaces]:
+        return asyncio.get_running_loop().run_in_executor(
+            self.faces, analyse_frames, tuple(frames), self.cfg.engine_options, self.cfg.quality_bar,
+            self.cfg.best_frames, scan)
+
+    async def _face_work(self, frames: Sequence[Frame], holder: str | None,
+                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int]]:
+        """1:1 against the holder and 1:N against the watchlists; the stage times and (frames
+        assessed, frames used).
+
+        First the scanned frame alone. The lane's recent frames are looked at only when they can
+        change the outcome (`fuse_band`): the scanned face is below the quality bar, its 1:1
+        distance lies within fuse_band of the verify threshold, or some watchlist entry lies
+        within screen + fuse_band. Then the best of them are fused with it (vision/lane.py).
+        A clear score is decided on one frame, at a third of the cost."""
         loop = asyncio.get_running_loop()
-        res = await (analysing if analysing is not None else self._analyse(frame))
-        stage = {"detect": res.detect_ms, "encode": res.encode_ms}
-        if res.encoding is None:
-            return FaceCheck(problem=res.problem.value if res.problem else "no_face",
-                             tolerance=self.cfg.tolerance), (), stage
-        encoding = res.encoding
+        th, band, index = self.thresholds, self.cfg.fuse_band, self.cache.watchlist
+        lane = await self._analyse(frames[:1])
+        stage = {"detect": lane.detect_ms, "encode": lane.encode_ms}
         registered = self.cache.holders.get(holder) if holder else None
-        dist = faces.distance(encoding, registered) if registered is not None else None
+        near: list[WatchHit] | None = None  # entries within screen + band of the scanned face
+        first = lane.scan.embedding
+        if len(frames) > 1 and first is not None and lane.problem in (None, FaceProblem.FACE_POOR_QUALITY):
+            fuse_now = lane.problem is FaceProblem.FACE_POOR_QUALITY
+            if registered is not None and abs(self.spec.distance(first, registered) - th.verify) <= band:
+                fuse_now = True
+            if not fuse_now and len(index):
+                t0 = time.perf_counter()
+                near = await loop.run_in_executor(self.cpu, lambda: screen_frames(
+                    index, self.spec, [first], threshold=th.screen + band, top_k=1))
+                stage["search"] = (time.perf_counter() - t0) * 1000
+                fuse_now = bool(near)
+            if fuse_now:
+                near = None
+                lane = await self._analyse(frames, scan=lane.scan)
+                stage["detect"] += lane.detect_ms
+                stage["encode"] += lane.encode_ms
+        counts = (lane.frames, len(lane.used))
+        embeddings = [r.embedding for r in lane.used if r.embedding is not None]
+        if not embeddings:
+            problem = lane.problem.value if lane.problem else "no_face"
+            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts
+        dist = (fuse([self.spec.distance(e, registered) for e in embeddings])
+                if registered is not None else None)
         found: list[WatchHit] = []
-        if len(self.cache.watchlist):
+        if len(index) and near != []:  # (no entry within screen + band: no hit, no second search)
             t0 = time.perf_counter()
             found = await loop.run_in_executor(
-                self.cpu, lambda: self.cache.watchlist.search(encoding, threshold=self.cfg.watch_threshold,
-                                                              margin=self.cfg.watch_margin))
-            stage["search"] = (time.perf_counter() - t0) * 1000
+                self.cpu, lambda: screen_frames(index, self.spec, embeddings, threshold=th.screen,
+                                                margin=self.cfg.watch_margin))
+            stage["search"] = stage.get("search", 0.0) + (time.perf_counter() - t0) * 1000
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
-        problem = res.problem.value if res.problem else None
-        return FaceCheck(problem=problem, distance=dist, tolerance=self.cfg.tolerance), hits, stage
+        return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
+                         tolerance=th.verify), hits, stage, counts
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""
         loop = asyncio.get_running_loop()
         n = max(1, self.cfg.face_workers)
-        await asyncio.gather(*(loop.run_in_executor(self.faces, prime, self.cfg.face_engine) for _ in range(n)))
+        await asyncio.gather(*(loop.run_in_executor(self.faces, prime, self.cfg.engine_options)
+                               for _ in range(n)))
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
-                   captured_at: float | None = None, scan_id: str | None = None) -> ScanResult:
+                   captured_at: float | None = None, scan_id: str | None = None,
+                   recent: Sequence[Frame] | None = None) -> ScanResult:
         """Decide one captured frame, journal the event, and notify listeners.
 
-        `scan_id` is the client's nonce (the event id becomes `<gate>:<scan_id>`): a retry with
-        the same id returns the first decision and records nothing new."""
+        The face check also looks at `recent` frames of the same person (the lane client's),
+        or else at the frames `offer`ed on this lane just before. `scan_id` is the client's
+        nonce (the event id becomes `<gate>:<scan_id>`): a retry with the same id returns the
+        first decision and records nothing new."""
+        if recent is None:
+            recent = self._recent(lane, captured_at if captured_at is not None else self.clock())
         if scan_id is None:
-            return await self._decide(frame, lane, direction, captured_at, uuid.uuid4().hex)
+            return await self._decide(frame, lane, direction, captured_at, uuid.uuid4().hex, recent)
         check_scan_id(scan_id)
         under_way = self._scanning.get(scan_id)
         if under_way is not None:  # the same scan retried while it is being decided
             return replace(await asyncio.shield(under_way), replayed=True)
+        # registered before the first await: a retry arriving while the journal is read waits here
         fut: asyncio.Future[ScanResult] = asyncio.get_running_loop().create_future()
         self._scanning[scan_id] = fut  # before any await: a concurrent retry waits for this one
         try:
             event_id = f"{self.cfg.gate_id}:{scan_id}"
             done = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.get, event_id)
-            result = _replayed(done) if done is not None else await self._decide(
-                frame, lane, direction, captured_at, scan_id)
+            result = (_replayed(done) if done is not None
+                      else await self._decide(frame, lane, direction, captured_at, scan_id, recent))
             fut.set_result(result)
             return result
         except BaseException as err:
@@ -337,7 +442,7 @@ class GateService:
             self._scanning.pop(scan_id, None)
 
     async def _decide(self, frame: Frame, lane: int, direction: str, captured_at: float | None,
-                      nonce: str) -> ScanResult:
+                      nonce: str, recent: Sequence[Frame] = ()) -> ScanResult:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         wants_face = self.cfg.face_required and direction == "entry"
@@ -355,9 +460,10 @@ class GateService:
                 break
         face: FaceCheck | None = None
         hits: tuple[Hit, ...] = ()
+        counts = (0, 0)
         if wants_face and check is not None and check.ok:
             holder = check.ticket.holder_ref if check.ticket else None
-            face, hits, fstage = await self._face_work(frame, holder)
+            face, hits, fstage, counts = await self._face_work((frame, *recent), holder)
             stage.update(fstage)
         decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
                                                        face_required=self.cfg.face_required
@@ -377,7 +483,8 @@ class GateService:
             await self.report_hits(event, hits)
         since = (self.cache.presence.get(check.ticket.ticket_id)
                  if check and check.ticket and check.code is tickets.TicketCode.ALREADY_INSIDE else None)
-        result = ScanResult(event, decision, check, face.distance if face else None, hits, stage, since)
+        result = ScanResult(event, decision, check, face.distance if face else None, hits, stage, since,
+                            face_frames=counts)
         for listener in list(self.listeners):
             try:
                 await listener(result)

@@ -66,8 +66,10 @@ def load_faces(engine: str, folder: Path = LFW, cache_dir: Path | None = None,
                log: Log = _stderr) -> Faces:
     """The calibration report's embeddings of `folder` for `engine` (computed once if not cached)."""
     from vision import calibration_report as report
+    from vision.engine import EngineName
+    from vision.faceworker import EngineOptions
 
-    eng = report.ENGINES[engine]()
+    eng = report.subject(EngineOptions(EngineName("dlib-numpy" if engine == "dlib" else engine)))
     photos = report.read_labels(folder)
     log(f"{engine}: embeddings of {len(photos):,} photos in {folder} (cached after the first run)")
     ex = report.extract(eng, folder, photos, report.DEFAULT_CACHE if cache_dir is None else cache_dir,

@@ -43,7 +43,8 @@ async def demo(dsn: str, venue: Venue, *, host: str, port: int, duration: float 
     from sim.stream import run_stream
 
     prov = await provision(dsn, venue, key_dir)
-    settings = ServerSettings(host=host, port=port, database_url=app_dsn or dsn, admin_database_url=dsn)
+    settings = ServerSettings(host=host, port=port, database_url=app_dsn or dsn, admin_database_url=dsn,
+                              key_dir=key_dir)
     runner = await server.start(settings, venue)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     assert pool is not None

@@ -1,7 +1,7 @@
 """Drive mode: a few simulated attendees through real gate services, faces and QR codes.
 
 Each attendee is a person from the shared face photos (/work/shared/data/faces), registered
-in PostgreSQL (a `registrations` row with the face encoding of *another* photo of that person
+in PostgreSQL (a `registrations` row with the face embedding of *another* photo of that person
 where the set has one, so the gate matches across photos) and holding a ticket
 issued with issuing.issue bound to that registration. The gates are real GateService
 instances (face_required=True) connected to the command server: they pull keys and registered
@@ -29,9 +29,8 @@ from command.provision import Provisioned
 from eventguard.settings import REPO_ROOT
 from gate.service import GateCache, GateConfig, GateService, ScanResult
 from sim.arrivals import ArrivalPlan, sample_arrivals
-from sim.frames import PEOPLE, Person, compose, load_person
+from sim.frames import PEOPLE, Person, compose, embed_photo, load_person
 from sim.scenario import Scenario
-from vision import dlibface as faces
 from vision.image import read_file
 
 FACES_DIR = REPO_ROOT.parent / "shared" / "data" / "faces" / "images"
@@ -68,8 +67,9 @@ async def _register(conn: asyncpg.Connection, event_id: str, person: Person) -> 
     rid = person.holder_ref
     await conn.execute(
         "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name, ticket_type,"
-        " photo, encoding) VALUES ($1, $2, $3, '0000', $4, 'standard', 'shared-photo', $5)",
-        rid, event_id, uuid.uuid4().bytes * 2, f"sim {rid[:6]}", [float(x) for x in person.encoding])
+        " photo, encoding, model_id) VALUES ($1, $2, $3, '0000', $4, 'standard', 'shared-photo', $5, $6)",
+        rid, event_id, uuid.uuid4().bytes * 2, f"sim {rid[:6]}", [float(x) for x in person.encoding],
+        person.model_id)
     return rid
 
 
@@ -96,9 +96,9 @@ async def run_drive(scenario: Scenario, *, url: str, dsn: str, prov: Provisioned
         p = load_person(faces_dir / scanned)
         enc = p.encoding  # registered from another photo of the same person where there is one
         if other is not None:
-            found = faces.analyse(faces.load_rgb(faces_dir / other), detect_width=0).encoding
+            found = embed_photo(faces_dir / other)
             enc = found if found is not None else enc
-        people.append(Person(uuid.uuid4().hex, p.crop, p.face_px, enc))
+        people.append(Person(uuid.uuid4().hex, p.crop, p.face_px, enc, p.model_id))
     work = Path(tempfile.mkdtemp(prefix="eventguard-drive-"))
     gate_list = venue.gates[:max(1, gates)]
     conn = await asyncpg.connect(dsn)
@@ -147,7 +147,7 @@ async def run_drive(scenario: Scenario, *, url: str, dsn: str, prov: Provisioned
                               "reasons": [x.value for x in r.decision.reasons],
                               "face_distance": r.face_distance,
                               "face_match": r.face_distance is not None
-                              and r.face_distance <= svc.cfg.tolerance,
+                              and r.face_distance <= svc.thresholds.verify,
                               "latency_ms": round(res.latencies_ms[-1], 1),
                               "stage_ms": {k: round(v, 1) for k, v in r.stage_ms.items()}})
         deadline = time.monotonic() + 15

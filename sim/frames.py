@@ -17,8 +17,9 @@ import numpy.typing as npt
 import segno
 
 from eventguard.settings import REPO_ROOT
-from vision import dlibface as faces
-from vision.image import Frame, decode_bytes, read_file, to_rgb
+from vision.engine import Choose, analyse
+from vision.faceworker import EngineOptions, engine
+from vision.image import Frame, decode_bytes, read_file
 
 FACES_DIR = REPO_ROOT.parent / "shared" / "data" / "faces" / "images"
 # (scanned photo, person, another photo of that person for the watchlist or None)
@@ -33,12 +34,19 @@ PEOPLE = (
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """A face crop ready to paste into frames and the holder encoding registered for it."""
+    """A face crop ready to paste into frames and the holder embedding registered for it."""
 
     holder_ref: str
     crop: Frame  # BGR, face box scaled to `face_px`
     face_px: int
-    encoding: npt.NDArray[np.float64]
+    encoding: npt.NDArray[np.float64]  # the engine's embedding of the full-resolution photo
+    model_id: str = ""
+
+
+def embed_photo(photo: Path, opts: EngineOptions | None = None) -> npt.NDArray[np.float64] | None:
+    """The embedding of the largest face of a photo (this thread's engine), or None."""
+    res = analyse(engine(opts or EngineOptions()), read_file(photo), min_face_px=1, bar=None)
+    return None if res.embedding is None else np.asarray(res.embedding, dtype=np.float64)
 
 
 def qr_image(text: str, *, scale: int = 3) -> Frame:
@@ -61,19 +69,21 @@ def compose(face: Frame, code: Frame, *, width: int = 640, height: int = 480) ->
     return out
 
 
-def load_person(photo: Path, *, face_px: int = 130) -> Person:
-    """Crop the largest face of a photo with margin, scaled so its box is ~face_px wide."""
+def load_person(photo: Path, *, face_px: int = 130, opts: EngineOptions | None = None) -> Person:
+    """Crop the largest face of a photo with margin, scaled so the engine's box is ~face_px
+    wide; the registered embedding is the engine's, of the full-resolution photo."""
+    eng = engine(opts or EngineOptions())
     bgr = read_file(photo)
-    rgb = to_rgb(bgr)
-    res = faces.analyse(rgb, detect_width=0, min_face_px=1)
-    if res.box is None or res.encoding is None:
+    res = analyse(eng, bgr, min_face_px=1, bar=None, choose=Choose.LARGEST)
+    if res.face is None or res.embedding is None:
         raise ValueError(f"no face in {photo}")
-    b = res.box
-    s = face_px / b.width
-    m = int(b.width * 0.6)  # margin: hair, chin, some background
+    f = res.face
+    top, left, bottom, right = round(f.y), round(f.x), round(f.y + f.h), round(f.x + f.w)
+    s = face_px / f.w
+    m = int(f.w * 0.6)  # margin: hair, chin, some background
     h, w = bgr.shape[:2]
-    crop = bgr[max(0, b.top - m):min(h, b.bottom + m), max(0, b.left - m):min(w, b.right + m)]
+    crop = bgr[max(0, top - m):min(h, bottom + m), max(0, left - m):min(w, right + m)]
     small = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
                        interpolation=cv2.INTER_AREA)
     return Person(uuid.uuid4().hex, np.ascontiguousarray(small[:440, :300], dtype=np.uint8), face_px,
-                  res.encoding)
+                  np.asarray(res.embedding, dtype=np.float64), eng.spec.model_id)

@@ -17,18 +17,23 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 async def insert_registration(conn: Any, event_id: str, *, encoding: Any = None,
-                              entrances: tuple[str, ...] = (), registration_id: str | None = None) -> str:
-    """A registration row (holder) straight into PostgreSQL; its id. Encoding: 128 floats."""
+                              entrances: tuple[str, ...] = (), registration_id: str | None = None,
+                              model_id: str | None = None) -> str:
+    """A registration row (holder) straight into PostgreSQL; its id. Encoding: 128 floats made
+    by `model_id` (default: the default engine's model)."""
     import uuid
 
     import numpy as np
+
+    from vision.engine import DEFAULT_ENGINE, spec
 
     rid = registration_id or uuid.uuid4().hex
     enc = [float(x) for x in (np.zeros(128) if encoding is None else np.asarray(encoding, dtype=float))]
     await conn.execute(
         "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name, ticket_type,"
-        " entrances, photo, encoding) VALUES ($1, $2, $3, '1234', 'N', 'standard', $4, 'p.jpg', $5)",
-        rid, event_id, uuid.uuid4().bytes * 2, list(entrances), enc)
+        " entrances, photo, encoding, model_id) VALUES ($1, $2, $3, '1234', 'N', 'standard', $4, 'p.jpg',"
+        " $5, $6)", rid, event_id, uuid.uuid4().bytes * 2, list(entrances), enc,
+        model_id or spec(DEFAULT_ENGINE).model_id)
     return rid
 
 

@@ -1,7 +1,6 @@
 """Calibrate a face engine on a labelled photo folder and write plots plus a summary.
 
-    python -m vision.calibration_report --engine sface --data ../shared/data/faces-lfw \\
-        --out /tmp/calib-sface
+    eventguard faces calibrate --set ../shared/data/faces-lfw --out /tmp/calib-sface
 
 The folder holds labels.csv (columns file, person; more columns are ignored; rows naming
 several people or marked duplicate_of another row are skipped). Each photo gives one face,
@@ -13,12 +12,10 @@ above the threshold matches). Runs on one thread (OpenCV and BLAS), as measured.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -31,10 +28,10 @@ import numpy.typing as npt
 
 from vision import calibrate as cal
 from vision.calibrate import Metric
+from vision.engine import CONFIDENT_SCORE, Choose, EngineName, FaceEngine, assess, embed_result
+from vision.engine import Metric as EngineMetric
+from vision.faceworker import EngineOptions, load
 from vision.models import PACKAGE, PACKAGE_VERSION, SFACE, YUNET
-from vision.quality import quality
-from vision.sface import SFace, align
-from vision.yunet import YuNet, nearest_centre
 
 FMR_TARGETS = (1e-3, 1e-4, 1e-5)
 FPIR_TARGETS = (1e-2, 1e-3)
@@ -79,106 +76,74 @@ class Engine(Protocol):
     def process(self, bgr: npt.NDArray[np.uint8]) -> Sample: ...
 
 
-class SFaceEngine:
-    """YuNet + 5-point alignment + SFace (cv2.dnn), cosine similarity."""
+def score_metric(metric: EngineMetric) -> Metric:
+    """The similarity score calibrate.py uses for an engine's distance."""
+    return Metric.COSINE if metric is EngineMetric.COSINE else Metric.NEG_EUCLIDEAN
 
-    metric = Metric.COSINE
-    dim = 128
 
-    def __init__(
-        self, conf_threshold: float = 0.6, max_side: int = 640, clock: Clock = time.perf_counter
-    ) -> None:
-        self.detector = YuNet(conf_threshold=conf_threshold)
-        self.recogniser = SFace()
-        self.conf_threshold = conf_threshold
-        self.max_side = max_side
+def to_distance(metric: EngineMetric, score_threshold: float) -> float:
+    """A score threshold (matches above) as the engine's distance (matches at or below)."""
+    return 1.0 - score_threshold if metric is EngineMetric.COSINE else -score_threshold
+
+
+class Subject:
+    """A face engine (vision.engine) as the report runs it: the same detect, choose, quality,
+    align and embed code as the gate's, with the face nearest the centre (LFW's convention),
+    no size limit and no quality bar (every face is scored; quality is recorded)."""
+
+    def __init__(self, engine: FaceEngine, conditions: dict[str, Any],
+                 clock: Clock = time.perf_counter) -> None:
+        self.engine = engine
+        self.spec = engine.spec
+        self.metric = score_metric(engine.spec.metric)
+        self.dim = engine.spec.dim
         self.clock = clock
-        self.engine_id = f"{SFACE.model_id}+{YUNET.model_id}"
+        self._conditions = conditions
+        self.engine_id = f"{engine.spec.model_id}+{conditions.get('detector_id', engine.spec.detector)}"
 
     def conditions(self) -> dict[str, Any]:
-        return {
+        return dict(self._conditions)
+
+    def process(self, bgr: npt.NDArray[np.uint8]) -> Sample:
+        res = assess(self.engine, bgr, min_face_px=1, bar=None, choose=Choose.CENTRE, clock=self.clock)
+        if res.face is None:
+            return Sample(None, res.faces, res.detect_ms, math.nan, math.nan)
+        res = embed_result(self.engine, bgr, res, self.clock)
+        q = res.quality
+        emb = None if res.embedding is None else np.asarray(res.embedding, dtype=np.float32)
+        return Sample(emb, res.faces, res.detect_ms, math.nan, res.encode_ms,
+                      q.face_px if q else math.nan, q.sharpness if q else math.nan,
+                      q.frontal if q else math.nan)
+
+
+def subject(opts: EngineOptions, clock: Clock = time.perf_counter) -> Subject:
+    """The report's view of the engine `opts` names (loaded in this thread)."""
+    eng = load(opts)
+    if opts.name is EngineName.SFACE:
+        from vision.sface_engine import CONF_THRESHOLD, DETECT_MAX_SIDE
+
+        return Subject(eng, {
             "detector": YUNET.model_id,
             "recogniser": SFACE.model_id,
             "models_from": f"{PACKAGE}=={PACKAGE_VERSION}",
             "runtime": f"OpenCV {cv2.__version__} dnn (default engine), 1 thread",
-            "score_threshold": self.conf_threshold,
-            "detect_max_side_px": self.max_side,
+            "score_threshold": CONF_THRESHOLD,
+            "detect_max_side_px": DETECT_MAX_SIDE,
             "alignment": "similarity transform of 5 points to the 112x112 ArcFace template",
-        }
+            "face_choice": f"nearest the centre among faces scoring >= {CONFIDENT_SCORE}",
+            "pipeline": "vision.engine.assess + embed_result (the gate's code)",
+        }, clock)
+    import dlib
 
-    def process(self, bgr: npt.NDArray[np.uint8]) -> Sample:
-        t0 = self.clock()
-        h, w = bgr.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        small = bgr if scale == 1.0 else cv2.resize(
-            bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
-        )
-        faces = self.detector.infer(np.asarray(small, dtype=np.uint8))
-        if scale != 1.0 and len(faces):
-            faces[:, :14] /= scale
-        i = nearest_centre(faces, w, h)
-        t1 = self.clock()
-        if i is None:
-            return Sample(None, 0, (t1 - t0) * 1e3, math.nan, math.nan)
-        crop = align(bgr, faces[i, 4:14].reshape(5, 2))
-        t2 = self.clock()
-        emb = self.recogniser.embed_aligned(crop)
-        t3 = self.clock()
-        q = quality(bgr, faces[i])
-        return Sample(
-            emb, len(faces), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
-            q.face_px, q.sharpness, q.pose.frontal,
-        )
-
-
-class DlibEngine:
-    """face_recognition (dlib HOG + 5-point chip + ResNet descriptor), -Euclidean distance."""
-
-    metric = Metric.NEG_EUCLIDEAN
-    dim = 128
-
-    def __init__(self, upsample: int = 1, clock: Clock = time.perf_counter) -> None:
-        import face_recognition  # imported here: loading dlib's models takes ~1.4 s
-
-        self._fr = face_recognition
-        self.upsample = upsample
-        self.clock = clock
-        self.engine_id = f"dlib-resnet-v1+hog-up{upsample}"
-
-    def conditions(self) -> dict[str, Any]:
-        import dlib  # noqa: F401 - only for its version
-
-        return {
-            "detector": f"dlib HOG, upsample {self.upsample}, full resolution",
-            "recogniser": "dlib_face_recognition_resnet_model_v1 via face_recognition.face_encodings",
-            "runtime": f"dlib {getattr(dlib, '__version__', '?')} (dlib-bin), 1 thread, num_jitters 1",
-        }
-
-    def process(self, bgr: npt.NDArray[np.uint8]) -> Sample:
-        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-        t0 = self.clock()
-        boxes = self._fr.face_locations(rgb, self.upsample)
-        t1 = self.clock()
-        if not boxes:
-            return Sample(None, 0, (t1 - t0) * 1e3, math.nan, math.nan)
-        h, w = rgb.shape[:2]
-        rows = np.array(
-            [[left, top, right - left, bottom - top] for top, right, bottom, left in boxes],
-            dtype=np.float32,
-        )
-        i = nearest_centre(rows, w, h)
-        assert i is not None
-        t2 = self.clock()
-        enc = self._fr.face_encodings(rgb, [boxes[i]])[0]
-        t3 = self.clock()
-        size = float(min(rows[i, 2], rows[i, 3]))
-        return Sample(
-            np.asarray(enc, dtype=np.float32), len(boxes), (t1 - t0) * 1e3, math.nan,
-            (t3 - t2) * 1e3, face_px=size,
-        )
-
-
-ENGINES: dict[str, Callable[[], Engine]] = {"sface": SFaceEngine, "dlib": DlibEngine}
+    return Subject(eng, {
+        "detector_id": f"hog-up{opts.upsample}",
+        "detector": f"dlib HOG, upsample {opts.upsample}, copy at most "
+                    f"{opts.detect_width or eng.spec.detect_px} px wide",
+        "recogniser": f"dlib_face_recognition_resnet_model_v1, {opts.name} network",
+        "runtime": f"dlib {getattr(dlib, '__version__', '?')} (dlib-bin), 1 thread, num_jitters 1",
+        "face_choice": "nearest the centre",
+        "pipeline": "vision.engine.assess + embed_result (the gate's code)",
+    }, clock)
 
 
 def read_labels(folder: Path) -> list[Photo]:
@@ -480,7 +445,69 @@ def text_summary(s: dict[str, Any]) -> str:
                 f"[{p['fnir']['min']:.2%}, {p['fnir']['max']:.2%}], "
                 f"counting no-face probes {p['fnir_counting_no_face']['median']:.2%}"
             )
+    c = s.get("chosen")
+    if c:
+        lines.append(f"  thresholds chosen ({c['convention']}):")
+        if "verify" in c:
+            v = c["verify"]
+            lines.append(f"    verify (1:1) at FMR {c['targets']['fmr']:g}: {c['metric']} distance "
+                         f"{v['threshold']:.4f} (FMR {v['fmr']:.2e}, FNMR {v['fnmr']:.2%})")
+        if "screen" in c:
+            sc = c["screen"]
+            lines.append(f"    screen (1:N) at FPIR {c['targets']['fpir']:g} against {sc['list_size']:,} "
+                         f"enrolled: {c['metric']} distance {sc['threshold']:.4f} (median of "
+                         f"{sc['splits']} splits; FNIR {sc['fnir']:.2%})")
+        for name, crit in c["criteria"].items():
+            lines.append(f"    {name}: {crit['rule']}: {'MET' if crit['met'] else 'NOT MET'} "
+                         f"({'FNMR' if name == 'verify' else 'FNIR'} {crit.get('fnmr', crit.get('fnir')):.2%})")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the thresholds are chosen for."""
+
+    fmr: float = 1e-3  # verify (1:1): the share of impostor pairs allowed to match
+    fpir: float = 1e-2  # screen (1:N): the share of people not enrolled allowed to raise a hit
+    list_size: int = 1000  # ... against this many enrolled people
+
+
+# The issue's bar for the default engine (issue 13): FNMR <= 2% at FMR <= 1e-3 for 1:1,
+# FPIR <= 1% at FNIR <= 10% for 1:N against >= 1,000 enrolled people.
+CRITERIA = {"fmr": 1e-3, "fnmr": 0.02, "fpir": 1e-2, "fnir": 0.10, "list_size": 1000}
+
+
+def choose(summary: dict[str, Any], metric: EngineMetric, targets: Targets) -> dict[str, Any]:
+    """The verify and screen thresholds for `targets` (as the engine's distances), their
+    figures, and whether the issue's bar is met (pure, from an evaluated summary)."""
+    out: dict[str, Any] = {"metric": str(metric), "targets": asdict(targets),
+                           "convention": "distance; a comparison matches when distance <= threshold"}
+    point = next((p for p in summary["verification"]["points"] if p["target_fmr"] == targets.fmr), None)
+    if point is not None:
+        out["verify"] = {"threshold": round(to_distance(metric, point["threshold"]), 4),
+                         "score_threshold": point["threshold"], "fmr": point["fmr"],
+                         "fnmr": point["fnmr"], "fnmr_counting_no_face": point["fnmr_counting_no_face"]}
+    gallery = next((g for g in summary["identification"]
+                    if g["gallery_size"] == targets.list_size and "points" in g), None)
+    ip = None if gallery is None else next(
+        (p for p in gallery["points"] if p["target_fpir"] == targets.fpir), None)
+    if ip is not None:
+        out["screen"] = {"threshold": round(to_distance(metric, ip["threshold"]["median"]), 4),
+                         "score_threshold": ip["threshold"]["median"], "list_size": targets.list_size,
+                         "fpir": ip["fpir"]["median"], "fnir": ip["fnir"]["median"],
+                         "fnir_range": [ip["fnir"]["min"], ip["fnir"]["max"]],
+                         "fnir_counting_no_face": ip["fnir_counting_no_face"]["median"],
+                         "splits": gallery["splits"]}  # type: ignore[index]
+    crit: dict[str, Any] = {}
+    if point is not None and targets.fmr <= CRITERIA["fmr"]:
+        crit["verify"] = {"rule": "FNMR <= 2% at FMR <= 1e-3", "fnmr": point["fnmr_counting_no_face"],
+                          "met": point["fnmr_counting_no_face"] <= CRITERIA["fnmr"]}
+    if ip is not None and targets.fpir <= CRITERIA["fpir"] and targets.list_size >= CRITERIA["list_size"]:
+        fnir = ip["fnir_counting_no_face"]["median"]
+        crit["screen"] = {"rule": f"FPIR <= 1% at FNIR <= 10% against {targets.list_size:,} enrolled",
+                          "fnir": fnir, "met": fnir <= CRITERIA["fnir"]}
+    out["criteria"] = crit
+    return out
 
 
 def run(
@@ -490,11 +517,20 @@ def run(
     cache_dir: Path | None = DEFAULT_CACHE,
     gallery_sizes: Sequence[int] = GALLERY_SIZES,
     progress: Callable[[int, int], None] | None = None,
+    targets: Targets = Targets(),
+    engine_metric: EngineMetric | None = None,
 ) -> dict[str, Any]:
-    """Extract (or load), evaluate, and write the plots and summaries into `out`."""
+    """Extract (or load), evaluate, choose the thresholds for `targets`, and write the plots
+    and summaries into `out`."""
     photos = read_labels(folder)
     ex = extract(engine, folder, photos, cache_dir, progress)
-    summary, pairs, ident = evaluate(photos, ex, engine.metric, gallery_sizes=gallery_sizes)
+    fmr_targets = tuple(sorted({targets.fmr, *FMR_TARGETS}, reverse=True))
+    fpir_targets = tuple(sorted({targets.fpir, *FPIR_TARGETS}, reverse=True))
+    sizes = tuple(dict.fromkeys((targets.list_size, *gallery_sizes)))
+    summary, pairs, ident = evaluate(photos, ex, engine.metric, fmr_targets=fmr_targets,
+                                     gallery_sizes=sizes, fpir_targets=fpir_targets)
+    metric = engine_metric or (EngineMetric.COSINE if engine.metric is Metric.COSINE
+                               else EngineMetric.EUCLIDEAN)
     summary = {
         "engine": {"id": engine.engine_id, "metric": str(engine.metric),
                    "conditions": engine.conditions()},
@@ -504,6 +540,7 @@ def run(
         "convention": "a pair matches when its score is strictly above the threshold",
         **summary,
     }
+    summary["chosen"] = choose(summary, metric, targets)
     out.mkdir(parents=True, exist_ok=True)
     plot(out, engine.engine_id, pairs, ident, summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
@@ -511,33 +548,92 @@ def run(
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vision.calibration_report", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--engine", choices=sorted(ENGINES), default="sface")
-    ap.add_argument("--data", type=Path, required=True, help="folder with labels.csv")
-    ap.add_argument("--out", type=Path, required=True, help="folder for plots and summaries")
-    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                    help=f"embedding cache folder (default {DEFAULT_CACHE})")
-    ap.add_argument("--no-cache", action="store_true")
-    ap.add_argument("--gallery-sizes", type=int, nargs="*", default=list(GALLERY_SIZES))
-    args = ap.parse_args(argv)
+# --------------------------------------------------------------------------------------
+# An event's own crowd: impostor scores between its registrants
+# --------------------------------------------------------------------------------------
 
-    from threadpoolctl import threadpool_limits
-
-    cv2.setNumThreads(1)
-    with threadpool_limits(1):
-        engine = ENGINES[args.engine]()
-
-        def progress(i: int, n: int) -> None:
-            if i % 250 == 0 or i == n:
-                print(f"  {i}/{n} photos", file=sys.stderr, flush=True)
-
-        summary = run(engine, args.data, args.out, None if args.no_cache else args.cache,
-                      args.gallery_sizes, progress)
-    sys.stdout.write(text_summary(summary))
-    return 0
+CROWD_MAX = 5000  # registrants scored at most (a random sample beyond: 12.5 M pairs)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def crowd(ids: Sequence[str], embeddings: npt.ArrayLike, metric: EngineMetric, verify: float,
+          screen: float, target_fmr: float = 1e-3, rng: np.random.Generator | None = None,
+          max_people: int = CROWD_MAX) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
+    """Whether the thresholds hold on one event's registrants (pure).
+
+    Every registration is taken as a different person, so every pair is an impostor pair:
+    the share within `verify` is this crowd's FMR (the calibrated target holds when it is
+    near or below `target_fmr`), and a registrant whose nearest other registrant is within
+    `screen` is a false positive of a 1:N search against the rest. The closest pairs are
+    listed: a lookalike, or one person registered twice. Returns the summary and the
+    impostor distances (for the plot)."""
+    emb = np.asarray(embeddings, dtype=np.float64)
+    n_all = len(ids)
+    idx = np.arange(n_all)
+    if n_all > max_people:
+        idx = np.sort((rng or np.random.default_rng(0)).choice(n_all, max_people, replace=False))
+    emb, names = emb[idx], [ids[i] for i in idx.tolist()]
+    n = len(names)
+    sim = cal.similarity(emb, emb, score_metric(metric)) if n else np.zeros((0, 0))
+    dist = 1.0 - sim if metric is EngineMetric.COSINE else -sim
+    iu = np.triu_indices(n, 1)
+    d = np.asarray(dist[iu], dtype=np.float64)
+    summary: dict[str, Any] = {"registrations": n_all, "scored": n, "pairs": int(d.size),
+                               "metric": str(metric), "verify_threshold": verify, "screen_threshold": screen}
+    if d.size == 0:
+        return summary, d
+    within = int((d <= verify).sum())
+    summary["verify"] = {"false_matches": within, "fmr": within / d.size, "target_fmr": target_fmr,
+                         "holds": within / d.size <= target_fmr,
+                         "threshold_for_target_here": round(-cal.threshold_at_fmr(-d, target_fmr), 4)}
+    np.fill_diagonal(dist, np.inf)
+    nearest = dist.min(axis=1)
+    hits = int((nearest <= screen).sum())
+    summary["screen"] = {"list_size": n - 1, "false_positives": hits, "fpir": hits / n}
+    order = np.argsort(d, kind="stable")[:10]
+    summary["closest_pairs"] = [{"a": names[int(iu[0][k])], "b": names[int(iu[1][k])],
+                                 "distance": round(float(d[k]), 4)} for k in order]
+    summary["distance"] = {"min": float(d.min()), "p001": float(np.percentile(d, 0.1)),
+                           "median": float(np.median(d))}
+    return summary, d
+
+
+def plot_crowd(out: Path, title: str, d: npt.NDArray[np.float64], summary: dict[str, Any]) -> Path:
+    """The crowd's impostor distances with the thresholds in force (crowd.png in `out`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
+    if d.size:
+        ax.hist(d, bins=120, density=True, alpha=0.7, label=f"impostor pairs ({d.size:,})")
+    ax.axvline(summary["verify_threshold"], linestyle="--", color="C1",
+               label=f"verify threshold {summary['verify_threshold']:.4f}")
+    ax.axvline(summary["screen_threshold"], linestyle=":", color="C2",
+               label=f"screen threshold {summary['screen_threshold']:.4f}")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"{summary['metric']} distance (lower = more alike; a pair matches at or below)")
+    ax.set_ylabel("density (log scale)")
+    ax.set_title(f"{title}: distances between different registrants", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "crowd.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def crowd_text(event_id: str, s: dict[str, Any]) -> str:
+    """The crowd summary as lines a person reads."""
+    lines = [f"event {event_id}: {s['registrations']:,} registrations of this model, "
+             f"{s['scored']:,} scored, {s['pairs']:,} impostor pairs ({s['metric']} distance)"]
+    if "verify" in s:
+        v, sc = s["verify"], s["screen"]
+        lines.append(f"  verify {s['verify_threshold']:.4f}: {v['false_matches']} pairs within, FMR "
+                     f"{v['fmr']:.2e} ({'holds' if v['holds'] else 'EXCEEDS'} the target {v['target_fmr']:g}; "
+                     f"this crowd's threshold for it: {v['threshold_for_target_here']:.4f})")
+        lines.append(f"  screen {s['screen_threshold']:.4f}: {sc['false_positives']} of {s['scored']:,} "
+                     f"registrants have another within it (FPIR {sc['fpir']:.2%} against {sc['list_size']:,})")
+        for p in s["closest_pairs"][:5]:
+            lines.append(f"  closest: {p['a']} ~ {p['b']} at {p['distance']:.4f}")
+    return "\n".join(lines) + "\n"

@@ -171,6 +171,17 @@ def detect(rgb: Frame, *, detect_width: int = 320) -> list[Box]:
     return _detect_at(rgb, detect_width)
 
 
+def detect_with_retry(rgb: Frame, *, detect_width: int = 320, upsample: int = 1) -> tuple[list[Box], bool]:
+    """Boxes by `analyse`'s policy (HOG at detect_width, one retry at up to RETRY_WIDTH when
+    nothing is found); and whether the retry ran."""
+    boxes = _detect_at(rgb, detect_width, upsample)
+    w = rgb.shape[1]
+    retry_width = min(w, RETRY_WIDTH)
+    if not boxes and retry_width > min(w, detect_width):
+        return _detect_at(rgb, retry_width), True
+    return boxes, False
+
+
 @cache
 def numpy_net() -> DescriptorNet | None:
     """The numpy descriptor network, or None (logged) when it cannot stand in for dlib's.
@@ -193,6 +204,23 @@ def numpy_net() -> DescriptorNet | None:
         log.warning("numpy face encoder differs from dlib's by %.2g, using dlib's", diff)
         return None
     return net
+
+
+def chip(rgb: Frame, box: Box) -> Frame:
+    """dlib's aligned 150x150 RGB chip of the face in `box` (5-point landmarks, padding 0.25)."""
+    import dlib
+
+    shape = _fr().api.pose_predictor_5_point(rgb, dlib.rectangle(box.left, box.top, box.right, box.bottom))
+    return np.asarray(dlib.get_face_chip(rgb, shape, size=150, padding=0.25), dtype=np.uint8)
+
+
+def describe(face_chip: Frame, *, engine: Engine = Engine.NUMPY) -> Encoding:
+    """The 128-d encoding of an aligned chip (numpy network, or dlib's own)."""
+    net = numpy_net() if engine is Engine.NUMPY else None
+    if net is None:
+        ref = _fr().api.face_encoder.compute_face_descriptor(face_chip)
+        return np.asarray(ref, dtype=np.float64)
+    return net(face_chip)
 
 
 def encode(rgb: Frame, box: Box, *, engine: Engine = Engine.NUMPY) -> Encoding:
@@ -228,13 +256,7 @@ def analyse(
     """
     _check_rgb(rgb)
     t0 = clock()
-    boxes = _detect_at(rgb, detect_width, upsample)
-    retried = False
-    w = rgb.shape[1]
-    retry_width = min(w, RETRY_WIDTH)
-    if not boxes and retry_width > min(w, detect_width):
-        boxes = _detect_at(rgb, retry_width)
-        retried = True
+    boxes, retried = detect_with_retry(rgb, detect_width=detect_width, upsample=upsample)
     detect_ms = (clock() - t0) * 1000.0
     if not boxes:
         return FaceResult(0, None, None, FaceProblem.NO_FACE, detect_ms, 0.0, retried)

@@ -37,9 +37,14 @@ class Quality:
     """What a steward or an enrolment check needs to judge a face photo."""
 
     face_px: float  # the smaller side of the detection box, in pixels
-    eye_distance_px: float
+    eye_distance_px: float  # nan without landmarks
     sharpness: float  # variance of the Laplacian of the grey face crop
-    pose: Pose
+    pose: Pose | None  # None when the detector gives no five landmarks (dlib's HOG)
+
+    @property
+    def frontal(self) -> float:
+        """Pose.frontal, or nan without a pose."""
+        return self.pose.frontal if self.pose is not None else math.nan
 
 
 def pose(landmarks: npt.ArrayLike) -> Pose:
@@ -90,14 +95,37 @@ def quality(bgr: npt.NDArray[np.uint8], face: npt.ArrayLike, sharp_size: int = 1
     Sharpness is measured on the box resized to `sharp_size` pixels square, so that faces
     of different sizes compare on one scale (a large face is not "sharper" for its size)."""
     row = np.asarray(face, dtype=np.float64).reshape(-1)
-    lm = row[4:14].reshape(5, 2)
-    gray = face_crop(bgr, row)
+    return of_box(bgr, row[:4], row[4:14].reshape(5, 2), sharp_size)
+
+
+def of_box(bgr: npt.NDArray[np.uint8], box: npt.ArrayLike, landmarks: npt.ArrayLike | None = None,
+           sharp_size: int = 112) -> Quality:
+    """Quality of the face in `box` (x, y, w, h); pose and eye distance only with five
+    YuNet-ordered landmarks."""
+    b = np.asarray(box, dtype=np.float64).reshape(-1)[:4]
+    gray = face_crop(bgr, b)
     if gray.size:
         interp = cv2.INTER_AREA if min(gray.shape) > sharp_size else cv2.INTER_LINEAR
         gray = np.asarray(cv2.resize(gray, (sharp_size, sharp_size), interpolation=interp))
+    lm = None if landmarks is None else np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
     return Quality(
-        face_px=float(min(row[2], row[3])),
-        eye_distance_px=float(np.hypot(*(lm[1] - lm[0]))),
+        face_px=float(min(b[2], b[3])),
+        eye_distance_px=float(np.hypot(*(lm[1] - lm[0]))) if lm is not None else math.nan,
         sharpness=sharpness(gray),
-        pose=pose(lm),
+        pose=pose(lm) if lm is not None else None,
     )
+
+
+# Ranking frames of one lane: a face this large and this sharp is as good as any for the
+# models (SFace aligns to 112 px; LFW's median sharpness on that crop is 114).
+RANK_FACE_PX = 112.0
+RANK_SHARPNESS = 100.0
+
+
+def rank(q: Quality) -> float:
+    """How good a frame's face is for recognition, in [0, 1]: size, sharpness and frontal-ness
+    (each saturating at a level beyond which the models gain little) multiplied."""
+    size = min(1.0, q.face_px / RANK_FACE_PX) if q.face_px > 0 else 0.0
+    sharp = min(1.0, q.sharpness / RANK_SHARPNESS) if q.sharpness > 0 else 0.0
+    frontal = q.pose.frontal if q.pose is not None else 1.0
+    return size * sharp * frontal

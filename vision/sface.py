@@ -29,7 +29,7 @@ Image = npt.NDArray[np.uint8]
 EMBEDDING_SIZE = 128
 
 # Cosine thresholds (a pair matches when its score is above) measured by
-# `python -m vision.calibration_report --engine sface --data ../shared/data/faces-lfw`:
+# `eventguard faces calibrate --set ../shared/data/faces-lfw` (the default engine):
 # all 5,404 faces-lfw photos, face nearest the centre, 6,001 genuine and 14,592,905
 # impostor pairs. At FMR 1e-3 the TAR is 98.78%; at 1e-4, 97.28%.
 THRESHOLD_FMR_1E3 = 0.3596

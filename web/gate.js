@@ -22,6 +22,7 @@ export const REASON_TEXT = {
   no_face: "No face seen — look at the camera",
   multiple_faces: "More than one face — one person at a time",
   face_too_small: "Face too far — step closer",
+  face_poor_quality: "Face not clear (blurred or turned away) — steward check",
   no_registered_face: "No registered photo for this ticket",
   watchlist_deny: "Hold — screening match (deny list): supervisor to the lane",
   watchlist_detain: "Hold — supervisor to the lane now",

@@ -22,6 +22,9 @@ def register(sub: Any) -> None:
     sp.add_argument("--workers", type=int, default=2, help="threads for QR decoding and 1:N search")
     sp.add_argument("--rate", type=float, default=0.0,
                     help="open loop: scans offered per second (0: closed loop with --concurrency in flight)")
+    sp.add_argument("--lane-frames", type=int, default=3,
+                    help="frames of the person per scan: the one with the QR and the lane's recent ones")
+    sp.add_argument("--best-frames", type=int, default=2, help="of those, how many are embedded and fused")
     add_face_options(sp)
     sp = add(bn, "screening", cmd_bench_screening,
              "1:N watchlist search at 10k-1M entries on real LFW faces: time, memory, recall, FPIR/FNIR")
@@ -63,7 +66,8 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
     report = asyncio.run(bench_gate.run(args.decisions, watchlist=args.watchlist, concurrency=args.concurrency,
                                    workers=args.workers, face_workers=args.face_workers, rate=args.rate,
                                    detect_width=args.detect_width, upsample=args.upsample,
-                                   engine=args.face_engine))
+                                   engine=args.face_engine, lane_frames=args.lane_frames,
+                                   best_frames=args.best_frames))
     if args.json:
         print_json(report)
     else:

@@ -34,14 +34,39 @@ def add_venue(p: argparse.ArgumentParser, *, required: bool = False) -> None:
         p.add_argument("--venue", type=Path, default=DEFAULT_VENUE, help="venue TOML (default: %(default)s)")
 
 
+ENGINES = ("sface", "dlib-numpy", "dlib")  # vision.engine.EngineName values (kept in sync by a test)
+
+
+def add_face_engine(p: argparse.ArgumentParser) -> None:
+    """--face-engine alone (commands that only embed photos)."""
+    p.add_argument("--face-engine", choices=ENGINES, default="sface",
+                   help="face engine: sface (YuNet + SFace, the default), dlib-numpy (dlib's model, "
+                        "network in numpy) or dlib (dlib's own network: same numbers, ~5x slower)")
+
+
 def add_face_options(p: argparse.ArgumentParser) -> None:
     """Face pipeline options shared by `gate run` and `bench gate`."""
-    p.add_argument("--detect-width", type=int, default=480)
-    p.add_argument("--upsample", type=int, default=0, choices=[0, 1], help="HOG pyramid upsampling")
-    p.add_argument("--face-engine", choices=["numpy", "dlib"], default="numpy",
-                   help="descriptor network implementation (same encodings; numpy ~5x faster here)")
+    add_face_engine(p)
+    p.add_argument("--detect-width", type=int, default=None,
+                   help="detect faces on a copy this large (default: the engine's lane size, "
+                        "SFace 320 px, dlib 480 px wide)")
+    p.add_argument("--upsample", type=int, default=0, choices=[0, 1],
+                   help="dlib engines: HOG pyramid upsampling")
     p.add_argument("--face-workers", type=int, default=2,
                    help="face worker processes (0: one thread; dlib is not thread-safe)")
+    p.add_argument("--verify-threshold", type=float, default=None,
+                   help="1:1 distance instead of the engine's calibrated one (see `faces thresholds`)")
+    p.add_argument("--screen-threshold", type=float, default=None,
+                   help="1:N distance instead of the engine's calibrated one")
+
+
+def engine_options(args: argparse.Namespace) -> Any:
+    """The vision.faceworker.EngineOptions the face options name."""
+    from vision.engine import EngineName
+    from vision.faceworker import EngineOptions
+
+    return EngineOptions(EngineName(args.face_engine), getattr(args, "detect_width", None),
+                         getattr(args, "upsample", 0))
 
 
 def print_json(obj: Any) -> None:

@@ -79,7 +79,7 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
     from gate.service import GateCache, GateConfig
     from gate.sources import open_source
     from shell.runtime import setup_logging
-    from vision.dlibface import Engine
+    from vision.engine import EngineName
 
     setup_logging(args.verbose)
     venue = load_venue(args.venue)
@@ -99,7 +99,8 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
     cfg = GateConfig(gate_id=args.gate_id, event_id=event_id, server_url=args.server, token=token,
                      journal_path=journal, face_required=not args.no_face, detect_width=args.detect_width,
                      detect_upsample=args.upsample, face_workers=args.face_workers,
-                     face_engine=Engine(args.face_engine), peers=peers)
+                     face_engine=EngineName(args.face_engine), tolerance=args.verify_threshold,
+                     watch_threshold=args.screen_threshold, peers=peers)
     tcfg = TerminalConfig(token=_terminal_token(args.terminal_token_file
                                                 or data_dir() / "gates" / f"{args.gate_id}.terminal-token"),
                           source_lane=args.lane)

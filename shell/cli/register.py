@@ -12,9 +12,11 @@ from typing import Any
 from shell.cli.common import (
     add,
     add_db,
+    add_face_engine,
     add_validity,
     add_venue,
     db_url,
+    engine_options,
     event_of,
     print_json,
     validity,
@@ -40,7 +42,8 @@ def register(sub: Any) -> None:
     sp.add_argument("--batch-size", type=int, default=50, help="rows per transaction")
     sp.add_argument("--workers", type=int, default=None, help="face threads (default: CPU count)")
     sp.add_argument("--key-dir", type=Path, default=None,
-                    help="signing keys and the ID-number HMAC secret (default: data dir/keys)")
+                    help="signing keys, the ID-number HMAC secret and the photo key (default: data dir/keys)")
+    add_face_engine(sp)
     sp.add_argument("--json", action="store_true", help="one JSON line per row, then a summary line")
     add_db(sp)
     sp = add(rg, "remove", cmd_register_remove, "withdraw a registration")
@@ -54,7 +57,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
     """Import registrations from CSV + photos; print per-row results and a summary."""
     import asyncpg
 
-    from command import issuing, registration
+    from command import issuing, photo_seal, registration
     from command.db.binding import bind_event
     from command.db.migrate import migrate
     from eventguard.config import load_venue
@@ -63,6 +66,7 @@ def cmd_register_import(args: argparse.Namespace) -> int:
     venue = load_venue(args.venue)
     event_id = args.event or venue.event.id
     secret = registration.load_id_secret(registration.id_key_path(args.key_dir))
+    photo_key = photo_seal.load_key(photo_seal.key_path(args.key_dir))
     now = int(time.time())
     window = validity(args, venue.event) if args.issue_tickets else (0, 0)
 
@@ -86,8 +90,9 @@ def cmd_register_import(args: argparse.Namespace) -> int:
                 plan = registration.TicketPlan(key_id, key, valid_from=window[0], valid_until=window[1],
                                                now=now)
             return await registration.import_csv(
-                conn, args.csv, args.photos, event_id=event_id, secret=secret, tickets_plan=plan,
-                batch_size=args.batch_size, workers=args.workers)
+                conn, args.csv, args.photos, event_id=event_id, secret=secret, photo_key=photo_key,
+                tickets_plan=plan, batch_size=args.batch_size, workers=args.workers,
+                engine=engine_options(args))
         finally:
             await conn.close()
 

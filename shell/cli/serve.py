@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eventguard.settings import data_dir
-from shell.cli.common import add, add_db, add_venue, db_url
+from shell.cli.common import add, add_db, add_face_engine, add_venue, db_url
 
 
 def register(sub: Any) -> None:
@@ -26,6 +26,9 @@ def register(sub: Any) -> None:
             sp.add_argument("--tls-key", type=Path)
             sp.add_argument("--allow-insecure", action="store_true",
                             help="serve plain HTTP on a non-loopback address (not for production)")
+            sp.add_argument("--key-dir", type=Path, default=None,
+                            help="where the photo key lives (default: data dir/keys)")
+            add_face_engine(sp)
         else:
             sp.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
             sp.add_argument("--rate", type=float, default=3.0, help="arrivals per second (default %(default)s)")
@@ -45,7 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = ServerSettings(host=args.host, port=args.port, database_url=dbs.app,
                                   admin_database_url=dbs.admin,
                                   venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                                  allow_insecure=args.allow_insecure).validate()
+                                  allow_insecure=args.allow_insecure, face_engine=args.face_engine,
+                                  key_dir=args.key_dir).validate()
         scheme = "https" if args.tls_cert else "http"
         print(f"command server for event {venue.event.id} on {scheme}://{args.host}:{args.port}/ "
               "(sign in with an operator account; logs below)", file=sys.stderr, flush=True)

@@ -15,15 +15,18 @@ import numpy as np
 import pytest
 from support import shared
 
-from command import issuing, registration
+from command import issuing, photo_seal, registration
 from command.registration import RejectCode, RowStatus
 from eventguard import tickets
 from eventguard.settings import DEFAULT_VENUE
 from shell import cli
+from vision.engine import DEFAULT_ENGINE, spec
 
 EVENT = "demo-2026"
 SECRET = bytes(range(32))
+PHOTO_KEY = bytes(range(32, 64))
 OBAMA_ID = "110101199001011237"
+ENGINE = spec(DEFAULT_ENGINE)
 
 # (name, id_number, ticket_type, entrances, photo[, id_type]) and what must happen to the row
 ROWS: list[tuple[tuple[str, ...], RowStatus, RejectCode | None]] = [
@@ -52,6 +55,8 @@ ROWS: list[tuple[tuple[str, ...], RowStatus, RejectCode | None]] = [
      RejectCode.BAD_ID_NUMBER),
     (("Licence", "110101199001011237", "standard", "", "examples__biden.jpg", "driving_licence"),
      RowStatus.REJECTED, RejectCode.BAD_ID_TYPE),
+    (("Blurred", "110101199909099013", "standard", "", "blurred.jpg"), RowStatus.REJECTED,
+     RejectCode.FACE_POOR_QUALITY),
 ]
 
 
@@ -65,6 +70,10 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (d / name).symlink_to(src / name)
     shutil.copy(shared("qr", "qrcode-1", "1.png"), d / "qr-1.png")
     (d / "broken.jpg").write_bytes((src / "examples__biden.jpg").read_bytes()[:300])
+    import cv2  # a face found, but too blurred to decide on (sharpness ~10, the bar is 25)
+
+    blurred = cv2.GaussianBlur(cv2.imread(str(src / "examples__obama.jpg")), (0, 0), 8)
+    cv2.imwrite(str(d / "blurred.jpg"), blurred)
     return d
 
 
@@ -103,8 +112,8 @@ def test_id_secret_file_is_private_and_stable(tmp_path: Path) -> None:
 async def test_import_rejects_exactly_the_bad_rows_and_resumes(conn: asyncpg.Connection, photos: Path,
                                                                tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "reg.csv", [r for r, _, _ in ROWS])
-    first = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET, batch_size=2,
-                                          workers=1)
+    first = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET,
+                                          photo_key=PHOTO_KEY, batch_size=2, workers=1)
     got = {r.line: (r.status, r.code) for r in first.rows}
     assert got == {i: (status, code) for i, (_, status, code) in enumerate(ROWS, start=2)}
     assert first.as_dict()["imported"] == 3 and first.as_dict()["rejected"] == len(ROWS) - 3
@@ -120,18 +129,28 @@ async def test_import_rejects_exactly_the_bad_rows_and_resumes(conn: asyncpg.Con
     assert [(r["name"], r["ticket_type"], list(r["entrances"]), r["id_last4"]) for r in regs] == [
         ("Alex Lacamoire", "standard", ["S1"], "5678"), ("Barack Obama", "vip", ["N1", "N2"], "1237"),
         ("Joe Biden", "standard", [], "2346")]
-    assert all(len(r["encoding"]) == 128 and r["sync_version"] > 0 for r in regs)
+    assert all(len(r["encoding"]) == ENGINE.dim and r["sync_version"] > 0 for r in regs)
+    assert {r["model_id"] for r in regs} == {ENGINE.model_id}
     obama = next(r for r in regs if r["name"] == "Barack Obama")
     biden = next(r for r in regs if r["name"] == "Joe Biden")
-    assert np.linalg.norm(np.array(obama["encoding"]) - np.array(biden["encoding"])) > 0.6
+    assert ENGINE.distance(obama["encoding"], biden["encoding"]) > ENGINE.thresholds.verify
+    # the photo is kept, sealed for this row only, and opens to the very bytes imported
+    photo = photo_seal.unseal(PHOTO_KEY, obama["photo_sealed"],
+                              photo_seal.registration_owner(obama["registration_id"]))
+    assert photo == (photos / "examples__obama.jpg").read_bytes()
+    with pytest.raises(photo_seal.PhotoSealError):
+        photo_seal.unseal(PHOTO_KEY, obama["photo_sealed"], photo_seal.registration_owner(biden["registration_id"]))
+    assert np.isclose(np.linalg.norm(obama["encoding"]), 1.0, atol=1e-5)  # SFace: unit length
 
     # re-running imports nothing twice, and keeps the registration ids
-    again = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET, workers=1)
+    again = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET,
+                                          photo_key=PHOTO_KEY, workers=1)
     assert again.as_dict()["imported"] == 0 and again.as_dict()["skipped"] == 3
     assert await conn.fetchval("SELECT count(*) FROM registrations") == 3
     assert {r.registration_id for r in again.rows if r.registration_id} == {r["registration_id"] for r in regs}
     # another event is a separate registration list
-    other = await registration.import_csv(conn, path, photos, event_id="other-2026", secret=SECRET, workers=1)
+    other = await registration.import_csv(conn, path, photos, event_id="other-2026", secret=SECRET,
+                                          photo_key=PHOTO_KEY, workers=1)
     assert other.as_dict()["imported"] == 3
 
     # the ID numbers are nowhere in the database in clear: every row of every table as text,
@@ -205,11 +224,14 @@ async def test_cli_import_issues_bound_tickets(db_url: str, photos: Path, tmp_pa
 
 async def test_remove_bumps_version(conn: asyncpg.Connection, photos: Path, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "reg.csv", [ROWS[2][0]])
-    s = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET, workers=1)
+    s = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET, photo_key=None,
+                                      workers=1)
     rid = s.rows[0].registration_id
     assert rid is not None
     before = await conn.fetchval("SELECT sync_version FROM registrations")
-    assert await registration.holder_encoding(conn, rid) is not None
+    held = await registration.holder_encoding(conn, rid)
+    assert held is not None and held[0] == ENGINE.model_id
+    assert await conn.fetchval("SELECT photo_sealed FROM registrations") is None  # no key: not kept
     assert await registration.remove(conn, rid)
     assert not await registration.remove(conn, rid)
     assert await conn.fetchval("SELECT sync_version FROM registrations") > before

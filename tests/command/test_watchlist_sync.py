@@ -18,12 +18,16 @@ from command import issuing, sync_store
 from command.sync_store import Change
 from eventguard.codes import WatchSeverity
 from eventguard.wire import ListSync, PublicKey, WatchFace, decode_server_message, encode
-from gate.listcache import ListCache
+from gate.listcache import FaceFilter, ListCache
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
+from vision.engine import DEFAULT_ENGINE, spec
+from vision.screen import search
 
 EVENT = "demo-2026"
 KEYS = (PublicKey(key_id=1, public_key=bytes(32)),)
+ENGINE = spec(DEFAULT_ENGINE)
+MODEL = ENGINE.model_id
 
 
 def _enc(seed: int) -> bytes:
@@ -31,7 +35,7 @@ def _enc(seed: int) -> bytes:
 
 
 def _watch(v: int, sev: str = "deny") -> Change:
-    return Change(v, "watch_added", uuid.uuid4().hex, _enc(v), uuid.uuid4().hex, sev)
+    return Change(v, "watch_added", uuid.uuid4().hex, _enc(v), MODEL, uuid.uuid4().hex, sev)
 
 
 # ---- pure ---------------------------------------------------------------------------------
@@ -48,14 +52,14 @@ def test_watch_faces_are_chunked_within_budget_and_round_trip() -> None:
         assert decode_server_message(encode(m)) == m
     added = [w for m in msgs for w in m.watch_added]
     assert [w.entry_id for w in added] == [c.ref for c in changes if c.kind == "watch_added"]
-    assert all(w.severity == "detain" and len(w.encoding) == 1024 for w in added)
+    assert all(w.severity == "detain" and len(w.encoding) == 1024 and w.model_id == MODEL for w in added)
     assert [r for m in msgs for r in m.watch_removed] == [c.ref for c in changes if c.kind == "watch_removed"]
     # the size estimate is not loose either: one face costs at most the budgeted bytes, and most of them
     one = ListSync(event_id=EVENT, version=1, since_version=0,
                    watch_added=(WatchFace(entry_id="a" * 32, list_id="b" * 32, severity="detain",
-                                          encoding=_enc(1)),))
+                                          model_id=MODEL, encoding=_enc(1)),))
     cost = len(encode(one)) - len(encode(ListSync(event_id=EVENT, version=1, since_version=0)))
-    assert 1400 < cost <= sync_store._WATCH_BYTES
+    assert 1400 < cost <= sync_store._cost(_watch(1))
 
 
 def test_list_cache_keeps_watch_entries_and_full_replaces(tmp_path: Path) -> None:
@@ -64,18 +68,21 @@ def test_list_cache_keeps_watch_entries_and_full_replaces(tmp_path: Path) -> Non
     lc.save(sync_store.chunk(EVENT, 0, 3, KEYS, [a, b], full=True)[0])
     lc.save(sync_store.chunk(EVENT, 3, 4, KEYS, [Change(4, "watch_removed", a.ref)], full=False)[0])
     bad = ListSync(event_id=EVENT, version=5, since_version=4, keys=KEYS, watch_added=(
-        WatchFace(entry_id="x", list_id="l", severity="shoot", encoding=_enc(5)),
-        WatchFace(entry_id="y", list_id="l", severity="deny", encoding=b"short")))
-    lc.save(bad)  # stored as received; dropped when loaded
+        WatchFace(entry_id="x", list_id="l", severity="shoot", model_id=MODEL, encoding=_enc(5)),
+        WatchFace(entry_id="y", list_id="l", severity="deny", model_id=MODEL, encoding=b"short"),
+        WatchFace(entry_id="z", list_id="l", severity="deny", model_id="dlib-resnet-v1", encoding=_enc(6))))
+    lc.save(bad)  # stored as received; dropped when loaded (z: another model's, never compared)
     lc.close()
-    got = ListCache(tmp_path / "g.lists").load()
+    got = ListCache(tmp_path / "g.lists").load(FaceFilter(ENGINE))
     assert got.version == 5 and [(e.entry_id, e.list_id, e.severity) for e in got.watch] == [
         (b.ref, b.list_id, WatchSeverity.DETAIN)]
-    assert np.allclose(got.watch[0].encoding, np.frombuffer(b.encoding, "<f8"))
+    assert got.ignored_watch == 3
+    v = np.frombuffer(b.encoding, "<f8")  # the index holds the cosine engine's vectors at unit length
+    assert np.allclose(got.watch[0].encoding, v / np.linalg.norm(v))
     lc = ListCache(tmp_path / "g.lists")
     c = _watch(8)
     lc.save(sync_store.chunk(EVENT, 0, 9, KEYS, [c], full=True)[0])
-    assert [e.entry_id for e in lc.load().watch] == [c.ref]
+    assert [e.entry_id for e in lc.load(FaceFilter(ENGINE)).watch] == [c.ref]
     lc.close()
 
 
@@ -91,8 +98,8 @@ async def _list(conn: asyncpg.Connection, name: str, severity: str) -> str:
 
 async def _entry(conn: asyncpg.Connection, list_id: str, seed: int) -> str:
     eid = uuid.uuid4().hex
-    await conn.execute("INSERT INTO watchlist_entries (id, list_id, label, encoding, added_by)"
-                       " VALUES ($1, $2, 'x', $3, 't')", eid, list_id, _enc(seed))
+    await conn.execute("INSERT INTO watchlist_entries (id, list_id, label, encoding, added_by, model_id)"
+                       " VALUES ($1, $2, 'x', $3, 't', $4)", eid, list_id, _enc(seed), MODEL)
     return eid
 
 
@@ -199,8 +206,8 @@ async def test_rest_entry_reaches_a_gate_that_screens_and_keeps_it_offline(serve
         rid = uuid.uuid4().hex  # the ticket holder is registered with his own photo: face_match
         await conn.execute(
             "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name, ticket_type,"
-            " photo, encoding) VALUES ($1, $2, $3, '1234', 'B O', 'standard', 'o.jpg', $4)",
-            rid, event, bytes(32), person.encoding.tolist())
+            " photo, encoding, model_id) VALUES ($1, $2, $3, '1234', 'B O', 'standard', 'o.jpg', $4, $5)",
+            rid, event, bytes(32), person.encoding.tolist(), person.model_id)
         key_id, key = await issuing.latest_key(conn, event, tmp_path / "keys")
         now = int(time.time())
         _, payload = await issuing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
@@ -264,8 +271,9 @@ async def test_rest_entry_reaches_a_gate_that_screens_and_keeps_it_offline(serve
         offline = _gate(server, tmp_path, url=f"ws://127.0.0.1:{free_port()}/ws/gate")
         await offline.start()
         try:
-            assert offline.cache.version == version and list(offline.cache.watchlist.search(
-                person.encoding)) and e2["id"] in offline.cache.watchlist and len(offline.cache.watchlist) == 1
+            assert offline.cache.version == version and search(
+                offline.cache.watchlist, ENGINE, person.encoding, threshold=ENGINE.thresholds.screen)
+            assert e2["id"] in offline.cache.watchlist and len(offline.cache.watchlist) == 1
             again = await offline.scan(frame)
             assert again.decision.verdict == "secondary" and "watchlist_detain" in again.event.reasons
         finally:

@@ -17,12 +17,15 @@ import numpy as np
 import websockets
 from support import Server, insert_registration, shared, wait_for
 
-from command import issuing, watchlist_store
+from command import issuing, photo_seal, watchlist_store
 from command.db.embedded import EmbeddedPostgres
 from eventguard.codes import WatchSeverity
 from eventguard.wire import ErrorMsg, Pong, WatchlistHitReport, decode_server_message, encode
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
+from vision.engine import DEFAULT_ENGINE, spec
+
+ENGINE = spec(DEFAULT_ENGINE)
 
 
 def _photo_form(path: Path | None, label: str = "Person A", data: bytes | None = None) -> aiohttp.FormData:
@@ -39,7 +42,7 @@ async def _call(s: aiohttp.ClientSession, method: str, url: str, token: str | No
         return r.status, await r.json()
 
 
-async def test_roles_intake_and_audited_reads(server: Server) -> None:
+async def test_roles_intake_and_audited_reads(server: Server, tmp_path: Path) -> None:
     faces_dir = shared("faces", "images")
     op, cmdr, viewer = [await server.login(u) for u in ("operator", "commander", "viewer")]
     api = server.url + "/api"
@@ -54,7 +57,7 @@ async def test_roles_intake_and_audited_reads(server: Server) -> None:
         entries = f"{api}/watchlists/{wl['id']}/entries"
         assert (await _call(s, "GET", entries, viewer))[0] == 403
         st, e = await _call(s, "POST", entries, op, data=_photo_form(faces_dir / "examples__obama2.jpg"))
-        assert st == 201, e
+        assert st == 201 and e["model_id"] == ENGINE.model_id, e
         st, err = await _call(s, "POST", entries, op, data=_photo_form(shared("qr", "qrcode-1", "1.png")))
         assert (st, err["error"]) == (422, "no_face")
         st, err = await _call(s, "POST", entries, op, data=_photo_form(faces_dir / "examples__two_people.jpg"))
@@ -67,14 +70,20 @@ async def test_roles_intake_and_audited_reads(server: Server) -> None:
         assert st == 200 and [r["label"] for r in rows] == ["Person A"] and "encoding" not in rows[0]
         assert (await _call(s, "GET", entries + "?encodings=1", op))[0] == 403
         st, rows = await _call(s, "GET", entries + "?encodings=1", cmdr)
-        assert st == 200 and len(rows[0]["encoding"]) == 128
+        assert st == 200 and len(rows[0]["encoding"]) == ENGINE.dim and rows[0]["model_id"] == ENGINE.model_id
         st, ls = await _call(s, "GET", f"{api}/watchlists", cmdr)
         assert [(x["name"], x["entries"]) for x in ls] == [("banned", 1)]
     conn = await asyncpg.connect(server.db_url)
     try:
         audit = await conn.fetch("SELECT actor, action, details FROM audit_log WHERE action LIKE 'watchlist%' ORDER BY id")
+        sealed = await conn.fetchval("SELECT photo_sealed FROM watchlist_entries WHERE id = $1", e["id"])
     finally:
         await conn.close()
+    # the photo is kept only sealed, under the key file in the server's key directory (0600)
+    key_file = photo_seal.key_path(tmp_path / "keys")
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert photo_seal.unseal(photo_seal.load_key(key_file), sealed, photo_seal.watch_owner(e["id"])) == (
+        faces_dir / "examples__obama2.jpg").read_bytes()
     actions = [(r["actor"], r["action"]) for r in audit]
     assert ("operator", "watchlist_create") in actions and ("operator", "watchlist_entry_add") in actions
     assert actions.count(("operator", "watchlist_entries_read")) == 1
@@ -93,7 +102,7 @@ async def _watched_gate(server: Server, tmp_path: Path, faces_dir: Path) -> tupl
         assert st == 201
     conn = await asyncpg.connect(server.db_url)
     try:
-        index = await watchlist_store.load_index(conn)
+        index = await watchlist_store.load_index(conn, ENGINE)
         keys = await issuing.public_keys(conn, server.venue.event.id)
         key_id, key = await issuing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
         now = int(time.time())
@@ -129,7 +138,7 @@ async def test_gate_hit_is_stored_once_and_viewing_it_is_audited(server: Server,
             await wait_for(lambda: not gate.journal.unsent_hits(), within=5)
             row = await conn.fetchrow("SELECT * FROM watchlist_hits")
             assert (row["gate_id"], row["entry_id"], row["severity"]) == ("N1", entry["id"], "deny")
-            assert row["event_id"] == result.event.event_id and row["distance"] < 0.5
+            assert row["event_id"] == result.event.event_id and row["distance"] <= ENGINE.thresholds.screen
             # a replayed report (gate restarted before marking it sent) stores nothing new
             again = WatchlistHitReport(event_id=row["event_id"], gate_id="N1", at=time.time(), list_id=wl["id"],
                                        entry_id=entry["id"], severity="deny", distance=0.3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import struct
 import time
 import uuid
@@ -56,9 +57,10 @@ def _png(frame: Frame) -> bytes:
     return buf.tobytes()
 
 
-async def _start(tmp_path: Path, cache: GateCache, *, face_required: bool) -> tuple[web.AppRunner, str, GateService]:
+async def _start(tmp_path: Path, cache: GateCache, *, face_required: bool,
+                 **kw: Any) -> tuple[web.AppRunner, str, GateService]:
     cfg = GateConfig(gate_id="N1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
-                     journal_path=tmp_path / "journal.sqlite", face_required=face_required, workers=2)
+                     journal_path=tmp_path / "journal.sqlite", face_required=face_required, workers=2, **kw)
     svc = GateService(cfg, cache)
     runner = web.AppRunner(create_gate_app(svc, TerminalConfig(token=TOKEN, max_upload_bytes=2_000_000,
                                                                web_dir=tmp_path / "web")))
@@ -132,6 +134,7 @@ async def test_scan_raw_and_multipart_then_state_and_terminal_push(gate: Gate) -
             st = await r.json()
         assert st["online"] is False and st["pending"] == 2
         assert st["lanes"] == [{"lane": 1, "entry": 1, "exit": 0, "deny": 1, "secondary": 0}]
+        assert st["face_model"] == "sface-2021dec-int8bq" and st["faces_ignored"] == {"holders": 0, "watch": 0}
 
 
 def _png_header(w: int, h: int) -> bytes:
@@ -184,17 +187,65 @@ async def test_watchlist_hit_denies_and_is_journaled_while_offline(tmp_path: Pat
     cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
     cache.watchlist.add(WatchEntry("wl-obama", "list-1", WatchSeverity.DENY, other.encoding))
     runner, url, svc = await _start(tmp_path, cache, face_required=True)
+    th = svc.thresholds
     try:
         frame = frames.compose(person.crop, frames.qr_image(_payload(key, person.holder_ref)))
         async with aiohttp.ClientSession() as s, s.post(url + "/scan", data=_png(frame), headers=AUTH) as r:
             body = await r.json()
         assert body["verdict"] == "secondary", body  # a hit holds the person; it never refuses alone
         assert body["reasons"] == ["ticket_valid", "face_match", "watchlist_deny"]
-        assert body["face_distance"] < 0.4
+        # the lane's crop of the registered photo: far inside the engine's verify threshold
+        assert body["face_distance"] < th.verify / 2
         assert [(h["entry_id"], h["severity"]) for h in body["hits"]] == [("wl-obama", "deny")]
+        assert body["hits"][0]["distance"] <= th.screen
         assert set(body["stage_ms"]) == {"qr", "detect", "encode", "search"}
+        assert body["face_frames"] == {"assessed": 1, "used": 1}
         hits = svc.journal.unsent_hits()
         assert [(h.event_id, h.entry_id, h.severity) for h in hits] == [(body["event_id"], "wl-obama", "deny")]
+    finally:
+        await runner.cleanup()
+
+
+async def test_recent_frames_are_fused_and_the_person_before_is_not(tmp_path: Path) -> None:
+    """POST /scan with the lane's recent frames: the same person's are fused with the scanned
+    face; a frame of somebody else is dropped; a blurred scan is rescued by a sharp recent frame,
+    and with only blurred frames the person goes to a steward. (fuse_band=inf: the recent frames
+    are looked at for every scan, not only near a threshold.)"""
+    faces_dir = shared("faces", "images")
+    key = tickets.new_key()
+    person = frames.load_person(faces_dir / "examples__obama.jpg")
+    biden = frames.load_person(faces_dir / "examples__biden.jpg")
+    cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
+    runner, url, svc = await _start(tmp_path, cache, face_required=True, fuse_band=math.inf)
+    blank = np.full((8, 8, 3), 150, np.uint8)
+    try:
+        async def scan(image: Frame, *recent: Frame) -> dict[str, Any]:
+            form = aiohttp.FormData()
+            form.add_field("image", _png(image), filename="scan.png", content_type="image/png")
+            for f in recent:
+                form.add_field("frame", _png(f), filename="f.png", content_type="image/png")
+            async with aiohttp.ClientSession() as s, s.post(url + "/scan", data=form, headers=AUTH) as r:
+                assert r.status == 200, await r.text()
+                return dict(await r.json())
+
+        scanned = frames.compose(person.crop, frames.qr_image(_payload(key, person.holder_ref)))
+        smaller = frames.compose(np.ascontiguousarray(cv2.resize(person.crop, None, fx=0.9, fy=0.9)), blank)
+        body = await scan(scanned, smaller, frames.compose(biden.crop, blank))
+        assert body["verdict"] == "admit" and "face_match" in body["reasons"], body
+        assert body["face_frames"] == {"assessed": 3, "used": 2}  # Obama twice; Biden's frame dropped
+
+        blurred = frames.compose(np.ascontiguousarray(cv2.GaussianBlur(person.crop, (0, 0), 6)),
+                                 frames.qr_image(_payload(key, person.holder_ref)))  # a sharp QR
+        poor = await scan(blurred)
+        assert poor["verdict"] == "secondary" and poor["reasons"] == ["ticket_valid", "face_poor_quality"]
+        rescued = await scan(blurred, smaller)
+        assert rescued["verdict"] == "admit" and rescued["face_frames"]["used"] == 1, rescued
+        form = aiohttp.FormData()
+        form.add_field("image", _png(scanned), filename="scan.png")
+        for _ in range(5):
+            form.add_field("frame", _png(smaller), filename="f.png")
+        async with aiohttp.ClientSession() as s, s.post(url + "/scan", data=form, headers=AUTH) as r:
+            assert r.status == 400  # at most four recent frames
     finally:
         await runner.cleanup()
 
@@ -230,6 +281,30 @@ async def test_fuzzed_uploads_never_crash_the_gate(gate: Gate) -> None:
                 assert "Traceback" not in json.dumps(body)
                 decided += r.status == 200
     assert gate.service.journal.pending() == decided  # every decision journaled, nothing else
+
+
+async def test_a_retry_that_arrives_while_the_journal_is_read_waits_for_the_first(tmp_path: Path) -> None:
+    """The window between 'not decided yet' and 'being decided': the journal lookup is slowed
+    down so the retry lands in it every time; it must get the first decision, not a second."""
+    key = tickets.new_key()
+    cfg = GateConfig(gate_id="N1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
+                     journal_path=tmp_path / "journal.sqlite", face_required=False, workers=2)
+    svc = GateService(cfg, GateCache(keys={1: key.public_key()}))
+    read = svc.journal.get
+
+    def slow_get(event_id: str) -> Any:
+        time.sleep(0.2)
+        return read(event_id)
+
+    svc.journal.get = slow_get  # type: ignore[method-assign]
+    frame = frames.compose(np.full((10, 10, 3), 150, np.uint8), frames.qr_image(_payload(key)))
+    try:
+        a, b = await asyncio.gather(svc.scan(frame, scan_id="lane0-0001"), svc.scan(frame, scan_id="lane0-0001"))
+        assert sorted([a.replayed, b.replayed]) == [False, True]
+        assert a.event.event_id == b.event.event_id and a.decision == b.decision
+        assert svc.journal.event_ids() == ["N1:lane0-0001"]
+    finally:
+        await svc.stop()
 
 
 async def test_a_retried_scan_id_returns_the_first_decision_and_records_nothing_new(gate: Gate) -> None:

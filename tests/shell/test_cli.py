@@ -67,7 +67,9 @@ def test_faces_compare() -> None:
     b = shared("faces", "images", "examples__biden.jpg")
     r = subprocess.run([*EG, "faces", "compare", str(a), str(b)], capture_output=True, text=True, check=True)
     out = json.loads(r.stdout)
-    assert out["faces_a"] == 1 and out["faces_b"] == 1 and out["distance"] > 0.6 and out["same"] is False
+    assert out["faces_a"] == 1 and out["faces_b"] == 1 and out["same"] is False
+    assert out["model_id"] == "sface-2021dec-int8bq" and out["metric"] == "cosine"
+    assert out["distance"] > out["threshold"] == 0.6404  # the default engine's verify threshold
 
 
 async def test_demo_runs_for_a_duration_and_exits_zero(db_url: str, tmp_path: Path) -> None:

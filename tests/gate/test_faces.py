@@ -1,0 +1,154 @@
+"""A gate's faces: only its engine's model is ever compared; lane frames offered before a scan."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import shared
+
+from command import sync_store
+from eventguard import tickets
+from eventguard.codes import WatchSeverity
+from eventguard.wire import HolderFace, ListSync, PublicKey, WatchFace
+from gate.service import GateCache, GateConfig, GateService
+from sim import frames
+from vision.engine import DLIB_MODEL_ID, EngineName, spec
+
+EVENT = "ev-1"
+SFACE = spec(EngineName.SFACE)
+
+
+def _cfg(tmp_path: Path, **kw: object) -> GateConfig:
+    return GateConfig(gate_id="N1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
+                      journal_path=tmp_path / "j.sqlite", workers=1, **kw)  # type: ignore[arg-type]
+
+
+def _unit(seed: int) -> bytes:
+    v = np.random.default_rng(seed).normal(size=128)
+    return sync_store.encoding_bytes((v / np.linalg.norm(v)).tolist())
+
+
+def _sync(version: int, since: int, *, holders: tuple[HolderFace, ...] = (),
+          watch: tuple[WatchFace, ...] = (), full: bool = False) -> ListSync:
+    return ListSync(event_id=EVENT, version=version, since_version=since, full=full,
+                    keys=(PublicKey(key_id=1, public_key=bytes(32)),), holders_added=holders, watch_added=watch)
+
+
+async def test_faces_of_another_model_are_ignored_counted_and_never_compared(tmp_path: Path) -> None:
+    svc = GateService(_cfg(tmp_path), GateCache())
+    try:
+        assert svc.spec.model_id == SFACE.model_id and svc.thresholds == SFACE.thresholds
+        first = _sync(2, 0, full=True, holders=(
+            HolderFace(registration_id="r1", model_id=SFACE.model_id, encoding=_unit(1)),
+            HolderFace(registration_id="r2", model_id=DLIB_MODEL_ID, encoding=_unit(2)),
+        ), watch=(
+            WatchFace(entry_id="w1", list_id="l", severity=WatchSeverity.DENY, model_id=SFACE.model_id,
+                      encoding=_unit(3)),
+            WatchFace(entry_id="w2", list_id="l", severity=WatchSeverity.DENY, model_id=DLIB_MODEL_ID,
+                      encoding=_unit(4)),
+        ))
+        assert await svc.apply_sync(first)
+        assert set(svc.cache.holders) == {"r1"} and "w1" in svc.cache.watchlist and len(svc.cache.watchlist) == 1
+        assert svc.ignored_faces == {"holders": 1, "watch": 1}
+        # r1 and w1 re-enrolled on the server with another model: the gate drops what it had
+        again = _sync(3, 2, holders=(HolderFace(registration_id="r1", model_id=DLIB_MODEL_ID, encoding=_unit(5)),),
+                      watch=(WatchFace(entry_id="w1", list_id="l", severity=WatchSeverity.DENY,
+                                       model_id="sface-2099", encoding=_unit(6)),))
+        assert await svc.apply_sync(again)
+        assert svc.cache.holders == {} and len(svc.cache.watchlist) == 0
+        assert svc.ignored_faces == {"holders": 2, "watch": 2}
+    finally:
+        await svc.stop()
+    # restarted with the dlib engine, the same stored lists give it dlib's faces only
+    dlib = GateService(_cfg(tmp_path, face_engine=EngineName.DLIB_NUMPY), GateCache())
+    try:
+        assert set(dlib.cache.holders) == {"r1", "r2"} and "w2" in dlib.cache.watchlist
+        assert dlib.ignored_faces == {"holders": 0, "watch": 1}  # w1 is now 'sface-2099'
+    finally:
+        await dlib.stop()
+
+
+async def test_frames_offered_on_the_lane_serve_the_next_scan_once(tmp_path: Path) -> None:
+    now = [1000.0]
+    key = tickets.new_key()
+    person = frames.load_person(shared("faces", "images") / "examples__obama.jpg")
+    cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
+    svc = GateService(_cfg(tmp_path, fuse_band=math.inf), cache, clock=lambda: now[0])
+    t = tickets.Ticket(event_id=EVENT, ticket_id="a" * 32, holder_ref=person.holder_ref, entrances=(),
+                       valid_from=0, valid_until=2**31, issued_at=0, key_id=1)
+    blank = np.full((8, 8, 3), 150, np.uint8)
+    face_only = frames.compose(person.crop, blank)
+    try:
+        svc.offer(face_only, lane=0, at=now[0] - 5.0)  # too old by the time of the scan
+        svc.offer(face_only, lane=1, at=now[0] - 0.5)  # another lane
+        svc.offer(face_only, lane=0, at=now[0] - 0.5)
+        first = await svc.scan(frames.compose(person.crop, frames.qr_image(tickets.sign(t, key))), lane=0)
+        assert first.face_frames == (2, 2) and first.decision.verdict == "admit"
+        now[0] += 10
+        t2 = dataclasses.replace(t, ticket_id="b" * 32)
+        second = await svc.scan(frames.compose(person.crop, frames.qr_image(tickets.sign(t2, key))), lane=0)
+        assert second.face_frames == (1, 1)  # the offered frames were used up by the first scan
+        assert svc.recent.get(1) and len(svc.recent[1]) == 1  # lane 1 keeps its own
+    finally:
+        await svc.stop()
+
+
+@pytest.mark.parametrize("verify", [None, 0.2])
+def test_thresholds_in_force_come_from_the_engine_unless_configured(tmp_path: Path, verify: float | None) -> None:
+    cfg = _cfg(tmp_path, tolerance=verify)
+    th = cfg.thresholds
+    assert th.screen == SFACE.thresholds.screen
+    if verify is None:
+        assert th.verify == SFACE.thresholds.verify and "faces-lfw" in th.verify_source
+    else:
+        assert (th.verify, th.verify_source) == (0.2, "gate configuration")
+    assert cfg.engine_options.detect_width == SFACE.lane_detect_px
+
+
+async def test_recent_frames_are_looked_at_only_when_they_can_change_the_outcome(tmp_path: Path) -> None:
+    """Default fuse_band: a clear match is decided on the scanned frame alone (a third of the
+    work); a score near the verify threshold brings in the recent frames; so does a watchlist
+    entry near the screen threshold."""
+    key = tickets.new_key()
+    images = shared("faces", "images")
+    person = frames.load_person(images / "examples__obama.jpg")
+    blank = np.full((8, 8, 3), 150, np.uint8)
+    recent = [frames.compose(person.crop, blank)]
+    t = tickets.Ticket(event_id=EVENT, ticket_id="c" * 32, holder_ref=person.holder_ref, entrances=(),
+                       valid_from=0, valid_until=2**31, issued_at=0, key_id=1)
+    frame = frames.compose(person.crop, frames.qr_image(tickets.sign(t, key)))
+
+    runs = iter(range(100))
+
+    async def face_frames(holder: np.ndarray, watch: np.ndarray | None = None) -> tuple[int, int]:
+        cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: holder})
+        if watch is not None:
+            from vision.index import WatchEntry
+
+            cache.watchlist.add(WatchEntry("w", "l", WatchSeverity.INFO, watch))
+        svc = GateService(_cfg(tmp_path / str(next(runs))), cache)
+        try:
+            return (await svc.scan(frame, recent=recent)).face_frames
+        finally:
+            await svc.stop()
+
+    assert await face_frames(person.encoding) == (1, 1)  # clear match: one frame
+    # a registered embedding at the verify threshold (from the photo; the lane's crop of it is
+    # within a few hundredths): both frames looked at
+    assert await face_frames(_at_distance(person.encoding, SFACE.thresholds.verify)) == (2, 2)
+    # clear 1:1, but a watchlist entry near the screen threshold: fused for the 1:N score
+    assert await face_frames(person.encoding, _at_distance(person.encoding, SFACE.thresholds.screen)) == (2, 2)
+
+
+def _at_distance(v: np.ndarray, d: float) -> np.ndarray:
+    """A unit vector at cosine distance d from v."""
+    v = v / np.linalg.norm(v)
+    u = np.random.default_rng(7).normal(size=v.shape)
+    u -= (u @ v) * v
+    u /= np.linalg.norm(u)
+    c = 1.0 - d
+    return np.asarray(c * v + np.sqrt(1 - c * c) * u)

@@ -1,0 +1,113 @@
+"""The best frames of a lane: which of a person's recent frames to embed, and why none.
+
+A lane camera sees the person for a second or more; the frame with the QR code is not
+always the one with the best face. `analyse_lane` assesses every frame (detection and
+quality, ~6 ms each with YuNet at 320 px) and embeds the best `best` (two by default) by
+`vision.quality.rank` (size, sharpness, frontal-ness); the gate fuses their distances
+(`vision.engine.fuse`, the mean).
+
+The scanned frame (frames[0], the one with the ticket) says who is being checked: its face
+is always embedded, and a recent frame counts only if its face is the same person's (within
+the engine's verify threshold of the scanned face). A frame of the person before, still in
+view, can therefore neither lower this person's score nor raise a watchlist hit on them.
+
+Problems, in the order they are decided:
+  - the scanned frame shows several usable faces: MULTIPLE_FACES (someone at the QR with
+    another person; its largest face is embedded so the steward sees the scores);
+  - the scanned frame has no usable face (none, or too small): its problem, NO_FACE or
+    FACE_TOO_SMALL, whatever the recent frames show;
+  - neither the scanned face nor any consistent recent face is at or above the quality
+    bar: FACE_POOR_QUALITY. The steward decides, not the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from vision.engine import (
+    DEFAULT_BAR,
+    FaceEngine,
+    FaceProblem,
+    FaceResult,
+    Frame,
+    QualityBar,
+    assess,
+    embed_result,
+)
+from vision.quality import rank
+
+BEST_FRAMES = 2  # embedded per scan; the fused distance is their mean
+
+
+@dataclass(frozen=True, slots=True)
+class LaneFaces:
+    """What a lane's frames gave: the embedded frames used (best first), or the problem."""
+
+    model_id: str
+    frames: int  # frames assessed
+    used: tuple[FaceResult, ...]  # embedded and fused, best quality first; empty when `problem` stops the check
+    problem: FaceProblem | None
+    scan: FaceResult  # the scanned frame's own result (embedded when it had a usable face)
+    detect_ms: float  # all frames
+    encode_ms: float  # every frame embedded
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and bool(self.used)
+
+
+def _rank(r: FaceResult) -> float:
+    return rank(r.quality) if r.quality is not None else 0.0
+
+
+def recent_candidates(results: Sequence[FaceResult], want: int) -> list[int]:
+    """Indices (> 0) of the recent frames worth embedding, best first: one usable face at or
+    above the bar (pure)."""
+    good = [i for i in range(1, len(results)) if results[i].problem is None and results[i].quality is not None]
+    good.sort(key=lambda i: (-_rank(results[i]), i))
+    return good[:max(0, want)]
+
+
+def analyse_lane(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBar | None = DEFAULT_BAR,
+                 best: int = BEST_FRAMES, min_face_px: int | None = None, scan: FaceResult | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> LaneFaces:
+    """Assess every frame, embed the scanned one and the best consistent recent ones.
+
+    `scan`: the scanned frame's result from an earlier pass (assessed and embedded): it is
+    used as it is, and the times reported are those of the new work only."""
+    if not frames:
+        raise ValueError("a lane analysis needs at least the scanned frame")
+    spec = engine.spec
+    first = scan if scan is not None else assess(engine, frames[0], min_face_px=min_face_px, bar=bar,
+                                                 clock=clock)
+    rest = [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames[1:]]
+    assessed = [first, *rest]
+    detect_ms = sum(r.detect_ms for r in (rest if scan is not None else assessed))
+    fresh: list[FaceResult] = []  # embedded by this call
+
+    def done(used: Sequence[FaceResult], problem: FaceProblem | None, scan: FaceResult) -> LaneFaces:
+        return LaneFaces(spec.model_id, len(frames), tuple(used), problem, scan, detect_ms,
+                         sum(r.encode_ms for r in fresh))
+
+    if first.problem not in (None, FaceProblem.MULTIPLE_FACES, FaceProblem.FACE_POOR_QUALITY):
+        return done((), first.problem, first)
+    if first.embedding is None:
+        first = embed_result(engine, frames[0], first, clock)
+        fresh.append(first)
+    if first.problem is FaceProblem.MULTIPLE_FACES:
+        return done((first,), FaceProblem.MULTIPLE_FACES, first)
+    anchor_ok = first.problem is None
+    want = best - 1 if anchor_ok else best
+    embedded = [embed_result(engine, frames[i], assessed[i], clock)
+                for i in recent_candidates(assessed, want)]
+    fresh += embedded
+    assert first.embedding is not None
+    same = [r for r in embedded if r.embedding is not None
+            and spec.distance(r.embedding, first.embedding) <= spec.thresholds.verify]
+    used = ([first] if anchor_ok else []) + same
+    used.sort(key=lambda r: -_rank(r))
+    if not used:
+        return done((), FaceProblem.FACE_POOR_QUALITY, first)
+    return done(used[:best], None, first)
