@@ -138,7 +138,7 @@ SELECT sync_version, CASE WHEN inside THEN 'inside' ELSE 'outside' END, ticket_i
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT sync_version, 'entry', event_id, NULL, NULL, CASE WHEN entry_open THEN 'open' ELSE 'closed' END,
-       NULL, NULL
+       NULL, NULL, NULL
   FROM event_entry WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3
 ORDER BY 1
 """
