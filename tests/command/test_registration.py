@@ -55,7 +55,7 @@ ROWS: list[tuple[tuple[str, ...], RowStatus, RejectCode | None]] = [
      RejectCode.BAD_ID_NUMBER),
     (("Licence", "110101199001011237", "standard", "", "examples__biden.jpg", "driving_licence"),
      RowStatus.REJECTED, RejectCode.BAD_ID_TYPE),
-    (("Blurred", "110101199909099013", "standard", "", "blurred.jpg"), RowStatus.REJECTED,
+    (("Blurred", "11010119991010123X", "standard", "", "blurred.jpg"), RowStatus.REJECTED,
      RejectCode.FACE_POOR_QUALITY),
 ]
 

@@ -214,7 +214,8 @@ async def test_a_gate_cannot_choose_a_hits_severity_or_list(server: Server) -> N
     conn = await asyncpg.connect(server.db_url)
     try:
         wl = await watchlist_store.create_list(conn, "info-list", WatchSeverity.INFO, "t")
-        entry = await watchlist_store.add_entry(conn, wl["id"], "Someone", np.zeros(128), "t", None)
+        entry = await watchlist_store.add_entry(conn, wl["id"], "Someone", np.full(128, 128 ** -0.5), "t", None,
+                                                model_id=spec(DEFAULT_ENGINE).model_id)
     finally:
         await conn.close()
     event_id = f"N1:{uuid.uuid4().hex}"

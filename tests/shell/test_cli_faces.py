@@ -121,8 +121,8 @@ async def test_reenrol_moves_registrations_and_watchlist_entries_to_the_engine(d
     with csv_path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(registration.COLUMNS)
-        w.writerow(["Barack Obama", "110101199001011234", "vip", "", "examples__obama.jpg"])
-        w.writerow(["Joe Biden", "110101199202022345", "standard", "", "examples__biden.jpg"])
+        w.writerow(["Barack Obama", "110101199001011237", "vip", "", "examples__obama.jpg"])
+        w.writerow(["Joe Biden", "110101199202022346", "standard", "", "examples__biden.jpg"])
     keys = tmp_path / "keys"
     key = photo_seal.load_key(photo_seal.key_path(keys))
     from vision.faceworker import EngineOptions
