@@ -442,11 +442,13 @@ def lfw_sface() -> tuple[list[str], np.ndarray]:
     """SFace embeddings of LFW: the calibration report's cache when it holds the whole set,
     otherwise computed here for the first 300 photos of people with two or more."""
     from vision import calibration_report as report
+    from vision.engine import EngineName
+    from vision.faceworker import EngineOptions
 
     if not (LFW / "labels.csv").exists():
         pytest.skip(f"shared LFW photos missing: {LFW} (see ../shared/README.md)")
     photos = report.read_labels(LFW)
-    engine = report.SFaceEngine()
+    engine = report.subject(EngineOptions(EngineName.SFACE))
     for cached in sorted(report.DEFAULT_CACHE.glob(f"{engine.engine_id}-*.npz")):
         with np.load(cached) as z:
             if [str(f) for f in z["files"]] == [p.file for p in photos]:
