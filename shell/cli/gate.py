@@ -110,6 +110,6 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
         asyncio.run(serve(cfg, GateCache(), tcfg, host=args.host, port=args.port, source=source,
                           tls=(endpoints.tls_cert, endpoints.tls_key) if endpoints.tls_cert and endpoints.tls_key
                           else None))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM (gate.app.serve)
         pass
     return 0
