@@ -10,13 +10,12 @@ from typing import Any
 import asyncpg
 
 from command.errors import Conflict, NotFound
-from eventguard.codes import GATE_ORDER_KINDS, IncidentSeverity, OrderKind, UnitKind
+from eventguard.codes import IncidentSeverity, OrderKind, UnitKind
 from eventguard.wire import IncidentView, Order, UnitView
 
 ORDER_KINDS = tuple(OrderKind)
 UNIT_KINDS = tuple(UnitKind)
 SEVERITIES = tuple(IncidentSeverity)
-__all__ = ["GATE_ORDER_KINDS", "ORDER_KINDS", "SEVERITIES", "UNIT_KINDS"]
 
 
 def _t(v: Any) -> float:

@@ -12,7 +12,7 @@ from command.auth import ACTORS, STAFF, Principal, Role
 from command.requests import bad_request, read_body
 from command.routing import guarded, openapi, public
 from command.service import alert_view, for_viewer
-from eventguard.codes import UnitStatus
+from eventguard.codes import GATE_ORDER_KINDS, UnitStatus
 from eventguard.wire import IncidentBody, OrderBody, UnitBody, to_builtins
 
 routes = web.RouteTableDef()
@@ -133,7 +133,7 @@ async def issue_order(request: web.Request, who: Principal) -> web.Response:
             incident_id=body.incident_id, gate_ids=[g.id for g in venue.gates])
         await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id), to_builtins(order))
     svc = request.app[SERVICE]
-    if order.kind in dispatch.GATE_ORDER_KINDS:
+    if order.kind in GATE_ORDER_KINDS:
         await svc.deliver_order(order)
     svc.publish_ops(orders=[order])
     return web.json_response(to_builtins(order), status=201)

@@ -153,14 +153,9 @@ class TicketPlan:
 # ---- ID numbers ---------------------------------------------------------------------------
 
 
-def normalise_id(raw: str) -> str:
-    """Upper-case, without spaces or dashes (so '1101 0119-9001 0112 3x' == '110101199001011123X')."""
-    return normalise(raw)
-
-
 def id_hmac(secret: bytes, id_number: str) -> bytes:
     """HMAC-SHA256 of the normalised ID number under the installation's secret."""
-    return hmac.new(secret, normalise_id(id_number).encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(secret, normalise(id_number).encode("utf-8"), hashlib.sha256).digest()
 
 
 def id_key_path(root: Path | None = None) -> Path:
@@ -216,7 +211,7 @@ def parse_rows(records: Iterable[dict[str, str]], photo_dir: Path, secret: bytes
         except ValueError:
             reject(RejectCode.BAD_ID_TYPE, f"id_type {vals['id_type']!r}: one of {', '.join(DocType)}")
             continue
-        norm = normalise_id(vals["id_number"])
+        norm = normalise(vals["id_number"])
         problem = check_number(doc, norm, today)
         if problem is not None:
             reject(RejectCode.BAD_ID_NUMBER, f"id_number ({doc.value}): {problem.value}: {explain(problem)}")
