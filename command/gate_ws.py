@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from aiohttp import WSMsgType, web
 
@@ -15,11 +16,14 @@ from command.security import principal
 from command.service import CommandService
 from command.store import DB_DOWN
 from command.sync import FEED, GateSync
+from eventguard.codes import EventKind
+from eventguard.config import Venue
 from eventguard.errors import WireError
 from eventguard.wire import (
     MAX_MESSAGE_BYTES,
     ErrorMsg,
     EventBatch,
+    GateEvent,
     HitAck,
     Msg,
     OrderAck,
@@ -79,6 +83,21 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+def scope_refusals(venue: Venue, gate_id: str, events: Sequence[GateEvent]) -> list[RejectedEvent]:
+    """The events a gate may not report, each with its field and reason: a gate token is scoped
+    to its gate, and a gate reports transfers only at its own zone's connections."""
+    out: list[RejectedEvent] = []
+    for i, e in enumerate(events):
+        if e.gate_id != gate_id:
+            out.append(RejectedEvent(i, e.event_id, "gate_id", f"event of gate {e.gate_id} sent by gate {gate_id}",
+                                     encode(e)))
+        elif e.kind is EventKind.TRANSFER:
+            why = venue.transfer_refusal(gate_id, e.zone_from, e.zone_to)
+            if why is not None:
+                out.append(RejectedEvent(i, e.event_id, "zone_from", why, encode(e)))
+    return out
+
+
 async def _handle(ws: web.WebSocketResponse, service: CommandService, lists: GateSync, gate_id: str,
                   event_id: str, data: str | bytes) -> None:
     """Answer one message of a gate."""
@@ -89,12 +108,11 @@ async def _handle(ws: web.WebSocketResponse, service: CommandService, lists: Gat
         await send(ws, ErrorMsg(code="bad_message", message=str(err), field=err.field))
         return
     if isinstance(m, EventBatch):
-        if any(e.gate_id != gate_id for e in m.events):  # a gate token is scoped to its gate
-            own = tuple(e for e in m.events if e.gate_id == gate_id)
-            rejected = (*rejected, *(RejectedEvent(i, e.event_id, "gate_id",
-                                                   f"event of gate {e.gate_id} sent by gate {gate_id}", encode(e))
-                                     for i, e in enumerate(m.events) if e.gate_id != gate_id))
-            m = EventBatch(batch_id=m.batch_id, events=own)
+        refused = scope_refusals(service.venue, gate_id, m.events)
+        if refused:
+            rejected = (*rejected, *refused)
+            out = {r.position for r in refused}
+            m = EventBatch(batch_id=m.batch_id, events=tuple(e for i, e in enumerate(m.events) if i not in out))
         try:
             ack = await service.ingest(m, gate_id, rejected)
         except StoreUnavailable as err:

@@ -107,6 +107,30 @@ class Venue:
                 return g
         raise KeyError(gate_id)
 
+    def transfer_refusal(self, gate_id: str, zone_from: str | None, zone_to: str | None) -> str | None:
+        """Why `gate_id` may not report people moving zone_from -> zone_to, or None if it may.
+
+        A gate's sensors see only its own zone's doorways: a transfer must have its zone at one
+        end and follow a connection of the venue (a gate cannot move people between zones it
+        does not serve, nor across zones that are not linked)."""
+        if not zone_from or not zone_to:
+            return "a transfer names both zones"
+        known = {z.id for z in self.zones}
+        for z in (zone_from, zone_to):
+            if z not in known:
+                return f"unknown zone {z!r}"
+        if zone_from == zone_to:
+            return "a transfer moves between two different zones"
+        try:
+            own = self.gate(gate_id).zone
+        except KeyError:
+            return f"unknown gate {gate_id!r}"
+        if own not in (zone_from, zone_to):
+            return f"gate {gate_id} serves zone {own}, not {zone_from} or {zone_to}"
+        if not any({c.a, c.b} == {zone_from, zone_to} for c in self.connections):
+            return f"zones {zone_from} and {zone_to} are not connected"
+        return None
+
 
 # The keys each table may hold; anything else is a typo or a misplaced setting, never ignored.
 TOP_LEVEL = ("event", "zones", "gates", "connections", "thresholds", "sim")  # [sim]: the simulator's

@@ -281,7 +281,7 @@ async def run_fast(scenario: Scenario, *, url: str, gate_tokens: dict[str, str],
                     for zi in np.flatnonzero(rep.density >= warning).tolist():
                         zid = net.zone_ids[zi]
                         if zid not in crossings:
-                            into = {tl.reporter(a, b) for a, b, _ in rep.moves if b == zi}
+                            into = {g for a, b, _ in rep.moves if b == zi and (g := tl.reporter(a, b)) is not None}
                             into |= set(tl.zone_gates[zi])
                             crossings[zid] = Crossing(zid, rep.t, window, float(rep.density[zi]),
                                                       gates=tuple(sorted(into)))

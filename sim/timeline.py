@@ -120,12 +120,14 @@ class Timeline:
         return StepReport(t=s.t, admitted=s.last_admitted, exits=exits, moves=moves,
                           queue=s.queue, occupancy=s.occupancy, density=s.occupancy / self.net.area)
 
-    def reporter(self, src: int, dst: int) -> int:
-        """The gate (index) whose connection reports transfers along src -> dst."""
+    def reporter(self, src: int, dst: int) -> int | None:
+        """The gate (index) whose connection reports transfers along src -> dst: a gate of one of
+        the two zones (the server takes transfers only from a gate serving one end), or None
+        when neither zone has a gate — such a link has no sensor and its moves go unreported."""
         for z in (src, dst):
             if self.zone_gates[z]:
                 return self.zone_gates[z][0]
-        return 0
+        return None
 
 
 class EventFactory:
@@ -162,6 +164,8 @@ def gate_events(tl: Timeline, rep: StepReport, factory: EventFactory, at: float
                                       for _ in range(int(rep.exits[gi])))
     for src, dst, n in rep.moves:
         gi = tl.reporter(src, dst)
+        if gi is None:
+            continue
         gid = net.gate_ids[gi]
         out.setdefault(gi, []).extend(
             factory.make(gid, EventKind.TRANSFER, at, zone_from=net.zone_ids[src],

@@ -98,6 +98,35 @@ async def test_bad_messages_get_errors_and_the_connection_survives(server: Serve
     assert await count(server.db_url, "SELECT count(*) FROM rejected_events WHERE field = 'gate_id'") == 1
 
 
+async def test_a_gate_reports_transfers_only_at_its_own_zones_connections(server: Server) -> None:
+    """The probe's finding: a gate was trusted for transfers between zones it does not serve, so
+    one gate could empty or fill any zone. N1 serves `north` (linked to `bowl`): north <-> bowl is
+    taken; south -> bowl (S1's zone), north -> south (not linked) and an unknown zone are set
+    aside naming the reason, and only the counters of the taken one move."""
+    def transfer(i: int, a: str, b: str) -> GateEvent:
+        return GateEvent(event_id=f"N1:tr-{uuid.uuid4().hex[:6]}-{i}", gate_id="N1", kind=EventKind.TRANSFER,
+                         at=time.time(), zone_from=a, zone_to=b)
+    before = await count(server.db_url, "SELECT transfers_in FROM zone_counters WHERE zone_id = 'bowl'")
+    ws = await gate_socket(server, "N1")
+    try:
+        batch = (transfer(0, "north", "bowl"), transfer(1, "south", "bowl"), transfer(2, "north", "south"),
+                 transfer(3, "north", "moon"), transfer(4, "bowl", "north"))
+        await ws.send(encode(EventBatch(batch_id="tr", events=batch)).decode())
+        assert await reply(ws) == BatchAck(batch_id="tr", stored=2, duplicates=0, rejected=3)
+    finally:
+        await ws.close()
+    assert await count(server.db_url, "SELECT transfers_in FROM zone_counters WHERE zone_id = 'bowl'") == before + 1
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        aside = {r["event_id"]: r["reason"] for r in await conn.fetch(
+            "SELECT event_id, reason FROM rejected_events WHERE field = 'zone_from'")}
+    finally:
+        await conn.close()
+    assert aside[batch[1].event_id] == "gate N1 serves zone north, not south or bowl"
+    assert aside[batch[2].event_id] == "zones north and south are not connected"
+    assert aside[batch[3].event_id] == "unknown zone 'moon'"
+
+
 async def test_oversized_message_closes_only_that_socket(server: Server) -> None:
     ws = await gate_socket(server, "N1")
     await ws.send("x" * (2 << 20))

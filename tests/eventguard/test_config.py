@@ -119,3 +119,19 @@ def test_gate_addresses_make_the_peer_list() -> None:
     v = parse_venue(d)
     assert v.peers_of("g1") == {"g2": "10.0.0.12:8091"}
     assert v.peers_of("g3") == {"g1": "10.0.0.11:8091", "g2": "10.0.0.12:8091"}
+
+
+@pytest.mark.parametrize(("gate", "src", "dst", "why"), [
+    ("N1", "north", "bowl", None),
+    ("N1", "bowl", "north", None),
+    ("S1", "bowl", "south", None),
+    ("N1", "south", "bowl", "gate N1 serves zone north, not south or bowl"),
+    ("N1", "north", "south", "zones north and south are not connected"),
+    ("N1", "north", "north", "a transfer moves between two different zones"),
+    ("N1", "north", "moon", "unknown zone 'moon'"),
+    ("N1", "north", None, "a transfer names both zones"),
+    ("X9", "north", "bowl", "unknown gate 'X9'"),
+])
+def test_a_gate_may_report_transfers_only_at_its_own_zones_connections(gate: str, src: str, dst: str | None,
+                                                                       why: str | None) -> None:
+    assert load_venue(DEFAULT_VENUE).transfer_refusal(gate, src, dst) == why
