@@ -12,7 +12,7 @@ from command import dispatch
 from command.appkeys import SERVICE
 from command.auth import Role
 from command.errors import CommandError, StoreUnavailable
-from command.security import principal
+from command.security import principal, watch_session
 from command.service import CommandService
 from command.store import DB_DOWN
 from command.sync import FEED, GateSync
@@ -55,6 +55,7 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
                            event_id=service.venue.event.id))
     service.gate_connected(who.subject, ws)
     event_id = service.venue.event.id
+    watch = asyncio.create_task(watch_session(request, who, ws))  # a rotated token ends the link
 
     async def push(m: Msg) -> None:
         await send(ws, m)
@@ -78,6 +79,7 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
                 log.exception("gate %s: message not handled", who.subject)
                 await send(ws, ErrorMsg(code="internal", message="message not handled; see the server log"))
     finally:
+        watch.cancel()
         lists.stop()
         service.gate_disconnected(who.subject, ws)
     return ws

@@ -11,7 +11,7 @@ from aiohttp import WSMsgType, web
 from command.appkeys import HUB, SERVICE
 from command.auth import STAFF, Role
 from command.gate_ws import send
-from command.security import principal
+from command.security import principal, watch_session
 from command.service import snapshot_for_viewer
 from eventguard.errors import WireError
 from eventguard.wire import ErrorMsg, Ping, Pong, decode_gate_message, encode
@@ -33,6 +33,7 @@ async def live_ws(request: web.Request) -> web.WebSocketResponse:
         return encode(snapshot_for_viewer(snap) if viewer else snap).decode()
 
     pump = asyncio.create_task(hub.pump(sub, snapshot))
+    watch = asyncio.create_task(watch_session(request, who, ws))  # demoted or disabled: closed
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -48,7 +49,8 @@ async def live_ws(request: web.Request) -> web.WebSocketResponse:
                 await send(ws, ErrorMsg(code="unsupported", message=f"{type(m).__name__} is not accepted here"))
     finally:
         hub.detach(sub)
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
-            await pump
+        for task in (pump, watch):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
+                await task
     return ws

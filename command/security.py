@@ -3,14 +3,22 @@ websocket upgrade only, where a browser cannot set a header: URLs end up in logs
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import asyncpg
 from aiohttp import web
 
 from command import auth
-from command.appkeys import POOL
+from command.appkeys import POOL, SETTINGS
 from command.auth import Principal, Role
 from command.errors import AuthError
 
 COOKIE = "eg_session"
+CLOSE_REVOKED = 4401  # websocket close codes: the session ended or the account was disabled
+CLOSE_ROLE_CHANGED = 4403  # the account's role changed: reconnect to get what the new role may see
+
+log = logging.getLogger(__name__)
 
 
 def bearer(request: web.Request) -> str | None:
@@ -34,3 +42,27 @@ async def principal(request: web.Request, *roles: Role) -> Principal:
     if who is None:
         raise AuthError("invalid or expired token")
     return who.require(*roles) if roles else who
+
+
+async def watch_session(request: web.Request, who: Principal, ws: web.WebSocketResponse) -> None:
+    """Keep checking a websocket's credentials while it is open, as every REST request is checked:
+    once its token no longer resolves to the same subject and role (logged out, expired,
+    disabled, demoted, promoted, a gate token rotated) the socket is closed with a code saying
+    why. A database outage is not a revocation: the socket stays and the next check decides."""
+    token = bearer(request)
+    every = request.app[SETTINGS].session_recheck_s
+    while not ws.closed:
+        await asyncio.sleep(every)
+        try:
+            async with request.app[POOL].acquire(timeout=5) as conn:
+                now = await auth.resolve(conn, token) if token else None
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            log.debug("session check of %s postponed: %s", who.subject, err)
+            continue
+        if now == who:
+            continue
+        code, why = ((CLOSE_REVOKED, "session ended") if now is None else
+                     (CLOSE_ROLE_CHANGED, f"role changed to {now.role}; reconnect"))
+        log.info("closing the websocket of %s: %s", who.subject, why)
+        await ws.close(code=code, message=why.encode())
+        return

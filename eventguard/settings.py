@@ -54,6 +54,7 @@ class ServerSettings:
     order_ack_timeout_s: float = 60.0  # unacknowledged orders escalate after this
     allowed_origins: tuple[str, ...] = ()  # pages of these origins may post too (e.g. behind a proxy)
     header_timeout_s: float = 10.0  # a connection must send a whole request head within this
+    session_recheck_s: float = 5.0  # open websockets re-check their session (demotion, disabling)
     face_engine: str = "sface"  # embeds watchlist photos (a vision.engine.EngineName value)
     key_dir: Path | None = None  # photo key for watchlist photos (default: data dir/keys)
 
@@ -63,6 +64,8 @@ class ServerSettings:
             raise ConfigError("database_url is required")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port {self.port} out of range")
+        if not 0 < self.session_recheck_s <= 300:
+            raise ConfigError(f"session_recheck_s {self.session_recheck_s} must be in (0, 300] seconds")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("give both --tls-cert and --tls-key, or neither")
         if not is_loopback(self.host) and self.tls_cert is None and not self.allow_insecure:

@@ -163,11 +163,11 @@ def gate_events(tl: Timeline, rep: StepReport, factory: EventFactory, at: float
         out.setdefault(gi, []).extend(factory.make(gid, EventKind.EXIT, at)
                                       for _ in range(int(rep.exits[gi])))
     for src, dst, n in rep.moves:
-        gi = tl.reporter(src, dst)
-        if gi is None:
+        rg = tl.reporter(src, dst)
+        if rg is None:
             continue
-        gid = net.gate_ids[gi]
-        out.setdefault(gi, []).extend(
+        gid = net.gate_ids[rg]
+        out.setdefault(rg, []).extend(
             factory.make(gid, EventKind.TRANSFER, at, zone_from=net.zone_ids[src],
                          zone_to=net.zone_ids[dst]) for _ in range(n))
     return out

@@ -87,7 +87,7 @@ async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres
     port = free_port()
     app_url = pg.app_dsn(db_url.rsplit("/", 1)[1])  # the server runs as the app role, as in production
     runner = await server.start(ServerSettings(port=port, database_url=app_url, admin_database_url=db_url,
-                                               key_dir=tmp_path / "keys"), venue)
+                                               key_dir=tmp_path / "keys", session_recheck_s=0.3), venue)
     try:
         yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
                      venue=venue, gate_tokens=prov.gate_tokens,

@@ -400,9 +400,19 @@ function connect() {
     }
     handle(msg);
   });
-  ws.addEventListener("close", async () => {
+  ws.addEventListener("close", async (ev) => {
     clearInterval(conn.ping);
     if (conn.ws !== ws || conn.stopped) return;
+    // the server re-checks open sockets: 4401 the session ended (account disabled, logged out),
+    // 4403 the account's role changed (reload: the page shows what the new role may do)
+    if (ev.code === 4401) {
+      showLogin("Your session was ended — sign in again.");
+      return;
+    }
+    if (ev.code === 4403) {
+      location.reload();
+      return;
+    }
     const delay = backoff(conn.attempt++);
     setStatus("off", `offline — retry in ${Math.ceil(delay / 1000)} s`);
     if (conn.attempt >= 2) {

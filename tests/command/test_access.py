@@ -130,6 +130,40 @@ async def test_demotion_and_disabling_take_effect_on_the_next_request(server: Se
         await conn.close()
 
 
+async def test_open_websockets_are_closed_on_demotion_disabling_and_token_rotation(server: Server) -> None:
+    """A websocket outlives the request that opened it: it used to keep streaming to a demoted or
+    disabled account (and to a gate whose token was rotated). Each open socket re-checks its
+    credentials (every 0.3 s here, 5 s by default) and is closed with a code saying why."""
+    from command import auth
+    from command.security import CLOSE_REVOKED, CLOSE_ROLE_CHANGED
+
+    async def closed_with(ws: websockets.ClientConnection) -> int | None:
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        return ws.close_code
+
+    def live(token: str) -> websockets.connect:
+        return websockets.connect(f"{server.ws_url}/ws/live", additional_headers={"Authorization": f"Bearer {token}"})
+
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        async with live(await server.login("commander")) as ws:
+            await asyncio.sleep(0.8)
+            assert not ws.close_code  # unchanged credentials: the stream goes on
+            await conn.execute("UPDATE operators SET role = 'viewer' WHERE username = 'commander'")
+            assert await closed_with(ws) == CLOSE_ROLE_CHANGED
+        async with live(await server.login("operator")) as ws:
+            await conn.execute("UPDATE operators SET disabled = true WHERE username = 'operator'")
+            assert await closed_with(ws) == CLOSE_REVOKED
+        async with websockets.connect(f"{server.ws_url}/ws/gate", additional_headers={
+                "Authorization": f"Bearer {server.gate_tokens['S1']}"}) as ws:
+            await auth.create_gate_token(conn, "S1")  # rotated: the old token is void
+            assert await closed_with(ws) == CLOSE_REVOKED
+    finally:
+        await conn.close()
+
+
 async def test_password_checks_run_off_the_event_loop_and_are_bounded(server: Server) -> None:
     """Twelve logins at once (argon2: ~0.1-0.4 s of CPU each) do not stall the server: health
     answers promptly meanwhile (it took 3.3 s behind 40 logins), and logins beyond the pending
