@@ -27,9 +27,13 @@ Entries are keyed by entry_id (one encoding each; add replaces). Adding appends 
 PQ code): ~15 us. Removing marks the slot dead: ~3 us. Dead slots are skipped, and dropped by a
 rebuild once they are a quarter of the slots; the PQ codebooks are trained on a sample of the
 entries when the coarse stage starts and again whenever the list has grown 4x since. A rebuild
-holds the lock (1M entries: 6-12 s, during which searches wait); it comes after 250,000 removals
-or replacements at 1M, or once while a list grows from 200k to 800k. A lock makes search safe
-against a concurrent sync applied from another thread.
+comes after 250,000 removals or replacements at 1M, or once while a list grows from 200k to 800k.
+From `background_min` slots (default 200,000) it runs in a background thread on a snapshot (the
+live slots at that moment) while searches and syncs go on against the current structures; the
+lock is then taken once to swap it in and replay what changed meanwhile (slots appended,
+removed or replaced in place since the snapshot). At 1M entries the build takes 6-12 s, which
+used to be spent holding the lock with every search waiting; the swap holds it for milliseconds.
+A lock makes search safe against a concurrent sync applied from another thread.
 
 1:N needs a stricter threshold than 1:1: with 100k entries, dlib's 0.6 yields many false
 candidates, so the default is 0.5 and every hit goes to human review.
@@ -37,9 +41,11 @@ candidates, so the default is 0.5 and every hit goes to human review.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -47,6 +53,8 @@ import numpy as np
 import numpy.typing as npt
 
 from eventguard.codes import WatchSeverity
+
+log = logging.getLogger(__name__)
 
 ENCODING_DIM = 128
 DEFAULT_THRESHOLD = 0.5
@@ -63,6 +71,7 @@ _CHUNK = 1 << _CHUNK_SHIFT
 _TRAIN_SAMPLE = 65_536  # rows the PQ codebooks are trained on (evenly strided, no randomness)
 _DEAD_SHARE = 0.25  # rebuild once this share of the slots are removed or replaced entries
 _RETRAIN_GROWTH = 4  # retrain the codebooks once the live count is this many times the trained
+BACKGROUND_MIN = 200_000  # slots from which a rebuild runs off the lock, in a background thread
 
 
 class DistanceMetric(StrEnum):
@@ -91,6 +100,35 @@ class WatchHit:
     severity: WatchSeverity
     distance: float
     ambiguous: bool
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """What a rebuild starts from: the first n slots as they were (taken under the lock)."""
+
+    n: int
+    keep: npt.NDArray[np.intp]  # the slots the rebuilt index holds, ascending
+    alive: npt.NDArray[np.bool_]  # which of `keep` were live entries then
+    rows: _Rows  # the rows of those n slots (blocks shared, never written below n)
+    ids: list[str]
+    lists: list[str]
+    sevs: list[WatchSeverity]
+    coarse: bool
+    compact: bool
+
+
+@dataclass(slots=True)
+class _Built:
+    """A rebuild made from a _Snapshot, ready to be swapped in."""
+
+    snap: _Snapshot
+    rows: _Rows
+    ids: list[str]
+    lists: list[str]
+    sevs: list[WatchSeverity]
+    row_of: dict[str, int]  # entry id -> new slot, for every kept slot
+    index: Any = None  # the PQ fast-scan index over the kept slots, or None
+    dirty: set[int] = field(default_factory=set)
 
 
 def _faiss() -> Any:
@@ -128,7 +166,7 @@ class _Rows:
     def row(self, s: int) -> npt.NDArray[np.float32]:
         return self.blocks[s >> _CHUNK_SHIFT][s & (_CHUNK - 1)]
 
-    def append(self, v: npt.NDArray[np.float64]) -> int:
+    def append(self, v: npt.NDArray[np.floating]) -> int:
         """Store v in a new last row; its number."""
         b, o = divmod(self.n, _CHUNK)
         if b == len(self.blocks):
@@ -175,6 +213,7 @@ class WatchlistIndex:
         dim: int = ENCODING_DIM,
         coarse_min: int = COARSE_MIN,
         candidates: int = COARSE_CANDIDATES,
+        background_min: int = BACKGROUND_MIN,
     ) -> None:
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
@@ -184,8 +223,13 @@ class WatchlistIndex:
         self.dim = dim
         self.coarse_min = coarse_min
         self.candidates = candidates
+        self.background_min = background_min
         self.version = version
         self._lock = threading.Lock()
+        self._building: threading.Thread | None = None  # a background rebuild in progress
+        self._dirty: set[int] = set()  # slots rewritten in place since its snapshot
+        self.rebuilds = 0  # rebuilds swapped in (for tests and figures)
+        self.replayed = 0  # slots changed during a background rebuild and replayed at its swap
         self._rows = _Rows(dim)
         self._sqn = np.empty(0, dtype=np.float32)
         self._alive = np.empty(0, dtype=bool)
@@ -220,6 +264,7 @@ class WatchlistIndex:
         dim: int = ENCODING_DIM,
         coarse_min: int = COARSE_MIN,
         candidates: int = COARSE_CANDIDATES,
+        background_min: int = BACKGROUND_MIN,
     ) -> WatchlistIndex:
         """Bulk build (a full sync): arrays aligned by row; entry_ids must be unique."""
         mat = np.array(encodings, dtype=np.float32, copy=True, ndmin=2)  # float32: 1M rows = 512 MB
@@ -231,7 +276,7 @@ class WatchlistIndex:
         if len(set(entry_ids)) != n:
             raise ValueError("entry_ids are not unique")
         idx = cls(version=version, metric=metric, dim=dim, coarse_min=coarse_min,
-                  candidates=candidates)
+                  candidates=candidates, background_min=background_min)
         if n:
             if idx.metric is DistanceMetric.COSINE:
                 for s in range(0, n, 65_536):  # norms in float64, a chunk at a time
@@ -295,7 +340,7 @@ class WatchlistIndex:
         self._ids, self._lists, self._sev = ids, lists, sevs
         self._row = {eid: i for i, eid in enumerate(ids)}
         self._coarse = None
-        self._maintain()
+        self._maintain(inline=True)  # a bulk load: nobody searches this index yet
 
     def _grow(self) -> None:
         """Room for more norms and flags (5 bytes a row: copying them is cheap)."""
@@ -313,6 +358,8 @@ class WatchlistIndex:
         if row is not None and self._coarse is None:  # no code to invalidate: replace in place
             self._lists[row] = list_id
             self._sev[row] = severity
+            if self._building is not None:
+                self._dirty.add(row)  # the rebuild copied the old row: replayed at the swap
         else:
             if row is not None:  # its PQ code is stale: retire the slot, append a new one
                 self._alive[row] = False
@@ -341,46 +388,129 @@ class WatchlistIndex:
         self._live -= 1
         return True
 
-    def _maintain(self) -> None:
+    def _maintain(self, inline: bool = False) -> None:
         """Drop dead slots, start, retrain or stop the coarse stage when it is time (see docstring)."""
+        if self._building is not None:
+            return  # the rebuild under way decides again when it is swapped in
         dead = self._n - self._live
         coarse = self._coarse is not None
         want = self._live >= (self.coarse_min // 2 if coarse else self.coarse_min)
         if dead > _DEAD_SHARE * self._n and dead >= 64:
-            self._rebuild(want)
+            self._rebuild(want, inline)
         elif want and (not coarse or self._live >= _RETRAIN_GROWTH * self._trained_live):
-            self._rebuild(True)
+            self._rebuild(True, inline)
         elif coarse and not want:
             self._coarse = None
 
-    def _rebuild(self, coarse: bool) -> None:
-        """Compact the live slots in order; with `coarse`, train PQ codebooks and encode them."""
+    def _rebuild(self, coarse: bool, inline: bool = False) -> None:
+        """Compact the live slots in order; with `coarse`, train PQ codebooks and encode them.
+        Small indexes rebuild here, under the caller's lock; large ones in a background thread."""
+        snap = self._snapshot(coarse)
+        if inline or self._n < self.background_min:
+            self._swap(self._build(snap))
+            return
+        self._dirty = set()
+        self._building = threading.Thread(target=self._build_in_background, args=(snap,),
+                                          name="watchlist-index-rebuild", daemon=True)
+        self._building.start()
+
+    def _snapshot(self, coarse: bool) -> _Snapshot:
+        """The first n slots as they are now (caller holds the lock; lists are copied, rows shared)."""
         n = self._n
         keep = np.flatnonzero(self._alive[:n])
         compact = len(keep) < n
-        rows = self._rows.compact(keep) if compact else self._rows
+        return _Snapshot(n=n, keep=keep if compact else np.arange(n), compact=compact, coarse=coarse,
+                         alive=self._alive[keep] if compact else self._alive[:n].copy(),
+                         rows=_Rows(self.dim, list(self._rows.blocks), n),
+                         ids=list(self._ids[:n]), lists=list(self._lists[:n]), sevs=list(self._sev[:n]))
+
+    def _build(self, snap: _Snapshot) -> _Built:
+        """The slow part, on the snapshot alone: compact the rows, train and fill the PQ index."""
+        rows = snap.rows.compact(snap.keep) if snap.compact else snap.rows
+        kept = snap.keep.tolist()
+        ids = [snap.ids[i] for i in kept] if snap.compact else snap.ids
+        lists = [snap.lists[i] for i in kept] if snap.compact else snap.lists
+        sevs = [snap.sevs[i] for i in kept] if snap.compact else snap.sevs
         index = None
-        if coarse:
+        if snap.coarse:
             faiss = _faiss()
             m = self.dim // 2 if self.dim % 2 == 0 else self.dim
             index = faiss.index_factory(self.dim, f"PQ{m}x4fs", faiss.METRIC_L2)
-            step = max(1, len(keep) // _TRAIN_SAMPLE)
-            index.train(rows.take(np.arange(0, len(keep), step)[:_TRAIN_SAMPLE]))
+            step = max(1, len(kept) // _TRAIN_SAMPLE)
+            index.train(rows.take(np.arange(0, len(kept), step)[:_TRAIN_SAMPLE]))
             for block in rows.used():
                 index.add(block)
-        # nothing below can fail: the index is consistent whether or not the build above raised
-        if compact:
-            self._rows = rows
-            self._sqn = np.ascontiguousarray(self._sqn[keep])
-            self._alive = np.ones(len(keep), dtype=bool)
-            kept = keep.tolist()
-            self._ids = [self._ids[i] for i in kept]
-            self._lists = [self._lists[i] for i in kept]
-            self._sev = [self._sev[i] for i in kept]
-            self._row = {eid: i for i, eid in enumerate(self._ids)}
-            self._n = self._live = len(keep)
-        self._coarse = index
-        self._trained_live = self._live if coarse else 0
+        live = np.flatnonzero(snap.alive).tolist()
+        return _Built(snap=snap, rows=rows, ids=ids, lists=lists, sevs=sevs, index=index,
+                      row_of={ids[i]: i for i in live})
+
+    def _build_in_background(self, snap: _Snapshot) -> None:
+        try:
+            built = self._build(snap)
+        except Exception:  # the current structures stay in use; the next change tries again
+            log.exception("watchlist index rebuild failed; searching the current index meanwhile")
+            with self._lock:
+                self._building = None
+                self._dirty = set()
+            return
+        with self._lock:
+            built.dirty = self._dirty
+            self._building = None
+            self._dirty = set()
+            self._swap(built)
+            self._maintain()
+
+    def _swap(self, b: _Built) -> None:
+        """Put a rebuild in place and replay what changed since its snapshot (caller holds the
+        lock): slots removed meanwhile die in it, slots appended or rewritten in place meanwhile
+        are appended to it (a rewritten slot's copy in the rebuild is stale, so it dies too).
+        Nothing here can fail half-way for a reason the build above could not have hit."""
+        snap, n1 = b.snap, self._n
+        keep = snap.keep
+        alive = np.zeros(max(1024, len(keep) + (n1 - snap.n) + len(b.dirty)), dtype=bool)
+        alive[: len(keep)] = self._alive[keep]
+        sqn = np.zeros(len(alive), dtype=np.float32)
+        sqn[: len(keep)] = self._sqn[keep]
+        tail = [s for s in range(snap.n, n1) if self._alive[s]]
+        replay = sorted(s for s in b.dirty if s < snap.n and self._alive[s])
+        if replay:
+            pos = np.searchsorted(keep, replay)
+            alive[pos] = False
+        died = np.flatnonzero(~alive[: len(keep)] & b.snap.alive).tolist()  # meanwhile (or rewritten)
+        for p in died:
+            if b.row_of.get(b.ids[p]) == p:
+                del b.row_of[b.ids[p]]
+        new_rows = [self._rows.row(s_).copy() for s_ in (*tail, *replay)]
+        n = len(keep)
+        for s_, r in zip((*tail, *replay), new_rows, strict=True):
+            b.rows.append(r)
+            b.ids.append(self._ids[s_])
+            b.lists.append(self._lists[s_])
+            b.sevs.append(self._sev[s_])
+            alive[n] = True
+            sqn[n] = np.dot(r, r)
+            b.row_of[self._ids[s_]] = n
+            n += 1
+        if b.index is not None and new_rows:
+            b.index.add(np.stack(new_rows))
+        self._rows, self._ids, self._lists, self._sev = b.rows, b.ids, b.lists, b.sevs
+        self._alive, self._sqn, self._row = alive, sqn, b.row_of
+        self._n, self._live = n, int(alive[:n].sum())
+        self._coarse = b.index
+        self._trained_live = self._live if b.index is not None else 0
+        self.rebuilds += 1
+        self.replayed += len(tail) + len(died)
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until no background rebuild runs (a swap may start the next one); True when
+        none is running."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while (t := self._building) is not None:
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            t.join(left)
+        return True
 
     # ---- public operations --------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ exact top-1 on real LFW faces among synthetic look-alikes."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -432,6 +433,148 @@ def test_replace_on_the_coarse_stage_keeps_one_live_entry() -> None:
     (hit,) = idx.search(new, threshold=0.01, top_k=1)
     assert (hit.entry_id, hit.list_id, hit.severity) == ("e7", "L9", WatchSeverity.DETAIN)
     assert all(h.entry_id != "e7" for h in idx.search(mat[7], threshold=10.0, top_k=20))
+
+
+# ---- rebuilds in the background: searches never wait for one ----------------------------------
+
+
+@pytest.mark.parametrize("coarse_min", [1000, 10**9])
+def test_background_rebuilds_replay_the_changes_made_meanwhile(coarse_min: int) -> None:
+    """Every rebuild runs in a background thread (background_min=0) while adds, replacements
+    (in place when there is no coarse stage) and removals go on: whatever a change lands on —
+    before the snapshot, during the build, at the swap — the index answers like brute force at
+    every checkpoint (while a build runs too), and changes were replayed at swaps."""
+    rng = np.random.default_rng(23)
+    live = {f"e{i}": rng.normal(0, 0.1, 128) for i in range(3000)}
+    ids = list(live)
+    idx = WatchlistIndex.from_arrays(ids, ["L"] * len(ids), ["info"] * len(ids),
+                                     np.stack([live[i] for i in ids]), coarse_min=coarse_min,
+                                     candidates=64, background_min=0)
+    for step in range(1, 3001):
+        r = rng.random()
+        if r < 0.3:
+            eid = f"n{step}"
+            live[eid] = rng.normal(0, 0.1, 128)
+            idx.add(_entry(eid, live[eid]))
+        elif r < 0.5:
+            eid = sorted(live)[int(rng.integers(len(live)))]
+            live[eid] = rng.normal(0, 0.1, 128)
+            idx.add(_entry(eid, live[eid], WatchSeverity.DENY, f"L{step}"))
+        else:
+            eid = sorted(live)[int(rng.integers(len(live)))]
+            assert idx.remove(eid)
+            del live[eid]
+        if step % 250 == 0 or step == 3000:
+            if step == 3000:
+                assert idx.settle(30)
+            assert len(idx) == len(live) and all(e in idx for e in live)
+            ids = sorted(live)
+            mat = np.stack([live[i] for i in ids])
+            for eid in rng.choice(ids, 4, replace=False):
+                q = live[eid] + rng.normal(0, 0.01, 128)
+                (hit,) = idx.search(q, threshold=10.0, top_k=1)
+                assert hit.entry_id == eid
+                got = [(h.entry_id, h.distance) for h in idx.search(q, threshold=10.0, top_k=4, exact=True)]
+                want = _brute(mat, ids, q, 10.0, 4)
+                assert [g[0] for g in got] == [w[0] for w in want]
+                assert np.allclose([g[1] for g in got], [w[1] for w in want], atol=1e-6)
+    assert idx.rebuilds >= 1
+    assert idx.coarse is (coarse_min == 1000)
+    mem = idx.memory()
+    assert mem["live"] == len(live)
+
+
+class _PausedBuild(WatchlistIndex):
+    """A rebuild that waits in its thread until released: changes land between snapshot and swap."""
+
+    def __init__(self, *a: object, **kw: object) -> None:
+        super().__init__(*a, **kw)  # type: ignore[arg-type]
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def _build(self, snap: object) -> object:  # type: ignore[override]
+        self.started.set()
+        assert self.release.wait(30)
+        return super()._build(snap)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("coarse_min", [100, 10**9])
+def test_every_kind_of_change_made_during_a_rebuild_is_replayed(coarse_min: int) -> None:
+    """Between a rebuild's snapshot and its swap: new entries, replacements of old entries (in
+    place without a coarse stage), removals of old ones, and new entries replaced or removed
+    again. Searches meanwhile see every change; after the swap too, with no dead slot kept."""
+    rng = np.random.default_rng(3)
+    live = {f"e{i}": rng.normal(0, 0.1, 128) for i in range(400)}
+    idx = _PausedBuild(coarse_min=coarse_min, candidates=64, background_min=0)
+    idx.release.set()
+    for eid, v in live.items():
+        idx.add(_entry(eid, v))
+    assert idx.settle(10)
+    idx.started.clear()
+    idx.release.clear()
+    for i in range(0, 400, 3):  # a third dies: starts the rebuild, which now waits
+        idx.remove(f"e{i}")
+        del live[f"e{i}"]
+    assert idx.started.wait(10)
+
+    def change(eid: str) -> None:
+        live[eid] = rng.normal(0, 0.1, 128)
+        idx.add(_entry(eid, live[eid], WatchSeverity.DENY, "L2"))
+
+    for eid in ("n1", "n2", "n3", "e1", "e2", "e4"):
+        change(eid)
+    for eid in ("n2", "e1"):  # a new entry and an old one, changed again
+        change(eid)
+    for eid in ("n3", "e4", "e5"):  # a new entry, a replaced one and an untouched old one, removed
+        assert idx.remove(eid)
+        del live[eid]
+
+    def check() -> None:
+        assert len(idx) == len(live) and all(e in idx for e in live) and "e5" not in idx and "n3" not in idx
+        ids = sorted(live)
+        mat = np.stack([live[i] for i in ids])
+        for eid in ("n1", "n2", "e1", "e2", "e7"):
+            q = live[eid] + rng.normal(0, 0.005, 128)
+            (hit,) = idx.search(q, threshold=10.0, top_k=1)
+            assert hit.entry_id == eid and (hit.list_id == "L2") is (eid != "e7")
+            got = [h.entry_id for h in idx.search(q, threshold=10.0, top_k=4, exact=True)]
+            assert got == [w[0] for w in _brute(mat, ids, q, 10.0, 4)]
+
+    check()  # during the build: the current structures answer
+    idx.release.set()
+    assert idx.settle(30)
+    check()
+    assert idx.rebuilds >= 1 and idx.replayed >= 8
+    mem = idx.memory()  # the removals after the one that started the rebuild stay dead slots
+    assert mem["live"] == len(live) and mem["slots"] - mem["live"] < 0.25 * mem["slots"]
+
+
+def test_searches_go_on_while_a_large_rebuild_runs() -> None:
+    """The 1M-entry rebuild used to hold the lock for 6-12 s with every search waiting. Here a
+    quarter of 120,000 entries is removed, which starts a background rebuild (PQ training and
+    encoding); searches made meanwhile answer in milliseconds, and the swap keeps them right."""
+    rng = np.random.default_rng(31)
+    n = 120_000
+    mat = rng.normal(0, 0.1, (n, 128)).astype(np.float32)
+    ids = [f"e{i}" for i in range(n)]
+    idx = WatchlistIndex.from_arrays(ids, ["L"] * n, ["info"] * n, mat, coarse_min=50_000,
+                                     background_min=50_000)
+    assert idx.coarse and idx.rebuilds == 1
+    for i in range(0, n, 3):  # a third dies: over the quarter that triggers a rebuild
+        idx.remove(ids[i])
+    assert idx._building is not None  # noqa: SLF001 — the rebuild runs in its thread
+    waits, during = [], 0
+    while idx._building is not None:  # noqa: SLF001
+        j = int(rng.integers(n))
+        t0 = time.perf_counter()
+        hits = idx.search(mat[j] + rng.normal(0, 0.005, 128), threshold=1.0, top_k=1)
+        waits.append(time.perf_counter() - t0)
+        during += 1
+        assert (hits[0].entry_id == ids[j]) if j % 3 else (not hits or hits[0].entry_id != ids[j])
+    assert idx.settle(60) and idx.rebuilds == 2 and len(idx) == n - len(range(0, n, 3))
+    assert during >= 5, "the rebuild ended before searches could overlap it"
+    assert max(waits) < 0.5, f"a search waited {max(waits):.2f} s for the rebuild"
+    mem = idx.memory()  # the 9,999 removals after the one that started the rebuild were replayed
+    assert mem["live"] == len(idx) and idx.replayed == mem["slots"] - mem["live"] == 9_999
 
 
 # ---- real LFW faces (SFace) among synthetic look-alikes: recall of the exact top-1 -------------
