@@ -31,6 +31,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.web_request import FileField
 
 from eventguard.browser import SECURITY_HEADERS, needs_origin_check, same_origin
+from eventguard.codes import Verdict
 from eventguard.errors import ConfigError, WireError
 from eventguard.presence import InsideView
 from eventguard.settings import WEB_DIR
@@ -156,6 +157,17 @@ class Terminal:
         ok, jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
         return "data:image/jpeg;base64," + base64.b64encode(jpg.tobytes()).decode() if ok else ""
 
+    def _face_crop(self, frame: Frame, box: tuple[float, float, float, float]) -> str:
+        """The face with some margin, for a steward to compare with the holder (JPEG data URL)."""
+        x, y, w, h = box
+        m = 0.4 * max(w, h)
+        fh, fw = frame.shape[:2]
+        x0, y0 = max(0, int(x - m)), max(0, int(y - m))
+        x1, y1 = min(fw, int(x + w + m)), min(fh, int(y + h + m))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return self._thumbnail(frame)
+        return self._thumbnail(frame[y0:y1, x0:x1])
+
     async def lanes(self) -> tuple[LaneCount, ...]:
         """Per-lane counters from the journal."""
         counts = await asyncio.get_running_loop().run_in_executor(self.service.io, self.service.journal.counts)
@@ -182,7 +194,9 @@ class Terminal:
             capture=thumb or None, stage_ms={k: round(v, 1) for k, v in result.stage_ms.items()},
             lanes=await self.lanes(), online=svc.uplink.connected.is_set(), pending=await self.pending())
         self.last = msg
-        if await svc.open_check(result, thumb or None) is not None:
+        crop = (await asyncio.get_running_loop().run_in_executor(svc.cpu, self._face_crop, frame, result.face_box)
+                if result.face_box is not None and result.decision.verdict is Verdict.SECONDARY else thumb)
+        if await svc.open_check(result, crop or None) is not None:
             await self.broadcast(self.checks_msg())
         self._status = TerminalStatus(gate_id=ev.gate_id, online=msg.online, pending=msg.pending, lanes=msg.lanes,
                                       lanes_closed=tuple(sorted(svc.lanes_closed)))

@@ -152,6 +152,7 @@ class ScanResult:
     inside_since: Stay | None = None  # ALREADY_INSIDE: where and when the ticket went in
     replayed: bool = False  # a retry of a scan id already decided: the first decision, nothing new
     face_frames: tuple[int, int] = (0, 0)  # frames assessed, frames embedded and fused
+    face_box: tuple[float, float, float, float] | None = None  # the scanned frame's face (x, y, w, h) px
 
 
 def _replayed(event: GateEvent) -> ScanResult:
@@ -357,7 +358,8 @@ class GateService:
             self.cfg.best_frames, scan)
 
     async def _face_work(self, frames: Sequence[Frame], holder: str | None,
-                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int]]:
+                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int],
+                                    tuple[float, float, float, float] | None]:
         """1:1 against the holder and 1:N against the watchlists; the stage times and (frames
         assessed, frames used).
 
@@ -389,10 +391,12 @@ class GateService:
                 stage["detect"] += lane.detect_ms
                 stage["encode"] += lane.encode_ms
         counts = (lane.frames, len(lane.used))
+        f = lane.scan.face
+        box = (f.x, f.y, f.w, f.h) if f is not None else None
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
-            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts
+            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, box
         dist = (fuse([self.spec.distance(e, registered) for e in embeddings])
                 if registered is not None else None)
         found: list[WatchHit] = []
@@ -405,7 +409,7 @@ class GateService:
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
-                         tolerance=th.verify), hits, stage, counts
+                         tolerance=th.verify), hits, stage, counts, box
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""
@@ -468,9 +472,10 @@ class GateService:
         face: FaceCheck | None = None
         hits: tuple[Hit, ...] = ()
         counts = (0, 0)
+        box: tuple[float, float, float, float] | None = None
         if wants_face and check is not None and check.ok:
             holder = check.ticket.holder_ref if check.ticket else None
-            face, hits, fstage, counts = await self._face_work((frame, *recent), holder)
+            face, hits, fstage, counts, box = await self._face_work((frame, *recent), holder)
             stage.update(fstage)
         decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
                                                        face_required=self.cfg.face_required
@@ -491,7 +496,7 @@ class GateService:
         since = (self.cache.presence.get(check.ticket.ticket_id)
                  if check and check.ticket and check.code is tickets.TicketCode.ALREADY_INSIDE else None)
         result = ScanResult(event, decision, check, face.distance if face else None, hits, stage, since,
-                            face_frames=counts)
+                            face_frames=counts, face_box=box)
         for listener in list(self.listeners):
             try:
                 await listener(result)
@@ -577,8 +582,12 @@ class GateService:
                                nonce=uuid.uuid4().hex[:12])
         if outcome.check is None:
             self.checks.pop(check_id, None)  # before the await: a second click finds it decided
-        new = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.decide_check, event,
-                                                               outcome.check)
+        try:
+            new = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.decide_check, event,
+                                                                   outcome.check)
+        except BaseException:
+            self.checks.setdefault(check_id, check)  # not journaled: still open
+            raise
         if outcome.check is not None:
             self.checks[check_id] = outcome.check
         if new:
