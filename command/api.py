@@ -94,7 +94,9 @@ async def venue_plan(request: web.Request, who: Principal) -> web.Response:
         "zones": [{"id": z.id, "name": z.name, "area_m2": z.area_m2, "capacity": z.capacity,
                    "polygon": [list(p) for p in z.polygon]} for z in v.zones],
         "gates": [{"id": g.id, "name": g.name, "zone": g.zone, "lanes": g.lanes,
-                   "position": list(g.position)} for g in v.gates],
+                   "position": list(g.position),
+                   # the gate's terminal page (issue 15), same scheme as this page; None: address unknown
+                   "terminal": f"//{g.address}/" if g.address else None} for g in v.gates],
         "connections": [{"a": c.a, "b": c.b, "width_m": c.width_m} for c in v.connections],
         "thresholds": {"warning_density": v.thresholds.warning_density,
                        "critical_density": v.thresholds.critical_density},

@@ -80,7 +80,7 @@ class CrowdState:
             if e.queue is not None and e.at >= (g.last_event_at or 0.0):
                 g.queue = max(0, e.queue)
             g.last_event_at = max(g.last_event_at or e.at, e.at)
-            if e.kind is not EventKind.TRANSFER and e.kind is not EventKind.EXIT:
+            if e.kind not in (EventKind.TRANSFER, EventKind.EXIT, EventKind.ESCALATED):
                 g.decision_rate.add(now)
                 if e.kind is EventKind.DENY:
                     g.deny_rate.add(now)

@@ -274,6 +274,7 @@ async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
         first = {e.event_id: e for e in reversed(events) if e.event_id in new_ids}
         new = tuple(first[i] for i in dict.fromkeys(e.event_id for e in events) if i in first)
         effects, entered_by = await apply_presence(conn, event_id, new)
+        await audit_steward_decisions(conn, new)
         n_refused = sum(1 for e in events if e.event_id in refused)
         stored = Stored(new, len(events) - len(new) - n_refused, len(aside), effects, entered_by)
         zd = _zone_deltas(stored, gate_zone)
@@ -286,6 +287,19 @@ async def store_events(conn: asyncpg.Connection, events: Sequence[GateEvent],
         if aside:
             await set_aside(conn, gate_id, batch_id, aside)
     return stored
+
+
+async def audit_steward_decisions(conn: asyncpg.Connection, events: Sequence[GateEvent]) -> None:
+    """An audit row per new steward decision on a secondary check (gate/checks.py), in the
+    transaction that stores the event: a resent event is not new, so it is audited once."""
+    rows = [(e.steward.steward, "steward", f"steward_{e.steward.action.value}", e.ticket_id or e.steward.check_id,
+             json.dumps({"gate_id": e.gate_id, "lane": e.lane, "event_id": e.event_id, "check_id": e.steward.check_id,
+                         "code": e.steward.code.value, "note": e.steward.note, "kind": e.kind.value,
+                         "reasons": list(e.reasons), "at": e.at}))
+            for e in events if e.steward is not None]
+    if rows:
+        await conn.executemany(
+            "INSERT INTO audit_log (actor, role, action, subject, details) VALUES ($1, $2, $3, $4, $5)", rows)
 
 
 def _printable(text: str, limit: int = 2000) -> str:

@@ -29,6 +29,7 @@ from eventguard.wire import (
     ListSync,
     PresenceChange,
     PublicKey,
+    StewardPin,
     WatchFace,
 )
 
@@ -72,7 +73,7 @@ def _cost(c: Change) -> int:
 
 def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...],
           changes: Sequence[Change], *, full: bool, budget: int = CHUNK_BYTES,
-          peer_key: bytes = b"") -> list[ListSync]:
+          peer_key: bytes = b"", stewards: tuple[StewardPin, ...] | None = None) -> list[ListSync]:
     """Pure: pack version-ordered changes into ListSync messages under a size budget each."""
     out: list[ListSync] = []
     group: list[Change] = []
@@ -94,7 +95,7 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
             presence=tuple(PresenceChange(ticket_id=c.ref, inside=c.kind == "inside", gate_id=c.list_id,
                                           at=c.at) for c in group if c.kind in ("inside", "outside")),
             entry_open=next((c.list_id == "open" for c in reversed(group) if c.kind == "entry"), None),
-            peer_key=peer_key,
+            peer_key=peer_key, stewards=stewards,
             full=full and not out, more=more))
         prev = version
 
@@ -205,4 +206,13 @@ async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_i
                     else encoding_bytes(r["enc"]) if r["enc"] is not None else b"",
                     r["model_id"] or "", r["list_id"] or "", r["severity"] or "", r["at"] or 0.0)
              for r in rows]
-    return chunk(event_id, since, w, pub, found, full=full, budget=budget, peer_key=await peer_key(conn, event_id))
+    stewards = await steward_pins(conn, event_id, gate_id) if gate_id is not None else None
+    return chunk(event_id, since, w, pub, found, full=full, budget=budget, peer_key=await peer_key(conn, event_id),
+                 stewards=stewards)
+
+
+async def steward_pins(conn: asyncpg.Connection, event_id: str, gate_id: str) -> tuple[StewardPin, ...]:
+    """Every steward PIN hash of one gate (sent whole with every sync message to that gate)."""
+    rows = await conn.fetch("SELECT steward, pin_hash FROM steward_pins WHERE event_id = $1 AND gate_id = $2"
+                            " ORDER BY steward", event_id, gate_id)
+    return tuple(StewardPin(steward=r["steward"], pin_hash=bytes(r["pin_hash"])) for r in rows)

@@ -18,6 +18,7 @@ class EventKind(enum.StrEnum):
     DENY = "deny"  # a scan was refused
     SECONDARY = "secondary"  # a scan was sent to a person for a secondary check
     TRANSFER = "transfer"  # a person moved from one zone to another (zone sensors / sim)
+    ESCALATED = "escalated"  # a steward called a supervisor to an open secondary check (not counted)
 
 
 class Verdict(enum.StrEnum):
@@ -152,3 +153,29 @@ class LOS(enum.StrEnum):
     D = "D"
     E = "E"
     F = "F"
+
+
+# ---- steward decisions on secondary checks (issue 15) ------------------------------------------
+
+
+class StewardAction(enum.StrEnum):
+    """What a steward at the gate terminal does with an open secondary check."""
+
+    ADMIT = "admit"  # the person goes in: an admitted entry, like a normal admission
+    REFUSE = "refuse"  # the person is turned away: counted as a deny
+    CALL_SUPERVISOR = "call_supervisor"  # the check stays open, marked escalated
+
+
+class StewardCode(enum.StrEnum):
+    """Why a steward decided as they did (each fits one action: gate/checks.py CODES_FOR)."""
+
+    ID_DOCUMENT_MATCHES = "id_document_matches"  # admit: photo ID checked, it is the holder
+    APPEARANCE_CHANGED = "appearance_changed"  # admit: glasses, beard, hair, age; clearly the holder
+    CAMERA_PROBLEM = "camera_problem"  # admit: bad light or angle, the person is the holder
+    NOT_THE_HOLDER = "not_the_holder"  # refuse: the person is not the ticket holder
+    NO_ID_DOCUMENT = "no_id_document"  # refuse: cannot show a photo ID
+    REFUSED_CHECK = "refused_check"  # refuse: would not take part in the check
+    WATCHLIST_CONFIRMED = "watchlist_confirmed"  # refuse: the watchlist candidate is the person
+    NEEDS_SUPERVISOR = "needs_supervisor"  # call: the steward cannot decide alone
+    WATCHLIST_REVIEW = "watchlist_review"  # call: a watchlist candidate needs a supervisor
+    DOCUMENT_DOUBTFUL = "document_doubtful"  # call: the ID document looks forged or altered

@@ -27,6 +27,8 @@ from eventguard.codes import (
     OrderKind,
     OrderStatus,
     Reason,
+    StewardAction,
+    StewardCode,
     UnitKind,
     UnitStatus,
     Verdict,
@@ -98,6 +100,7 @@ class GateEvent(msgspec.Struct, frozen=True, kw_only=True):
     zone_to: Id | None = None  # TRANSFER only
     latency_ms: LatencyMs | None = None  # capture-to-verdict time at the gate
     queue: Count | None = None  # persons waiting at the gate then (its people counter); None: no counter
+    steward: StewardMark | None = None  # a steward's decision on an open secondary check (see below)
 
 
 class EventBatch(Msg, frozen=True, tag="events"):
@@ -401,6 +404,7 @@ class ListSync(Msg, frozen=True, tag="sync"):
     peer_key: bytes = b""  # the event's secret for gate peer links (every message carries it)
     full: bool = False
     more: bool = False
+    stewards: tuple[StewardPin, ...] | None = None  # every steward PIN of this gate (replace; None: not told)
 
 
 # ---- gate <-> gate (peer links, /ws/peer on each gate's app) ------------------------------------
@@ -558,6 +562,72 @@ class RevokeBody(Body, frozen=True):
     """POST /api/tickets/{id}/revoke."""
 
     reason: Name500
+
+
+# ---- steward decisions on secondary checks (issue 15) ---------------------------------------
+# A steward signs in at a gate terminal with a PIN the command server issued for that gate
+# (eventguard.steward), and admits, refuses or calls a supervisor to an open check
+# (gate/checks.py). The decision is a GateEvent carrying a StewardMark.
+
+StewardNote = Annotated[str, Meta(max_length=280, pattern=_TEXT)]
+"""A steward's optional note on a decision (tabs and newlines allowed, capped)."""
+Pin = Annotated[str, Meta(min_length=4, max_length=12, pattern=r"^[0-9]+\Z")]
+
+
+class StewardMark(msgspec.Struct, frozen=True, kw_only=True):
+    """Who decided which secondary check, how and why (on the GateEvent of the decision)."""
+
+    check_id: Id  # the event id of the secondary scan
+    steward: Name64  # from the steward's sign-in at the terminal, never from the request
+    action: StewardAction
+    code: StewardCode
+    note: StewardNote = ""
+
+
+class StewardPin(msgspec.Struct, frozen=True, kw_only=True):
+    """A steward who may sign in at this gate's terminal, and the hash of their PIN."""
+
+    steward: str
+    pin_hash: bytes  # eventguard.steward.hash_pin: salt + scrypt
+
+
+class StewardLoginBody(Body, frozen=True):
+    """POST /api/steward/login on a gate."""
+
+    steward: Name64
+    pin: Pin
+
+
+class DecisionBody(Body, frozen=True):
+    """POST /api/checks/{check_id}/decision on a gate (the steward comes from the session)."""
+
+    action: StewardAction
+    code: StewardCode
+    note: StewardNote = ""
+
+
+class CheckView(msgspec.Struct, frozen=True, kw_only=True):
+    """An open secondary check as the gate terminal shows it."""
+
+    check_id: str
+    lane: int
+    at: float
+    reasons: tuple[Reason, ...]
+    ticket_id: str | None = None
+    ticket_kind: str | None = None
+    holder_name: str | None = None  # not synced to gates yet
+    capture: str | None = None  # data:image/jpeg;base64,... of the scanned frame
+    registered: str | None = None  # the holder's registered photo (not synced to gates yet)
+    face_distance: float | None = None
+    escalated_by: str | None = None  # the steward who called a supervisor
+    escalated_code: StewardCode | None = None
+
+
+class TerminalChecks(Msg, frozen=True, tag="terminal_checks"):
+    """The open secondary checks of a gate, oldest first (on connect and whenever they change)."""
+
+    checks: tuple[CheckView, ...] = ()
+
 
 
 # ---- codec -------------------------------------------------------------------------------

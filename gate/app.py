@@ -31,19 +31,26 @@ from aiohttp import WSMsgType, web
 from aiohttp.web_request import FileField
 
 from eventguard.browser import SECURITY_HEADERS, needs_origin_check, same_origin
+from eventguard.codes import Verdict
 from eventguard.errors import ConfigError, WireError
 from eventguard.presence import InsideView
 from eventguard.settings import WEB_DIR
+from eventguard.steward import SALT_BYTES, hash_pin, verify_pin
 from eventguard.wire import (
+    DecisionBody,
     ErrorMsg,
     LaneCount,
+    ListSync,
     Msg,
     OrderAck,
     PeerPresence,
     ScanQuery,
+    StewardLoginBody,
+    TerminalChecks,
     TerminalHit,
     TerminalStatus,
     TerminalVerdict,
+    decode_body,
     decode_gate_message,
     decode_peer_message,
     decode_query,
@@ -53,6 +60,7 @@ from gate import qr
 from gate.errors import Overloaded, SourceError
 from gate.peers import authenticate
 from gate.service import GateCache, GateConfig, GateService, ScanResult
+from gate.signin import SignIns
 from gate.sources import CaptureSource, FolderSource
 from vision.errors import ImageError
 from vision.image import MAX_BYTES, Frame, decode_bytes
@@ -60,6 +68,8 @@ from vision.image import MAX_BYTES, Frame, decode_bytes
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COOKIE = "eg_terminal"
+STEWARD_COOKIE = "eg_steward"  # a steward's session at this terminal (gate/signin.py)
+_NO_PIN = hash_pin("not-a-pin", bytes(SALT_BYTES))  # checked for an unknown steward: same timing
 HEADER_TIMEOUT_S = 10.0  # a connection must send a whole request head within this (slowloris)
 _OPEN_PATHS = frozenset({"/", "/api/health", "/ws/peer"})  # /ws/peer checks its own credential
 
@@ -108,6 +118,22 @@ class Terminal:
         self.last: TerminalVerdict | None = None
         self._status: TerminalStatus | None = None
         self._orders_shown: set[int] = set()
+        self.signins = SignIns(clock=time.monotonic)
+        self._pins = dict(service.cache.stewards)
+        service.sync_listeners.append(self._on_sync)
+
+    def _on_sync(self, msg: ListSync) -> None:
+        """A steward whose PIN was withdrawn or replaced is signed out."""
+        now = self.service.cache.stewards
+        for steward, pin_hash in self._pins.items():
+            if now.get(steward) != pin_hash:
+                self.signins.close_steward(steward)
+        self._pins = dict(now)
+
+    def checks_msg(self) -> TerminalChecks:
+        """The open checks, oldest first."""
+        return TerminalChecks(checks=tuple(c.view() for c in sorted(self.service.checks.values(),
+                                                                         key=lambda c: c.at)))
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
                    captured_at: float | None = None, scan_id: str | None = None,
@@ -130,6 +156,17 @@ class Terminal:
         small = cv2.resize(frame, (tw, max(1, round(h * tw / w))), interpolation=cv2.INTER_AREA)
         ok, jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
         return "data:image/jpeg;base64," + base64.b64encode(jpg.tobytes()).decode() if ok else ""
+
+    def _face_crop(self, frame: Frame, box: tuple[float, float, float, float]) -> str:
+        """The face with some margin, for a steward to compare with the holder (JPEG data URL)."""
+        x, y, w, h = box
+        m = 0.4 * max(w, h)
+        fh, fw = frame.shape[:2]
+        x0, y0 = max(0, int(x - m)), max(0, int(y - m))
+        x1, y1 = min(fw, int(x + w + m)), min(fh, int(y + h + m))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return self._thumbnail(frame)
+        return self._thumbnail(frame[y0:y1, x0:x1])
 
     async def lanes(self) -> tuple[LaneCount, ...]:
         """Per-lane counters from the journal."""
@@ -157,6 +194,10 @@ class Terminal:
             capture=thumb or None, stage_ms={k: round(v, 1) for k, v in result.stage_ms.items()},
             lanes=await self.lanes(), online=svc.uplink.connected.is_set(), pending=await self.pending())
         self.last = msg
+        crop = (await asyncio.get_running_loop().run_in_executor(svc.cpu, self._face_crop, frame, result.face_box)
+                if result.face_box is not None and result.decision.verdict is Verdict.SECONDARY else thumb)
+        if await svc.open_check(result, crop or None) is not None:
+            await self.broadcast(self.checks_msg())
         self._status = TerminalStatus(gate_id=ev.gate_id, online=msg.online, pending=msg.pending, lanes=msg.lanes,
                                       lanes_closed=tuple(sorted(svc.lanes_closed)))
         await self.broadcast(msg)
@@ -350,6 +391,81 @@ async def state(request: web.Request) -> web.Response:
     })
 
 
+MAX_JSON_BYTES = 4096
+
+
+async def _json_body(request: web.Request) -> bytes:
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text=json.dumps({"error": "unsupported_media_type",
+                                                            "message": "send JSON as application/json"}),
+                                           content_type="application/json")
+    data = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(data) > MAX_JSON_BYTES:
+        raise bad_request(f"body larger than {MAX_JSON_BYTES} bytes")
+    return data
+
+
+def _steward(request: web.Request) -> str | None:
+    return request.app[TERMINAL].signins.who(request.cookies.get(STEWARD_COOKIE))
+
+
+async def steward_login(request: web.Request) -> web.Response:
+    """A steward signs in at this terminal with the PIN the command server issued for this gate."""
+    body = decode_body(StewardLoginBody, await _json_body(request), max_bytes=MAX_JSON_BYTES)
+    term = request.app[TERMINAL]
+    wait = term.signins.retry_after(body.steward)
+    if wait is not None:
+        resp = _error(429, "too_many_tries", "too many wrong PINs; wait and try again")
+        resp.headers["Retry-After"] = str(int(wait) + 1)
+        return resp
+    stored = term.service.cache.stewards.get(body.steward)
+    ok = await asyncio.get_running_loop().run_in_executor(term.service.cpu, verify_pin, stored or _NO_PIN,
+                                                          body.pin)
+    if not ok or stored is None:
+        term.signins.failed(body.steward)
+        return _error(401, "wrong_pin", "unknown steward or wrong PIN for this gate")
+    resp = web.json_response({"steward": body.steward})
+    resp.set_cookie(STEWARD_COOKIE, term.signins.open(body.steward), httponly=True, samesite="Strict")
+    log.info("gate %s: steward %s signed in at the terminal", term.service.cfg.gate_id, body.steward)
+    return resp
+
+
+async def steward_logout(request: web.Request) -> web.Response:
+    """Sign the steward of this browser out."""
+    request.app[TERMINAL].signins.close(request.cookies.get(STEWARD_COOKIE))
+    resp = web.json_response({"steward": None})
+    resp.del_cookie(STEWARD_COOKIE)
+    return resp
+
+
+async def steward_me(request: web.Request) -> web.Response:
+    """Who is signed in at this browser (the cookie is HttpOnly)."""
+    return web.json_response({"steward": _steward(request)})
+
+
+async def list_checks(request: web.Request) -> web.Response:
+    """The open secondary checks."""
+    return web.Response(body=encode(request.app[TERMINAL].checks_msg()), content_type="application/json")
+
+
+async def decide(request: web.Request) -> web.Response:
+    """A signed-in steward admits, refuses or calls a supervisor to an open check; the steward is
+    the session's, never a field of the request."""
+    steward = _steward(request)
+    if steward is None:
+        return _error(401, "steward_sign_in_required", "a steward must sign in to decide checks")
+    body = decode_body(DecisionBody, await _json_body(request), max_bytes=MAX_JSON_BYTES)
+    term = request.app[TERMINAL]
+    outcome, event = await term.service.decide_check(request.match_info["check_id"], body.action, body.code,
+                                                     steward=steward, note=body.note)
+    if outcome.refusal is not None or event is None:
+        return _error(409, str(outcome.refusal), "this decision cannot be taken")
+    await term.broadcast(term.checks_msg())
+    await term.broadcast(await term.status())
+    return web.json_response({"event_id": event.event_id, "kind": event.kind.value, "steward": steward,
+                              "open": outcome.check is not None})
+
+
 async def peer_ws(request: web.Request) -> web.StreamResponse:
     """Another gate of the event tells this one the presence changes it decided (gate/peers.py)."""
     svc = request.app[SERVICE]
@@ -468,6 +584,11 @@ def create_gate_app(service: GateService, cfg: TerminalConfig,
     app.router.add_get("/api/health", health)
     app.router.add_get("/ws/peer", peer_ws)
     app.router.add_get("/ws/terminal", terminal_ws)
+    app.router.add_post("/api/steward/login", steward_login)
+    app.router.add_post("/api/steward/logout", steward_logout)
+    app.router.add_get("/api/steward", steward_me)
+    app.router.add_get("/api/checks", list_checks)
+    app.router.add_post("/api/checks/{check_id}/decision", decide)
     app.router.add_get("/", page)
     if cfg.web_dir.is_dir():
         app.router.add_static("/static/", cfg.web_dir, follow_symlinks=False)

@@ -17,6 +17,7 @@ import msgspec
 
 from eventguard.presence import Stay
 from eventguard.wire import EventKind, GateEvent, WatchlistHitReport
+from gate.checks import OpenCheck
 from gate.private_files import open_private
 
 _SCHEMA = """
@@ -40,11 +41,18 @@ CREATE TABLE IF NOT EXISTS hits (
     sent     INTEGER NOT NULL DEFAULT 0,
     UNIQUE (event_id, entry_id)
 );
+CREATE TABLE IF NOT EXISTS checks (  -- secondary checks (gate/checks.py): open until a steward decides
+    check_id TEXT PRIMARY KEY,
+    body     BLOB NOT NULL,
+    closed   INTEGER NOT NULL DEFAULT 0,
+    seq      INTEGER NOT NULL
+);
 """
 
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(GateEvent)
 _hit_dec = msgspec.json.Decoder(WatchlistHitReport)
+_check_dec = msgspec.json.Decoder(OpenCheck)
 
 
 class Journal:
@@ -66,20 +74,60 @@ class Journal:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO events (event_id, kind, lane, body) VALUES (?, ?, ?, ?)",
-                    (event.event_id, event.kind.value, event.lane, _enc.encode(event)))
-                if cur.rowcount and event.ticket_id and event.kind in (EventKind.ENTRY, EventKind.EXIT):
-                    self._db.execute(  # the newest change of a ticket wins (gate clock)
-                        "INSERT INTO presence VALUES (?, ?, ?, ?) ON CONFLICT (ticket_id) DO UPDATE SET "
-                        "inside = excluded.inside, gate_id = excluded.gate_id, at = excluded.at "
-                        "WHERE excluded.at >= presence.at",
-                        (event.ticket_id, int(event.kind is EventKind.ENTRY), event.gate_id, event.at))
+                new = self._insert(event)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            return new
+
+    def _insert(self, event: GateEvent) -> bool:
+        """Insert an event and its presence effect, in the caller's transaction."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO events (event_id, kind, lane, body) VALUES (?, ?, ?, ?)",
+            (event.event_id, event.kind.value, event.lane, _enc.encode(event)))
+        if cur.rowcount and event.ticket_id and event.kind in (EventKind.ENTRY, EventKind.EXIT):
+            self._db.execute(  # the newest change of a ticket wins (gate clock)
+                "INSERT INTO presence VALUES (?, ?, ?, ?) ON CONFLICT (ticket_id) DO UPDATE SET "
+                "inside = excluded.inside, gate_id = excluded.gate_id, at = excluded.at "
+                "WHERE excluded.at >= presence.at",
+                (event.ticket_id, int(event.kind is EventKind.ENTRY), event.gate_id, event.at))
+        return bool(cur.rowcount)
+
+    # ---- secondary checks (gate/checks.py) ---------------------------------------------------
+
+    def open_check(self, check: OpenCheck) -> bool:
+        """Keep a new secondary check until it is decided; False if it was there already."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO checks (check_id, body, seq) VALUES (?, ?, "
+                "(SELECT coalesce(max(seq), 0) + 1 FROM checks))", (check.check_id, _enc.encode(check)))
             return bool(cur.rowcount)
+
+    def open_checks(self) -> list[OpenCheck]:
+        """Checks not decided yet, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM checks WHERE closed = 0 ORDER BY seq").fetchall()
+        return [_check_dec.decode(r[0]) for r in rows]
+
+    def decide_check(self, event: GateEvent, still_open: OpenCheck | None) -> bool:
+        """Record a steward's decision and the check's new state in one transaction: closed
+        (`still_open` None) or kept open as given (escalated). False if the event was there."""
+        assert event.steward is not None
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                new = self._insert(event)
+                if new and still_open is None:
+                    self._db.execute("UPDATE checks SET closed = 1 WHERE check_id = ?", (event.steward.check_id,))
+                elif new and still_open is not None:
+                    self._db.execute("UPDATE checks SET body = ? WHERE check_id = ?",
+                                     (_enc.encode(still_open), still_open.check_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return new
 
     def unacked(self, limit: int = 500) -> list[GateEvent]:
         """Oldest events the server has not acknowledged yet."""

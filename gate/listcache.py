@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS watch (entry_id TEXT PRIMARY KEY, list_id TEXT NOT NU
 CREATE TABLE IF NOT EXISTS presence (ticket_id TEXT PRIMARY KEY, inside INTEGER NOT NULL,
                                      gate_id TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stewards (steward TEXT PRIMARY KEY, pin_hash BLOB NOT NULL);
 """
 
 
@@ -56,6 +57,7 @@ class Lists:
     presence: dict[str, Stay] = field(default_factory=dict)
     entry_open: bool = True
     peer_key: bytes = b""
+    stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash (eventguard.steward)
     ignored_holders: int = 0  # another model's, or malformed
     ignored_watch: int = 0
 
@@ -151,6 +153,7 @@ class ListCache:
                 "SELECT entry_id, list_id, severity, model_id, encoding FROM watch").fetchall()
             presence = {t: Stay(bool(i), g, float(a)) for t, i, g, a in
                         self._db.execute("SELECT ticket_id, inside, gate_id, at FROM presence")}
+            stewards = {n: bytes(h) for n, h in self._db.execute("SELECT steward, pin_hash FROM stewards")}
         holders = {}
         for rid, model, raw in rows:
             enc = faces.holder(model, bytes(raw))
@@ -160,7 +163,7 @@ class ListCache:
                              for eid, lid, sev, model, raw in watch_rows) if e is not None]
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
                      presence, entry_open=meta.get("entry_open", "1") == "1",
-                     peer_key=bytes.fromhex(meta.get("peer_key", "")), ignored_holders=len(rows) - len(holders),
+                     peer_key=bytes.fromhex(meta.get("peer_key", "")), stewards=stewards, ignored_holders=len(rows) - len(holders),
                      ignored_watch=len(watch_rows) - len(watch))
 
     def save(self, msg: ListSync) -> None:
@@ -189,6 +192,10 @@ class ListCache:
                                       for w in msg.watch_added])
                 self._db.executemany("INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?)",
                                      [(c.ticket_id, int(c.inside), c.gate_id, c.at) for c in msg.presence])
+                if msg.stewards is not None:  # always whole: replace
+                    self._db.execute("DELETE FROM stewards")
+                    self._db.executemany("INSERT OR REPLACE INTO stewards VALUES (?, ?)",
+                                         [(p.steward, p.pin_hash) for p in msg.stewards])
                 meta = [("version", str(msg.version)), ("event_id", msg.event_id)]
                 if msg.entry_open is not None or msg.full:
                     meta.append(("entry_open", "0" if msg.entry_open is False else "1"))

@@ -29,6 +29,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventguard import tickets
+from eventguard.codes import StewardAction, StewardCode
 from eventguard.presence import InsideView, Stay, merge, step
 from eventguard.tickets import TicketCheck
 from eventguard.wire import (
@@ -44,6 +45,7 @@ from eventguard.wire import (
     WatchlistHitReport,
 )
 from gate import qr
+from gate.checks import OpenCheck, Outcome, decision_event, resolve
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
 from gate.journal import Journal
 from gate.listcache import FaceFilter, ListCache, applies
@@ -133,6 +135,7 @@ class GateCache:
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
     entry_open: bool = True  # False once the commander closed the event's entry (exits only)
     peer_key: bytes = b""  # the event's secret for peer links (from the sync, persisted)
+    stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash, this gate's (synced)
     version: int = 0  # list sync version of keys/revoked/holders/watchlist (watchlist.version follows it)
 
 
@@ -149,6 +152,7 @@ class ScanResult:
     inside_since: Stay | None = None  # ALREADY_INSIDE: where and when the ticket went in
     replayed: bool = False  # a retry of a scan id already decided: the first decision, nothing new
     face_frames: tuple[int, int] = (0, 0)  # frames assessed, frames embedded and fused
+    face_box: tuple[float, float, float, float] | None = None  # the scanned frame's face (x, y, w, h) px
 
 
 def _replayed(event: GateEvent) -> ScanResult:
@@ -179,6 +183,7 @@ class GateService:
         self._load_lists()
         for ticket_id, stay in self.journal.presence().items():  # this gate's own, maybe newer
             self.cache.presence[ticket_id] = merge(self.cache.presence.get(ticket_id), stay)
+        self.checks: dict[str, OpenCheck] = {c.check_id: c for c in self.journal.open_checks()}
         self.lanes_closed: set[int] = set()
         self.orders: dict[int, Order] = {}  # received, not yet acknowledged
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
@@ -247,6 +252,7 @@ class GateService:
         c.revoked |= stored.revoked
         c.entry_open = stored.entry_open
         c.peer_key = stored.peer_key or c.peer_key
+        c.stewards = dict(stored.stewards) or c.stewards
         c.holders.update(stored.holders)
         for ticket_id, stay in stored.presence.items():
             c.presence[ticket_id] = merge(c.presence.get(ticket_id), stay)
@@ -303,6 +309,8 @@ class GateService:
             c.entry_open = msg.entry_open is not False
         if msg.peer_key:
             c.peer_key = msg.peer_key
+        if msg.stewards is not None:
+            c.stewards = {p.steward: p.pin_hash for p in msg.stewards}
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
         c.watchlist = watchlist
         log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
@@ -350,7 +358,8 @@ class GateService:
             self.cfg.best_frames, scan)
 
     async def _face_work(self, frames: Sequence[Frame], holder: str | None,
-                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int]]:
+                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int],
+                                    tuple[float, float, float, float] | None]:
         """1:1 against the holder and 1:N against the watchlists; the stage times and (frames
         assessed, frames used).
 
@@ -382,10 +391,12 @@ class GateService:
                 stage["detect"] += lane.detect_ms
                 stage["encode"] += lane.encode_ms
         counts = (lane.frames, len(lane.used))
+        f = lane.scan.face
+        box = (f.x, f.y, f.w, f.h) if f is not None else None
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
-            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts
+            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, box
         dist = (fuse([self.spec.distance(e, registered) for e in embeddings])
                 if registered is not None else None)
         found: list[WatchHit] = []
@@ -398,7 +409,7 @@ class GateService:
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
-                         tolerance=th.verify), hits, stage, counts
+                         tolerance=th.verify), hits, stage, counts, box
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""
@@ -461,9 +472,10 @@ class GateService:
         face: FaceCheck | None = None
         hits: tuple[Hit, ...] = ()
         counts = (0, 0)
+        box: tuple[float, float, float, float] | None = None
         if wants_face and check is not None and check.ok:
             holder = check.ticket.holder_ref if check.ticket else None
-            face, hits, fstage, counts = await self._face_work((frame, *recent), holder)
+            face, hits, fstage, counts, box = await self._face_work((frame, *recent), holder)
             stage.update(fstage)
         decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
                                                        face_required=self.cfg.face_required
@@ -484,7 +496,7 @@ class GateService:
         since = (self.cache.presence.get(check.ticket.ticket_id)
                  if check and check.ticket and check.code is tickets.TicketCode.ALREADY_INSIDE else None)
         result = ScanResult(event, decision, check, face.distance if face else None, hits, stage, since,
-                            face_frames=counts)
+                            face_frames=counts, face_box=box)
         for listener in list(self.listeners):
             try:
                 await listener(result)
@@ -525,6 +537,10 @@ class GateService:
     async def record(self, event: GateEvent) -> None:
         """Journal an event durably, update the gate's view of presence, wake the uplink."""
         await asyncio.get_running_loop().run_in_executor(self.io, self.journal.append, event)
+        self._journaled(event)
+
+    def _journaled(self, event: GateEvent) -> None:
+        """After an event is in the journal: presence (and who is told of it), the uplink."""
         if event.ticket_id and event.kind in (EventKind.ENTRY, EventKind.EXIT):
             _, after = step(self.cache.presence.get(event.ticket_id), event.kind, event.gate_id, event.at)
             if after is not None:
@@ -534,6 +550,51 @@ class GateService:
                 for tell in list(self.presence_listeners):
                     tell(change)
         self.uplink.notify()
+
+    # ---- secondary checks (gate/checks.py) -------------------------------------------------
+
+    async def open_check(self, result: ScanResult, capture: str | None) -> OpenCheck | None:
+        """Keep a SECONDARY scan as an open check (journaled) until a steward decides it."""
+        ev = result.event
+        if result.decision.verdict is not Verdict.SECONDARY or result.replayed or ev.event_id in self.checks:
+            return None
+        ticket = result.ticket.ticket if result.ticket else None
+        check = OpenCheck(check_id=ev.event_id, gate_id=ev.gate_id, lane=ev.lane, at=ev.at, reasons=ev.reasons,
+                          ticket_id=ev.ticket_id, ticket_kind=ticket.kind if ticket else None, capture=capture,
+                          face_distance=result.face_distance)
+        await asyncio.get_running_loop().run_in_executor(self.io, self.journal.open_check, check)
+        self.checks[check.check_id] = check
+        return check
+
+    async def decide_check(self, check_id: str, action: StewardAction, code: StewardCode, *, steward: str,
+                           note: str = "") -> tuple[Outcome, GateEvent | None]:
+        """A steward's decision on an open check: journaled as a GateEvent carrying the steward
+        (to the server through the uplink, exactly once like every event), or refused."""
+        check = self.checks.get(check_id)
+        ticket = check.ticket_id if check else None
+        outcome = resolve(check, action, code, steward=steward,
+                          inside=ticket is not None and ticket in InsideView(self.cache.presence),
+                          revoked=ticket is not None and ticket in self.cache.revoked,
+                          entry_open=self.cache.entry_open)
+        if check is None or outcome.refusal is not None:
+            return outcome, None
+        event = decision_event(check, outcome, action, code, steward=steward, note=note, now=self.clock(),
+                               nonce=uuid.uuid4().hex[:12])
+        if outcome.check is None:
+            self.checks.pop(check_id, None)  # before the await: a second click finds it decided
+        try:
+            new = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.decide_check, event,
+                                                                   outcome.check)
+        except BaseException:
+            self.checks.setdefault(check_id, check)  # not journaled: still open
+            raise
+        if outcome.check is not None:
+            self.checks[check_id] = outcome.check
+        if new:
+            self._journaled(event)
+        log.info("gate %s: check %s %s by steward %s (%s)", self.cfg.gate_id, check_id, action.value, steward,
+                 code.value)
+        return outcome, event
 
     def learn_presence(self, changes: tuple[PresenceChange, ...]) -> int:
         """Merge presence changes told by a peer gate (newest wins); the number that changed."""

@@ -82,6 +82,18 @@ function renderGateRow(g) {
     if (row.cells[i].textContent !== text) row.cells[i].textContent = text;
   });
   row.cells[2].className = g.online ? "online" : "offline";
+  linkTerminal(row.cells[0], g);
+}
+
+/** The gate's name links to its terminal page when the venue gives the gate an address. */
+function linkTerminal(cell, g) {
+  const vg = state.venue ? state.venue.gates.find((x) => x.id === g.id) : null;
+  const href = vg && typeof vg.terminal === "string" && vg.terminal.startsWith("//") ? vg.terminal : null;
+  if (!href) return;
+  const a = cell.querySelector("a[data-terminal]");
+  if (a && a.textContent === g.name) return;
+  cell.replaceChildren(el("a", { href, target: "_blank", rel: "noopener", "data-terminal": g.id,
+    title: `terminal of gate ${g.id}`, text: g.name }));
 }
 
 const alertItems = new Map();

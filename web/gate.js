@@ -32,6 +32,28 @@ export const REASON_TEXT = {
 };
 
 const WORD = { admit: "ADMIT", deny: "DENY", secondary: "CHECK" };
+
+/** Steward decisions: the actions and the reason codes that fit each (gate/checks.py CODES_FOR). */
+export const ACTIONS = [
+  ["admit", "Admit", { id_document_matches: "Photo ID checked — it is the holder",
+    appearance_changed: "Appearance changed — clearly the holder",
+    camera_problem: "Camera problem (light, angle) — it is the holder" }],
+  ["refuse", "Refuse", { not_the_holder: "Not the ticket holder", no_id_document: "No photo ID",
+    refused_check: "Refused the check", watchlist_confirmed: "Screening match confirmed" }],
+  ["call_supervisor", "Call supervisor", { needs_supervisor: "Needs a supervisor",
+    watchlist_review: "Screening match to review", document_doubtful: "ID document looks doubtful" }],
+];
+const CODE_TEXT = Object.assign({}, ...ACTIONS.map(([, , codes]) => codes));
+const REFUSAL_TEXT = {
+  check_not_open: "This check was decided already.",
+  code_does_not_fit_action: "Pick a reason that fits the action.",
+  already_inside: "Not admitted: this ticket is inside already (admitted elsewhere).",
+  ticket_revoked: "Not admitted: the ticket was cancelled.",
+  entry_closed: "Not admitted: entry is closed.",
+  no_ticket: "Nothing to admit: no ticket.",
+  steward_sign_in_required: "Sign in first.",
+};
+let steward = null;
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const orders = new Map(); // order_id -> {li, order}
@@ -133,8 +155,108 @@ function acknowledge(orderId) {
   ws.send(JSON.stringify({ type: "order_ack", order_id: orderId, by: params.get("by") || "terminal" }));
 }
 
+// ---- open checks and the steward signed in at this terminal (issue 15) -------------------------
+
+async function post(path, body) {
+  const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body || {}), credentials: "same-origin" });
+  let data = {};
+  try { data = await r.json(); } catch (err) { data = {}; }
+  return { ok: r.ok, status: r.status, data };
+}
+
+function showSteward(name) {
+  steward = name || null;
+  $("steward-form").hidden = !!steward;
+  $("steward-who").hidden = !steward;
+  $("steward-name-shown").textContent = steward || "";
+  $("checks-hint").hidden = !!steward;
+  document.body.dataset.steward = steward || "";
+  for (const b of document.querySelectorAll("#checks button[data-action]")) b.disabled = !steward;
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  $("steward-error").textContent = "";
+  const r = await post("/api/steward/login", { steward: $("steward-name").value.trim(), pin: $("steward-pin").value });
+  $("steward-pin").value = "";
+  if (r.ok) showSteward(r.data.steward);
+  else $("steward-error").textContent = r.status === 429 ? "Too many wrong PINs — wait a few minutes."
+    : r.status === 400 ? "Name and a PIN of digits, please." : "Unknown steward or wrong PIN for this gate.";
+}
+
+async function signOut() {
+  await post("/api/steward/logout");
+  showSteward(null);
+}
+
+function figure(src, caption, missing) {
+  const ok = typeof src === "string" && src.startsWith("data:image/");
+  if (ok) return el("figure", {}, el("img", { src, alt: caption, "data-photo": caption.toLowerCase() }), el("figcaption", { text: caption }));
+  return el("figure", {}, el("div", { class: "nophoto", text: missing }), el("figcaption", { text: caption }));
+}
+
+function checkItem(c) {
+  const li = el("li", { "data-check": c.check_id, class: c.escalated_by ? "escalated" : "" });
+  const who = [c.holder_name || "Holder name not on this gate", c.ticket_kind ? `${c.ticket_kind} ticket` : "no ticket kind",
+    `lane ${c.lane}`, fmtTime(c.at)].join(" · ");
+  const reasons = (c.reasons || []).filter((r) => r !== "ticket_valid");
+  const actions = el("div", { class: "actions" });
+  const note = el("textarea", { maxlength: "280", placeholder: "note (optional)", "data-note": "" });
+  for (const [action, label, codes] of ACTIONS) {
+    const sel = el("select", { "data-code-for": action },
+      ...Object.entries(codes).map(([code, text]) => el("option", { value: code, text })));
+    const btn = el("button", { type: "button", "data-action": action, text: label });
+    btn.disabled = !steward;
+    btn.addEventListener("click", () => decide(c.check_id, action, sel.value, note.value, li));
+    actions.append(btn, sel);
+  }
+  actions.append(note);
+  li.append(
+    el("div", { class: "faces" }, figure(c.capture, "Camera", "no capture"),
+      figure(c.registered, "Registered", "Registered photo not on this gate")),
+    el("div", { class: "who", text: who }),
+    c.escalated_by ? el("div", { class: "flag", "data-escalated": c.escalated_by,
+      text: `Supervisor called by ${c.escalated_by} — ${CODE_TEXT[c.escalated_code] || c.escalated_code || ""}` }) : "",
+    el("ul", { class: "reasons" }, ...reasons.map((r) => el("li", { "data-reason": r, text: reasonText(r) }))),
+    actions,
+    el("p", { class: "error", role: "alert", "data-error": "" }));
+  return li;
+}
+
+function showChecks(list) {
+  const open = new Map(list.map((c) => [c.check_id, c]));
+  const box = $("checks");
+  for (const li of [...box.children]) if (!open.has(li.dataset.check)) li.remove();
+  for (const c of list) {
+    const old = box.querySelector(`[data-check="${CSS.escape(c.check_id)}"]`);
+    const escalated = old ? old.dataset.escalatedBy || "" : "";
+    if (old && escalated === (c.escalated_by || "")) continue; // keep what the steward typed
+    const li = checkItem(c);
+    li.dataset.escalatedBy = c.escalated_by || "";
+    if (old) old.replaceWith(li); else box.append(li);
+  }
+  $("checks-count").textContent = String(list.length);
+  $("checks-empty").hidden = list.length > 0;
+}
+
+async function decide(checkId, action, code, note, li) {
+  const err = li.querySelector("[data-error]");
+  err.textContent = "";
+  for (const b of li.querySelectorAll("button")) b.disabled = true;
+  const r = await post(`/api/checks/${encodeURIComponent(checkId)}/decision`, { action, code, note });
+  if (!r.ok) {
+    if (r.status === 401) showSteward(null);
+    err.textContent = REFUSAL_TEXT[r.data.error] || r.data.message || "Not recorded — try again.";
+    for (const b of li.querySelectorAll("button")) b.disabled = !steward;
+  }
+}
+
 function handle(msg) {
   switch (msg.type) {
+    case "terminal_checks":
+      showChecks(msg.checks || []);
+      break;
     case "terminal_verdict":
       showVerdict(msg);
       showStatus(msg);
@@ -168,6 +290,9 @@ function connect() {
   sock.addEventListener("open", () => {
     attempt = 0;
     setConn("live", "terminal connected");
+    // the open checks as they are now (changes are pushed on the socket from here on)
+    fetch("/api/checks", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null))
+      .then((m) => { if (m) showChecks(m.checks || []); }).catch(() => {});
   });
   sock.addEventListener("message", (ev) => {
     try {
@@ -184,4 +309,8 @@ function connect() {
 }
 
 $("gate-id").textContent = params.get("gate") || "";
+$("steward-form").addEventListener("submit", signIn);
+$("steward-signout").addEventListener("click", signOut);
+fetch("/api/steward", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : {}))
+  .then((d) => showSteward(d.steward)).catch(() => showSteward(null));
 connect();

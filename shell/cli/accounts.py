@@ -27,6 +27,11 @@ def register(sub: Any) -> None:
     sp.add_argument("gate_id")
     add_venue(sp)
     add_db(sp)
+    sp = add(gates, "pin", cmd_gate_pin, "issue (or replace) a steward's PIN for one gate's terminal")
+    sp.add_argument("gate_id")
+    sp.add_argument("--steward", required=True, help="the steward's name, shown on each decision and audited")
+    add_venue(sp)
+    add_db(sp)
 
 
 def cmd_operator_create(args: argparse.Namespace) -> int:
@@ -52,4 +57,26 @@ def cmd_gate_token(args: argparse.Namespace) -> int:
     if args.gate_id not in known:
         raise ConfigError(f"gate {args.gate_id!r} is not in {args.venue}{nearest(args.gate_id, known)}")
     print(with_db(args, lambda conn: create_gate_token(conn, args.gate_id), event_id=venue.event.id))
+    return 0
+
+
+def cmd_gate_pin(args: argparse.Namespace) -> int:
+    """Issue a steward's PIN for one gate's terminal (printed once; only its hash is stored)."""
+    import msgspec
+
+    from command.steward_pins import issue_pin
+    from eventguard.config import load_venue
+    from eventguard.config import suggest as nearest
+    from eventguard.wire import Name64
+
+    venue = load_venue(args.venue)
+    known = [g.id for g in venue.gates]
+    if args.gate_id not in known:
+        raise ConfigError(f"gate {args.gate_id!r} is not in {args.venue}{nearest(args.gate_id, known)}")
+    try:
+        steward = msgspec.convert(args.steward, Name64)
+    except msgspec.ValidationError:
+        raise ConfigError("--steward must be a one-line name of 1 to 64 characters") from None
+    print(with_db(args, lambda conn: issue_pin(conn, venue.event.id, args.gate_id, steward),
+                  event_id=venue.event.id))
     return 0

@@ -141,6 +141,10 @@ async def test_ticket_commands_round_trip(db_url: str, tmp_path: Path) -> None:
     assert rc == 0 and len(out.strip()) >= 40
     rc, out, err = await _eg(env, "gates", "token", "N9")
     assert rc == 2 and out == "" and err.strip().startswith("error: gate 'N9' is not in ")
+    rc, out, _ = await _eg(env, "gates", "pin", "N1", "--steward", "Anna Steward")  # issue 15
+    assert rc == 0 and len(out.strip()) == 6 and out.strip().isdigit()
+    rc, out, err = await _eg(env, "gates", "pin", "N1", "--steward", " ")
+    assert rc == 2 and out == "" and err.strip() == "error: --steward must be a one-line name of 1 to 64 characters"
     # the database belongs to the demo event now: another event's command is refused in one line
     rc, out, err = await _eg(env, "keys", "create", "--event", "other-event")
     assert rc == 2 and out == "" and err.strip() == (
