@@ -31,7 +31,7 @@ test: $(STAMP)
 	$(BIN)/ruff check eventguard vision gate command sim shell tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -p no:cacheprovider
+	BIN=$(BIN) bash scripts/test.sh
 
 soak: setup
 	$(BIN)/eventguard soak --minutes $${MINUTES:-5}

@@ -74,6 +74,7 @@ async def test_command_server_killed_and_restarted(stack: SoakStack) -> None:
     assert await _open_alert_duplicates(stack.dsn) == 0
 
 
+@pytest.mark.waits
 async def test_postgres_stopped_for_30_seconds_during_ingest(stack: SoakStack) -> None:
     rng = random.Random(4)
     scanner = asyncio.create_task(stack.scan_loop(40, 10, rng))
@@ -94,6 +95,7 @@ OUTAGE_S = 300.0
 SERVER_ALERTS = AlertConfig()  # the spawned command server runs with the default alert config
 
 
+@pytest.mark.waits
 @pytest.mark.timeout(OUTAGE_S + 180)
 async def test_gate_offline_for_five_minutes_and_back(stack: SoakStack) -> None:
     rng = random.Random(5)

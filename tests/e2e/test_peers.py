@@ -68,6 +68,7 @@ async def lanes(server: Server, tmp_path: Path) -> AsyncIterator[dict[str, Lane]
             await lane.inbound.close()
 
 
+@pytest.mark.waits
 async def test_peers_share_presence_while_cut_off_and_the_server_settles_conflicts(
         server: Server, lanes: dict[str, Lane], tmp_path: Path) -> None:
     n1, n2 = lanes["N1"].service, lanes["N2"].service
