@@ -75,3 +75,9 @@ async def report(conn: asyncpg.Connection, unit_id: str, *, status: str | None, 
     if r is None:
         raise NotFound(f"no unit {unit_id} in service")
     return unit_view(r)
+
+
+async def known_places(conn: asyncpg.Connection) -> list[str]:
+    """Zone and gate ids the server stored from the venue file (empty before its first start)."""
+    rows = await conn.fetch("SELECT id FROM zones UNION ALL SELECT id FROM gates ORDER BY 1")
+    return [r["id"] for r in rows]
