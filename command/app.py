@@ -11,7 +11,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from command import api, event_api, ops_api, photo_seal, tickets_api, watchlists
+from command import (
+    api,
+    event_api,
+    ops_api,
+    photo_seal,
+    responder_api,
+    tickets_api,
+    units_api,
+    watchlists,
+)
 from command.appkeys import FACES, HUB, PHOTO_KEY, POOL, SERVICE, SETTINGS, VENUE
 from command.auth import PasswordChecks
 from command.db.binding import bind_event
@@ -141,10 +150,14 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app.add_routes(watchlists.routes)
     app.add_routes(event_api.routes)
     app.add_routes(tickets_api.routes)
+    # command operations (issue 20): units and the responder page
+    app.add_routes(units_api.routes)
+    app.add_routes(responder_api.routes)
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     if (settings.web_dir / "index.html").exists():
         app.router.add_get("/", index)
+        app.router.add_get("/responder", responder_api.page)
         app.router.add_static("/static/", settings.web_dir, follow_symlinks=False)
     return app
 

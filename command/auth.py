@@ -14,7 +14,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from command.errors import AuthError, Busy, Forbidden
+from command.errors import AuthError, Busy, Forbidden, NotFound
 
 _hasher = PasswordHasher()
 # verified against when the user does not exist, so timing does not reveal usernames
@@ -28,6 +28,7 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
     VIEWER = "viewer"
     GATE = "gate"
+    RESPONDER = "responder"  # a unit's phone: sees and acknowledges that unit's orders only
 
 
 STAFF = frozenset({Role.COMMANDER, Role.OPERATOR, Role.VIEWER})
@@ -158,5 +159,31 @@ async def gate_principal(conn: asyncpg.Connection, token: str) -> Principal | No
 
 
 async def resolve(conn: asyncpg.Connection, token: str) -> Principal | None:
-    """Principal for any bearer token (operator session first, then gate)."""
-    return await session_principal(conn, token) or await gate_principal(conn, token)
+    """Principal for any bearer token (operator session first, then gate, then unit)."""
+    return (await session_principal(conn, token) or await gate_principal(conn, token)
+            or await unit_principal(conn, token))
+
+
+# ---- responders: one unit's token (issue 20) ----------------------------------------------------
+
+
+async def create_unit_token(conn: asyncpg.Connection, unit_id: str, issued_by: str) -> str:
+    """Issue (or rotate: the old phone is signed out) the token of one unit in service."""
+    token = new_token()
+    done = await conn.fetchval(
+        "INSERT INTO unit_credentials (unit_id, token_hash, issued_by)"
+        " SELECT id, $2, $3 FROM units WHERE id = $1 AND retired_at IS NULL"
+        " ON CONFLICT (unit_id) DO UPDATE SET token_hash = EXCLUDED.token_hash,"
+        " issued_by = EXCLUDED.issued_by, created_at = now() RETURNING unit_id",
+        unit_id, hash_token(token), issued_by)
+    if done is None:
+        raise NotFound(f"no unit {unit_id} in service")
+    return token
+
+
+async def unit_principal(conn: asyncpg.Connection, token: str) -> Principal | None:
+    """The unit a responder token belongs to (while the unit is in service), or None."""
+    unit_id = await conn.fetchval(
+        "SELECT c.unit_id FROM unit_credentials c JOIN units u ON u.id = c.unit_id"
+        " WHERE c.token_hash = $1 AND u.retired_at IS NULL", hash_token(token))
+    return Principal(unit_id, Role.RESPONDER) if unit_id else None

@@ -32,7 +32,10 @@ def incident_view(r: asyncpg.Record) -> IncidentView:
 
 def unit_view(r: asyncpg.Record) -> UnitView:
     """Row -> wire view."""
-    return UnitView(id=r["id"], kind=r["kind"], name=r["name"], status=r["status"], x=r["x"], y=r["y"])
+    return UnitView(id=r["id"], kind=r["kind"], name=r["name"], status=r["status"], x=r["x"], y=r["y"],
+                    capabilities=tuple(r["capabilities"]), agency=r["agency"], home_zone=r["home_zone"],
+                    home_x=r["home_x"], home_y=r["home_y"], zone=r["zone"], shift=r["shift"],
+                    retired=r["retired_at"] is not None, updated_at=_t(r["updated_at"]))
 
 
 def order_view(r: asyncpg.Record) -> Order:
@@ -41,7 +44,7 @@ def order_view(r: asyncpg.Record) -> Order:
                  note=r["note"], params=json.loads(r["params"]) if isinstance(r["params"], str) else r["params"],
                  status=r["status"], issued_by=r["issued_by"], issued_at=_t(r["issued_at"]),
                  ack_by=r["ack_by"], ack_at=_t(r["ack_at"]) if r["ack_at"] else None,
-                 incident_id=r["incident_id"])
+                 incident_id=r["incident_id"], alert_id=r["alert_id"])
 
 
 async def open_incident(conn: asyncpg.Connection, *, kind: str, severity: str, location: str,
@@ -86,21 +89,23 @@ async def upsert_unit(conn: asyncpg.Connection, *, unit_id: str, kind: str, name
     return unit_view(r)
 
 
-async def list_units(conn: asyncpg.Connection) -> list[UnitView]:
-    """Every unit."""
-    return [unit_view(r) for r in await conn.fetch("SELECT * FROM units ORDER BY id")]
+async def list_units(conn: asyncpg.Connection, include_retired: bool = False) -> list[UnitView]:
+    """Every unit in service (and the retired ones when asked)."""
+    return [unit_view(r) for r in await conn.fetch(
+        "SELECT * FROM units WHERE ($1 OR retired_at IS NULL) ORDER BY id", include_retired)]
 
 
 async def issue_order(conn: asyncpg.Connection, *, kind: str, target: str, by: str, note: str = "",
                       location: str | None = None, params: dict[str, Any] | None = None,
-                      incident_id: int | None = None, gate_ids: Sequence[str] = ()) -> Order:
-    """Create an order; a dispatch marks its unit dispatched."""
+                      incident_id: int | None = None, gate_ids: Sequence[str] = (),
+                      alert_id: int | None = None) -> Order:
+    """Create an order; a dispatch marks its unit dispatched (a retired unit cannot be sent)."""
     if kind not in ORDER_KINDS:
         raise Conflict(f"order kind must be one of {', '.join(ORDER_KINDS)}")
     async with conn.transaction():
         if kind == "dispatch":
             unit = await conn.fetchval("UPDATE units SET status = 'dispatched', updated_at = now()"
-                                       " WHERE id = $1 RETURNING id", target)
+                                       " WHERE id = $1 AND retired_at IS NULL RETURNING id", target)
             if unit is None:
                 raise NotFound(f"no unit {target}")
         elif target not in gate_ids:
@@ -108,10 +113,12 @@ async def issue_order(conn: asyncpg.Connection, *, kind: str, target: str, by: s
         if incident_id is not None and await conn.fetchval(
                 "SELECT 1 FROM incidents WHERE id = $1", incident_id) is None:
             raise NotFound(f"no incident {incident_id}")
+        if alert_id is not None and await conn.fetchval("SELECT 1 FROM alerts WHERE id = $1", alert_id) is None:
+            raise NotFound(f"no alert {alert_id}")
         r = await conn.fetchrow(
-            "INSERT INTO orders (kind, target, location, params, note, incident_id, issued_by)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
-            kind, target, location, json.dumps(params or {}), note, incident_id, by)
+            "INSERT INTO orders (kind, target, location, params, note, incident_id, issued_by, alert_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+            kind, target, location, json.dumps(params or {}), note, incident_id, by, alert_id)
     return order_view(r)
 
 

@@ -94,9 +94,10 @@ async def close_incident(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "GET", "/api/units", STAFF, tag="units")
 async def list_units(request: web.Request, who: Principal) -> web.Response:
-    """Every unit with status and position."""
+    """Every unit in service with status and position (?retired=1: the retired ones too)."""
     async with request.app[POOL].acquire() as conn:
-        return web.json_response(to_builtins(await dispatch.list_units(conn)))
+        units = await dispatch.list_units(conn, include_retired=request.query.get("retired") == "1")
+        return web.json_response(to_builtins(units))
 
 
 @guarded(routes, "POST", "/api/units", ACTORS, body=UnitBody, tag="units")
@@ -130,7 +131,7 @@ async def issue_order(request: web.Request, who: Principal) -> web.Response:
         order = await dispatch.issue_order(
             conn, kind=body.kind, target=body.target.strip(), by=who.subject, note=(body.note or "").strip(),
             location=body.location.strip() if body.location else None, params=dict(body.params or {}),
-            incident_id=body.incident_id, gate_ids=[g.id for g in venue.gates])
+            incident_id=body.incident_id, gate_ids=[g.id for g in venue.gates], alert_id=body.alert_id)
         await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id), to_builtins(order))
     svc = request.app[SERVICE]
     if order.kind in GATE_ORDER_KINDS:

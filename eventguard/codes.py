@@ -133,6 +133,10 @@ class UnitKind(enum.StrEnum):
     POLICE = "police"
     MEDIC = "medic"
     FIRE = "fire"
+    # external agencies an event works with (issue 20)
+    AMBULANCE = "ambulance"  # from a hospital or the city's emergency service
+    TRAFFIC_POLICE = "traffic_police"
+    TRANSIT = "transit"  # the transit operator's staff (stations, shuttles)
 
 
 class UnitStatus(enum.StrEnum):
@@ -179,3 +183,20 @@ class StewardCode(enum.StrEnum):
     NEEDS_SUPERVISOR = "needs_supervisor"  # call: the steward cannot decide alone
     WATCHLIST_REVIEW = "watchlist_review"  # call: a watchlist candidate needs a supervisor
     DOCUMENT_DOUBTFUL = "document_doubtful"  # call: the ID document looks forged or altered
+
+# ---- command operations (issue 20) -----------------------------------------------------------
+
+
+class UnitCapability(enum.StrEnum):
+    """What a unit can do; dispatch proposes units that have what an order needs."""
+
+    CROWD_CONTROL = "crowd_control"
+    FIRST_AID = "first_aid"
+    DEFIBRILLATOR = "defibrillator"
+    STRETCHER = "stretcher"
+    PATIENT_TRANSPORT = "patient_transport"
+    ARREST = "arrest"
+    FIRE_SUPPRESSION = "fire_suppression"
+    TRAFFIC_CONTROL = "traffic_control"
+    TRANSPORT = "transport"
+    SEARCH = "search"

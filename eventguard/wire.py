@@ -29,6 +29,7 @@ from eventguard.codes import (
     Reason,
     StewardAction,
     StewardCode,
+    UnitCapability,
     UnitKind,
     UnitStatus,
     Verdict,
@@ -202,6 +203,7 @@ class Order(Msg, frozen=True, tag="order"):
     ack_by: str | None = None
     ack_at: float | None = None
     incident_id: int | None = None
+    alert_id: int | None = None  # the alert this order carries out
 
 
 class Pong(Msg, frozen=True, tag="pong"):
@@ -317,6 +319,15 @@ class UnitView(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     x: float | None = None
     y: float | None = None
+    capabilities: tuple[UnitCapability, ...] = ()
+    agency: str = ""
+    home_zone: str | None = None
+    home_x: float | None = None
+    home_y: float | None = None
+    zone: str | None = None  # where it is now (walking distances start here)
+    shift: str = ""  # HH:MM-HH:MM, empty when always on
+    retired: bool = False
+    updated_at: float = 0.0
 
 
 class OpsUpdate(Msg, frozen=True, tag="ops"):
@@ -536,6 +547,7 @@ class OrderBody(Body, frozen=True):
     note: LongNote | None = None
     params: OrderParams | None = None
     incident_id: RowId | None = None
+    alert_id: RowId | None = None  # the alert the order carries out
 
 
 class WatchlistBody(Body, frozen=True):
@@ -780,3 +792,53 @@ def decode_peer_message(data: bytes | str) -> PeerMessage:
 def to_builtins(obj: Any) -> Any:
     """Plain dict/list form (for REST responses)."""
     return msgspec.to_builtins(obj)
+
+
+# ---- command operations (issue 20): units, responders ------------------------------------------
+
+Shift = Annotated[str, Meta(max_length=11, pattern=r"^(?:[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9])?\Z")]
+Capabilities = Annotated[tuple[UnitCapability, ...], Meta(max_length=len(UnitCapability))]
+UnitToken = Annotated[str, Meta(min_length=20, max_length=128, pattern=r"^[A-Za-z0-9_-]+\Z")]
+
+
+class UnitCreateBody(Body, frozen=True):
+    """POST /api/units/new: a unit of the event's own teams or of an external agency."""
+
+    id: Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")]
+    kind: UnitKind
+    name: Name80
+    capabilities: Capabilities = ()
+    agency: Annotated[str, Meta(max_length=80, pattern=_NO_CONTROLS)] = ""
+    home_zone: Name40 | None = None
+    home_x: Coord | None = None
+    home_y: Coord | None = None
+    shift: Shift = ""
+
+
+class UnitEditBody(Body, frozen=True):
+    """PATCH /api/units/{id}: the fields to change (absent: unchanged)."""
+
+    kind: UnitKind | None = None
+    name: Name80 | None = None
+    capabilities: Capabilities | None = None
+    agency: Annotated[str, Meta(max_length=80, pattern=_NO_CONTROLS)] | None = None
+    home_zone: Name40 | None = None
+    home_x: Coord | None = None
+    home_y: Coord | None = None
+    shift: Shift | None = None
+    status: UnitStatus | None = None
+
+
+class ResponderLoginBody(Body, frozen=True):
+    """POST /api/responder/login: the token a commander issued for one unit."""
+
+    token: UnitToken
+
+
+class ResponderReportBody(Body, frozen=True):
+    """POST /api/responder/report: the unit's status and where it is (a tap or geolocation)."""
+
+    status: UnitStatus | None = None
+    x: Coord | None = None
+    y: Coord | None = None
+    zone: Name40 | None = None

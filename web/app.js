@@ -5,6 +5,7 @@
 import { api, ApiError, backoff, el, fmtTime, wsUrl } from "./api.js";
 import { Charts } from "./charts.js";
 import { Plan } from "./plan.js";
+import { AuditView, UnitsPanel, proposeUnits } from "./ops.js";
 
 const ACTORS = new Set(["commander", "operator"]);
 const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
@@ -59,7 +60,10 @@ function render() {
   dirty.gates.clear();
   if (dirty.alerts) renderAlerts();
   if (dirty.orders) renderOrders();
-  if (dirty.units) renderUnitOptions();
+  if (dirty.units) {
+    renderUnitOptions();
+    if (unitsPanel) unitsPanel.render(state.units);
+  }
   if (dirty.grid && state.grid) plan.updateGrid(state.grid);
   dirty.alerts = dirty.orders = dirty.units = dirty.grid = false;
 }
@@ -121,7 +125,9 @@ function buildAlert(a) {
   const err = el("div", { class: "error" });
   const ack = el("button", { type: "button", "data-action": "ack", text: "Acknowledge" });
   const resolve = el("button", { type: "button", "data-action": "resolve", text: "Resolve" });
-  const actions = el("div", { class: "actions row" }, ack, resolve);
+  const send = el("button", { type: "button", "data-action": "dispatch", text: "Dispatch…" });
+  send.addEventListener("click", () => openDispatchFor(state.alerts.get(a.id) || a));
+  const actions = el("div", { class: "actions row" }, ack, resolve, send);
   const li = el("li", { class: "alert", "data-alert": a.id },
     el("div", { class: "head" }, level, kind, time, status), msg, actions, err);
   ack.addEventListener("click", () => alertAction(a.id, "ack", item));
@@ -251,6 +257,8 @@ function setupDispatch() {
   const dlg = $("dispatch");
   $("dispatch-open").addEventListener("click", () => {
     if (!canAct()) return;
+    dispatchAlertId = null;
+    $("dispatch-proposal").hidden = true;
     $("dispatch-error").textContent = "";
     renderUnitOptions();
     dlg.showModal();
@@ -263,6 +271,7 @@ function setupDispatch() {
     const body = { kind, target: $("dispatch-target").value, note: $("dispatch-note").value.trim() };
     if (kind === "dispatch" && $("dispatch-location").value) body.location = $("dispatch-location").value;
     if (kind === "close_lane" || kind === "open_lane") body.params = { lane: Number($("dispatch-lane").value) };
+    if (dispatchAlertId !== null) body.alert_id = dispatchAlertId;
     $("dispatch-send").disabled = true;
     $("dispatch-error").textContent = "";
     try {
@@ -319,7 +328,10 @@ function putGates(gates) {
 }
 
 function putOps(msg) {
-  for (const u of msg.units || []) state.units.set(u.id, u);
+  for (const u of msg.units || []) {
+    if (u.retired) state.units.delete(u.id); // out of service: neither listed nor dispatchable
+    else state.units.set(u.id, u);
+  }
   for (const o of msg.orders || []) state.orders.set(o.order_id, o);
   if ((msg.units || []).length) dirty.units = true;
   if ((msg.orders || []).length) dirty.orders = true;
@@ -532,6 +544,8 @@ async function start(me) {
   for (const item of alertItems.values()) item.li.remove();
   alertItems.clear();
   fillLocations();
+  unitsPanel.start();
+  auditView.start(me.role === "commander");
   $("app").hidden = false;
   conn.stopped = false;
   conn.attempt = 0;
@@ -571,12 +585,64 @@ async function main() {
   setupLogin();
   setupDispatch();
   setupEvent();
+  setupOps();
   $("heat-toggle").addEventListener("change", (ev) => plan.setHeatVisible(ev.target.checked));
   try {
     await start(await api("GET", "/api/me"));
   } catch (err) {
     showLogin(err.status === 401 || err.status === 403 ? "" : err.message);
   }
+}
+
+// ---- command operations (issue 20): units panel, dispatch from an alert, audit chain ----------
+
+let unitsPanel = null;
+let auditView = null;
+let dispatchAlertId = null; // the alert the open dispatch dialog carries out
+
+function setupOps() {
+  unitsPanel = new UnitsPanel({
+    canAct, toast, isCommander: () => state.me && state.me.role === "commander",
+    places: () => [...state.venue.zones.map((z) => ({ id: z.id, label: `zone ${z.name}` })),
+      ...state.venue.gates.map((g) => ({ id: g.id, label: `gate ${g.name}` }))],
+  });
+  auditView = new AuditView();
+  $("dispatch-location").addEventListener("change", () => proposeFor($("dispatch-location").value));
+}
+
+/** Ask the server for the nearest available units to `place` and preselect the first. */
+async function proposeFor(place) {
+  const out = $("dispatch-proposal");
+  out.hidden = true;
+  if (!place || $("dispatch-kind").value !== "dispatch") return;
+  try {
+    const found = await proposeUnits(place);
+    if (!found.length) {
+      out.textContent = `No available unit can reach ${place}.`;
+    } else {
+      $("dispatch-target").value = found[0].unit_id;
+      out.textContent = "Nearest: " + found.slice(0, 3).map((c) => `${c.unit_id} ${Math.round(c.distance_m)} m`).join(" · ");
+    }
+    out.hidden = false;
+  } catch (err) {
+    out.textContent = `No proposal: ${err.message}`;
+    out.hidden = false;
+  }
+}
+
+/** The dispatch dialog for an alert: to the alert's zone or gate, carrying its id. */
+function openDispatchFor(a) {
+  if (!canAct()) return;
+  dispatchAlertId = a.id;
+  $("dispatch-kind").value = "dispatch";
+  $("dispatch-error").textContent = "";
+  renderUnitOptions();
+  const loc = $("dispatch-location");
+  const place = [...loc.options].some((o) => o.value === a.subject) ? a.subject : "";
+  loc.value = place;
+  $("dispatch-note").value = `alert #${a.id}: ${a.message}`.slice(0, 500);
+  $("dispatch").showModal();
+  proposeFor(place);
 }
 
 main();

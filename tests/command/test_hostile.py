@@ -173,10 +173,16 @@ REST: dict[str, tuple[type[wire.Body], dict[str, Any]]] = {
     "/api/incidents": (wire.IncidentBody, {"kind": "medical", "severity": "high", "location": "north",
                                            "note": "row 12", "x": 1.0, "y": 2.0, "alert_ids": []}),
     "/api/orders": (wire.OrderBody, {"kind": "close_lane", "target": "N1", "location": None, "note": "",
-                                     "params": {"lane": 1}, "incident_id": None}),
+                                     "params": {"lane": 1}, "incident_id": None, "alert_id": None}),
     "/api/watchlists": (wire.WatchlistBody, {"name": "list", "severity": "info"}),
     "/api/tickets/t-unknown/revoke": (wire.RevokeBody, {"reason": "lost"}),
     "/api/login": (wire.LoginBody, {"username": "nobody", "password": "wrong-password"}),
+    # command operations (issue 20)
+    "/api/units/new": (wire.UnitCreateBody, {"id": "u2", "kind": "ambulance", "name": "Ambulance 2",
+                                             "capabilities": ["first_aid"], "agency": "Hospital",
+                                             "home_zone": "north", "home_x": 1.0, "home_y": 2.0,
+                                             "shift": "08:00-16:00"}),
+    "/api/responder/login": (wire.ResponderLoginBody, {"token": "t" * 43}),
 }
 
 

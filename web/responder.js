@@ -1,0 +1,185 @@
+// Responder page for a unit's phone: sign in with the link a commander issued (#token=…), see and
+// acknowledge the unit's orders (polled; escalated ones flagged), report status and position.
+
+import { api, el, fmtTime } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+const POLL_MS = 3000;
+
+const state = { unit: null, venue: null, orders: [], timer: 0 };
+
+function svg(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+function online(ok) {
+  $("conn").className = `conn conn-${ok ? "live" : "off"}`;
+  $("conn").textContent = ok ? "live" : "offline";
+}
+
+function showSignin(message = "") {
+  clearInterval(state.timer);
+  $("resp").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = message;
+}
+
+async function signIn(token) {
+  await api("POST", "/api/responder/login", { token });
+}
+
+// ---- orders ------------------------------------------------------------------------------
+
+function renderOrders() {
+  const list = $("orders");
+  const items = state.orders.map((o) => {
+    const what = el("div", { class: "what", text: `#${o.order_id} ${o.kind.replaceAll("_", " ")}${o.location ? ` → ${o.location}` : ""}` });
+    const meta = el("div", { class: "muted", text: `from ${o.issued_by} at ${fmtTime(o.issued_at)} · ${o.status}`
+      + (o.ack_at ? ` at ${fmtTime(o.ack_at)}` : "") });
+    const card = el("div", { class: `order st-${o.status}`, "data-order": o.order_id }, what, meta);
+    if (o.note) card.append(el("div", { text: o.note }));
+    if (o.status === "sent" || o.status === "escalated") {
+      const ack = el("button", { type: "button", "data-action": "ack", text: "Acknowledge" });
+      ack.addEventListener("click", () => acknowledge(o.order_id, ack));
+      card.append(ack);
+    }
+    return card;
+  });
+  list.replaceChildren(...items);
+  $("orders-empty").hidden = items.length > 0;
+  const overdue = state.orders.filter((o) => o.status === "escalated");
+  $("banner").hidden = overdue.length === 0;
+  $("banner").textContent = overdue.length ? `Overdue: acknowledge order #${overdue.map((o) => o.order_id).join(", #")} now` : "";
+}
+
+async function poll() {
+  try {
+    state.orders = await api("GET", "/api/responder/orders");
+    online(true);
+    renderOrders();
+  } catch (err) {
+    online(false);
+    if (err.status === 401 || err.status === 403) showSignin("Signed out: ask your commander for a new link.");
+  }
+}
+
+async function acknowledge(id, button) {
+  button.disabled = true;
+  $("error").textContent = "";
+  try {
+    const o = await api("POST", `/api/responder/orders/${id}/ack`);
+    state.orders = state.orders.map((x) => (x.order_id === id ? o : x));
+    renderOrders();
+  } catch (err) {
+    $("error").textContent = `Not acknowledged: ${err.message}`;
+    button.disabled = false;
+  }
+}
+
+// ---- status and position -----------------------------------------------------------------
+
+function showUnit(u) {
+  state.unit = u;
+  $("unit-name").textContent = `${u.name} (${u.kind.replaceAll("_", " ")})`;
+  $("status-now").textContent = u.status;
+  for (const b of document.querySelectorAll("[data-status]")) b.classList.toggle("on", b.dataset.status === u.status);
+  $("where").textContent = u.zone ? `in ${u.zone}` : "";
+  const me = $("plan").querySelector(".me");
+  if (u.x !== null && u.y !== null && me) {
+    me.setAttribute("cx", u.x);
+    me.setAttribute("cy", u.y);
+    me.setAttribute("visibility", "visible");
+  }
+}
+
+async function report(body) {
+  $("error").textContent = "";
+  try {
+    showUnit(await api("POST", "/api/responder/report", body));
+  } catch (err) {
+    $("error").textContent = `Not reported: ${err.message}`;
+  }
+}
+
+function drawPlan(venue) {
+  const plan = $("plan");
+  const pts = [...venue.zones.flatMap((z) => z.polygon), ...venue.gates.map((g) => g.position)];
+  const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
+  const x0 = Math.min(...xs), y0 = Math.min(...ys), w = Math.max(1, Math.max(...xs) - x0), h = Math.max(1, Math.max(...ys) - y0);
+  const pad = Math.max(w, h) / 20;
+  plan.setAttribute("viewBox", `${x0 - pad} ${y0 - pad} ${w + 2 * pad} ${h + 2 * pad}`);
+  const fs = Math.max(w, h) / 30;
+  for (const z of venue.zones) {
+    if (!z.polygon.length) continue;
+    plan.append(svg("polygon", { class: "zone", points: z.polygon.map((p) => p.join(",")).join(" "), "data-zone": z.id }));
+    const cx = z.polygon.reduce((s, p) => s + p[0], 0) / z.polygon.length;
+    const cy = z.polygon.reduce((s, p) => s + p[1], 0) / z.polygon.length;
+    const t = svg("text", { x: cx, y: cy, "font-size": fs, "text-anchor": "middle", class: "zone-label" });
+    t.textContent = z.name;
+    plan.append(t);
+  }
+  for (const g of venue.gates) {
+    plan.append(svg("circle", { cx: g.position[0], cy: g.position[1], r: fs / 3, class: "gate-dot" }));
+    const t = svg("text", { x: g.position[0], y: g.position[1] - fs / 2, "font-size": fs * 0.8, "text-anchor": "middle", class: "gate-label" });
+    t.textContent = g.id;
+    plan.append(t);
+  }
+  plan.append(svg("circle", { class: "me", r: fs / 2, cx: 0, cy: 0, visibility: "hidden" }));
+  plan.addEventListener("click", (ev) => {
+    const m = plan.getScreenCTM();
+    if (!m) return;
+    const p = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(m.inverse());
+    report({ x: Math.round(p.x * 10) / 10, y: Math.round(p.y * 10) / 10 });
+  });
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+async function start() {
+  const me = await api("GET", "/api/responder/me");
+  state.venue = me;
+  $("signin").hidden = true;
+  $("resp").hidden = false;
+  $("plan").replaceChildren();
+  drawPlan(me);
+  showUnit(me.unit);
+  await poll();
+  clearInterval(state.timer);
+  state.timer = setInterval(poll, POLL_MS);
+}
+
+async function main() {
+  for (const b of document.querySelectorAll("[data-status]")) {
+    b.addEventListener("click", () => report({ status: b.dataset.status }));
+  }
+  $("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await signIn($("signin-token").value.trim());
+      $("signin-token").value = "";
+      await start();
+    } catch (err) {
+      $("signin-error").textContent = err.status === 401 || err.status === 400 ? "Unknown or revoked token." : err.message;
+    }
+  });
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (token) {
+    history.replaceState(null, "", location.pathname); // the token leaves the address bar
+    try {
+      await signIn(token);
+    } catch (err) {
+      showSignin("This link no longer works: ask your commander for a new one.");
+      return;
+    }
+  }
+  try {
+    await start();
+  } catch (err) {
+    showSignin(err.status === 401 || err.status === 403 ? "" : err.message);
+  }
+}
+
+main();
