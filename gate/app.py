@@ -233,20 +233,24 @@ class Terminal:
             await asyncio.sleep(every_s)
 
     async def on_page_message(self, ws: web.WebSocketResponse, raw: str) -> None:
-        """The page acknowledges an order (divert etc.) on behalf of the staff at the lane."""
+        """Messages from the page: pings only (an order is acknowledged by POST
+        /api/orders/{id}/ack, which carries the steward's session)."""
         try:
             msg = decode_gate_message(raw)
         except WireError as err:
             await ws.send_str(encode(ErrorMsg(code="bad_message", message=str(err))).decode())
             return
-        if not isinstance(msg, OrderAck):
-            return
-        order = self.service.orders.get(msg.order_id)
-        if order is None or not await self.service.acknowledge_order(msg.order_id, f"terminal:{msg.by}"):
-            await ws.send_str(encode(ErrorMsg(code="ack_failed", message="order unknown or the gate is offline; "
-                                                                         "try again")).decode())
-            return
+        if isinstance(msg, OrderAck):
+            await ws.send_str(encode(ErrorMsg(code="unsupported", message="acknowledge orders by POST "
+                                                                           "/api/orders/{id}/ack")).decode())
+
+    async def acknowledge(self, order_id: int, steward: str) -> bool:
+        """The steward signed in here acknowledges an order (divert etc.) at this lane."""
+        order = self.service.orders.get(order_id)
+        if order is None or not await self.service.acknowledge_order(order_id, f"steward:{steward}"):
+            return False
         await self.broadcast(msgspec.structs.replace(order, status="acknowledged"))
+        return True
 
 
 ADMISSION = web.AppKey("admission", Admission)
@@ -466,6 +470,21 @@ async def decide(request: web.Request) -> web.Response:
                               "open": outcome.check is not None})
 
 
+async def ack_order(request: web.Request) -> web.Response:
+    """The signed-in steward acknowledges an order sent to this gate; the name on the
+    acknowledgement is the session's, never a field of the request."""
+    steward = _steward(request)
+    if steward is None:
+        return _error(401, "steward_sign_in_required", "sign in as a steward to acknowledge orders")
+    try:
+        order_id = int(request.match_info["order_id"])
+    except ValueError:
+        return _error(400, "bad_request", "order id must be a number")
+    if not await request.app[TERMINAL].acknowledge(order_id, steward):
+        return _error(409, "ack_failed", "order unknown or the gate is offline; try again")
+    return web.json_response({"order_id": order_id, "acknowledged_by": steward})
+
+
 async def peer_ws(request: web.Request) -> web.StreamResponse:
     """Another gate of the event tells this one the presence changes it decided (gate/peers.py)."""
     svc = request.app[SERVICE]
@@ -589,6 +608,7 @@ def create_gate_app(service: GateService, cfg: TerminalConfig,
     app.router.add_get("/api/steward", steward_me)
     app.router.add_get("/api/checks", list_checks)
     app.router.add_post("/api/checks/{check_id}/decision", decide)
+    app.router.add_post("/api/orders/{order_id}/ack", ack_order)
     app.router.add_get("/", page)
     if cfg.web_dir.is_dir():
         app.router.add_static("/static/", cfg.web_dir, follow_symlinks=False)

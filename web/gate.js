@@ -145,14 +145,17 @@ function showOrder(o) {
   $("orders-empty").hidden = [...orders.values()].some((i) => !i.li.classList.contains("acked"));
 }
 
-function acknowledge(orderId) {
+async function acknowledge(orderId) {
+  // who acknowledges is the steward signed in at this terminal: the gate takes it from the session
   $("order-error").textContent = "";
-  if (!ws || ws.readyState !== WebSocket.OPEN) {
-    $("order-error").textContent = "Not connected to the gate — try again.";
-    return;
+  const item = orders.get(orderId);
+  item.btn.disabled = true;
+  const r = await post(`/api/orders/${orderId}/ack`);
+  if (!r.ok) {
+    $("order-error").textContent = r.status === 401 ? "Sign in as a steward to acknowledge orders."
+      : r.data.message || "Not acknowledged — try again.";
+    item.btn.disabled = false;
   }
-  orders.get(orderId).btn.disabled = true;
-  ws.send(JSON.stringify({ type: "order_ack", order_id: orderId, by: params.get("by") || "terminal" }));
 }
 
 // ---- open checks and the steward signed in at this terminal (issue 15) -------------------------

@@ -89,10 +89,19 @@ async def test_order_from_the_map_reaches_the_gate_page_and_is_acknowledged(
         browser: Any, server: Any, tmp_path: Any) -> None:
     """Commander sends a divert and a lane closure from the live map; the real gate app shows the
     divert on its terminal page, staff acknowledge it there, and the map shows it acknowledged."""
+    import random
+
+    import asyncpg
     from aiohttp import web
 
+    from command.steward_pins import issue_pin
     from gate.app import TerminalConfig, create_gate_app
 
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        pin = await issue_pin(conn, server.venue.event.id, "S1", "anna", random.Random(4))
+    finally:
+        await conn.close()
     gate = await start_gate(server, "S1", tmp_path, start=False)
     runner = web.AppRunner(create_gate_app(gate, TerminalConfig(token="terminal-secret")), shutdown_timeout=1.0)
     await runner.setup()
@@ -100,7 +109,7 @@ async def test_order_from_the_map_reaches_the_gate_page_and_is_acknowledged(
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         terminal = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await terminal.goto(f"http://127.0.0.1:{port}/?token=terminal-secret&gate=S1&by=steward-anna")
+        await terminal.goto(f"http://127.0.0.1:{port}/?token=terminal-secret&gate=S1&by=mallory")
         await expect(terminal.locator("#conn")).to_have_attribute("data-state", "live")
         await expect(terminal.locator("#offline")).to_be_hidden()  # the gate's uplink is up
         commander = await browser.new_page(viewport={"width": 1400, "height": 950})
@@ -124,16 +133,21 @@ async def test_order_from_the_map_reaches_the_gate_page_and_is_acknowledged(
         # the divert waits for a person at the lane
         divert = terminal.locator("#orders li", has_text="divert")
         await expect(divert).to_contain_text("divert from the command room")
+        await divert.locator("button").click()  # nobody signed in: refused, the order stays open
+        await expect(terminal.locator("#order-error")).to_contain_text("Sign in as a steward")
+        await terminal.fill("#steward-name", "anna")  # the name on the ack comes from this session,
+        await terminal.fill("#steward-pin", pin)  # not from the page (?by= is gone)
+        await terminal.click("#steward-signin")
+        await expect(terminal.locator("#steward-name-shown")).to_have_text("anna")
         await divert.locator("button").click()
         await expect(commander.locator("#orders li", has_text="divert S1")).to_contain_text("acknowledged")
         await terminal.screenshot(path=str(ARTIFACTS / "gate-order-acked.png"))
     finally:
         await runner.cleanup()
-    import asyncpg
 
     conn = await asyncpg.connect(server.db_url)
     try:
         rows = {r["kind"]: r["ack_by"] for r in await conn.fetch("SELECT kind, ack_by FROM orders")}
     finally:
         await conn.close()
-    assert rows == {"divert": "terminal:steward-anna", "close_lane": "gate:S1"}
+    assert rows == {"divert": "steward:anna", "close_lane": "gate:S1"}
