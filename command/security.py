@@ -1,5 +1,6 @@
-"""Request authentication for REST and websockets (bearer header, session cookie; ?token= on a
-websocket upgrade only, where a browser cannot set a header: URLs end up in logs and histories)."""
+"""Request authentication for REST and websockets: a bearer header (programs, gates) or the
+session cookie (the pages; a browser sends it on a websocket upgrade too). Never a token in the
+URL: URLs end up in logs, histories and Referer headers."""
 
 from __future__ import annotations
 
@@ -27,9 +28,7 @@ def bearer(request: web.Request) -> str | None:
     if h.lower().startswith("bearer "):
         return h[7:].strip() or None
     token = request.cookies.get(COOKIE)
-    if not token and request.headers.get("Upgrade", "").lower() == "websocket":
-        token = request.query.get("token")
-    return token or None
+    return token or None  # never from the URL: URLs end up in logs, histories and Referer headers
 
 
 async def principal(request: web.Request, *roles: Role) -> Principal:

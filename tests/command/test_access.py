@@ -273,11 +273,16 @@ async def test_a_connection_that_never_finishes_its_request_head_is_closed(
         await runner.cleanup()
 
 
-async def test_tokens_in_urls_are_accepted_on_websocket_upgrades_only(server: Server) -> None:
-    """A token in a URL ends up in logs, histories and Referer headers: REST ignores ?token=."""
+async def test_tokens_in_urls_are_never_accepted(server: Server) -> None:
+    """A token in a URL ends up in logs, histories and Referer headers: REST and websocket
+    upgrades ignore ?token= (pages send the session cookie, programs the Authorization header)."""
     token = await server.login("viewer")
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{server.url}/api/me?token={token}") as r:
             assert r.status == 401
-        async with s.ws_connect(f"{server.ws_url}/ws/live?token={token}") as ws:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            await s.ws_connect(f"{server.ws_url}/ws/live?token={token}")
+        assert err.value.status == 401
+        async with s.ws_connect(f"{server.ws_url}/ws/live", headers={"Cookie": f"eg_session={token}"},
+                                origin=server.url) as ws:
             assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
