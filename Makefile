@@ -20,7 +20,7 @@ demo: setup
 	$(BIN)/eventguard demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check eventguard vision gate command sim shell tests
+	$(BIN)/ruff check eventguard vision gate command camera sim shell tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/sysdeps.sh --browser
-	$(BIN)/ruff check eventguard vision gate command sim shell tests
+	$(BIN)/ruff check eventguard vision gate command camera sim shell tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -1,0 +1,23 @@
+"""Camera errors.
+
+EventGuardError
+└── CameraError
+    ├── CalibrationError   the image/venue points do not fix a usable homography
+    └── SourceError        the frame source cannot be opened or read
+"""
+
+from __future__ import annotations
+
+from eventguard.errors import ConfigError, EventGuardError
+
+
+class CameraError(EventGuardError):
+    """Base of camera errors."""
+
+
+class CalibrationError(CameraError, ConfigError):
+    """The calibration points are unusable (a configuration mistake)."""
+
+
+class SourceError(CameraError):
+    """A frame source failed."""

@@ -1,0 +1,127 @@
+"""Rendered camera scenes with known people, for the camera tests (import as `scenes`).
+
+A floor 20 m wide and 15 m deep seen at an angle (a trapezoid in a 640x480 image); people are
+discs of 0.3 m radius on the floor drawn through the inverse homography, so near people are
+larger than far ones; a textured static background with sensor noise. Everything about the
+scene is known: who stands in the region, who crosses the line, in which direction, when.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from eventguard.config import Camera, CameraRegion, CountingLine
+
+W, H = 640, 480
+IMAGE_POINTS = ((0.0, 480.0), (640.0, 480.0), (520.0, 100.0), (120.0, 100.0))
+VENUE_POINTS = ((0.0, 0.0), (20.0, 0.0), (20.0, 15.0), (0.0, 15.0))
+RADIUS_M = 0.3
+PERSON_M2 = math.pi * RADIUS_M ** 2  # floor area of one disc: what one person weighs
+REGION_VENUE = ((2.0, 8.0), (18.0, 8.0), (18.0, 14.0), (2.0, 14.0))  # the hall's patch: 96 m²
+LINE_Y_M = 4.0  # the counting line: foyer (y < 4 m) | hall (y > 4 m)
+
+_H = cv2.getPerspectiveTransform(np.float32(IMAGE_POINTS), np.float32(VENUE_POINTS))
+_HINV = np.linalg.inv(_H)
+
+
+def to_image(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Venue metres -> image pixels."""
+    pts = cv2.perspectiveTransform(np.asarray(points, dtype=np.float64).reshape(-1, 1, 2), _HINV)
+    return [(float(x), float(y)) for x, y in pts.reshape(-1, 2)]
+
+
+def camera(cam_id: str = "C1", *, foyer: str = "foyer", hall: str = "hall") -> Camera:
+    """The camera of this scene: one region in the hall, one line foyer -> hall."""
+    line = to_image([(0.5, LINE_Y_M), (19.5, LINE_Y_M)])
+    # walking along the line from its right end to its left end in the image, the hall (far,
+    # up in the image) is on your right: foyer -> hall counts forward
+    return Camera(id=cam_id, name=cam_id, image_size=(W, H), image_points=IMAGE_POINTS, venue_points=VENUE_POINTS,
+                  regions=(CameraRegion(hall, tuple(to_image(list(REGION_VENUE)))),),
+                  lines=(CountingLine("L1", from_zone=foyer, to_zone=hall, points=(line[1], line[0])),),
+                  person_area_m2=PERSON_M2)
+
+
+@dataclass(frozen=True)
+class Walker:
+    """A person walking straight along y at x, from y0 to y1 (m), starting at frame start."""
+
+    x: float
+    y0: float
+    y1: float
+    start: int
+    speed_m_per_frame: float = 0.13
+
+    def at(self, frame: int) -> tuple[float, float] | None:
+        d = (frame - self.start) * self.speed_m_per_frame
+        if d < 0 or d > abs(self.y1 - self.y0):
+            return None
+        return (self.x, self.y0 + math.copysign(d, self.y1 - self.y0))
+
+    @property
+    def into_hall(self) -> bool:
+        return self.y0 < LINE_Y_M < self.y1
+
+
+@dataclass
+class Scene:
+    """What happens, frame by frame."""
+
+    frames: int
+    standing: list[tuple[float, float]] = field(default_factory=list)  # in the region, from `appear`
+    appear: int = 0
+    walkers: list[Walker] = field(default_factory=list)
+    seed: int = 7
+
+    def render(self) -> Iterator[npt.NDArray[np.uint8]]:
+        rng = np.random.default_rng(self.seed)
+        bg = cv2.GaussianBlur(rng.integers(60, 180, (H, W, 3), dtype=np.uint8), (0, 0), 3)
+        colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(64)]
+        for f in range(self.frames):
+            img = bg.copy()
+            people = ([p for p in self.standing] if f >= self.appear else []) + \
+                     [p for w in self.walkers if (p := w.at(f)) is not None]
+            for i, (x, y) in enumerate(people):
+                disc = to_image([(x + RADIUS_M * math.cos(a), y + RADIUS_M * math.sin(a))
+                                 for a in np.linspace(0, 2 * math.pi, 24, endpoint=False)])
+                cv2.fillPoly(img, [np.round(np.asarray(disc)).astype(np.int32)], colours[i % len(colours)])
+            noise = rng.normal(0, 1.5, img.shape)
+            yield np.clip(img.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+
+    def write(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(self.render()):
+            cv2.imwrite(str(folder / f"{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        return folder
+
+
+def crowd(n: int, seed: int = 3) -> list[tuple[float, float]]:
+    """n people standing apart (>= 0.8 m between centres) inside the region."""
+    rng = np.random.default_rng(seed)
+    out: list[tuple[float, float]] = []
+    (x0, y0), (x1, _), (_, y1) = REGION_VENUE[0], REGION_VENUE[1], REGION_VENUE[2]
+    while len(out) < n:
+        p = (float(rng.uniform(x0 + 0.4, x1 - 0.4)), float(rng.uniform(y0 + 0.4, y1 - 0.4)))
+        if all(math.hypot(p[0] - q[0], p[1] - q[1]) >= 0.8 for q in out):
+            out.append(p)
+    return out
+
+
+def traffic(forward: int, backward: int, first: int, seed: int = 5) -> list[Walker]:
+    """Walkers crossing the line: `forward` from the foyer into the hall, `backward` out of it,
+    in separate lanes 2 m apart, one every 15 frames per lane, speeds 1.1-1.5 m/s at 10 fps."""
+    rng = np.random.default_rng(seed)
+    out: list[Walker] = []
+    lanes_in, lanes_out = [1.5, 5.5, 9.5, 13.5, 17.5], [3.5, 7.5, 11.5, 15.5]
+    for n, lanes, y0, y1 in ((forward, lanes_in, 1.0, 7.0), (backward, lanes_out, 7.0, 1.0)):
+        for i in range(n):
+            out.append(Walker(x=lanes[i % len(lanes)] + float(rng.uniform(-0.3, 0.3)), y0=y0, y1=y1,
+                              start=first + (i // len(lanes)) * 15 + int(rng.integers(0, 5)),
+                              speed_m_per_frame=float(rng.uniform(0.11, 0.15))))
+    return out
