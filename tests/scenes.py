@@ -125,3 +125,65 @@ def traffic(forward: int, backward: int, first: int, seed: int = 5) -> list[Walk
                               start=first + (i // len(lanes)) * 15 + int(rng.integers(0, 5)),
                               speed_m_per_frame=float(rng.uniform(0.11, 0.15))))
     return out
+
+
+def venue_toml(path: Path, *, person_area_m2: float = PERSON_M2, alarm_density: float = 0.3,
+               min_duration_s: float = 1.5, repeat_s: float = 3.0) -> Path:
+    """A two-zone venue (a foyer with a gate, a hall with none) watched by this scene's camera."""
+    cam = camera()
+    (line,) = cam.lines
+
+    def pts(ps: tuple[tuple[float, float], ...]) -> str:
+        return "[" + ", ".join(f"[{x:.3f}, {y:.3f}]" for x, y in ps) + "]"
+
+    path.write_text(f"""
+[event]
+id = "crowd-test"
+name = "Crowd sensing test"
+
+[[zones]]
+id = "foyer"
+area_m2 = 80
+capacity = 300
+polygon = [[0, 0], [20, 0], [20, 4], [0, 4]]
+
+[[zones]]
+id = "hall"
+area_m2 = 96
+capacity = 400
+polygon = [[2, 8], [18, 8], [18, 14], [2, 14]]
+
+[[gates]]
+id = "G1"
+zone = "foyer"
+
+[[connections]]
+a = "foyer"
+b = "hall"
+width_m = 20
+
+[[cameras]]
+id = "{cam.id}"
+position = [10, -3]
+image_size = [{W}, {H}]
+image_points = {pts(IMAGE_POINTS)}
+venue_points = {pts(VENUE_POINTS)}
+person_area_m2 = {person_area_m2:.6f}
+
+[[cameras.regions]]
+zone = "hall"
+polygon = {pts(cam.regions[0].polygon)}
+
+[[cameras.lines]]
+id = "{line.id}"
+from_zone = "{line.from_zone}"
+to_zone = "{line.to_zone}"
+points = {pts(line.points)}
+
+[[density_alarms]]
+zone = "hall"
+density = {alarm_density}
+min_duration_s = {min_duration_s}
+repeat_s = {repeat_s}
+""", encoding="utf-8")
+    return path

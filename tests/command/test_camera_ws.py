@@ -1,0 +1,100 @@
+"""/ws/camera on a real server and PostgreSQL: a camera's token, its own zones and lines only,
+idempotent reports, line transfers moving the zones, camera density on the live picture."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+import scenes
+import websockets
+from support import Server
+
+from command.appkeys import SERVICE
+from eventguard.config import Venue, load_venue
+from eventguard.wire import (
+    BatchAck,
+    CameraBatch,
+    CameraReport,
+    LineTransfer,
+    Welcome,
+    ZoneEstimate,
+    decode_server_message,
+    encode,
+)
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Venue:
+    """The crowd test venue: a foyer with a gate, a hall seen by camera C1 (overrides conftest's)."""
+    return load_venue(scenes.venue_toml(tmp_path / "venue.toml"))
+
+
+def rep(people: float = 48.0, *, zone: str = "hall", transfers: int = 0, camera: str = "C1") -> CameraReport:
+    moved = (LineTransfer(line_id="L1", zone_from="foyer", zone_to="hall", count=transfers),) if transfers else ()
+    return CameraReport(report_id=f"{camera}-{uuid.uuid4().hex}", camera_id=camera, at=time.time(), interval_s=1.0,
+                        zones=(ZoneEstimate(zone_id=zone, count=people, density=people / 96, area_m2=96.0),),
+                        transfers=moved)
+
+
+async def exchange(server: Server, token: str, payload: str) -> BatchAck:
+    async with websockets.connect(f"{server.ws_url}/ws/camera",
+                                  additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        welcome = decode_server_message(await ws.recv())
+        assert isinstance(welcome, Welcome) and welcome.subject == "C1" and welcome.role == "camera"
+        await ws.send(payload)
+        reply = decode_server_message(await ws.recv())
+        assert isinstance(reply, BatchAck), reply
+        return reply
+
+
+async def test_reports_are_stored_once_and_move_the_zones(server: Server) -> None:
+    token = server.camera_tokens["C1"]
+    batch = CameraBatch(batch_id="b1", reports=(rep(transfers=5), rep(transfers=2)))
+    first = await exchange(server, token, encode(batch).decode())
+    again = await exchange(server, token, encode(batch).decode())  # a replay from the journal
+    assert (first.stored, first.duplicates, again.stored, again.duplicates) == (2, 0, 0, 2)
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        rows = {r["zone_id"]: (r["transfers_in"], r["transfers_out"])
+                for r in await conn.fetch("SELECT * FROM zone_counters")}
+        assert rows == {"foyer": (0, 7), "hall": (7, 0)}
+        assert await conn.fetchval("SELECT count(*) FROM camera_estimates") == 2
+    finally:
+        await conn.close()
+    hall = next(z for z in server.app[SERVICE].snapshot().zones if z.id == "hall")
+    assert hall.source == "cameras" and hall.density == pytest.approx(0.5) and hall.occupancy == 7
+    assert hall.camera_people == pytest.approx(48.0)
+    foyer = next(z for z in server.app[SERVICE].snapshot().zones if z.id == "foyer")
+    assert foyer.source == "gates" and foyer.occupancy == -7  # nobody counted in by its gate
+
+
+async def test_a_camera_may_report_only_its_own_zones_and_lines(server: Server) -> None:
+    token = server.camera_tokens["C1"]
+    good, foreign_zone, other_camera = rep(), rep(zone="foyer"), rep(camera="C2")
+    bad = json.loads(encode(rep()))
+    bad["zones"][0]["density"] = 1e9  # out of range: refused at decode
+    payload = json.dumps({"type": "camera_reports", "batch_id": "b2", "reports": [
+        json.loads(encode(good)), json.loads(encode(foreign_zone)), json.loads(encode(other_camera)), bad]})
+    ack = await exchange(server, token, payload)
+    assert (ack.stored, ack.rejected) == (1, 3)
+
+
+async def test_camera_tokens_open_only_the_camera_socket(server: Server) -> None:
+    tokens = {"gate": server.gate_tokens["G1"], "camera": server.camera_tokens["C1"], None: None}
+    for path, who, status in [("/ws/camera", None, 401), ("/ws/camera", "gate", 403), ("/ws/gate", "camera", 403),
+                              ("/ws/live", "camera", 403)]:
+        token = tokens[who]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with pytest.raises(websockets.InvalidStatus) as err:
+            async with websockets.connect(f"{server.ws_url}{path}", additional_headers=headers):
+                pass
+        assert err.value.response.status_code == status, (path, who)
+    async with aiohttp.ClientSession() as s, s.get(
+            f"{server.url}/api/snapshot", headers={"Authorization": f"Bearer {tokens['camera']}"}) as r:
+        assert r.status == 403
