@@ -3,7 +3,8 @@
 EventGuardError
 └── CameraError
     ├── CalibrationError   the image/venue points do not fix a usable homography
-    └── SourceError        the frame source cannot be opened or read
+    ├── SourceError        the frame source cannot be opened or read
+    └── UplinkRefused      the server refuses this camera for good (token, camera id, event)
 """
 
 from __future__ import annotations
@@ -21,3 +22,7 @@ class CalibrationError(CameraError, ConfigError):
 
 class SourceError(CameraError):
     """A frame source failed."""
+
+
+class UplinkRefused(CameraError):
+    """The server refuses this camera for good: retrying cannot help."""

@@ -78,6 +78,7 @@ class Scene:
     appear: int = 0
     walkers: list[Walker] = field(default_factory=list)
     seed: int = 7
+    jpeg: bool = False  # frames as a camera sends them (quality 92), in write() and render() alike
 
     def render(self) -> Iterator[npt.NDArray[np.uint8]]:
         rng = np.random.default_rng(self.seed)
@@ -92,11 +93,16 @@ class Scene:
                                  for a in np.linspace(0, 2 * math.pi, 24, endpoint=False)])
                 cv2.fillPoly(img, [np.round(np.asarray(disc)).astype(np.int32)], colours[i % len(colours)])
             noise = rng.normal(0, 1.5, img.shape)
-            yield np.clip(img.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+            out = np.clip(img.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+            if self.jpeg:
+                ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 92])
+                out = np.asarray(cv2.imdecode(data, cv2.IMREAD_COLOR), dtype=np.uint8)
+            yield out
 
     def write(self, folder: Path) -> Path:
+        """The frames as a folder of JPEG files (name order = frame order)."""
         folder.mkdir(parents=True, exist_ok=True)
-        for i, img in enumerate(self.render()):
+        for i, img in enumerate(Scene(self.frames, self.standing, self.appear, self.walkers, self.seed).render()):
             cv2.imwrite(str(folder / f"{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
         return folder
 
@@ -187,3 +193,16 @@ min_duration_s = {min_duration_s}
 repeat_s = {repeat_s}
 """, encoding="utf-8")
     return path
+
+
+def person_area_m2(people: int = 20, seed: int = 11, *, jpeg: bool = False) -> float:
+    """The camera's count correction from one hand-counted frame of another crowd (what a site
+    fits on its own camera's frames, codec included): the weighted foreground area of one person."""
+    from camera.analyzer import Analyzer
+
+    analyzer = Analyzer(camera())
+    area = 0.0
+    for frame in Scene(frames=30, standing=crowd(people, seed=seed), appear=29, jpeg=jpeg).render():
+        analyzer.process(frame)
+        (area,) = analyzer.regions.weighted_areas(analyzer.foreground.last)
+    return area / people

@@ -55,14 +55,9 @@ def test_area_regression_fits_hand_counts_and_never_goes_negative() -> None:
     assert fit_area_regression([2.0], [4.0]).slope == 2.0
 
 
-def calibrated(people: int = 20, seed: int = 11) -> AreaRegression:
+def calibrated(people: int = 20) -> AreaRegression:
     """The count correction fitted on one hand-counted frame of another crowd (as a site would)."""
-    analyzer = Analyzer(scenes.camera())
-    area = 0.0
-    for frame in scenes.Scene(frames=30, standing=scenes.crowd(people, seed=seed), appear=29).render():
-        analyzer.process(frame)
-        (area,) = analyzer.regions.weighted_areas(analyzer.foreground.last)
-    return fit_area_regression([area], [people])
+    return fit_area_regression([scenes.person_area_m2(people) * people], [people])
 
 
 def test_static_background_does_not_count_and_people_do() -> None:
