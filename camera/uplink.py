@@ -93,12 +93,12 @@ class CameraUplink:
 
     async def _stream(self, ws: ClientConnection) -> None:
         while True:
+            self._wake.clear()  # before reading: a report journaled from here on wakes the next round
             rows = await asyncio.get_running_loop().run_in_executor(self.executor, self.journal.unacked_raw,
                                                                     self.batch_size)
             if not rows:
                 if not self._wake.is_set():
                     self.idle.set()
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):  # look again now and then (and notice a closed socket)
                     await asyncio.wait_for(self._wake.wait(), 5.0)
                 if ws.close_code is not None:

@@ -18,6 +18,7 @@ import websockets
 from support import Server, wait_for
 
 from command.appkeys import SERVICE
+from command.crowdsense import QualityBound
 from eventguard.codes import AlertKind
 from eventguard.config import Venue, load_venue
 from eventguard.wire import Snapshot, ZonesUpdate, decode_server_message
@@ -30,23 +31,24 @@ STANDING, CROSSING = 40, 6
 def venue(tmp_path: Path) -> Venue:
     """The crowd test venue (foyer with a gate, hall seen by camera C1), overriding conftest's."""
     return load_venue(scenes.venue_toml(tmp_path / "venue.toml", person_area_m2=scenes.person_area_m2(jpeg=True),
-                                        alarm_density=0.3, min_duration_s=1.0, repeat_s=2.0))
+                                        alarm_density=0.3, min_duration_s=0.5, repeat_s=1.5))
 
 
 async def test_a_camera_process_gives_a_gateless_zone_density_alarms_and_transfers(
         server: Server, tmp_path: Path) -> None:
     walkers = scenes.traffic(forward=CROSSING, backward=0, first=30)
-    frames = scenes.Scene(frames=25 + 75, standing=scenes.crowd(STANDING), appear=25, walkers=walkers)
+    frames = scenes.Scene(frames=25 + 60, standing=scenes.crowd(STANDING), appear=25, walkers=walkers)
     folder = frames.write(tmp_path / "frames")
     token = tmp_path / "camera.token"
     token.write_text(server.camera_tokens["C1"] + "\n")
     viewer = await server.login("viewer")
     service = server.app[SERVICE]
+    service.quality_bound = QualityBound(hold_s=1.0)  # the server's setting, shortened for the test
     async with websockets.connect(f"{server.ws_url}/ws/live",
                                   additional_headers={"Authorization": f"Bearer {viewer}"}) as live:
         assert isinstance(decode_server_message(await live.recv()), Snapshot)
         proc = await asyncio.create_subprocess_exec(
-            *EG, "camera", "run", "--camera-id", "C1", "--source", str(folder), "--fps", "20",
+            *EG, "camera", "run", "--camera-id", "C1", "--source", str(folder), "--fps", "30",
             "--interval-s", "0.5", "--server", f"{server.ws_url}/ws/camera", "--venue", str(tmp_path / "venue.toml"),
             "--token-file", str(token), "--journal", str(tmp_path / "c1.sqlite"),
             env={**os.environ, "XDG_DATA_HOME": str(tmp_path)}, stderr=asyncio.subprocess.PIPE)
