@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scenes
 
 from camera.analyzer import Accumulator, Analyzer
 from camera.counting import (
@@ -16,6 +15,7 @@ from camera.counting import (
 )
 from camera.errors import CalibrationError
 from camera.geometry import fit_homography, ground_area_m2, pixel_area_map, polygon_area, project
+from sim import crowdscene as scenes
 
 
 def test_homography_maps_the_calibration_points_and_areas() -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import scenes
-
 from camera.analyzer import Accumulator, Analyzer
 from camera.lines import LineCounter, side
 from eventguard.config import CountingLine
+from sim import crowdscene as scenes
 
 LINE = CountingLine("L", from_zone="a", to_zone="b", points=((0.0, 50.0), (100.0, 50.0)))
 

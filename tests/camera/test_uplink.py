@@ -13,7 +13,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import scenes
 from support import Server, wait_for
 
 from camera.errors import UplinkRefused
@@ -22,6 +21,7 @@ from camera.uplink import CameraUplink
 from command.db.embedded import free_port
 from eventguard.config import Venue, load_venue
 from eventguard.wire import CameraReport, LineTransfer, ZoneEstimate
+from sim import crowdscene as scenes
 
 
 @pytest.fixture

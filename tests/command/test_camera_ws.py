@@ -11,7 +11,6 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
-import scenes
 import websockets
 from support import Server
 
@@ -27,6 +26,7 @@ from eventguard.wire import (
     decode_server_message,
     encode,
 )
+from sim import crowdscene as scenes
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import scenes
 import websockets
 from support import Server, wait_for
 
@@ -22,6 +21,7 @@ from command.crowdsense import QualityBound
 from eventguard.codes import AlertKind
 from eventguard.config import Venue, load_venue
 from eventguard.wire import Snapshot, ZonesUpdate, decode_server_message
+from sim import crowdscene as scenes
 
 EG = [sys.executable, "-m", "shell.cli"]
 STANDING, CROSSING = 40, 6

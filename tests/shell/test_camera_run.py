@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import scenes
+
+from sim import crowdscene as scenes
 
 EG = [sys.executable, "-m", "shell.cli"]
 

@@ -1,6 +1,7 @@
-"""Rendered camera scenes with known people, for the camera tests (import as `scenes`).
+"""Rendered camera scenes with known people: the camera tests and `eventguard bench camera`.
 
-A floor 20 m wide and 15 m deep seen at an angle (a trapezoid in a 640x480 image); people are
+Synthetic by design (a labelled scene whose every person and crossing is known), not a
+stand-in for real footage: figures measured on it say so. A floor 20 m wide and 15 m deep seen at an angle (a trapezoid in a 640x480 image); people are
 discs of 0.3 m radius on the floor drawn through the inverse homography, so near people are
 larger than far ones; a textured static background with sensor noise. Everything about the
 scene is known: who stands in the region, who crosses the line, in which direction, when.
@@ -27,7 +28,7 @@ PERSON_M2 = math.pi * RADIUS_M ** 2  # floor area of one disc: what one person w
 REGION_VENUE = ((2.0, 8.0), (18.0, 8.0), (18.0, 14.0), (2.0, 14.0))  # the hall's patch: 96 m²
 LINE_Y_M = 4.0  # the counting line: foyer (y < 4 m) | hall (y > 4 m)
 
-_H = cv2.getPerspectiveTransform(np.float32(IMAGE_POINTS), np.float32(VENUE_POINTS))
+_H = cv2.getPerspectiveTransform(np.asarray(IMAGE_POINTS, np.float32), np.asarray(VENUE_POINTS, np.float32))
 _HINV = np.linalg.inv(_H)
 
 
@@ -107,16 +108,19 @@ class Scene:
         return folder
 
 
-def crowd(n: int, seed: int = 3) -> list[tuple[float, float]]:
-    """n people standing apart (>= 0.8 m between centres) inside the region."""
+def crowd(n: int, seed: int = 3, gap_m: float = 0.8) -> list[tuple[float, float]]:
+    """n people standing inside the region, centres at least gap_m apart (below 0.6 m the
+    discs overlap, as people occlude each other in a dense crowd)."""
     rng = np.random.default_rng(seed)
     out: list[tuple[float, float]] = []
     (x0, y0), (x1, _), (_, y1) = REGION_VENUE[0], REGION_VENUE[1], REGION_VENUE[2]
-    while len(out) < n:
+    for _ in range(200 * n + 1000):
+        if len(out) == n:
+            return out
         p = (float(rng.uniform(x0 + 0.4, x1 - 0.4)), float(rng.uniform(y0 + 0.4, y1 - 0.4)))
-        if all(math.hypot(p[0] - q[0], p[1] - q[1]) >= 0.8 for q in out):
+        if all(math.hypot(p[0] - q[0], p[1] - q[1]) >= gap_m for q in out):
             out.append(p)
-    return out
+    raise ValueError(f"cannot place {n} people {gap_m} m apart in the region")
 
 
 def traffic(forward: int, backward: int, first: int, seed: int = 5) -> list[Walker]:
