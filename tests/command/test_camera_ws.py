@@ -20,6 +20,7 @@ from eventguard.wire import (
     BatchAck,
     CameraBatch,
     CameraReport,
+    ErrorMsg,
     LineTransfer,
     Welcome,
     ZoneEstimate,
@@ -98,3 +99,47 @@ async def test_camera_tokens_open_only_the_camera_socket(server: Server) -> None
     async with aiohttp.ClientSession() as s, s.get(
             f"{server.url}/api/snapshot", headers={"Authorization": f"Bearer {tokens['camera']}"}) as r:
         assert r.status == 403
+
+
+HOSTILE = ["null", "true", "-1", "3000000000", "1e40", "-1e300", '""', '"\\u0000"', '"a\\r\\nFAKE line"',
+           '"\\u202e"', '"' + "x" * 5000 + '"', '"\'; DROP TABLE camera_reports; --"', "[]", "{}",
+           "[" * 200 + "]" * 200]
+MALFORMED = ["NaN", "Infinity"]  # not JSON: the whole message is refused, naming no report
+
+
+async def test_hostile_values_in_every_field_of_a_camera_report(server: Server) -> None:
+    """Every field of a report, a zone estimate and a line transfer, each hostile value: the
+    batch is answered (the bad reports set aside, the good one stored), never a 500, and the
+    socket stays open; what is stored is in range."""
+    good = json.loads(encode(rep(transfers=1)))
+    paths = ([(k,) for k in good if k != "zones" and k != "transfers"]
+             + [("zones", k) for k in good["zones"][0]] + [("transfers", k) for k in good["transfers"][0]])
+    async with websockets.connect(f"{server.ws_url}/ws/camera", additional_headers={
+            "Authorization": f"Bearer {server.camera_tokens['C1']}"}) as ws:
+        await ws.recv()
+        for path in paths:
+            texts = []
+            for fragment in HOSTILE:
+                r = json.loads(encode(rep(transfers=1)))
+                holder = r if len(path) == 1 else r[path[0]][0]
+                holder[path[-1]] = "__X__"
+                texts.append(json.dumps(r).replace('"__X__"', fragment))
+            texts.append(json.dumps(json.loads(encode(rep(transfers=1)))))
+            await ws.send('{"type": "camera_reports", "batch_id": "h", "reports": [' + ", ".join(texts) + "]}")
+            reply = decode_server_message(await ws.recv())
+            assert isinstance(reply, BatchAck), (path, reply)
+            assert reply.stored >= 1 and reply.stored + reply.rejected == len(texts), (path, reply)
+            for fragment in MALFORMED:
+                await ws.send('{"type": "camera_reports", "batch_id": "m", "reports": ['
+                              + texts[0].replace(HOSTILE[0], fragment, 1) + "]}")
+                refused = decode_server_message(await ws.recv())
+                assert isinstance(refused, ErrorMsg | BatchAck), (path, refused)
+        await ws.send('{"type": "ping", "nonce": "still-here"}')
+        assert json.loads(await ws.recv())["nonce"] == "still-here"
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        bad = await conn.fetchval("SELECT count(*) FROM camera_estimates WHERE NOT (density BETWEEN 0 AND 50)"
+                                  " OR zone_id <> 'hall'")
+        assert bad == 0 and await conn.fetchval("SELECT count(*) FROM camera_reports") >= len(paths)
+    finally:
+        await conn.close()
