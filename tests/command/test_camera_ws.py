@@ -99,6 +99,11 @@ async def test_camera_tokens_open_only_the_camera_socket(server: Server) -> None
     async with aiohttp.ClientSession() as s, s.get(
             f"{server.url}/api/snapshot", headers={"Authorization": f"Bearer {tokens['camera']}"}) as r:
         assert r.status == 403
+    viewer = await server.login("viewer")  # the live map learns where the cameras are
+    async with aiohttp.ClientSession() as s, s.get(
+            f"{server.url}/api/venue", headers={"Authorization": f"Bearer {viewer}"}) as r:
+        assert (await r.json())["cameras"] == [{"id": "C1", "name": "C1", "position": [10.0, -3.0], "zones": ["hall"],
+                                                "lines": [{"id": "L1", "from_zone": "foyer", "to_zone": "hall"}]}]
 
 
 HOSTILE = ["null", "true", "-1", "3000000000", "1e40", "-1e300", '""', '"\\u0000"', '"a\\r\\nFAKE line"',
