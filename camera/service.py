@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
-from camera.analyzer import Accumulator, Analyzer, Summary
+from camera.analyzer import Accumulator, Analyzer, Summary, zones_of
 from camera.counting import AreaRegression
 from camera.journal import CameraJournal
 from camera.uplink import CameraUplink
@@ -41,6 +42,7 @@ class CameraConfig:
     interval_s: float = 5.0
     drain_s: float = 30.0  # after a finite source ends: how long to wait for the server
     regression: AreaRegression | None = None
+    counter: Literal["foreground", "csrnet"] = "foreground"  # who counts the regions (lines: always blobs)
 
 
 def build_report(cam: Camera, summary: Summary, at: float, interval_s: float, nonce: str) -> CameraReport:
@@ -63,26 +65,40 @@ def analyse(cfg: CameraConfig, frames: Iterator[Frame], journal: CameraJournal, 
             stop: threading.Event, clock: Callable[[], float] = time.time) -> int:
     """The analysis thread: frames -> one journaled report per interval; the number of reports."""
     analyzer, acc = Analyzer(cfg.camera, regression=cfg.regression), Accumulator()
+    dense = None
+    if cfg.counter == "csrnet" and cfg.camera.regions:
+        from camera.dense import DenseCounter
+
+        dense = DenseCounter(cfg.camera, analyzer.regions)
     started = clock()
     reports = 0
 
-    def flush(now: float) -> None:
+    def flush(now: float, last: bool = False) -> None:
         nonlocal started, reports
         summary = acc.take()
+        if dense is not None:  # the regions as CSRNet counted them (none this interval: no estimate)
+            counted = dense.take(wait_s=30.0 if last else 0.0)
+            summary = replace(summary, zones=zones_of(counted) if counted else ())
         if summary.frames:
             journal.append(build_report(cfg.camera, summary, now, now - started, uuid.uuid4().hex))
             reports += 1
             on_report()
         started = now
 
-    for frame in frames:
-        if stop.is_set():
-            break
-        acc.add(analyzer.process(frame))
-        now = clock()
-        if now - started >= cfg.interval_s:
-            flush(now)
-    flush(clock())
+    try:
+        for frame in frames:
+            if stop.is_set():
+                break
+            acc.add(analyzer.process(frame))
+            if dense is not None and analyzer.foreground.warm:
+                dense.offer(frame)
+            now = clock()
+            if now - started >= cfg.interval_s:
+                flush(now)
+        flush(clock(), last=True)
+    finally:
+        if dense is not None:
+            dense.close()
     return reports
 
 

@@ -89,6 +89,27 @@ def run(*, crowds: tuple[int, ...] = (10, 20, 40, 80, 160), seeds: int = 3, fps_
     }
 
 
+def run_csrnet(repeats: int = 3) -> dict[str, Any]:
+    """CSRNet's cost per 640x480 frame on one core (cv2.dnn). Its count error is not measured:
+    there are no labelled real crowd images here, and a network trained on real crowds says
+    nothing useful about rendered discs."""
+    from camera.csrnet import MODEL_ID, CSRNet
+
+    cv2.setNumThreads(1)
+    with threadpool_limits(1):
+        net = CSRNet((640, 480))
+        frame = next(iter(scene.Scene(frames=1, standing=scene.crowd(40), jpeg=True).render()))
+        net.infer(frame)  # first run: allocations
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            net.infer(frame)
+            times.append(time.perf_counter() - t)
+    return {"model": MODEL_ID, "s_per_frame": {"median": round(statistics.median(times), 2), "max": round(max(times), 2)},
+            "conditions": {"image": "640x480", "threads": 1, "runtime": f"OpenCV dnn {cv2.__version__}",
+                           "count_error": "not measured (no labelled real crowd images available)"}}
+
+
 def text(r: dict[str, Any]) -> str:
     """The report in a few lines."""
     c, ln = r["count"], r["line"]
@@ -98,4 +119,6 @@ def text(r: dict[str, Any]) -> str:
             f"region count: MAE {c['mae']} people, relative error {100 * c['relative_error']:.1f}% "
             f"(by crowd size {by})\n"
             f"counting line: {ln['forward']}/{ln['forward_true']} in, {ln['backward']}/{ln['backward_true']} out\n"
-            f"data: {r['conditions']['data']}")
+            f"data: {r['conditions']['data']}"
+            + (f"\nCSRNet: {r['csrnet']['s_per_frame']['median']} s per 640x480 frame on one core "
+               f"(count error not measured: no labelled real crowd images)" if "csrnet" in r else ""))

