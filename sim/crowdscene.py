@@ -85,6 +85,9 @@ class Scene:
         rng = np.random.default_rng(self.seed)
         bg = cv2.GaussianBlur(rng.integers(60, 180, (H, W, 3), dtype=np.uint8), (0, 0), 3)
         colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(64)]
+        # sensor noise: a bank of 16 fields used in turn (drawing a new field per frame costs more
+        # than the rest of the rendering)
+        noise = [np.round(rng.normal(0, 1.5, (H, W, 3))).astype(np.int16) for _ in range(16)]
         for f in range(self.frames):
             img = bg.copy()
             people = ([p for p in self.standing] if f >= self.appear else []) + \
@@ -93,8 +96,7 @@ class Scene:
                 disc = to_image([(x + RADIUS_M * math.cos(a), y + RADIUS_M * math.sin(a))
                                  for a in np.linspace(0, 2 * math.pi, 24, endpoint=False)])
                 cv2.fillPoly(img, [np.round(np.asarray(disc)).astype(np.int32)], colours[i % len(colours)])
-            noise = rng.normal(0, 1.5, img.shape)
-            out = np.clip(img.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+            out = np.clip(img.astype(np.int16) + noise[f % len(noise)], 0, 255).astype(np.uint8)
             if self.jpeg:
                 ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 92])
                 out = np.asarray(cv2.imdecode(data, cv2.IMREAD_COLOR), dtype=np.uint8)
