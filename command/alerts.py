@@ -31,6 +31,7 @@ class ChangeKind(enum.StrEnum):
     ESCALATED = "escalated"  # level went up; acknowledgement is reset, operators re-notified
     DOWNGRADED = "downgraded"  # level went down (with hysteresis); acknowledgement kept
     CLEARED = "cleared"  # condition gone for clear_after_s; auto-resolved, left the book
+    REPEATED = "repeated"  # still there after its repeat interval; re-notified (command.crowdsense)
 
 
 AlertKey = tuple[AlertKind, str]  # (kind family, subject: zone, gate or watchlist event id)

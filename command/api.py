@@ -100,6 +100,11 @@ async def venue_plan(request: web.Request, who: Principal) -> web.Response:
         "connections": [{"a": c.a, "b": c.b, "width_m": c.width_m} for c in v.connections],
         "thresholds": {"warning_density": v.thresholds.warning_density,
                        "critical_density": v.thresholds.critical_density},
+        # crowd sensing (issue 18): where the cameras are and what they count
+        "cameras": [{"id": c.id, "name": c.name, "position": list(c.position) if c.position else None,
+                     "zones": list(c.zones), "lines": [{"id": ln.id, "from_zone": ln.from_zone,
+                                                        "to_zone": ln.to_zone} for ln in c.lines]}
+                    for c in v.cameras],
     })
 
 

@@ -23,6 +23,7 @@ from command import (
 )
 from command.appkeys import FACES, HUB, PHOTO_KEY, POOL, SERVICE, SETTINGS, VENUE
 from command.auth import PasswordChecks
+from command.camera_ws import camera_ws
 from command.db.binding import bind_event
 from command.db.migrate import migrate
 from command.errors import CommandError, ValueRefused
@@ -155,6 +156,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app.add_routes(responder_api.routes)
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
+    app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)
     if (settings.web_dir / "index.html").exists():
         app.router.add_get("/", index)
         app.router.add_get("/responder", responder_api.page)

@@ -22,13 +22,14 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 class Role(enum.StrEnum):
-    """Roles; the order of privilege is commander > operator > viewer; gate is separate."""
+    """Roles; the order of privilege is commander > operator > viewer; gate and camera are separate."""
 
     COMMANDER = "commander"
     OPERATOR = "operator"
     VIEWER = "viewer"
     GATE = "gate"
     RESPONDER = "responder"  # a unit's phone: sees and acknowledges that unit's orders only
+    CAMERA = "camera"  # crowd sensing: may only report its own zones and lines (/ws/camera)
 
 
 STAFF = frozenset({Role.COMMANDER, Role.OPERATOR, Role.VIEWER})
@@ -159,9 +160,9 @@ async def gate_principal(conn: asyncpg.Connection, token: str) -> Principal | No
 
 
 async def resolve(conn: asyncpg.Connection, token: str) -> Principal | None:
-    """Principal for any bearer token (operator session first, then gate, then unit)."""
+    """Principal for any bearer token (operator session first, then gate, unit, camera)."""
     return (await session_principal(conn, token) or await gate_principal(conn, token)
-            or await unit_principal(conn, token))
+            or await unit_principal(conn, token) or await camera_principal(conn, token))
 
 
 # ---- responders: one unit's token (issue 20) ----------------------------------------------------
@@ -187,3 +188,23 @@ async def unit_principal(conn: asyncpg.Connection, token: str) -> Principal | No
         "SELECT c.unit_id FROM unit_credentials c JOIN units u ON u.id = c.unit_id"
         " WHERE c.token_hash = $1 AND u.retired_at IS NULL", hash_token(token))
     return Principal(unit_id, Role.RESPONDER) if unit_id else None
+
+
+# ---- cameras (crowd sensing, issue 18) ------------------------------------------------------
+
+
+async def create_camera_token(conn: asyncpg.Connection, camera_id: str) -> str:
+    """Issue (or rotate) the token of one camera; only its hash is stored."""
+    token = new_token()
+    await conn.execute(
+        "INSERT INTO camera_credentials (camera_id, token_hash) VALUES ($1, $2) "
+        "ON CONFLICT (camera_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = now()",
+        camera_id, hash_token(token))
+    return token
+
+
+async def camera_principal(conn: asyncpg.Connection, token: str) -> Principal | None:
+    """The camera a token belongs to, or None."""
+    camera_id = await conn.fetchval("SELECT camera_id FROM camera_credentials WHERE token_hash = $1",
+                                    hash_token(token))
+    return Principal(camera_id, Role.CAMERA) if camera_id else None

@@ -1,8 +1,8 @@
-"""Provision a fresh event database: migrations, the demo operators, an event key, gate tokens."""
+"""Provision a fresh event database: migrations, the demo operators, an event key, gate and camera tokens."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -27,6 +27,7 @@ class Provisioned:
     key_id: int
     key: Ed25519PrivateKey
     gate_tokens: dict[str, str]
+    camera_tokens: dict[str, str] = field(default_factory=dict)
 
 
 async def provision(dsn: str, venue: Venue, key_dir: Path) -> Provisioned:
@@ -43,6 +44,7 @@ async def provision(dsn: str, venue: Venue, key_dir: Path) -> Provisioned:
             key_id, _ = await issuing.create_key(conn, venue.event.id, key_dir)
             key_id, key = await issuing.latest_key(conn, venue.event.id, key_dir)
         tokens = {g.id: await auth.create_gate_token(conn, g.id) for g in venue.gates}
-        return Provisioned(key_id, key, tokens)
+        cameras = {c.id: await auth.create_camera_token(conn, c.id) for c in venue.cameras}
+        return Provisioned(key_id, key, tokens, cameras)
     finally:
         await conn.close()

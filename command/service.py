@@ -17,7 +17,7 @@ import msgspec
 from aiohttp import web
 
 from command import alerts as al
-from command import dispatch, store
+from command import camera_store, crowdsense, dispatch, store
 from command.density import GridMapper, zone_state
 from command.errors import NotFound, StoreUnavailable, ValueRefused
 from command.forecast import time_to_capacity
@@ -29,6 +29,7 @@ from eventguard.wire import (
     AlertsUpdate,
     AlertView,
     BatchAck,
+    CameraReport,
     EventBatch,
     GateEvent,
     GatesUpdate,
@@ -42,6 +43,7 @@ from eventguard.wire import (
     UnitView,
     WatchlistHitReport,
     ZonesUpdate,
+    ZoneView,
     encode,
 )
 
@@ -110,6 +112,11 @@ class CommandService:
         self._dirty_zones: set[str] = set()
         self._dirty_gates: set[str] = set()
         self._last_scan_at: float | None = None
+        # crowd sensing (issue 18): camera estimates, density alarms, data quality
+        self.cameras = crowdsense.CameraPicture()
+        self.camera_tracks = crowdsense.Tracks()
+        self.density_alarms = {a.zone: a for a in venue.density_alarms}
+        self.quality_bound = crowdsense.QualityBound()
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -305,7 +312,8 @@ class CommandService:
         zones = {}
         for z in self.venue.zones:
             c = self.state.zones[z.id]
-            zones[z.id] = zone_state(z, c.occupancy, c.inflow.rate_per_min(now), c.outflow.rate_per_min(now))
+            zones[z.id] = crowdsense.fuse(zone_state(z, c.occupancy, c.inflow.rate_per_min(now),
+                                                     c.outflow.rate_per_min(now)), self.cameras.density(z.id, now))
         gates = {gid: al.GateStats(decisions=g.decision_rate.count(now), denied=g.deny_rate.count(now),
                                    last_event_at=g.last_event_at, offline_since=g.offline_since)
                  for gid, g in self.state.gates.items()}
@@ -327,8 +335,12 @@ class CommandService:
                 self.forecasts[z.id] = time_to_capacity(z, list(s), self.venue.thresholds_for(z.id), now)
             obs = self.observations(now)
             self.book, changes = al.evaluate(self.book, obs, now, self.alert_cfg)
+            self.book, self.camera_tracks, more = crowdsense.evaluate(
+                self.book, self.camera_tracks, self._zone_readings(occupancy, now), self.density_alarms,
+                self.quality_bound, now)
+            changes = [*changes, *more]
             self.suggestions = self._suggest(obs)
-            grid = self.grid.densities(occupancy).to_wire()
+            grid = self.grid.densities(self._fused_people(occupancy, now)).to_wire()
             if grid["deci_density"] != self._last_grid:
                 self._last_grid = grid["deci_density"]
                 self.hub.publish(encode(GridUpdate(**grid, at=now)).decode())
@@ -401,7 +413,7 @@ class CommandService:
                        last_scan_at: float | None = None) -> None:
         zs, gs = sorted(zones), sorted(gates)
         if zs:
-            msg = ZonesUpdate(zones=tuple(self.state.zone_view(z, now, self.forecasts.get(z)) for z in zs),
+            msg = ZonesUpdate(zones=tuple(self.zone_view(z, now) for z in zs),
                               at=now, last_scan_at=last_scan_at)
             self.hub.publish(encode(msg).decode())
         if gs:
@@ -439,14 +451,60 @@ class CommandService:
     def snapshot(self) -> Snapshot:
         """Crowd state and open alerts (no database access)."""
         now = self.clock()
-        grid = self.grid.densities(self.state.occupancy()).to_wire()
+        grid = self.grid.densities(self._fused_people(self.state.occupancy(), now)).to_wire()
         return Snapshot(
             event_id=self.venue.event.id, event_name=self.venue.event.name,
-            zones=tuple(self.state.zone_view(z.id, now, self.forecasts.get(z.id)) for z in self.venue.zones),
+            zones=tuple(self.zone_view(z.id, now) for z in self.venue.zones),
             gates=tuple(self.state.gate_view(g, now) for g in sorted(self.state.gates)),
             alerts=tuple(alert_view(a, self.suggestions) for a in self.book.open_alerts()),
             grid=GridUpdate(**grid, at=now), at=now,
         )
+
+
+    # ---- crowd sensing (issue 18) -----------------------------------------------------------
+
+    async def ingest_camera(self, reports: Sequence[CameraReport], batch_id: str, rejected: int = 0) -> BatchAck:
+        """Store a camera's reports (idempotently), move zones by their line transfers, take
+        their estimates into the picture and publish the changed zones."""
+        try:
+            async with self.pool.acquire(timeout=5) as conn:
+                stored = await camera_store.store_reports(conn, reports)
+        except store.DB_DOWN as err:
+            raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
+        if stored.new:
+            async with self._lock:
+                now = self.clock()
+                for r in stored.new:
+                    self._dirty_zones |= self.cameras.add(r, now)
+                    for t in r.transfers:
+                        self._dirty_zones |= self.state.apply_transfer(t.zone_from, t.zone_to, t.count, now)
+                self._dirty.set()
+        return BatchAck(batch_id=batch_id, stored=len(stored.new), duplicates=stored.duplicates,
+                        rejected=rejected)
+
+    def zone_view(self, zone_id: str, now: float) -> ZoneView:
+        """A zone as the live map shows it: camera density where a fresh one exists."""
+        view = self.state.zone_view(zone_id, now, self.forecasts.get(zone_id))
+        cam = self.cameras.density(zone_id, now)
+        if cam is None:
+            return view
+        return msgspec.structs.replace(view, density=round(cam.density, 3),
+                                       los=crowdsense.fuse(zone_state(self.venue.zone(zone_id), 0), cam).los,
+                                       source="cameras", camera_density=round(cam.density, 3),
+                                       camera_people=round(cam.density * view.area_m2, 1))
+
+    def _zone_readings(self, occupancy: dict[str, int], now: float) -> dict[str, crowdsense.ZoneReading]:
+        return {z.id: crowdsense.ZoneReading(occupancy[z.id], z.area_m2, self.cameras.density(z.id, now))
+                for z in self.venue.zones}
+
+    def _fused_people(self, occupancy: dict[str, int], now: float) -> dict[str, int]:
+        """Occupancy per zone, with the cameras' density times the area where they see it (the grid)."""
+        out = dict(occupancy)
+        for z in self.venue.zones:
+            cam = self.cameras.density(z.id, now)
+            if cam is not None:
+                out[z.id] = round(cam.density * z.area_m2)
+        return out
 
 
 def store_json(v: Any) -> Any:

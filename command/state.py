@@ -111,6 +111,16 @@ class CrowdState:
                 zones.update((e.zone_from, e.zone_to))
         return zones, gates
 
+    def apply_transfer(self, zone_from: str, zone_to: str, people: int, now: float) -> set[str]:
+        """People a counting line saw go from one zone into another (crowd sensing); the zones."""
+        if zone_from not in self.zones or zone_to not in self.zones or people <= 0:
+            return set()
+        self.zones[zone_from].transfers_out += people
+        self.zones[zone_from].outflow.add(now, people)
+        self.zones[zone_to].transfers_in += people
+        self.zones[zone_to].inflow.add(now, people)
+        return {zone_from, zone_to}
+
     def occupancy(self) -> dict[str, int]:
         """zone id -> people inside."""
         return {zid: z.occupancy for zid, z in self.zones.items()}

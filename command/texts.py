@@ -48,4 +48,12 @@ def _message(alert: Alert) -> str:
         case AlertKind.GATE_OFFLINE:
             return (f"gate {subject}: disconnected for {v:.0f} s (deciding offline, journaling)"
                     if v is not None else f"gate {subject} disconnected")
+        case AlertKind.CROWD_DENSITY:  # crowd sensing (issue 18)
+            d = alert.details
+            return (f"{subject}: camera density {v:.2f} p/m² at or above {d.get('threshold')} for "
+                    f"{d.get('min_duration_s')} s" if v is not None else f"{subject}: crowd density alarm")
+        case AlertKind.CAMERA_DISAGREEMENT:
+            d = alert.details
+            return (f"{subject}: gates count {d.get('gate_occupancy')} inside, cameras see about "
+                    f"{d.get('camera_people')} — check the counting lines and the camera")
     return f"{alert.kind.value}: {subject}"

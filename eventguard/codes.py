@@ -87,6 +87,9 @@ class AlertKind(enum.StrEnum):
     GATE_SILENT = "gate_silent"
     GATE_OFFLINE = "gate_offline"
     PASSBACK_CONFLICT = "passback_conflict"  # one ticket admitted twice with no exit between
+    # crowd sensing (issue 18)
+    CROWD_DENSITY = "crowd_density"  # a zone's camera density alarm (threshold, minimum duration, repeat)
+    CAMERA_DISAGREEMENT = "camera_disagreement"  # data quality: gates and cameras disagree on a zone
 
 
 class AlertLevel(enum.StrEnum):

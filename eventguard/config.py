@@ -80,6 +80,8 @@ class Venue:
     gates: tuple[Gate, ...]
     connections: tuple[Connection, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
+    cameras: tuple[Camera, ...] = ()  # crowd sensing (see the cameras block below)
+    density_alarms: tuple[DensityAlarm, ...] = ()
 
     def zone(self, zone_id: str) -> Zone:
         """The zone with this id (KeyError if unknown)."""
@@ -133,13 +135,14 @@ class Venue:
 
 
 # The keys each table may hold; anything else is a typo or a misplaced setting, never ignored.
-TOP_LEVEL = ("event", "zones", "gates", "connections", "thresholds", "sim")  # [sim]: the simulator's
+TOP_LEVEL = ("event", "zones", "gates", "connections", "thresholds", "sim",  # [sim]: the simulator's
+             "cameras", "density_alarms")
 EVENT_KEYS = ("id", "name", "doors_open", "starts_at", "ends_at")
 ZONE_KEYS = ("id", "name", "area_m2", "capacity", "polygon", "warning_density", "critical_density")
 GATE_KEYS = ("id", "name", "zone", "lanes", "position", "address")
 CONNECTION_KEYS = ("a", "b", "width_m", "length_m")
 THRESHOLD_KEYS = ("warning_density", "critical_density", "forecast_horizon_s")
-_ARRAYS = ("zones", "gates", "connections")
+_ARRAYS = ("zones", "gates", "connections", "cameras", "density_alarms")
 
 
 def suggest(key: str, allowed: Collection[str]) -> str:
@@ -313,7 +316,9 @@ def _parse_venue(raw: dict[str, Any]) -> Venue:
     if thresholds.critical_density <= thresholds.warning_density:
         raise ConfigError("thresholds: critical_density must be above warning_density")
     venue = Venue(event=event, zones=tuple(zones), gates=tuple(gates),
-                  connections=tuple(conns), thresholds=thresholds)
+                  connections=tuple(conns), thresholds=thresholds,
+                  cameras=parse_cameras(raw, zone_ids, gate_ids),
+                  density_alarms=parse_density_alarms(raw, zone_ids))
     for i, zn in enumerate(zones):
         t = venue.thresholds_for(zn.id)
         if t.critical_density <= t.warning_density:
@@ -331,3 +336,158 @@ def load_venue(path: str | Path) -> Venue:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: invalid TOML: {err}") from err
     return parse_venue(raw, source=str(p))
+
+
+# ---- cameras: crowd sensing (issue 18) ------------------------------------------------------
+# [[cameras]] with regions (image polygons counted into a zone) and counting lines (image
+# segments between two zones); image points <-> venue points (metres) fix the homography from
+# the image to the venue plan. [[density_alarms]]: per-zone alarm settings in the camera
+# vendors' terms (threshold, minimum duration, repeat interval).
+
+CAMERA_KEYS = ("id", "name", "position", "image_size", "image_points", "venue_points", "person_area_m2",
+               "regions", "lines")
+REGION_KEYS = ("zone", "polygon")
+LINE_KEYS = ("id", "from_zone", "to_zone", "points")
+DENSITY_ALARM_KEYS = ("zone", "density", "min_duration_s", "repeat_s")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRegion:
+    """Part of a camera image counted into a zone (polygon in image pixels)."""
+
+    zone: str
+    polygon: tuple[Point, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountingLine:
+    """A line in the image at a zone connection. Walking from points[0] to points[1] (image
+    coordinates, y down), `to_zone` is on your right and `from_zone` on your left."""
+
+    id: str
+    from_zone: str
+    to_zone: str
+    points: tuple[Point, Point]
+
+
+@dataclass(frozen=True, slots=True)
+class Camera:
+    """One camera: where it looks (image <-> venue points, 4 or more), what it counts."""
+
+    id: str
+    name: str
+    image_size: tuple[int, int]  # width, height in pixels
+    image_points: tuple[Point, ...]
+    venue_points: tuple[Point, ...]
+    regions: tuple[CameraRegion, ...] = ()
+    lines: tuple[CountingLine, ...] = ()
+    position: Point | None = None  # on the venue plan (metres), for the live map
+    person_area_m2: float = 0.5  # weighted foreground area of one person (camera.counting)
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """The zones this camera counts people in (its regions'), in order, once each."""
+        return tuple(dict.fromkeys(r.zone for r in self.regions))
+
+
+@dataclass(frozen=True, slots=True)
+class DensityAlarm:
+    """A zone's density alarm: raised once the density has stayed at or above `density` for
+    `min_duration_s`, repeated every `repeat_s` while it stays there."""
+
+    zone: str
+    density: float
+    min_duration_s: float = 10.0
+    repeat_s: float = 60.0
+
+
+def _points(v: Any, where: str, at_least: int) -> tuple[Point, ...]:
+    if not isinstance(v, list):
+        raise ConfigError(f"{where}: expected a list of [x, y] points, got {v!r}")
+    pts = tuple(_point(p, f"{where}[{j}]") for j, p in enumerate(v))
+    if len(pts) < at_least:
+        raise ConfigError(f"{where}: needs at least {at_least} points, got {len(pts)}")
+    return pts
+
+
+def _zone_ref(d: dict[str, Any], key: str, where: str, zone_ids: list[str]) -> str:
+    z = _str(d, key, where)
+    if z not in zone_ids:
+        raise ConfigError(f"{where}.{key}: unknown zone {z!r}{suggest(z, zone_ids)}")
+    return z
+
+
+def _sub_tables(c: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    v = c.get(key)
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise ConfigError(f"{where}.{key} must be an array of tables [[cameras.{key}]], got {type(v).__name__}")
+    return [_table(t, f"[[cameras.{key}]] #{j + 1} of {where}") for j, t in enumerate(v)]
+
+
+def parse_cameras(raw: dict[str, Any], zone_ids: list[str], gate_ids: Collection[str] = ()) -> tuple[Camera, ...]:
+    """The [[cameras]] tables, checked like the rest (unknown keys name the nearest valid one)."""
+    cams: list[Camera] = []
+    for i, c in enumerate(_tables(raw, "cameras")):
+        where = f"cameras[{i}]"
+        check_keys(c, CAMERA_KEYS, f"[[cameras]] #{i + 1}")
+        cid = _str(c, "id", where)
+        size = c.get("image_size", [640, 480])
+        if (not isinstance(size, list) or len(size) != 2
+                or not all(isinstance(n, int) and not isinstance(n, bool) and 16 <= n <= 16384 for n in size)):
+            raise ConfigError(f"{where}.image_size: expected [width, height] in pixels, got {size!r}")
+        img = _points(_req(c, "image_points", where), f"{where}.image_points", 4)
+        ven = _points(_req(c, "venue_points", where), f"{where}.venue_points", 4)
+        if len(img) != len(ven):
+            raise ConfigError(f"{where}: {len(img)} image_points but {len(ven)} venue_points (one per point)")
+        regions: list[CameraRegion] = []
+        for j, r in enumerate(_sub_tables(c, "regions", where)):
+            rw = f"{where}.regions[{j}]"
+            check_keys(r, REGION_KEYS, f"[[cameras.regions]] #{j + 1} of {where}")
+            regions.append(CameraRegion(zone=_zone_ref(r, "zone", rw, zone_ids),
+                                        polygon=_points(_req(r, "polygon", rw), f"{rw}.polygon", 3)))
+        lines: list[CountingLine] = []
+        for j, ln in enumerate(_sub_tables(c, "lines", where)):
+            lw = f"{where}.lines[{j}]"
+            check_keys(ln, LINE_KEYS, f"[[cameras.lines]] #{j + 1} of {where}")
+            pts = _points(_req(ln, "points", lw), f"{lw}.points", 2)
+            if len(pts) != 2 or pts[0] == pts[1]:
+                raise ConfigError(f"{lw}.points: expected two different [x, y] image points")
+            a, b = _zone_ref(ln, "from_zone", lw, zone_ids), _zone_ref(ln, "to_zone", lw, zone_ids)
+            if a == b:
+                raise ConfigError(f"{lw}: from_zone and to_zone are both {a!r}")
+            lines.append(CountingLine(id=_str(ln, "id", lw), from_zone=a, to_zone=b, points=(pts[0], pts[1])))
+        line_ids = [ln.id for ln in lines]
+        if len(set(line_ids)) != len(line_ids):
+            raise ConfigError(f"{where}: duplicate line ids in {line_ids}")
+        if not regions and not lines:
+            raise ConfigError(f"{where}: a camera needs [[cameras.regions]] or [[cameras.lines]]")
+        cams.append(Camera(id=cid, name=_str(c, "name", where, default=cid), image_size=(size[0], size[1]),
+                           image_points=img, venue_points=ven, regions=tuple(regions), lines=tuple(lines),
+                           position=_point(c["position"], f"{where}.position") if "position" in c else None,
+                           person_area_m2=_num(c, "person_area_m2", where, default=0.5)))
+    ids = [c.id for c in cams]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"duplicate camera ids in {ids}")
+    clash = sorted(set(ids) & set(gate_ids))
+    if clash:
+        raise ConfigError(f"camera ids {clash} are gate ids too: a token names one device")
+    return tuple(cams)
+
+
+def parse_density_alarms(raw: dict[str, Any], zone_ids: list[str]) -> tuple[DensityAlarm, ...]:
+    """The [[density_alarms]] tables: at most one per zone."""
+    out: list[DensityAlarm] = []
+    for i, a in enumerate(_tables(raw, "density_alarms")):
+        where = f"density_alarms[{i}]"
+        check_keys(a, DENSITY_ALARM_KEYS, f"[[density_alarms]] #{i + 1}")
+        out.append(DensityAlarm(zone=_zone_ref(a, "zone", where, zone_ids), density=_num(a, "density", where),
+                                min_duration_s=_num(a, "min_duration_s", where, default=10.0, positive=False),
+                                repeat_s=_num(a, "repeat_s", where, default=60.0)))
+    zones = [a.zone for a in out]
+    if len(set(zones)) != len(zones):
+        raise ConfigError(f"more than one [[density_alarms]] for a zone in {zones}")
+    if any(a.min_duration_s < 0 for a in out):
+        raise ConfigError("density_alarms: min_duration_s must be >= 0")
+    return tuple(out)

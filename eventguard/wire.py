@@ -149,6 +149,59 @@ class SyncRequest(Msg, frozen=True, tag="sync_request"):
 GateMessage = EventBatch | WatchlistHitReport | OrderAck | Ping | SyncRequest
 
 
+# ---- camera -> command (/ws/camera; crowd sensing, issue 18) -------------------------------
+
+MAX_CAMERA_REPORTS = 500
+MAX_CAMERA_ITEMS = 64
+People = Annotated[float, Meta(ge=0.0, le=1_000_000.0)]
+"""An estimated number of people (a mean over an interval: not a whole number)."""
+Density = Annotated[float, Meta(ge=0.0, le=50.0)]
+"""Persons per m² (about 9 is the physical limit; beyond 50 is a broken estimate)."""
+AreaM2 = Annotated[float, Meta(gt=0.0, le=10_000_000.0)]
+IntervalS = Annotated[float, Meta(gt=0.0, le=3600.0)]
+Crossed = Annotated[int, Meta(ge=1, le=100_000)]
+
+
+class ZoneEstimate(msgspec.Struct, frozen=True, kw_only=True):
+    """People a camera saw in a zone over an interval, on `area_m2` of the zone's floor."""
+
+    zone_id: Id
+    count: People
+    density: Density
+    area_m2: AreaM2
+
+
+class LineTransfer(msgspec.Struct, frozen=True, kw_only=True):
+    """People who crossed a counting line from one zone into the other in an interval."""
+
+    line_id: Id
+    zone_from: Id
+    zone_to: Id
+    count: Crossed
+
+
+class CameraReport(msgspec.Struct, frozen=True, kw_only=True):
+    """One interval of one camera; `report_id` is unique (camera id + nonce): storing is idempotent."""
+
+    report_id: Id
+    camera_id: Id
+    at: UnixTime  # end of the interval, camera clock
+    interval_s: IntervalS
+    zones: Annotated[tuple[ZoneEstimate, ...], Meta(max_length=MAX_CAMERA_ITEMS)] = ()
+    transfers: Annotated[tuple[LineTransfer, ...], Meta(max_length=MAX_CAMERA_ITEMS)] = ()
+
+
+class CameraBatch(Msg, frozen=True, tag="camera_reports"):
+    """Reports from a camera's journal, oldest first; answered by a BatchAck (rejected: reports
+    that failed validation or name a zone or line the camera does not have)."""
+
+    batch_id: Id
+    reports: Annotated[tuple[CameraReport, ...], Meta(max_length=MAX_CAMERA_REPORTS)]
+
+
+CameraMessage = CameraBatch | Ping
+
+
 # ---- command -> gate ---------------------------------------------------------------------
 
 
@@ -228,6 +281,10 @@ class ZoneView(msgspec.Struct, frozen=True, kw_only=True):
     inflow_per_min: float = 0.0
     outflow_per_min: float = 0.0
     forecast_s: float | None = None
+    # crowd sensing (issue 18): where `density` comes from, and the cameras' own figures
+    source: Literal["gates", "cameras"] = "gates"
+    camera_density: float | None = None
+    camera_people: float | None = None  # the cameras' density over the whole zone's area
 
 
 class GateView(msgspec.Struct, frozen=True, kw_only=True):
@@ -787,6 +844,48 @@ def decode_peer_message(data: bytes | str) -> PeerMessage:
     """Decode a message from another gate."""
     msg: PeerMessage = _decode(_peer_decoder, data)
     return msg
+
+
+class _CameraShell(Msg, frozen=True, tag="camera_reports"):
+    batch_id: Id
+    reports: Annotated[tuple[msgspec.Raw, ...], Meta(max_length=MAX_CAMERA_REPORTS)]
+
+
+class _ReportOut(Msg, frozen=True, tag="camera_reports"):
+    batch_id: str
+    reports: tuple[msgspec.Raw, ...]
+
+
+_camera_decoder = msgspec.json.Decoder(CameraMessage)
+_camera_shell_decoder = msgspec.json.Decoder(_CameraShell)
+_report_decoder = msgspec.json.Decoder(CameraReport)
+
+
+def encode_camera_batch(batch_id: str, reports: list[bytes]) -> bytes:
+    """JSON of a CameraBatch whose reports are JSON already (as a camera's journal keeps them)."""
+    return _encoder.encode(_ReportOut(batch_id=batch_id, reports=tuple(msgspec.Raw(r) for r in reports)))
+
+
+def decode_from_camera(data: bytes | str) -> tuple[CameraMessage, tuple[str, ...]]:
+    """Decode a camera's message; in a batch, reports that fail validation are left out and
+    described (field and reason), so one bad report never holds back the others."""
+    try:
+        msg: CameraMessage = _decode(_camera_decoder, data)
+        return msg, ()
+    except WireError as err:
+        try:
+            shell = _camera_shell_decoder.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            raise err from None
+    good: list[CameraReport] = []
+    bad: list[str] = []
+    for i, raw in enumerate(shell.reports):
+        try:
+            good.append(_report_decoder.decode(raw))
+        except (msgspec.ValidationError, msgspec.DecodeError) as e:
+            where = error_field(e) if isinstance(e, msgspec.ValidationError) else None
+            bad.append(f"reports[{i}]{'.' + where if where else ''}: {e}")
+    return CameraBatch(batch_id=shell.batch_id, reports=tuple(good)), tuple(bad)
 
 
 def to_builtins(obj: Any) -> Any:

@@ -91,6 +91,7 @@ async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres
     try:
         yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
                      venue=venue, gate_tokens=prov.gate_tokens,
-                     passwords={u: p for u, (p, _) in DEMO_USERS.items()}, app=runner.app)
+                     passwords={u: p for u, (p, _) in DEMO_USERS.items()}, app=runner.app,
+                     camera_tokens=prov.camera_tokens)
     finally:
         await runner.cleanup()

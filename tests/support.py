@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ class Server:
     gate_tokens: dict[str, str]
     passwords: dict[str, str]  # username -> password (commander, operator, viewer)
     app: Any = None  # the aiohttp Application (tests may reach the service through it)
+    camera_tokens: dict[str, str] = field(default_factory=dict)  # crowd sensing: camera id -> token
 
     async def login(self, username: str) -> str:
         """Session token of a demo operator."""

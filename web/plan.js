@@ -65,7 +65,22 @@ export class Plan {
     this.unplaced = 0;
     for (const z of venue.zones) this.ensureZone(z.id, z.name, z.polygon);
     for (const g of venue.gates) this.ensureGate(g.id, g.name, g.position);
+    for (const c of venue.cameras || []) if (c.position) this.addCamera(c);
     this.fitView();
+  }
+
+  /** A crowd-sensing camera: a small square at its position, what it counts in its title. */
+  addCamera(c) {
+    const [x, y] = c.position;
+    const s = this.fs * 0.7;
+    const box = svg("rect", { class: "camera-dot", x: x - s / 2, y: y - s / 2, width: s, height: s,
+      "stroke-width": s * 0.15, "data-camera": c.id });
+    const title = svg("title");
+    const lines = (c.lines || []).map((l) => `${l.from_zone}→${l.to_zone}`).join(", ");
+    title.textContent = `camera ${c.name || c.id}: counts ${c.zones.join(", ") || "no zone"}` +
+      (lines ? `; lines ${lines}` : "");
+    box.append(title);
+    this.gateLayer.append(box);
   }
 
   fitView() {
@@ -148,9 +163,11 @@ export class Plan {
       z.poly.setAttribute("data-los", v.los);
       z.los = v.los;
     }
-    setText(z.stats, `${v.occupancy}/${v.capacity} · ${v.density.toFixed(2)} p/m²`);
+    const cams = v.source === "cameras";
+    setText(z.stats, `${v.occupancy}/${v.capacity} · ${v.density.toFixed(2)} p/m²${cams ? " (cameras)" : ""}`);
     const fc = v.forecast_s != null ? ` · full in ${Math.round(v.forecast_s / 60)} min` : "";
-    setText(z.title, `${v.name}: ${v.occupancy} of ${v.capacity}, ${v.density.toFixed(2)} p/m², LOS ${v.los}, ` +
+    const seen = cams ? `, cameras see about ${Math.round(v.camera_people)}` : "";
+    setText(z.title, `${v.name}: ${v.occupancy} of ${v.capacity}${seen}, ${v.density.toFixed(2)} p/m², LOS ${v.los}, ` +
       `in ${v.inflow_per_min.toFixed(0)}/min, out ${v.outflow_per_min.toFixed(0)}/min${fc}`);
   }
 

@@ -7,11 +7,25 @@ import sys
 from collections.abc import Sequence
 
 from eventguard.errors import EventGuardError
-from shell.cli import accounts, bench, db, faces, gate, qr, register, serve, sim, soak, tickets
+from shell.cli import (
+    accounts,
+    bench,
+    camera,
+    db,
+    faces,
+    gate,
+    qr,
+    register,
+    serve,
+    sim,
+    soak,
+    tickets,
+)
 from shell.cli import report as report_command  # command operations (issue 20)
 from shell.cli import units as units_group  # command operations (issue 20)
 
-GROUPS = (db, serve, accounts, tickets, register, qr, faces, gate, bench, soak, sim, units_group, report_command)
+GROUPS = (db, serve, accounts, tickets, register, qr, faces, gate, bench, soak, sim, units_group, report_command,
+          camera)  # crowd sensing (issue 18)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,6 +51,11 @@ def register(sub: Any) -> None:
     sp.add_argument("--batch", type=int, default=200, help="events per gate batch")
     sp.add_argument("--rate-per-gate", type=float, default=0.0,
                     help="events/s each gate sends (0: as fast as acks come back)")
+    sp = add(bn, "camera", cmd_bench_camera,  # crowd sensing (issue 18)
+             "crowd-sensing camera: fps on one core at 640x480, count and line error on labelled frames")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--seeds", type=int, default=3, help="scenes per crowd size")
+    sp.add_argument("--csrnet", action="store_true", help="also time the CSRNet density map per frame")
     sp = add(bn, "presence", cmd_bench_presence,
              "venue-wide presence: admission at one gate -> every other gate knows the ticket is inside")
     sp.add_argument("--json", action="store_true")
@@ -118,4 +123,18 @@ def cmd_bench_presence(args: argparse.Namespace) -> int:
         print(f"{report['admitted']} admissions at {report['conditions']['gates']} gates: gate A -> gate B "
               f"p50 {p['p50']} ms, p95 {p['p95']} ms, p99 {p['p99']} ms, max {p['max']} ms; "
               f"all gates p99 {report['all_gates_ms']['p99']} ms; missing {report['missing_pairs']}")
+    return 0
+
+
+def cmd_bench_camera(args: argparse.Namespace) -> int:
+    """Benchmark one crowd-sensing camera (speed on one core, count and line error)."""
+    from shell import bench_camera
+
+    report = bench_camera.run(seeds=args.seeds)
+    if args.csrnet:
+        report["csrnet"] = bench_camera.run_csrnet()
+    if args.json:
+        print_json(report)
+    else:
+        print(bench_camera.text(report))
     return 0

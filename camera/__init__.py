@@ -1,0 +1,1 @@
+"""Crowd sensing cameras: count people in regions and across lines, report per interval."""
