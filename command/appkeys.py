@@ -20,3 +20,4 @@ HUB = web.AppKey("hub", Hub)
 SERVICE = web.AppKey("service", CommandService)
 FACES = web.AppKey("faces", Executor)  # the server's face thread (watchlist photos)
 PHOTO_KEY = web.AppKey("photo_key", KeyFile)  # seals enrolment photos (command/photo_seal.py)
+ID_KEY = web.AppKey("id_key", KeyFile)  # the ID-number HMAC secret (command/registration.py), synced to gates

@@ -360,6 +360,10 @@ class HolderFace(msgspec.Struct, frozen=True, kw_only=True):
     registration_id: str
     model_id: str
     encoding: bytes  # the model's dim little-endian float64 (128 -> 1,024 bytes)
+    # issue 15, the steward's check and 人证票合一 (only to the gates that may admit the holder):
+    name: str = ""  # the registration's name
+    photo: bytes = b""  # a small JPEG of the registered photo (command/holder_cards.py); b"": none
+    id_hash: bytes = b""  # HMAC-SHA256 of the holder's ID number (eventguard.identity.keyed_hash)
 
 
 class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
@@ -405,6 +409,7 @@ class ListSync(Msg, frozen=True, tag="sync"):
     full: bool = False
     more: bool = False
     stewards: tuple[StewardPin, ...] | None = None  # every steward PIN of this gate (replace; None: not told)
+    id_key: bytes = b""  # the ID-number HMAC key (every message carries it; gates match hashes, see README)
 
 
 # ---- gate <-> gate (peer links, /ws/peer on each gate's app) ------------------------------------
@@ -615,9 +620,9 @@ class CheckView(msgspec.Struct, frozen=True, kw_only=True):
     reasons: tuple[Reason, ...]
     ticket_id: str | None = None
     ticket_kind: str | None = None
-    holder_name: str | None = None  # not synced to gates yet
+    holder_name: str | None = None  # the registration's name (synced only to gates that may admit the holder)
     capture: str | None = None  # data:image/jpeg;base64,... of the scanned frame
-    registered: str | None = None  # the holder's registered photo (not synced to gates yet)
+    registered: str | None = None  # the holder's registered photo (data URL of the small JPEG synced with the face)
     face_distance: float | None = None
     escalated_by: str | None = None  # the steward who called a supervisor
     escalated_code: StewardCode | None = None

@@ -131,9 +131,16 @@ class Terminal:
         self._pins = dict(now)
 
     def checks_msg(self) -> TerminalChecks:
-        """The open checks, oldest first."""
-        return TerminalChecks(checks=tuple(c.view() for c in sorted(self.service.checks.values(),
-                                                                         key=lambda c: c.at)))
+        """The open checks, oldest first, each with the holder's name and registered photo when the
+        gate has them (synced only to gates that may admit the holder)."""
+        cards = self.service.check_cards
+        out = []
+        for c in sorted(self.service.checks.values(), key=lambda c: c.at):
+            card = cards.get(c.check_id)
+            photo = ("data:image/jpeg;base64," + base64.b64encode(card.photo).decode()
+                     if card is not None and card.photo.startswith(b"\xff\xd8") else None)
+            out.append(c.view(card.name or None if card else None, photo))
+        return TerminalChecks(checks=tuple(out))
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
                    captured_at: float | None = None, scan_id: str | None = None,

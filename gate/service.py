@@ -48,7 +48,7 @@ from gate import qr
 from gate.checks import OpenCheck, Outcome, decision_event, resolve
 from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
 from gate.journal import Journal
-from gate.listcache import FaceFilter, ListCache, applies
+from gate.listcache import FaceFilter, HolderCard, ListCache, applies
 from gate.peers import PeerLinks
 from gate.uplink import Uplink
 from vision.engine import (
@@ -136,6 +136,7 @@ class GateCache:
     entry_open: bool = True  # False once the commander closed the event's entry (exits only)
     peer_key: bytes = b""  # the event's secret for peer links (from the sync, persisted)
     stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash, this gate's (synced)
+    id_key: bytes = b""  # the ID-number HMAC key (synced): 人证票合一 matches keyed hashes, never numbers
     version: int = 0  # list sync version of keys/revoked/holders/watchlist (watchlist.version follows it)
 
 
@@ -184,6 +185,10 @@ class GateService:
         for ticket_id, stay in self.journal.presence().items():  # this gate's own, maybe newer
             self.cache.presence[ticket_id] = merge(self.cache.presence.get(ticket_id), stay)
         self.checks: dict[str, OpenCheck] = {c.check_id: c for c in self.journal.open_checks()}
+        # the holder's name and registered photo of each open check (from the sealed cards; memory only)
+        self.check_cards: dict[str, HolderCard] = {
+            c.check_id: card for c in self.checks.values()
+            if c.holder_ref and (card := self.lists.card(c.holder_ref)) is not None}
         self.lanes_closed: set[int] = set()
         self.orders: dict[int, Order] = {}  # received, not yet acknowledged
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
@@ -253,6 +258,7 @@ class GateService:
         c.entry_open = stored.entry_open
         c.peer_key = stored.peer_key or c.peer_key
         c.stewards = dict(stored.stewards) or c.stewards
+        c.id_key = stored.id_key or c.id_key
         c.holders.update(stored.holders)
         for ticket_id, stay in stored.presence.items():
             c.presence[ticket_id] = merge(c.presence.get(ticket_id), stay)
@@ -311,6 +317,8 @@ class GateService:
             c.peer_key = msg.peer_key
         if msg.stewards is not None:
             c.stewards = {p.steward: p.pin_hash for p in msg.stewards}
+        if msg.id_key:
+            c.id_key = msg.id_key
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
         c.watchlist = watchlist
         log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
@@ -559,10 +567,15 @@ class GateService:
         if result.decision.verdict is not Verdict.SECONDARY or result.replayed or ev.event_id in self.checks:
             return None
         ticket = result.ticket.ticket if result.ticket else None
+        holder = ticket.holder_ref if ticket else None
         check = OpenCheck(check_id=ev.event_id, gate_id=ev.gate_id, lane=ev.lane, at=ev.at, reasons=ev.reasons,
                           ticket_id=ev.ticket_id, ticket_kind=ticket.kind if ticket else None, capture=capture,
-                          face_distance=result.face_distance)
-        await asyncio.get_running_loop().run_in_executor(self.io, self.journal.open_check, check)
+                          face_distance=result.face_distance, holder_ref=holder)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.io, self.journal.open_check, check)
+        card = await loop.run_in_executor(self.io, self.lists.card, holder) if holder else None
+        if card is not None:
+            self.check_cards[check.check_id] = card
         self.checks[check.check_id] = check
         return check
 
@@ -582,6 +595,7 @@ class GateService:
                                nonce=uuid.uuid4().hex[:12])
         if outcome.check is None:
             self.checks.pop(check_id, None)  # before the await: a second click finds it decided
+            self.check_cards.pop(check_id, None)
         try:
             new = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.decide_check, event,
                                                                    outcome.check)
