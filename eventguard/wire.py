@@ -634,6 +634,18 @@ class TerminalChecks(Msg, frozen=True, tag="terminal_checks"):
     checks: tuple[CheckView, ...] = ()
 
 
+# ---- 人证票合一: an ID document read at a gate (issue 15; gate/idcheck.py) ----------------------
+
+
+class IdReadBody(Body, frozen=True):
+    """POST /api/idcheck on a gate: an ID document read for the lane's next scan — a resident ID
+    number typed or scanned, or an ID-card reader's frame (base64 in JSON). Exactly one of them."""
+
+    lane: Lane = 0
+    number: Annotated[str, Meta(min_length=1, max_length=40, pattern=_NO_CONTROLS)] | None = None
+    frame: Annotated[bytes, Meta(max_length=70_000)] | None = None
+
+
 
 # ---- codec -------------------------------------------------------------------------------
 

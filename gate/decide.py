@@ -24,6 +24,7 @@ _TICKET_REASON = {
     TicketCode.WRONG_ENTRANCE: Reason.WRONG_ENTRANCE,
     TicketCode.ALREADY_INSIDE: Reason.ALREADY_INSIDE,
     TicketCode.NOT_INSIDE: Reason.NOT_INSIDE,
+    TicketCode.REISSUED: Reason.TICKET_REISSUED,
 }
 
 DENY_REASONS = frozenset({
@@ -40,6 +41,11 @@ SECONDARY_REASONS = frozenset({
     # whatever the list asks (deny lists too); the steward decides after looking
     Reason.WATCHLIST_DENY,
 })
+# issue 15: a reissued ticket is refused like a revoked one, saying why; an ID document that is
+# not the holder's, or a chip photo that is not the live face, goes to a steward
+DENY_REASONS = DENY_REASONS | {Reason.TICKET_REISSUED}
+SECONDARY_REASONS = SECONDARY_REASONS | {Reason.ID_MISMATCH, Reason.ID_UNVERIFIABLE, Reason.ID_EXPIRED,
+                                         Reason.ID_PHOTO_MISMATCH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,18 @@ class Hit:
     severity: WatchSeverity
     distance: float
     ambiguous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IdCheck:
+    """人证票合一: an ID document read at the lane against the ticket holder's registration
+    (built by gate/idcheck.py). `matches`: the keyed hash of the number read equals the
+    registration's; None when this gate has no registered ID for the ticket."""
+
+    matches: bool | None
+    expired: bool = False
+    photo_distance: float | None = None  # chip photo vs the live face (engine distance); None: not compared
+    photo_tolerance: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +122,19 @@ def _hit_reasons(hits: Sequence[Hit]) -> list[Reason]:
     return list(dict.fromkeys(out))
 
 
+def _id_reasons(c: IdCheck) -> list[Reason]:
+    out = [Reason.ID_UNVERIFIABLE if c.matches is None else Reason.ID_MATCH if c.matches else Reason.ID_MISMATCH]
+    if c.expired:
+        out.append(Reason.ID_EXPIRED)
+    if c.photo_distance is not None:
+        out.append(Reason.ID_PHOTO_MATCH if c.photo_distance <= c.photo_tolerance else Reason.ID_PHOTO_MISMATCH)
+    return out
+
+
 def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hit],
-           gate: GateState) -> Decision:
-    """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked."""
+           gate: GateState, identity: IdCheck | None = None) -> Decision:
+    """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked;
+    `identity` None: no ID document read (it counts only with a valid ticket)."""
     reasons: list[Reason] = []
     if not gate.lane_open:
         reasons.append(Reason.LANE_CLOSED)
@@ -118,6 +146,8 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
     elif gate.face_required and ticket is not None and ticket.ok:
         reasons.append(Reason.NO_FACE)
     reasons += _hit_reasons(hits)
+    if identity is not None and ticket is not None and ticket.ok:
+        reasons += _id_reasons(identity)
     if any(r in DENY_REASONS for r in reasons):
         verdict = Verdict.DENY
     elif any(r in SECONDARY_REASONS for r in reasons):
