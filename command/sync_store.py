@@ -48,7 +48,7 @@ class Change:
     """One numbered change for gates."""
 
     version: int
-    kind: str  # "revoked" | "holder_added" | "holder_removed" | "watch_added" | "watch_removed"
+    kind: str  # "revoked" | "reissued" (a revocation by reissue) | "holder_added" | "holder_removed" | "watch_added" | "watch_removed"
     #            | "inside" | "outside" (presence) | "entry" (list_id "open" or "closed")
     ref: str  # ticket id, registration id or watchlist entry id
     encoding: bytes = b""
@@ -91,7 +91,8 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
         nonlocal prev
         out.append(ListSync(
             event_id=event_id, version=version, since_version=prev, keys=keys,
-            revoked=tuple(c.ref for c in group if c.kind == "revoked"),
+            revoked=tuple(c.ref for c in group if c.kind in ("revoked", "reissued")),
+            reissued=tuple(c.ref for c in group if c.kind == "reissued"),
             holders_added=tuple(HolderFace(registration_id=c.ref, model_id=c.model_id, encoding=c.encoding,
                                            name=c.name, photo=c.photo, id_hash=c.id_hash)
                                 for c in group if c.kind == "holder_added"),
@@ -120,7 +121,8 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
 
 # One statement (one snapshot): an entry's version is its latest change, including its list's.
 _CHANGES = """
-SELECT sync_version AS v, 'revoked' AS kind, ticket_id AS ref, NULL::float8[] AS enc,
+SELECT sync_version AS v, CASE WHEN revoke_kind = 'reissued' THEN 'reissued' ELSE 'revoked' END AS kind,
+       ticket_id AS ref, NULL::float8[] AS enc,
        NULL::bytea AS watch_enc, NULL::text AS list_id, NULL::text AS severity,
        NULL::float8 AS at, NULL::text AS model_id,
        NULL::text AS name, NULL::bytea AS photo_sealed, NULL::bytea AS id_hmac

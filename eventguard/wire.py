@@ -409,6 +409,7 @@ class ListSync(Msg, frozen=True, tag="sync"):
     full: bool = False
     more: bool = False
     stewards: tuple[StewardPin, ...] | None = None  # every steward PIN of this gate (replace; None: not told)
+    reissued: tuple[str, ...] = ()  # of `revoked`, those revoked because a new ticket replaced them
     id_key: bytes = b""  # the ID-number HMAC key (every message carries it; gates match hashes, see README)
 
 
@@ -644,6 +645,15 @@ class IdReadBody(Body, frozen=True):
     lane: Lane = 0
     number: Annotated[str, Meta(min_length=1, max_length=40, pattern=_NO_CONTROLS)] | None = None
     frame: Annotated[bytes, Meta(max_length=70_000)] | None = None
+
+
+# ---- lost or stolen tickets (issue 15; command/issuing.py reissue) ------------------------------
+
+
+class ReissueBody(Body, frozen=True):
+    """POST /api/tickets/{id}/reissue: why the ticket is replaced (lost, stolen, ...)."""
+
+    reason: Name500 = "lost or stolen"
 
 
 

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS presence (ticket_id TEXT PRIMARY KEY, inside INTEGER 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stewards (steward TEXT PRIMARY KEY, pin_hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS cards (registration_id TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS reissued (ticket_id TEXT PRIMARY KEY);  -- revoked because reissued
 """
 
 
@@ -96,6 +97,7 @@ class Lists:
     peer_key: bytes = b""
     stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash (eventguard.steward)
     id_key: bytes = b""  # the ID-number HMAC key (opened from its sealed copy)
+    reissued: set[str] = field(default_factory=set)  # of revoked: replaced by a new ticket
     ignored_holders: int = 0  # another model's, or malformed
     ignored_watch: int = 0
 
@@ -187,6 +189,7 @@ class ListCache:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             keys = {int(k): bytes(v) for k, v in self._db.execute("SELECT key_id, public_key FROM keys")}
             revoked = {r[0] for r in self._db.execute("SELECT ticket_id FROM revoked")}
+            reissued = {r[0] for r in self._db.execute("SELECT ticket_id FROM reissued")}
             rows = self._db.execute("SELECT registration_id, model_id, encoding FROM holders").fetchall()
             watch_rows = self._db.execute(
                 "SELECT entry_id, list_id, severity, model_id, encoding FROM watch").fetchall()
@@ -204,6 +207,7 @@ class ListCache:
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
                      presence, entry_open=meta.get("entry_open", "1") == "1",
                      peer_key=bytes.fromhex(meta.get("peer_key", "")), stewards=stewards, id_key=id_key or b"",
+                     reissued=reissued,
                      ignored_holders=len(rows) - len(holders),
                      ignored_watch=len(watch_rows) - len(watch))
 
@@ -218,10 +222,12 @@ class ListCache:
                     self._db.execute("DELETE FROM watch")
                     self._db.execute("DELETE FROM presence")
                     self._db.execute("DELETE FROM cards")
+                    self._db.execute("DELETE FROM reissued")
                 self._db.execute("DELETE FROM keys")
                 self._db.executemany("INSERT INTO keys VALUES (?, ?)",
                                      [(k.key_id, k.public_key) for k in msg.keys])
                 self._db.executemany("INSERT OR IGNORE INTO revoked VALUES (?)", [(t,) for t in msg.revoked])
+                self._db.executemany("INSERT OR IGNORE INTO reissued VALUES (?)", [(t,) for t in msg.reissued])
                 self._db.executemany("DELETE FROM holders WHERE registration_id = ?",
                                      [(r,) for r in msg.holders_removed])
                 self._db.executemany("INSERT OR REPLACE INTO holders (registration_id, encoding, model_id)"

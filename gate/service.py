@@ -134,6 +134,7 @@ class GateCache:
 
     keys: dict[int, Ed25519PublicKey] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
+    reissued: set[str] = field(default_factory=set)  # of revoked: replaced by a new ticket (refused as such)
     holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> the engine's embedding
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
@@ -274,6 +275,7 @@ class GateService:
         for key_id, raw in stored.keys.items():
             c.keys.setdefault(key_id, tickets.load_public(raw))
         c.revoked |= stored.revoked
+        c.reissued |= stored.reissued
         c.entry_open = stored.entry_open
         c.peer_key = stored.peer_key or c.peer_key
         c.stewards = dict(stored.stewards) or c.stewards
@@ -306,6 +308,7 @@ class GateService:
         revoked = set() if msg.full else set(c.revoked)
         holders = {} if msg.full else dict(c.holders)
         revoked.update(msg.revoked)
+        reissued = (set() if msg.full else set(c.reissued)) | set(msg.reissued)
         added, other_holders = self.face_filter.holders(msg.holders_added)
         for rid in (*msg.holders_removed, *other_holders):  # a face now of another model is gone here
             holders.pop(rid, None)
@@ -339,6 +342,7 @@ class GateService:
         if msg.id_key:
             c.id_key = msg.id_key
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
+        c.reissued = reissued
         c.watchlist = watchlist
         log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
                   msg.version, len(revoked), len(holders), len(watchlist))
@@ -537,7 +541,8 @@ class GateService:
         for text in texts:  # the first text that is an EventGuard ticket wins
             c = tickets.verify(text, keys=self.cache.keys, event_id=self.cfg.event_id,
                                gate_id=self.cfg.gate_id, now=now, revoked=self.cache.revoked,
-                               inside=InsideView(self.cache.presence), direction=direction)
+                               inside=InsideView(self.cache.presence), direction=direction,
+                               reissued=self.cache.reissued)
             if check is None or c.code is not tickets.TicketCode.BAD_FORMAT:
                 check = c
             if c.code is not tickets.TicketCode.BAD_FORMAT:
