@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eventguard.codes import Reason, Verdict, WatchSeverity
+from eventguard.config import LaneDirection, LaneRule
 from eventguard.tickets import TicketCheck, TicketCode
 
 _TICKET_REASON = {
@@ -43,7 +44,7 @@ SECONDARY_REASONS = frozenset({
 })
 # issue 15: a reissued ticket is refused like a revoked one, saying why; an ID document that is
 # not the holder's, or a chip photo that is not the live face, goes to a steward
-DENY_REASONS = DENY_REASONS | {Reason.TICKET_REISSUED}
+DENY_REASONS = DENY_REASONS | {Reason.TICKET_REISSUED, Reason.LANE_WRONG_DIRECTION, Reason.LANE_NOT_FOR_TICKET_KIND}
 SECONDARY_REASONS = SECONDARY_REASONS | {Reason.ID_MISMATCH, Reason.ID_UNVERIFIABLE, Reason.ID_EXPIRED,
                                          Reason.ID_PHOTO_MISMATCH}
 
@@ -90,6 +91,8 @@ class GateState:
     lane_open: bool = True
     face_required: bool = True
     entry_open: bool = True  # False: the event's entry is closed (exits only); a scan to enter is refused
+    direction: str = "entry"  # the scan's: "entry" or "exit"
+    lane_rule: LaneRule | None = None  # the lane's rule from the venue (None: both ways, every kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,19 @@ def _id_reasons(c: IdCheck) -> list[Reason]:
     return out
 
 
+def lane_reasons(gate: GateState, ticket: TicketCheck | None) -> list[Reason]:
+    """Whether the lane serves this scan: its direction, and for an entry the ticket's kind."""
+    rule = gate.lane_rule
+    if rule is None:
+        return []
+    if rule.direction is not LaneDirection.BOTH and rule.direction.value != gate.direction:
+        return [Reason.LANE_WRONG_DIRECTION]
+    if (gate.direction == "entry" and rule.kinds and ticket is not None and ticket.ticket is not None
+            and ticket.ticket.kind not in rule.kinds):
+        return [Reason.LANE_NOT_FOR_TICKET_KIND]
+    return []
+
+
 def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hit],
            gate: GateState, identity: IdCheck | None = None) -> Decision:
     """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked;
@@ -140,6 +156,7 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
         reasons.append(Reason.LANE_CLOSED)
     if not gate.entry_open:
         reasons.append(Reason.ENTRY_CLOSED)
+    reasons += lane_reasons(gate, ticket)
     reasons.append(Reason.NO_TICKET if ticket is None else _TICKET_REASON[ticket.code])
     if face is not None:
         reasons += _face_reasons(face)

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventguard import tickets
 from eventguard.codes import StewardAction, StewardCode
+from eventguard.config import LaneRule
 from eventguard.presence import InsideView, Stay, merge, step
 from eventguard.tickets import TicketCheck
 from eventguard.wire import (
@@ -47,7 +48,7 @@ from eventguard.wire import (
 )
 from gate import qr
 from gate.checks import OpenCheck, Outcome, decision_event, resolve
-from gate.decide import Decision, FaceCheck, GateState, Hit, IdCheck, Verdict, decide
+from gate.decide import Decision, FaceCheck, GateState, Hit, IdCheck, Verdict, decide, lane_reasons
 from gate.idcheck import IdRead, id_check
 from gate.journal import Journal
 from gate.listcache import FaceFilter, HolderCard, ListCache, applies
@@ -111,6 +112,7 @@ class GateConfig:
     face_workers: int = 0  # 0: one face thread; N: N worker processes (dlib is not thread-safe)
     peers: dict[str, str] = field(default_factory=dict)  # other gate id -> ws URL of its /ws/peer
     id_read_s: float = 30.0  # an ID read offered at the terminal serves the lane's next scan within this
+    lane_rules: tuple[LaneRule, ...] = ()  # the venue's [[gates.lane]] rules for this gate (direction, kinds)
 
     @property
     def engine(self) -> EngineSpec:
@@ -547,6 +549,13 @@ class GateService:
                 check = c
             if c.code is not tickets.TicketCode.BAD_FORMAT:
                 break
+        state = GateState(lane_open=lane not in self.lanes_closed,
+                          face_required=self.cfg.face_required and direction == "entry",
+                          entry_open=self.cache.entry_open or direction == "exit", direction=direction,
+                          lane_rule=next((r for r in self.cfg.lane_rules if r.index == lane), None))
+        if lane_reasons(state, check):  # the lane does not serve this scan: no face work, nor wanted
+            wants_face = False
+            state = replace(state, face_required=False)
         face: FaceCheck | None = None
         live: list[np.ndarray] = []
         hits: tuple[Hit, ...] = ()
@@ -559,11 +568,7 @@ class GateService:
         identity = None
         if id_read is not None and direction == "entry" and check is not None and check.ok:
             identity = await self._id_check(id_read, check, live if face is not None else [], stage)
-        decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
-                                                       face_required=self.cfg.face_required
-                                                       and direction == "entry",
-                                                       entry_open=self.cache.entry_open or direction == "exit"),
-                          identity)
+        decision = decide(check, face, hits, state, identity)
         kind = {Verdict.ADMIT: EventKind.ENTRY if direction == "entry" else EventKind.EXIT,
                 Verdict.DENY: EventKind.DENY, Verdict.SECONDARY: EventKind.SECONDARY}[decision.verdict]
         latency = (time.perf_counter() - t0) * 1000

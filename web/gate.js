@@ -37,6 +37,8 @@ export const REASON_TEXT = {
   id_photo_match: "ID card photo matches the face",
   id_photo_mismatch: "ID card photo does not match the face — check by hand",
   ticket_reissued: "Ticket cancelled — it was reissued (lost or stolen)",
+  lane_wrong_direction: "Wrong way — this lane is for the other direction",
+  lane_not_for_ticket_kind: "This lane is not for this ticket — use another lane",
 };
 
 const WORD = { admit: "ADMIT", deny: "DENY", secondary: "CHECK" };

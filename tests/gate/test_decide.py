@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from eventguard.codes import WatchSeverity
+from eventguard.config import LaneDirection, LaneRule
 from eventguard.tickets import Ticket, TicketCheck, TicketCode
 from gate.decide import (
     DENY_REASONS,
@@ -95,6 +98,34 @@ _TICKET_CASES = {
 for _code, _reason in _TICKET_CASES.items():
     # a bad ticket is denied whatever the face says; the face is not checked then (face None)
     CASES.append((f"ticket {_code}", TicketCheck(_code, None), None, (), OPEN, Verdict.DENY, (_reason,)))
+
+
+# ---- issue 15: lanes with rules (eventguard.config LaneRule): direction, and ticket kinds per lane ----
+_STAFF = TicketCheck(TicketCode.VALID, replace(_T, kind="staff"))
+_ENTRY_STAFF = LaneRule(index=0, direction=LaneDirection.ENTRY, kinds=("staff", "press"))
+_EXIT = LaneRule(index=0, direction=LaneDirection.EXIT)
+_BOTH_VIP = LaneRule(index=0, direction=LaneDirection.BOTH, kinds=("vip",))
+_ADMIT = (Reason.TICKET_VALID, Reason.FACE_MATCH)
+CASES += [
+    ("staff ticket at the staff lane", _STAFF, MATCH, (), GateState(lane_rule=_ENTRY_STAFF), Verdict.ADMIT, _ADMIT),
+    ("standard ticket at the staff lane", OK, MATCH, (), GateState(lane_rule=_ENTRY_STAFF), Verdict.DENY,
+     (Reason.LANE_NOT_FOR_TICKET_KIND, *_ADMIT)),
+    ("entry at an exit lane", OK, MATCH, (), GateState(lane_rule=_EXIT), Verdict.DENY,
+     (Reason.LANE_WRONG_DIRECTION, *_ADMIT)),
+    ("exit at an exit lane", OK, None, (), GateState(lane_rule=_EXIT, direction="exit", face_required=False),
+     Verdict.ADMIT, (Reason.TICKET_VALID,)),
+    ("exit at an entry-only staff lane", _STAFF, None, (),
+     GateState(lane_rule=_ENTRY_STAFF, direction="exit", face_required=False), Verdict.DENY,
+     (Reason.LANE_WRONG_DIRECTION, Reason.TICKET_VALID)),
+    ("any kind may leave by a both-ways VIP lane", OK, None, (),
+     GateState(lane_rule=_BOTH_VIP, direction="exit", face_required=False), Verdict.ADMIT, (Reason.TICKET_VALID,)),
+    ("a lane with no rule takes every kind both ways", _STAFF, MATCH, (), GateState(lane_rule=None), Verdict.ADMIT,
+     _ADMIT),
+    ("kind refused, ticket revoked: both listed", TicketCheck(TicketCode.REVOKED, _T), None, (),
+     GateState(lane_rule=_ENTRY_STAFF), Verdict.DENY, (Reason.LANE_NOT_FOR_TICKET_KIND, Reason.REVOKED)),
+    ("no ticket at a kinds lane: no kind to refuse", None, None, (), GateState(lane_rule=_ENTRY_STAFF),
+     Verdict.DENY, (Reason.NO_TICKET,)),
+]
 
 
 @pytest.mark.parametrize(("name", "ticket", "face", "hits", "gate", "verdict", "reasons"), CASES,
