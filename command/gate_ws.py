@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from aiohttp import WSMsgType, web
 
 from command import dispatch
-from command.appkeys import ID_KEY, PHOTO_KEY, SERVICE
+from command.appkeys import HOLDER_PHOTOS, ID_KEY, SERVICE
 from command.auth import Role
 from command.errors import CommandError, StoreUnavailable
 from command.security import principal, watch_session
@@ -61,7 +61,7 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
         await send(ws, m)
 
     lists = GateSync(request.app[FEED], service.pool, event_id, who.subject, push,
-                     photo_key=request.app.get(PHOTO_KEY), id_key=request.app.get(ID_KEY))
+                     photos=request.app.get(HOLDER_PHOTOS), id_key=request.app.get(ID_KEY))
     try:
         async with service.pool.acquire(timeout=5) as conn:
             for order in reversed(await dispatch.list_orders(conn, pending_only=True, target=who.subject)):

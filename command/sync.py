@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from command import holder_cards, sync_store
+from command import sync_store
 from command.photo_seal import KeyFile
 from eventguard.wire import ListSync, Msg, PublicKey
 
@@ -88,14 +88,14 @@ class GateSync:
 
     def __init__(self, feed: SyncFeed, pool: asyncpg.Pool, event_id: str, gate_id: str,
                  send: Callable[[Msg], Awaitable[None]], *, poll_s: float = 15.0,
-                 photo_key: KeyFile | None = None, id_key: KeyFile | None = None) -> None:
+                 photos: Callable[[str, bytes], bytes] | None = None, id_key: KeyFile | None = None) -> None:
         self.feed = feed
         self.pool = pool
         self.event_id = event_id
         self.gate_id = gate_id
         self.send = send
         self.poll_s = poll_s
-        self.photo = holder_cards.photo_maker(photo_key) if photo_key is not None else None  # registered photos
+        self.photo = photos  # sealed registered photo -> small JPEG (command/holder_cards.py)
         self.id_key = id_key  # the ID-number HMAC key, for 人证票合一 at the gate
         self.version = 0
         self._keys: tuple[PublicKey, ...] | None = None

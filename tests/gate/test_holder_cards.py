@@ -29,7 +29,7 @@ async def test_only_gates_that_may_admit_the_holder_get_the_card_and_it_is_seale
     await conn.execute("UPDATE registrations SET name = 'Barack Obama', photo_sealed = $1, id_hmac = $2"
                        " WHERE registration_id = $3", photo_seal.seal(key, photo, photo_seal.registration_owner(rid)),
                        keyed_hash(ID_KEY, NUMBER), rid)
-    maker = holder_cards.photo_maker(photo_seal.KeyFile(photo_seal.key_path(tmp_path / "keys")))
+    maker = holder_cards.PhotoCache(photo_seal.KeyFile(photo_seal.key_path(tmp_path / "keys")))
 
     s1 = await sync_store.changes(conn, EVENT, 0, gate_id="S1", photo=maker, id_key=ID_KEY)
     n1 = await sync_store.changes(conn, EVENT, 0, gate_id="N1", photo=maker, id_key=ID_KEY)
@@ -66,6 +66,19 @@ async def test_only_gates_that_may_admit_the_holder_get_the_card_and_it_is_seale
         assert other.card(rid) is None
     finally:
         other.close()
+
+
+def test_photos_are_made_once_for_every_gate_within_a_byte_budget(tmp_path: Path) -> None:
+    photo = shared("faces", "images", "examples__obama.jpg").read_bytes()
+    key_file = photo_seal.KeyFile(photo_seal.key_path(tmp_path / "keys"))
+    sealed = {r: photo_seal.seal(key_file.get(), photo, photo_seal.registration_owner(r)) for r in ("r1", "r2")}
+    cache = holder_cards.PhotoCache(key_file, max_bytes=len(holder_cards.thumbnail(photo)) + 10)
+    first = cache("r1", sealed["r1"])
+    assert cache("r1", sealed["r1"]) == first and cache.hits == 1  # another gate's sync: not made again
+    cache("r2", sealed["r2"])  # over budget: r1 is dropped
+    assert cache.size <= cache.max_bytes
+    cache("r1", sealed["r1"])
+    assert cache.hits == 1
 
 
 def test_a_thumbnail_is_capped_and_a_damaged_seal_sends_no_photo(tmp_path: Path) -> None:
