@@ -14,14 +14,26 @@ from aiohttp import web
 from command import (
     api,
     event_api,
+    holder_cards,
     ops_api,
     photo_seal,
+    registration,
     responder_api,
     tickets_api,
     units_api,
     watchlists,
 )
-from command.appkeys import FACES, HUB, PHOTO_KEY, POOL, SERVICE, SETTINGS, VENUE
+from command.appkeys import (
+    FACES,
+    HOLDER_PHOTOS,
+    HUB,
+    ID_KEY,
+    PHOTO_KEY,
+    POOL,
+    SERVICE,
+    SETTINGS,
+    VENUE,
+)
 from command.auth import PasswordChecks
 from command.camera_ws import camera_ws
 from command.db.binding import bind_event
@@ -122,6 +134,8 @@ async def _faces(app: web.Application) -> AsyncIterator[None]:
 
     settings = app[SETTINGS]
     app[PHOTO_KEY] = photo_seal.KeyFile(photo_seal.key_path(settings.key_dir))
+    app[ID_KEY] = photo_seal.KeyFile(registration.id_key_path(settings.key_dir))  # a 32-byte key file too
+    app[HOLDER_PHOTOS] = holder_cards.PhotoCache(app[PHOTO_KEY])
     pool = face_executor(0, "server", EngineOptions(EngineName(settings.face_engine)))
     app[FACES] = pool
     yield

@@ -7,6 +7,7 @@ from concurrent.futures import Executor
 import asyncpg
 from aiohttp import web
 
+from command.holder_cards import PhotoCache
 from command.hub import Hub
 from command.photo_seal import KeyFile
 from command.service import CommandService
@@ -20,3 +21,5 @@ HUB = web.AppKey("hub", Hub)
 SERVICE = web.AppKey("service", CommandService)
 FACES = web.AppKey("faces", Executor)  # the server's face thread (watchlist photos)
 PHOTO_KEY = web.AppKey("photo_key", KeyFile)  # seals enrolment photos (command/photo_seal.py)
+ID_KEY = web.AppKey("id_key", KeyFile)  # the ID-number HMAC secret (command/registration.py), synced to gates
+HOLDER_PHOTOS = web.AppKey("holder_photos", PhotoCache)  # small registered photos for gates' checks

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from aiohttp import WSMsgType, web
 
 from command import dispatch
-from command.appkeys import SERVICE
+from command.appkeys import HOLDER_PHOTOS, ID_KEY, SERVICE
 from command.auth import Role
 from command.errors import CommandError, StoreUnavailable
 from command.security import principal, watch_session
@@ -60,7 +60,8 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
     async def push(m: Msg) -> None:
         await send(ws, m)
 
-    lists = GateSync(request.app[FEED], service.pool, event_id, who.subject, push)
+    lists = GateSync(request.app[FEED], service.pool, event_id, who.subject, push,
+                     photos=request.app.get(HOLDER_PHOTOS), id_key=request.app.get(ID_KEY))
     try:
         async with service.pool.acquire(timeout=5) as conn:
             for order in reversed(await dispatch.list_orders(conn, pending_only=True, target=who.subject)):

@@ -46,12 +46,13 @@ async def list_tickets(conn: asyncpg.Connection, event_id: str) -> list[dict[str
     """Every ticket of an event with its holder's name, kind, status and window (issue order)."""
     rows = await conn.fetch(
         "SELECT t.ticket_id, t.holder_ref, r.name AS holder_name, t.kind, t.entrances, t.valid_from,"
-        " t.valid_until, t.issued_at, t.revoked_at, t.revoke_reason, t.payload"
+        " t.valid_until, t.issued_at, t.revoked_at, t.revoke_reason, t.revoke_kind, t.reissued_as, t.payload"
         " FROM tickets t LEFT JOIN registrations r ON r.registration_id = t.holder_ref"
         " WHERE t.event_id = $1 ORDER BY t.issued_at, t.ticket_id", event_id)
     return [{"ticket_id": r["ticket_id"], "holder_ref": r["holder_ref"], "holder_name": r["holder_name"],
              "kind": r["kind"], "entrances": ";".join(r["entrances"]),
-             "status": "revoked" if r["revoked_at"] else "valid",
+             "status": ("reissued" if r["revoke_kind"] == "reissued" else "revoked") if r["revoked_at"] else "valid",
+             "reissued_as": r["reissued_as"],
              "valid_from": r["valid_from"].isoformat(), "valid_until": r["valid_until"].isoformat(),
              "issued_at": r["issued_at"].isoformat(), "revoke_reason": r["revoke_reason"],
              "payload": r["payload"]} for r in rows]
@@ -130,9 +131,50 @@ async def issue(conn: asyncpg.Connection, *, event_id: str, key_id: int, key: Ed
 async def revoke(conn: asyncpg.Connection, ticket_id: str, reason: str) -> bool:
     """Revoke a ticket (bumps its sync version so gates learn it); False if unknown/already."""
     status: str = await conn.execute(
-        "UPDATE tickets SET revoked_at = now(), revoke_reason = $2, sync_version = nextval('sync_version_seq')"
-        " WHERE ticket_id = $1 AND revoked_at IS NULL", ticket_id, reason)
+        "UPDATE tickets SET revoked_at = now(), revoke_reason = $2, revoke_kind = 'revoked',"
+        " sync_version = nextval('sync_version_seq') WHERE ticket_id = $1 AND revoked_at IS NULL", ticket_id, reason)
     return status.endswith(" 1")
+
+
+# ---- lost or stolen tickets: reissue (issue 15) --------------------------------------------
+
+
+class ReissueRefused(TicketingError):
+    """The ticket cannot be reissued: `code` is unknown_ticket, other_event or already_revoked."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def reissue(conn: asyncpg.Connection, ticket_id: str, *, event_id: str, key_id: int, key: Ed25519PrivateKey,
+                  now: int, reason: str) -> tuple[Ticket, str]:
+    """Revoke a ticket as reissued and issue a new one for the same registration (holder, kind,
+    entrances, validity window), signed with `key`; the new ticket and its QR text. Run it in a
+    transaction: the old row is locked, so two reissues of one ticket make one new ticket.
+    Gates learn the revocation's kind and refuse the old ticket as `ticket_reissued`."""
+    old = await conn.fetchrow("SELECT event_id, holder_ref, kind, entrances, valid_from, valid_until, revoked_at"
+                              " FROM tickets WHERE ticket_id = $1 FOR UPDATE", ticket_id)
+    if old is None:
+        raise ReissueRefused("unknown_ticket", f"no ticket {ticket_id}")
+    if old["event_id"] != event_id:
+        raise ReissueRefused("other_event", f"ticket {ticket_id} is of event {old['event_id']}, not {event_id}")
+    if old["revoked_at"] is not None:
+        raise ReissueRefused("already_revoked", f"ticket {ticket_id} was revoked already")
+    t = Ticket(event_id=event_id, ticket_id=uuid.uuid4().hex, holder_ref=old["holder_ref"],
+               entrances=tuple(old["entrances"]), valid_from=int(old["valid_from"].timestamp()),
+               valid_until=int(old["valid_until"].timestamp()), issued_at=now, kind=old["kind"], key_id=key_id)
+    payload = tickets.sign(t, key)
+    await conn.execute(
+        "INSERT INTO tickets (ticket_id, event_id, holder_ref, kind, entrances, valid_from, valid_until,"
+        " issued_at, key_id, payload, sync_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+        " nextval('sync_version_seq'))",
+        t.ticket_id, event_id, t.holder_ref, t.kind, list(t.entrances), old["valid_from"], old["valid_until"],
+        _ts(now), key_id, payload)
+    await conn.execute(
+        "UPDATE tickets SET revoked_at = now(), revoke_reason = $2, revoke_kind = 'reissued', reissued_as = $3,"
+        " sync_version = nextval('sync_version_seq') WHERE ticket_id = $1", ticket_id, reason, t.ticket_id)
+    return t, payload
 
 
 def render_png(payload: str, path: Path, *, scale: int = 6, border: int = 4) -> Path:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import enum
-import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -42,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from command import issuing, photo_seal
 from eventguard import tickets
 from eventguard.errors import ConfigError
-from eventguard.identity import DocType, check_number, explain, normalise
+from eventguard.identity import DocType, check_number, explain, keyed_hash, normalise
 from vision.faceworker import EngineOptions, Enrolment
 
 COLUMNS = ("name", "id_number", "ticket_type", "entrances", "photo", "id_type")
@@ -155,7 +153,7 @@ class TicketPlan:
 
 def id_hmac(secret: bytes, id_number: str) -> bytes:
     """HMAC-SHA256 of the normalised ID number under the installation's secret."""
-    return hmac.new(secret, normalise(id_number).encode("utf-8"), hashlib.sha256).digest()
+    return keyed_hash(secret, id_number)
 
 
 def id_key_path(root: Path | None = None) -> Path:

@@ -16,8 +16,9 @@ safe resume point; the last one carries W.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import asyncpg
 import numpy as np
@@ -47,7 +48,7 @@ class Change:
     """One numbered change for gates."""
 
     version: int
-    kind: str  # "revoked" | "holder_added" | "holder_removed" | "watch_added" | "watch_removed"
+    kind: str  # "revoked" | "reissued" (a revocation by reissue) | "holder_added" | "holder_removed" | "watch_added" | "watch_removed"
     #            | "inside" | "outside" (presence) | "entry" (list_id "open" or "closed")
     ref: str  # ticket id, registration id or watchlist entry id
     encoding: bytes = b""
@@ -55,6 +56,10 @@ class Change:
     list_id: str = ""  # watch_added only; the gate of a presence change
     severity: str = ""  # watch_added only
     at: float = 0.0  # presence changes: gate clock of the change
+    name: str = ""  # holder_added: the registration's name
+    photo: bytes = b""  # holder_added: small JPEG of the registered photo (command/holder_cards.py)
+    id_hash: bytes = b""  # holder_added: the ID number's HMAC
+    sealed: bytes = b""  # holder_added, read side only: the sealed photo `photo` is made from
 
 
 def encoding_bytes(values: Sequence[float]) -> bytes:
@@ -65,7 +70,8 @@ def encoding_bytes(values: Sequence[float]) -> bytes:
 def _cost(c: Change) -> int:
     """Bytes one change adds to a ListSync in JSON (base64 grows the encoding by 4/3)."""
     if c.kind in ("holder_added", "watch_added"):
-        return _FACE_BYTES + (len(c.encoding) + 2) // 3 * 4
+        b64 = sum((len(b) + 2) // 3 * 4 for b in (c.encoding, c.photo, c.id_hash))
+        return _FACE_BYTES + b64 + 6 * len(c.name)  # (a name's \uXXXX escapes at worst)
     if c.kind in ("inside", "outside"):
         return _PRESENCE_BYTES
     return _ID_BYTES
@@ -73,7 +79,8 @@ def _cost(c: Change) -> int:
 
 def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...],
           changes: Sequence[Change], *, full: bool, budget: int = CHUNK_BYTES,
-          peer_key: bytes = b"", stewards: tuple[StewardPin, ...] | None = None) -> list[ListSync]:
+          peer_key: bytes = b"", stewards: tuple[StewardPin, ...] | None = None,
+          id_key: bytes = b"") -> list[ListSync]:
     """Pure: pack version-ordered changes into ListSync messages under a size budget each."""
     out: list[ListSync] = []
     group: list[Change] = []
@@ -84,8 +91,10 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
         nonlocal prev
         out.append(ListSync(
             event_id=event_id, version=version, since_version=prev, keys=keys,
-            revoked=tuple(c.ref for c in group if c.kind == "revoked"),
-            holders_added=tuple(HolderFace(registration_id=c.ref, model_id=c.model_id, encoding=c.encoding)
+            revoked=tuple(c.ref for c in group if c.kind in ("revoked", "reissued")),
+            reissued=tuple(c.ref for c in group if c.kind == "reissued"),
+            holders_added=tuple(HolderFace(registration_id=c.ref, model_id=c.model_id, encoding=c.encoding,
+                                           name=c.name, photo=c.photo, id_hash=c.id_hash)
                                 for c in group if c.kind == "holder_added"),
             holders_removed=tuple(c.ref for c in group if c.kind == "holder_removed"),
             watch_added=tuple(WatchFace(entry_id=c.ref, list_id=c.list_id, severity=WatchSeverity(c.severity),
@@ -95,7 +104,7 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
             presence=tuple(PresenceChange(ticket_id=c.ref, inside=c.kind == "inside", gate_id=c.list_id,
                                           at=c.at) for c in group if c.kind in ("inside", "outside")),
             entry_open=next((c.list_id == "open" for c in reversed(group) if c.kind == "entry"), None),
-            peer_key=peer_key, stewards=stewards,
+            peer_key=peer_key, stewards=stewards, id_key=id_key,
             full=full and not out, more=more))
         prev = version
 
@@ -112,14 +121,18 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
 
 # One statement (one snapshot): an entry's version is its latest change, including its list's.
 _CHANGES = """
-SELECT sync_version AS v, 'revoked' AS kind, ticket_id AS ref, NULL::float8[] AS enc,
+SELECT sync_version AS v, CASE WHEN revoke_kind = 'reissued' THEN 'reissued' ELSE 'revoked' END AS kind,
+       ticket_id AS ref, NULL::float8[] AS enc,
        NULL::bytea AS watch_enc, NULL::text AS list_id, NULL::text AS severity,
-       NULL::float8 AS at, NULL::text AS model_id
+       NULL::float8 AS at, NULL::text AS model_id,
+       NULL::text AS name, NULL::bytea AS photo_sealed, NULL::bytea AS id_hmac
   FROM tickets WHERE event_id = $1 AND revoked_at IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT sync_version, CASE WHEN admits THEN 'holder_added' ELSE 'holder_removed' END,
-       registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL, NULL, model_id
+       registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL, NULL, model_id,
+       CASE WHEN admits THEN name END, CASE WHEN admits THEN photo_sealed END,
+       CASE WHEN admits THEN id_hmac END
   FROM (SELECT *, removed_at IS NULL AND ($5::text IS NULL OR cardinality(entrances) = 0
                                           OR $5::text = ANY(entrances)) AS admits
           FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3) r
@@ -128,18 +141,18 @@ UNION ALL
 SELECT e.sync_version,
        CASE WHEN e.removed_at IS NULL AND w.active THEN 'watch_added' ELSE 'watch_removed' END,
        e.id, NULL, CASE WHEN e.removed_at IS NULL AND w.active THEN e.encoding END,
-       e.list_id, w.severity, NULL, e.model_id
+       e.list_id, w.severity, NULL, e.model_id, NULL, NULL, NULL
   FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id
  WHERE e.sync_version > $2 AND e.sync_version <= $3
    AND ($4 = false OR (e.removed_at IS NULL AND w.active))
 UNION ALL
 SELECT sync_version, CASE WHEN inside THEN 'inside' ELSE 'outside' END, ticket_id, NULL, NULL,
-       gate_id, NULL, extract(epoch FROM at)::float8, NULL
+       gate_id, NULL, extract(epoch FROM at)::float8, NULL, NULL, NULL, NULL
   FROM presence WHERE event_id = $1 AND inside IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT sync_version, 'entry', event_id, NULL, NULL, CASE WHEN entry_open THEN 'open' ELSE 'closed' END,
-       NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL
   FROM event_entry WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3
 ORDER BY 1
 """
@@ -187,10 +200,14 @@ async def keys(conn: asyncpg.Connection, event_id: str) -> tuple[PublicKey, ...]
 
 async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_id: str | None = None,
                   known_keys: tuple[PublicKey, ...] | None = None,
-                  budget: int = CHUNK_BYTES) -> list[ListSync]:
+                  budget: int = CHUNK_BYTES, photo: Callable[[str, bytes], bytes] | None = None,
+                  id_key: bytes = b"") -> list[ListSync]:
     """Messages that bring a gate at `since` up to date; [] if nothing changed (keys included).
 
-    Holders are those `gate_id` may admit (every holder when None: tools, not gates).
+    Holders are those `gate_id` may admit (every holder when None: tools, not gates), each with
+    the registration's name, ID-number hash and — when `photo` is given (sealed photo -> small
+    JPEG, command/holder_cards.py; run in a thread here) — the registered photo. `id_key` (the
+    ID-number HMAC key) rides on every message.
     A gate at 0, or ahead of the server (a rebuilt database), gets a full sync instead.
     """
     w = await watermark(conn)  # its transaction is over: the reads below see every row <= w
@@ -204,11 +221,19 @@ async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_i
     found = [Change(r["v"], r["kind"], r["ref"],
                     bytes(r["watch_enc"]) if r["watch_enc"] is not None
                     else encoding_bytes(r["enc"]) if r["enc"] is not None else b"",
-                    r["model_id"] or "", r["list_id"] or "", r["severity"] or "", r["at"] or 0.0)
+                    r["model_id"] or "", r["list_id"] or "", r["severity"] or "", r["at"] or 0.0,
+                    r["name"] or "", b"", bytes(r["id_hmac"] or b""), bytes(r["photo_sealed"] or b""))
              for r in rows]
+    if photo is not None and any(c.sealed for c in found):
+        found = await asyncio.to_thread(_with_photos, found, photo)
     stewards = await steward_pins(conn, event_id, gate_id) if gate_id is not None else None
     return chunk(event_id, since, w, pub, found, full=full, budget=budget, peer_key=await peer_key(conn, event_id),
-                 stewards=stewards)
+                 stewards=stewards, id_key=id_key)
+
+
+def _with_photos(found: list[Change], photo: Callable[[str, bytes], bytes]) -> list[Change]:
+    """Each added holder with its small registered photo made from the sealed one (blocking)."""
+    return [replace(c, photo=photo(c.ref, c.sealed), sealed=b"") if c.sealed else c for c in found]
 
 
 async def steward_pins(conn: asyncpg.Connection, event_id: str, gate_id: str) -> tuple[StewardPin, ...]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 from aiohttp import web
 
 from command import issuing, store
-from command.appkeys import POOL, VENUE
+from command.appkeys import POOL, SETTINGS, VENUE
 from command.auth import ACTORS, Principal
 from command.errors import Conflict, NotFound
 from command.requests import bad_request, read_body
 from command.routing import guarded
-from eventguard.wire import RevokeBody
+from eventguard.wire import ReissueBody, RevokeBody
 
 routes = web.RouteTableDef()
 
@@ -38,7 +39,7 @@ async def revoke(request: web.Request, who: Principal) -> web.Response:
 
 
 EXPORT_FIELDS = ("ticket_id", "holder_ref", "holder_name", "kind", "entrances", "status", "valid_from",
-                 "valid_until", "issued_at", "revoke_reason", "payload")
+                 "valid_until", "issued_at", "revoke_reason", "reissued_as", "payload")
 
 
 @guarded(routes, "GET", "/api/tickets", ACTORS, tag="tickets")
@@ -60,3 +61,30 @@ async def export(request: web.Request, who: Principal) -> web.Response:
     w.writerows(rows)
     return web.Response(text=buf.getvalue(), content_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="tickets-{event_id}.csv"'})
+
+
+# ---- lost or stolen tickets: reissue (issue 15) ----------------------------------------------
+
+
+@guarded(routes, "POST", "/api/tickets/{id}/reissue", ACTORS, body=ReissueBody, tag="tickets")
+async def reissue(request: web.Request, who: Principal) -> web.Response:
+    """Reissue a lost or stolen ticket: revoke it and issue a new one for the same registration.
+    404 if unknown, 409 if revoked already; audited. Gates refuse the old one as `ticket_reissued`."""
+    reason = (await read_body(request, ReissueBody)).reason.strip()
+    ticket_id = request.match_info["id"]
+    event_id = request.app[VENUE].event.id
+    key_dir = request.app[SETTINGS].key_dir
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        key_id, key = await issuing.latest_key(conn, event_id, key_dir)
+        try:
+            new, payload = await issuing.reissue(conn, ticket_id, event_id=event_id, key_id=key_id, key=key,
+                                                 now=int(time.time()), reason=reason)
+        except issuing.ReissueRefused as err:
+            if err.code == "already_revoked":
+                raise Conflict(str(err)) from None
+            raise NotFound(f"no ticket {ticket_id}") from None
+        await store.audit(conn, who.subject, who.role.value, "ticket_reissue", ticket_id,
+                          {"event_id": event_id, "reason": reason, "new_ticket_id": new.ticket_id})
+    return web.json_response({"ticket_id": ticket_id, "event_id": event_id, "revoked": True, "reason": reason,
+                              "new_ticket_id": new.ticket_id, "payload": payload, "holder_ref": new.holder_ref,
+                              "kind": new.kind})

@@ -57,6 +57,17 @@ class Reason(enum.StrEnum):
     WATCHLIST_AMBIGUOUS = "watchlist_ambiguous"
     LANE_CLOSED = "lane_closed"
     ENTRY_CLOSED = "entry_closed"  # the commander closed the event's entry: exits only
+    # ---- issue 15: 人证票合一 (gate/idcheck.py), reissued tickets, lanes with rules ----
+    ID_MATCH = "id_match"  # the ID document read is the ticket holder's registered one
+    ID_MISMATCH = "id_mismatch"  # another ID number than the holder's registration: to a steward
+    ID_UNVERIFIABLE = "id_unverifiable"  # an ID was read but this gate has no registered ID for the ticket
+    ID_EXPIRED = "id_expired"  # the card read is past its validity
+    ID_PHOTO_MATCH = "id_photo_match"  # the chip photo is the live face (1:1)
+    ID_PHOTO_MISMATCH = "id_photo_mismatch"  # the chip photo is not the live face: to a steward
+    TICKET_REISSUED = "ticket_reissued"  # revoked because a new ticket replaced it (lost or stolen)
+    # lanes with rules (eventguard.config LaneRule, gate/decide.py)
+    LANE_WRONG_DIRECTION = "lane_wrong_direction"  # an entry at an exit lane, or an exit at an entry lane
+    LANE_NOT_FOR_TICKET_KIND = "lane_not_for_ticket_kind"  # e.g. a standard ticket at the staff lane
 
 
 class WatchSeverity(enum.StrEnum):

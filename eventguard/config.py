@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import enum
 import math
 import tomllib
 from collections.abc import Collection, Mapping
@@ -29,6 +30,27 @@ class Zone:
     critical_density: float | None = None
 
 
+class LaneDirection(enum.StrEnum):
+    """Which way a lane lets people through."""
+
+    ENTRY = "entry"
+    EXIT = "exit"
+    BOTH = "both"
+
+
+MAX_KIND = 16  # a ticket kind's length (eventguard.tickets.MAX_KIND)
+
+
+@dataclass(frozen=True, slots=True)
+class LaneRule:
+    """What one lane of a gate is for (`[[gates.lane]]`): its direction, and the ticket kinds it
+    admits (empty: every kind), e.g. a staff/press/VIP lane. Applied by gate/decide.py."""
+
+    index: int
+    direction: LaneDirection = LaneDirection.BOTH
+    kinds: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Gate:
     """An entrance with turnstile lanes; entering puts people into `zone`."""
@@ -39,6 +61,11 @@ class Gate:
     lanes: int = 1
     position: Point = (0.0, 0.0)
     address: str | None = None  # host:port of the gate's own app, where its peers reach it
+    lane_rules: tuple[LaneRule, ...] = ()  # lanes with rules; a lane not listed: both ways, every kind
+
+    def lane_rule(self, lane: int) -> LaneRule | None:
+        """The rule of one lane, if the venue gives it one."""
+        return next((r for r in self.lane_rules if r.index == lane), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +166,8 @@ TOP_LEVEL = ("event", "zones", "gates", "connections", "thresholds", "sim",  # [
              "cameras", "density_alarms")
 EVENT_KEYS = ("id", "name", "doors_open", "starts_at", "ends_at")
 ZONE_KEYS = ("id", "name", "area_m2", "capacity", "polygon", "warning_density", "critical_density")
-GATE_KEYS = ("id", "name", "zone", "lanes", "position", "address")
+GATE_KEYS = ("id", "name", "zone", "lanes", "position", "address", "lane")
+LANE_KEYS = ("index", "direction", "kinds")
 CONNECTION_KEYS = ("a", "b", "width_m", "length_m")
 THRESHOLD_KEYS = ("warning_density", "critical_density", "forecast_horizon_s")
 _ARRAYS = ("zones", "gates", "connections", "cameras", "density_alarms")
@@ -236,6 +264,41 @@ def _address(v: Any, where: str) -> str | None:
     return str(v)
 
 
+def _lane_rules(v: Any, lanes: int, where: str) -> tuple[LaneRule, ...]:
+    """`[[gates.lane]]` tables: index (0 .. lanes-1, once each), direction, kinds."""
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise ConfigError(f"{where}.lane: expected [[gates.lane]] tables, got {type(v).__name__} {v!r}")
+    out: list[LaneRule] = []
+    for j, t in enumerate(v):
+        at = f"{where}.lane[{j}]"
+        t = _table(t, at)
+        check_keys(t, LANE_KEYS, f"[[gates.lane]] #{j + 1} of {where}")
+        index = _req(t, "index", at)
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < lanes:
+            raise ConfigError(f"{at}.index: expected a lane number from 0 to {lanes - 1}, got {index!r}")
+        if any(r.index == index for r in out):
+            raise ConfigError(f"{at}.index: lane {index} has two rules")
+        raw_dir = t.get("direction", "both")
+        try:
+            direction = LaneDirection(raw_dir)
+        except ValueError:
+            raise ConfigError(f"{at}.direction: expected entry, exit or both, got {raw_dir!r}"
+                              f"{suggest(str(raw_dir), [d.value for d in LaneDirection])}") from None
+        kinds = t.get("kinds", [])
+        if not isinstance(kinds, list) or not all(isinstance(k, str) and 0 < len(k) <= MAX_KIND and k.strip() == k
+                                                  for k in kinds):
+            raise ConfigError(f"{at}.kinds: expected a list of ticket kinds (1-{MAX_KIND} characters each), "
+                              f"got {kinds!r}")
+        if len(set(kinds)) != len(kinds):
+            raise ConfigError(f"{at}.kinds: {kinds!r} names a kind twice")
+        if kinds and direction is LaneDirection.EXIT:
+            raise ConfigError(f"{at}.kinds: an exit lane admits nobody, so it takes no kinds")
+        out.append(LaneRule(index=index, direction=direction, kinds=tuple(kinds)))
+    return tuple(out)
+
+
 def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
     """Validate a decoded venue document; raise ConfigError naming the file, table and key."""
     try:
@@ -292,7 +355,8 @@ def _parse_venue(raw: dict[str, Any]) -> Venue:
         gates.append(Gate(id=_str(g, "id", where), name=_str(g, "name", where, default=str(g.get("id", ""))),
                           zone=zone, lanes=int(lanes),
                           position=_point(g.get("position", [0, 0]), f"{where}.position"),
-                          address=_address(g.get("address"), f"{where}.address")))
+                          address=_address(g.get("address"), f"{where}.address"),
+                          lane_rules=_lane_rules(g.get("lane"), int(lanes), where)))
     gate_ids = [g.id for g in gates]
     if len(set(gate_ids)) != len(gate_ids):
         raise ConfigError(f"duplicate gate ids in {gate_ids}")

@@ -23,6 +23,8 @@ the reader SDK already decoded them (then JPEG or PNG); we keep them as bytes an
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -68,6 +70,12 @@ def explain(problem: IdProblem) -> str:
 def normalise(number: str) -> str:
     """Upper case, spaces and dashes removed (how numbers are stored and hashed)."""
     return re.sub(r"[\s-]", "", number).upper()
+
+
+def keyed_hash(secret: bytes, number: str) -> bytes:
+    """HMAC-SHA256 of the normalised number under `secret`: what registrations store and gates
+    match (no clear ID number leaves the import)."""
+    return hmac.new(secret, normalise(number).encode("utf-8"), hashlib.sha256).digest()
 
 
 def check_digit(first17: str) -> str:

@@ -53,6 +53,7 @@ class TicketCode(enum.StrEnum):
     WRONG_ENTRANCE = "wrong_entrance"
     ALREADY_INSIDE = "already_inside"
     NOT_INSIDE = "not_inside"
+    REISSUED = "reissued"  # revoked because a new ticket replaced it (lost or stolen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,7 @@ def verify(
     now: float,
     revoked: Container[str] = frozenset(),
     inside: Container[str] = frozenset(),
+    reissued: Container[str] = frozenset(),
     direction: str = "entry",
     leeway_s: float = 60.0,
 ) -> TicketCheck:
@@ -195,7 +197,7 @@ def verify(
     if ticket.event_id != event_id:
         return TicketCheck(TicketCode.OTHER_EVENT, ticket)
     if ticket.ticket_id in revoked:
-        return TicketCheck(TicketCode.REVOKED, ticket)
+        return TicketCheck(TicketCode.REISSUED if ticket.ticket_id in reissued else TicketCode.REVOKED, ticket)
     if now + leeway_s < ticket.valid_from:
         return TicketCheck(TicketCode.NOT_YET_VALID, ticket)
     if now - leeway_s > ticket.valid_until:

@@ -428,6 +428,10 @@ class HolderFace(msgspec.Struct, frozen=True, kw_only=True):
     registration_id: str
     model_id: str
     encoding: bytes  # the model's dim little-endian float64 (128 -> 1,024 bytes)
+    # issue 15, the steward's check and 人证票合一 (only to the gates that may admit the holder):
+    name: str = ""  # the registration's name
+    photo: bytes = b""  # a small JPEG of the registered photo (command/holder_cards.py); b"": none
+    id_hash: bytes = b""  # HMAC-SHA256 of the holder's ID number (eventguard.identity.keyed_hash)
 
 
 class WatchFace(msgspec.Struct, frozen=True, kw_only=True):
@@ -473,6 +477,8 @@ class ListSync(Msg, frozen=True, tag="sync"):
     full: bool = False
     more: bool = False
     stewards: tuple[StewardPin, ...] | None = None  # every steward PIN of this gate (replace; None: not told)
+    reissued: tuple[str, ...] = ()  # of `revoked`, those revoked because a new ticket replaced them
+    id_key: bytes = b""  # the ID-number HMAC key (every message carries it; gates match hashes, see README)
 
 
 # ---- gate <-> gate (peer links, /ws/peer on each gate's app) ------------------------------------
@@ -684,9 +690,9 @@ class CheckView(msgspec.Struct, frozen=True, kw_only=True):
     reasons: tuple[Reason, ...]
     ticket_id: str | None = None
     ticket_kind: str | None = None
-    holder_name: str | None = None  # not synced to gates yet
+    holder_name: str | None = None  # the registration's name (synced only to gates that may admit the holder)
     capture: str | None = None  # data:image/jpeg;base64,... of the scanned frame
-    registered: str | None = None  # the holder's registered photo (not synced to gates yet)
+    registered: str | None = None  # the holder's registered photo (data URL of the small JPEG synced with the face)
     face_distance: float | None = None
     escalated_by: str | None = None  # the steward who called a supervisor
     escalated_code: StewardCode | None = None
@@ -696,6 +702,27 @@ class TerminalChecks(Msg, frozen=True, tag="terminal_checks"):
     """The open secondary checks of a gate, oldest first (on connect and whenever they change)."""
 
     checks: tuple[CheckView, ...] = ()
+
+
+# ---- 人证票合一: an ID document read at a gate (issue 15; gate/idcheck.py) ----------------------
+
+
+class IdReadBody(Body, frozen=True):
+    """POST /api/idcheck on a gate: an ID document read for the lane's next scan — a resident ID
+    number typed or scanned, or an ID-card reader's frame (base64 in JSON). Exactly one of them."""
+
+    lane: Lane = 0
+    number: Annotated[str, Meta(min_length=1, max_length=40, pattern=_NO_CONTROLS)] | None = None
+    frame: Annotated[bytes, Meta(max_length=70_000)] | None = None
+
+
+# ---- lost or stolen tickets (issue 15; command/issuing.py reissue) ------------------------------
+
+
+class ReissueBody(Body, frozen=True):
+    """POST /api/tickets/{id}/reissue: why the ticket is replaced (lost, stolen, ...)."""
+
+    reason: Name500 = "lost or stolen"
 
 
 

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from eventguard.steward import SALT_BYTES, hash_pin, verify_pin
 from eventguard.wire import (
     DecisionBody,
     ErrorMsg,
+    IdReadBody,
     LaneCount,
     ListSync,
     Msg,
@@ -58,6 +60,7 @@ from eventguard.wire import (
 )
 from gate import qr
 from gate.errors import Overloaded, SourceError
+from gate.idcheck import IdRead, IdReadError, read_frame, read_number
 from gate.peers import authenticate
 from gate.service import GateCache, GateConfig, GateService, ScanResult
 from gate.signin import SignIns
@@ -131,17 +134,24 @@ class Terminal:
         self._pins = dict(now)
 
     def checks_msg(self) -> TerminalChecks:
-        """The open checks, oldest first."""
-        return TerminalChecks(checks=tuple(c.view() for c in sorted(self.service.checks.values(),
-                                                                         key=lambda c: c.at)))
+        """The open checks, oldest first, each with the holder's name and registered photo when the
+        gate has them (synced only to gates that may admit the holder)."""
+        cards = self.service.check_cards
+        out = []
+        for c in sorted(self.service.checks.values(), key=lambda c: c.at):
+            card = cards.get(c.check_id)
+            photo = ("data:image/jpeg;base64," + base64.b64encode(card.photo).decode()
+                     if card is not None and card.photo.startswith(b"\xff\xd8") else None)
+            out.append(c.view(card.name or None if card else None, photo))
+        return TerminalChecks(checks=tuple(out))
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
                    captured_at: float | None = None, scan_id: str | None = None,
-                   recent: Sequence[Frame] | None = None) -> ScanResult:
+                   recent: Sequence[Frame] | None = None, id_read: IdRead | None = None) -> ScanResult:
         """Decide a frame with the gate service and push the verdict to every terminal page
         (a retried scan id is answered from the journal and not pushed again)."""
         result = await self.service.scan(frame, lane=lane, direction=direction, captured_at=captured_at,
-                                         scan_id=scan_id, recent=recent)
+                                         scan_id=scan_id, recent=recent, id_read=id_read)
         if result.replayed:
             return result
         try:
@@ -276,6 +286,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return resp
     except WireError as err:
         return web.json_response({"error": "bad_request", "field": err.field, "message": str(err)}, status=400)
+    except IdReadError as err:
+        return _error(400, err.code, f"ID document not usable: {err}; read it again")
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "upload_too_large",
                       f"upload is larger than the limit of {request.app[CONFIG].max_upload_bytes} bytes")
@@ -358,6 +370,7 @@ async def scan(request: web.Request) -> web.Response:
     query = decode_query(ScanQuery, request.query)
     with request.app[ADMISSION].slot():  # before the body is read: a refused upload costs nothing
         extra: list[bytes] = []
+        id_read: IdRead | None = None
         if request.content_type.startswith("multipart/"):
             form = await request.post()
             field = form.get("image")
@@ -368,6 +381,7 @@ async def scan(request: web.Request) -> web.Response:
             if len(more) > MAX_RECENT_FRAMES or not all(isinstance(f, FileField) for f in more):
                 raise bad_request(f"at most {MAX_RECENT_FRAMES} file fields named 'frame'")
             extra = [f.file.read() for f in more if isinstance(f, FileField)]
+            id_read = _id_from_form(form, request.app[SERVICE].clock())
         else:
             data = await request.read()
         svc = request.app[SERVICE]
@@ -376,7 +390,7 @@ async def scan(request: web.Request) -> web.Response:
         recent = [await loop.run_in_executor(svc.cpu, decode_bytes, b) for b in extra] if extra else None
         del data, extra
         result = await request.app[TERMINAL].scan(frame, lane=query.lane, direction=query.direction,
-                                                  scan_id=query.scan_id, recent=recent)
+                                                  scan_id=query.scan_id, recent=recent, id_read=id_read)
     return web.json_response(result_json(result))
 
 
@@ -396,16 +410,17 @@ async def state(request: web.Request) -> web.Response:
 
 
 MAX_JSON_BYTES = 4096
+MAX_ID_READ_BYTES = 96_000  # a reader frame (photo up to 64 KiB) in base64
 
 
-async def _json_body(request: web.Request) -> bytes:
+async def _json_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text=json.dumps({"error": "unsupported_media_type",
                                                             "message": "send JSON as application/json"}),
                                            content_type="application/json")
-    data = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(data) > MAX_JSON_BYTES:
-        raise bad_request(f"body larger than {MAX_JSON_BYTES} bytes")
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise bad_request(f"body larger than {limit} bytes")
     return data
 
 
@@ -483,6 +498,44 @@ async def ack_order(request: web.Request) -> web.Response:
     if not await request.app[TERMINAL].acknowledge(order_id, steward):
         return _error(409, "ack_failed", "order unknown or the gate is offline; try again")
     return web.json_response({"order_id": order_id, "acknowledged_by": steward})
+
+
+# ---- 人证票合一: ID document reads (gate/idcheck.py) ------------------------------------------
+
+
+def _today(clock_s: float) -> date:
+    return datetime.fromtimestamp(clock_s).date()
+
+
+def _id_from_form(form: Any, now: float) -> IdRead | None:
+    """An ID read sent with a multipart scan: a field `id_number`, or a file field `id_frame`."""
+    number, frame = form.get("id_number"), form.get("id_frame")
+    if number is not None and frame is not None:
+        raise bad_request("send id_number or id_frame, not both")
+    if isinstance(frame, FileField):
+        data = frame.file.read(MAX_ID_READ_BYTES + 1)
+        if len(data) > MAX_ID_READ_BYTES:
+            raise bad_request(f"id_frame larger than {MAX_ID_READ_BYTES} bytes")
+        return read_frame(data, _today(now))
+    if isinstance(number, str):
+        return read_number(number[:40], _today(now))
+    if number is not None or frame is not None:
+        raise bad_request("id_number must be a text field and id_frame a file field")
+    return None
+
+
+async def id_read(request: web.Request) -> web.Response:
+    """An ID document read at the terminal (typed number, or a reader's frame): checked, then kept
+    for the lane's next scan, which matches it with the ticket holder's registration."""
+    body = decode_body(IdReadBody, await _json_body(request, MAX_ID_READ_BYTES), max_bytes=MAX_ID_READ_BYTES)
+    if (body.number is None) == (body.frame is None):
+        raise bad_request("send exactly one of number and frame")
+    svc = request.app[SERVICE]
+    today = _today(svc.clock())
+    read = read_number(body.number, today) if body.number is not None else read_frame(body.frame or b"", today)
+    svc.offer_id(read, lane=body.lane)
+    return web.json_response({"lane": body.lane, "last4": read.last4, "expired": read.expired,
+                              "chip_photo": bool(read.photo), "for_s": svc.cfg.id_read_s})
 
 
 async def peer_ws(request: web.Request) -> web.StreamResponse:
@@ -609,6 +662,7 @@ def create_gate_app(service: GateService, cfg: TerminalConfig,
     app.router.add_get("/api/checks", list_checks)
     app.router.add_post("/api/checks/{check_id}/decision", decide)
     app.router.add_post("/api/orders/{order_id}/ack", ack_order)
+    app.router.add_post("/api/idcheck", id_read)
     app.router.add_get("/", page)
     if cfg.web_dir.is_dir():
         app.router.add_static("/static/", cfg.web_dir, follow_symlinks=False)

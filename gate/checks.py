@@ -58,13 +58,14 @@ class OpenCheck:
     face_distance: float | None = None
     escalated_by: str | None = None
     escalated_code: StewardCode | None = None
+    holder_ref: str | None = None  # the ticket's registration: its card (name, photo) is read from the lists
 
-    def view(self) -> CheckView:
-        """As the terminal shows it."""
+    def view(self, holder_name: str | None = None, registered: str | None = None) -> CheckView:
+        """As the terminal shows it (`holder_name`, `registered`: from the holder's card, never journaled)."""
         return CheckView(check_id=self.check_id, lane=self.lane, at=self.at, reasons=self.reasons,
                          ticket_id=self.ticket_id, ticket_kind=self.ticket_kind, capture=self.capture,
                          face_distance=self.face_distance, escalated_by=self.escalated_by,
-                         escalated_code=self.escalated_code)
+                         escalated_code=self.escalated_code, holder_name=holder_name, registered=registered)
 
 
 @dataclass(frozen=True, slots=True)

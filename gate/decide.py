@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eventguard.codes import Reason, Verdict, WatchSeverity
+from eventguard.config import LaneDirection, LaneRule
 from eventguard.tickets import TicketCheck, TicketCode
 
 _TICKET_REASON = {
@@ -24,6 +25,7 @@ _TICKET_REASON = {
     TicketCode.WRONG_ENTRANCE: Reason.WRONG_ENTRANCE,
     TicketCode.ALREADY_INSIDE: Reason.ALREADY_INSIDE,
     TicketCode.NOT_INSIDE: Reason.NOT_INSIDE,
+    TicketCode.REISSUED: Reason.TICKET_REISSUED,
 }
 
 DENY_REASONS = frozenset({
@@ -40,6 +42,11 @@ SECONDARY_REASONS = frozenset({
     # whatever the list asks (deny lists too); the steward decides after looking
     Reason.WATCHLIST_DENY,
 })
+# issue 15: a reissued ticket is refused like a revoked one, saying why; an ID document that is
+# not the holder's, or a chip photo that is not the live face, goes to a steward
+DENY_REASONS = DENY_REASONS | {Reason.TICKET_REISSUED, Reason.LANE_WRONG_DIRECTION, Reason.LANE_NOT_FOR_TICKET_KIND}
+SECONDARY_REASONS = SECONDARY_REASONS | {Reason.ID_MISMATCH, Reason.ID_UNVERIFIABLE, Reason.ID_EXPIRED,
+                                         Reason.ID_PHOTO_MISMATCH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +73,26 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class IdCheck:
+    """人证票合一: an ID document read at the lane against the ticket holder's registration
+    (built by gate/idcheck.py). `matches`: the keyed hash of the number read equals the
+    registration's; None when this gate has no registered ID for the ticket."""
+
+    matches: bool | None
+    expired: bool = False
+    photo_distance: float | None = None  # chip photo vs the live face (engine distance); None: not compared
+    photo_tolerance: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
 class GateState:
     """What the gate itself allows right now."""
 
     lane_open: bool = True
     face_required: bool = True
     entry_open: bool = True  # False: the event's entry is closed (exits only); a scan to enter is refused
+    direction: str = "entry"  # the scan's: "entry" or "exit"
+    lane_rule: LaneRule | None = None  # the lane's rule from the venue (None: both ways, every kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +125,46 @@ def _hit_reasons(hits: Sequence[Hit]) -> list[Reason]:
     return list(dict.fromkeys(out))
 
 
+def _id_reasons(c: IdCheck) -> list[Reason]:
+    out = [Reason.ID_UNVERIFIABLE if c.matches is None else Reason.ID_MATCH if c.matches else Reason.ID_MISMATCH]
+    if c.expired:
+        out.append(Reason.ID_EXPIRED)
+    if c.photo_distance is not None:
+        out.append(Reason.ID_PHOTO_MATCH if c.photo_distance <= c.photo_tolerance else Reason.ID_PHOTO_MISMATCH)
+    return out
+
+
+def lane_reasons(gate: GateState, ticket: TicketCheck | None) -> list[Reason]:
+    """Whether the lane serves this scan: its direction, and for an entry the ticket's kind."""
+    rule = gate.lane_rule
+    if rule is None:
+        return []
+    if rule.direction is not LaneDirection.BOTH and rule.direction.value != gate.direction:
+        return [Reason.LANE_WRONG_DIRECTION]
+    if (gate.direction == "entry" and rule.kinds and ticket is not None and ticket.ticket is not None
+            and ticket.ticket.kind not in rule.kinds):
+        return [Reason.LANE_NOT_FOR_TICKET_KIND]
+    return []
+
+
 def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hit],
-           gate: GateState) -> Decision:
-    """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked."""
+           gate: GateState, identity: IdCheck | None = None) -> Decision:
+    """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked;
+    `identity` None: no ID document read (it counts only with a valid ticket)."""
     reasons: list[Reason] = []
     if not gate.lane_open:
         reasons.append(Reason.LANE_CLOSED)
     if not gate.entry_open:
         reasons.append(Reason.ENTRY_CLOSED)
+    reasons += lane_reasons(gate, ticket)
     reasons.append(Reason.NO_TICKET if ticket is None else _TICKET_REASON[ticket.code])
     if face is not None:
         reasons += _face_reasons(face)
     elif gate.face_required and ticket is not None and ticket.ok:
         reasons.append(Reason.NO_FACE)
     reasons += _hit_reasons(hits)
+    if identity is not None and ticket is not None and ticket.ok:
+        reasons += _id_reasons(identity)
     if any(r in DENY_REASONS for r in reasons):
         verdict = Verdict.DENY
     elif any(r in SECONDARY_REASONS for r in reasons):

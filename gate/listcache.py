@@ -10,21 +10,31 @@ Faces are stored with the id of the model that made them, whatever the gate's en
 file mirrors the server. Loading and applying keep only the faces of the gate's own model
 (`FaceFilter`); the others are counted as ignored, never compared. A file written before
 faces carried a model id holds dlib's (the only model then) and is upgraded in place.
+
+Holder cards (issue 15): the name, the small registered photo and the ID-number hash synced with a
+holder's face are stored sealed (AES-256-GCM, associated data = the registration id) under the
+gate's own key, a 0600 file beside the lists (`<lists>.key`, gate/private_files.py), as is the
+ID-number HMAC key: neither a photo nor a name is ever in clear on the gate's disk. They are read
+one holder at a time (`card`), when a scan needs them, not kept in memory.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from eventguard.codes import WatchSeverity
 from eventguard.presence import Stay
 from eventguard.wire import HolderFace, ListSync, WatchFace
-from gate.private_files import open_private
+from gate.private_files import open_private, private_key
 from vision.engine import DLIB_MODEL_ID, EngineSpec
 from vision.index import WatchEntry
 from vision.screen import index_vector
@@ -41,7 +51,35 @@ CREATE TABLE IF NOT EXISTS presence (ticket_id TEXT PRIMARY KEY, inside INTEGER 
                                      gate_id TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stewards (steward TEXT PRIMARY KEY, pin_hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS cards (registration_id TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS reissued (ticket_id TEXT PRIMARY KEY);  -- revoked because reissued
 """
+
+
+class HolderCard(msgspec.Struct, frozen=True, kw_only=True):
+    """What the gate knows of a holder besides the face: for the steward and 人证票合一."""
+
+    name: str = ""
+    photo: bytes = b""  # small JPEG; b"": none synced
+    id_hash: bytes = b""  # HMAC of the ID number (eventguard.identity.keyed_hash); b"": none
+
+
+_card_dec = msgspec.msgpack.Decoder(HolderCard)
+_NONCE = 12
+
+
+def seal(key: bytes, data: bytes, owner: str) -> bytes:
+    """nonce | AES-256-GCM(data) bound to `owner` (the row it belongs to)."""
+    nonce = os.urandom(_NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, data, owner.encode())
+
+
+def unseal(key: bytes, sealed: bytes, owner: str) -> bytes | None:
+    """The data, or None if it was sealed under another key, for another row, or damaged."""
+    try:
+        return AESGCM(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], owner.encode())
+    except (InvalidTag, ValueError):
+        return None
 
 
 @dataclass
@@ -58,6 +96,8 @@ class Lists:
     entry_open: bool = True
     peer_key: bytes = b""
     stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash (eventguard.steward)
+    id_key: bytes = b""  # the ID-number HMAC key (opened from its sealed copy)
+    reissued: set[str] = field(default_factory=set)  # of revoked: replaced by a new ticket
     ignored_holders: int = 0  # another model's, or malformed
     ignored_watch: int = 0
 
@@ -128,6 +168,7 @@ class ListCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._db = open_private(self.path)
+        self._key = private_key(self.path.with_name(self.path.name + ".key"))
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -148,12 +189,14 @@ class ListCache:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             keys = {int(k): bytes(v) for k, v in self._db.execute("SELECT key_id, public_key FROM keys")}
             revoked = {r[0] for r in self._db.execute("SELECT ticket_id FROM revoked")}
+            reissued = {r[0] for r in self._db.execute("SELECT ticket_id FROM reissued")}
             rows = self._db.execute("SELECT registration_id, model_id, encoding FROM holders").fetchall()
             watch_rows = self._db.execute(
                 "SELECT entry_id, list_id, severity, model_id, encoding FROM watch").fetchall()
             presence = {t: Stay(bool(i), g, float(a)) for t, i, g, a in
                         self._db.execute("SELECT ticket_id, inside, gate_id, at FROM presence")}
             stewards = {n: bytes(h) for n, h in self._db.execute("SELECT steward, pin_hash FROM stewards")}
+        id_key = unseal(self._key, bytes.fromhex(meta.get("id_key", "")), "id_key") if "id_key" in meta else None
         holders = {}
         for rid, model, raw in rows:
             enc = faces.holder(model, bytes(raw))
@@ -163,7 +206,9 @@ class ListCache:
                              for eid, lid, sev, model, raw in watch_rows) if e is not None]
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
                      presence, entry_open=meta.get("entry_open", "1") == "1",
-                     peer_key=bytes.fromhex(meta.get("peer_key", "")), stewards=stewards, ignored_holders=len(rows) - len(holders),
+                     peer_key=bytes.fromhex(meta.get("peer_key", "")), stewards=stewards, id_key=id_key or b"",
+                     reissued=reissued,
+                     ignored_holders=len(rows) - len(holders),
                      ignored_watch=len(watch_rows) - len(watch))
 
     def save(self, msg: ListSync) -> None:
@@ -176,15 +221,25 @@ class ListCache:
                     self._db.execute("DELETE FROM holders")
                     self._db.execute("DELETE FROM watch")
                     self._db.execute("DELETE FROM presence")
+                    self._db.execute("DELETE FROM cards")
+                    self._db.execute("DELETE FROM reissued")
                 self._db.execute("DELETE FROM keys")
                 self._db.executemany("INSERT INTO keys VALUES (?, ?)",
                                      [(k.key_id, k.public_key) for k in msg.keys])
                 self._db.executemany("INSERT OR IGNORE INTO revoked VALUES (?)", [(t,) for t in msg.revoked])
+                self._db.executemany("INSERT OR IGNORE INTO reissued VALUES (?)", [(t,) for t in msg.reissued])
                 self._db.executemany("DELETE FROM holders WHERE registration_id = ?",
                                      [(r,) for r in msg.holders_removed])
                 self._db.executemany("INSERT OR REPLACE INTO holders (registration_id, encoding, model_id)"
                                      " VALUES (?, ?, ?)",
                                      [(h.registration_id, h.encoding, h.model_id) for h in msg.holders_added])
+                self._db.executemany("DELETE FROM cards WHERE registration_id = ?",
+                                     [(r,) for r in (*msg.holders_removed,
+                                                     *(h.registration_id for h in msg.holders_added))])
+                self._db.executemany("INSERT INTO cards VALUES (?, ?)", [
+                    (h.registration_id, seal(self._key, msgspec.msgpack.encode(
+                        HolderCard(name=h.name, photo=h.photo, id_hash=h.id_hash)), h.registration_id))
+                    for h in msg.holders_added if h.name or h.photo or h.id_hash])
                 self._db.executemany("DELETE FROM watch WHERE entry_id = ?", [(e,) for e in msg.watch_removed])
                 self._db.executemany("INSERT OR REPLACE INTO watch (entry_id, list_id, severity, encoding,"
                                      " model_id) VALUES (?, ?, ?, ?, ?)",
@@ -201,11 +256,21 @@ class ListCache:
                     meta.append(("entry_open", "0" if msg.entry_open is False else "1"))
                 if msg.peer_key:
                     meta.append(("peer_key", msg.peer_key.hex()))
+                if msg.id_key:
+                    meta.append(("id_key", seal(self._key, msg.id_key, "id_key").hex()))
                 self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def card(self, registration_id: str) -> HolderCard | None:
+        """A holder's card, opened; None if none was synced (or it does not open: logged by the caller)."""
+        with self._lock:
+            row = self._db.execute("SELECT sealed FROM cards WHERE registration_id = ?",
+                                   (registration_id,)).fetchone()
+        raw = unseal(self._key, bytes(row[0]), registration_id) if row is not None else None
+        return _card_dec.decode(raw) if raw is not None else None
 
     def close(self) -> None:
         """Close the file."""

@@ -25,11 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventguard import tickets
 from eventguard.codes import StewardAction, StewardCode
+from eventguard.config import LaneRule
 from eventguard.presence import InsideView, Stay, merge, step
 from eventguard.tickets import TicketCheck
 from eventguard.wire import (
@@ -46,9 +48,10 @@ from eventguard.wire import (
 )
 from gate import qr
 from gate.checks import OpenCheck, Outcome, decision_event, resolve
-from gate.decide import Decision, FaceCheck, GateState, Hit, Verdict, decide
+from gate.decide import Decision, FaceCheck, GateState, Hit, IdCheck, Verdict, decide, lane_reasons
+from gate.idcheck import IdRead, id_check
 from gate.journal import Journal
-from gate.listcache import FaceFilter, ListCache, applies
+from gate.listcache import FaceFilter, HolderCard, ListCache, applies
 from gate.peers import PeerLinks
 from gate.uplink import Uplink
 from vision.engine import (
@@ -63,8 +66,9 @@ from vision.engine import (
     fuse,
     spec,
 )
+from vision.errors import ImageError
 from vision.faceworker import EngineOptions, analyse_frames, face_executor, prime
-from vision.image import Frame
+from vision.image import Frame, decode_bytes
 from vision.index import WatchHit, WatchlistIndex
 from vision.lane import BEST_FRAMES, LaneFaces
 from vision.screen import screen_frames
@@ -107,6 +111,8 @@ class GateConfig:
     workers: int = max(2, os.cpu_count() or 2)  # threads for QR decoding and 1:N search
     face_workers: int = 0  # 0: one face thread; N: N worker processes (dlib is not thread-safe)
     peers: dict[str, str] = field(default_factory=dict)  # other gate id -> ws URL of its /ws/peer
+    id_read_s: float = 30.0  # an ID read offered at the terminal serves the lane's next scan within this
+    lane_rules: tuple[LaneRule, ...] = ()  # the venue's [[gates.lane]] rules for this gate (direction, kinds)
 
     @property
     def engine(self) -> EngineSpec:
@@ -130,12 +136,14 @@ class GateCache:
 
     keys: dict[int, Ed25519PublicKey] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
+    reissued: set[str] = field(default_factory=set)  # of revoked: replaced by a new ticket (refused as such)
     holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> the engine's embedding
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
     entry_open: bool = True  # False once the commander closed the event's entry (exits only)
     peer_key: bytes = b""  # the event's secret for peer links (from the sync, persisted)
     stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash, this gate's (synced)
+    id_key: bytes = b""  # the ID-number HMAC key (synced): 人证票合一 matches keyed hashes, never numbers
     version: int = 0  # list sync version of keys/revoked/holders/watchlist (watchlist.version follows it)
 
 
@@ -153,6 +161,20 @@ class ScanResult:
     replayed: bool = False  # a retry of a scan id already decided: the first decision, nothing new
     face_frames: tuple[int, int] = (0, 0)  # frames assessed, frames embedded and fused
     face_box: tuple[float, float, float, float] | None = None  # the scanned frame's face (x, y, w, h) px
+
+
+CHIP_MIN_WIDTH = 320  # px: a chip photo is enlarged to this before face detection
+
+
+def _enlarged(photo: bytes) -> Frame:
+    """A chip photo decoded (JPEG or PNG only, size-checked) and enlarged for the face detector."""
+    frame = decode_bytes(photo)
+    h, w = frame.shape[:2]
+    if w < CHIP_MIN_WIDTH:
+        scale = CHIP_MIN_WIDTH / w
+        return np.asarray(cv2.resize(frame, (CHIP_MIN_WIDTH, round(h * scale)), interpolation=cv2.INTER_CUBIC),
+                          dtype=np.uint8)
+    return frame
 
 
 def _replayed(event: GateEvent) -> ScanResult:
@@ -178,12 +200,17 @@ class GateService:
         self.ignored_faces = {"holders": 0, "watch": 0}  # synced faces of another model (or malformed)
         self.faces = face_executor(cfg.face_workers, f"gate-{cfg.gate_id}", cfg.engine_options)
         self.recent: dict[int, deque[tuple[float, Frame]]] = {}  # lane -> (capture time, frame)
+        self.id_reads: dict[int, tuple[float, IdRead]] = {}  # lane -> (read time, ID read) for the next scan
         self.journal = Journal(cfg.journal_path)
         self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"))
         self._load_lists()
         for ticket_id, stay in self.journal.presence().items():  # this gate's own, maybe newer
             self.cache.presence[ticket_id] = merge(self.cache.presence.get(ticket_id), stay)
         self.checks: dict[str, OpenCheck] = {c.check_id: c for c in self.journal.open_checks()}
+        # the holder's name and registered photo of each open check (from the sealed cards; memory only)
+        self.check_cards: dict[str, HolderCard] = {
+            c.check_id: card for c in self.checks.values()
+            if c.holder_ref and (card := self.lists.card(c.holder_ref)) is not None}
         self.lanes_closed: set[int] = set()
         self.orders: dict[int, Order] = {}  # received, not yet acknowledged
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
@@ -250,9 +277,11 @@ class GateService:
         for key_id, raw in stored.keys.items():
             c.keys.setdefault(key_id, tickets.load_public(raw))
         c.revoked |= stored.revoked
+        c.reissued |= stored.reissued
         c.entry_open = stored.entry_open
         c.peer_key = stored.peer_key or c.peer_key
         c.stewards = dict(stored.stewards) or c.stewards
+        c.id_key = stored.id_key or c.id_key
         c.holders.update(stored.holders)
         for ticket_id, stay in stored.presence.items():
             c.presence[ticket_id] = merge(c.presence.get(ticket_id), stay)
@@ -281,6 +310,7 @@ class GateService:
         revoked = set() if msg.full else set(c.revoked)
         holders = {} if msg.full else dict(c.holders)
         revoked.update(msg.revoked)
+        reissued = (set() if msg.full else set(c.reissued)) | set(msg.reissued)
         added, other_holders = self.face_filter.holders(msg.holders_added)
         for rid in (*msg.holders_removed, *other_holders):  # a face now of another model is gone here
             holders.pop(rid, None)
@@ -311,7 +341,10 @@ class GateService:
             c.peer_key = msg.peer_key
         if msg.stewards is not None:
             c.stewards = {p.steward: p.pin_hash for p in msg.stewards}
+        if msg.id_key:
+            c.id_key = msg.id_key
         c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
+        c.reissued = reissued
         c.watchlist = watchlist
         log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
                   msg.version, len(revoked), len(holders), len(watchlist))
@@ -352,6 +385,48 @@ class GateService:
             return []
         return [f for t, f in reversed(buf) if at - self.cfg.recent_s <= t <= at + 0.05]
 
+    # ---- 人证票合一 (gate/idcheck.py) ------------------------------------------------------------
+
+    def offer_id(self, read: IdRead, *, lane: int = 0, at: float | None = None) -> None:
+        """Keep an ID document read at the terminal for the lane's next scan (within `id_read_s`)."""
+        self.id_reads[lane] = (self.clock() if at is None else at, read)
+
+    def _take_id(self, lane: int, at: float) -> IdRead | None:
+        """The lane's pending ID read for a scan at `at` (taken: a read serves one scan)."""
+        found = self.id_reads.pop(lane, None)
+        if found is None or not found[0] - 0.05 <= at <= found[0] + self.cfg.id_read_s:
+            return None
+        return found[1]
+
+    async def _id_check(self, read: IdRead, ticket: TicketCheck, live: list[np.ndarray],
+                        stage: dict[str, float]) -> IdCheck:
+        """The read against the ticket holder's registered ID hash (from the sealed card) and,
+        when the card gave a chip photo and the live face was embedded, the photo against the face."""
+        loop = asyncio.get_running_loop()
+        holder = ticket.ticket.holder_ref if ticket.ticket else None
+        card = await loop.run_in_executor(self.io, self.lists.card, holder) if holder else None
+        distance = None
+        if read.photo and live:
+            t0 = time.perf_counter()
+            chip = await self._chip_embedding(read.photo)
+            stage["id_photo"] = (time.perf_counter() - t0) * 1000
+            if chip is not None:
+                distance = fuse([self.spec.distance(e, chip) for e in live])
+        return id_check(read, key=self.cache.id_key, registered=card.id_hash if card else None,
+                        photo_distance=distance, photo_tolerance=self.thresholds.verify)
+
+    async def _chip_embedding(self, photo: bytes) -> np.ndarray | None:
+        """The face of an ID card's chip photo (about 102 x 126 px: enlarged first), or None."""
+        loop = asyncio.get_running_loop()
+        try:
+            frame = await loop.run_in_executor(self.cpu, _enlarged, photo)
+        except ImageError as err:
+            log.info("gate %s: chip photo not compared (%s)", self.cfg.gate_id, err)
+            return None
+        faces = await loop.run_in_executor(self.faces, analyse_frames, (frame,), self.cfg.engine_options, None,
+                                           1, None)
+        return faces.scan.embedding
+
     def _analyse(self, frames: Sequence[Frame], scan: FaceResult | None = None) -> asyncio.Future[LaneFaces]:
         return asyncio.get_running_loop().run_in_executor(
             self.faces, analyse_frames, tuple(frames), self.cfg.engine_options, self.cfg.quality_bar,
@@ -359,9 +434,9 @@ class GateService:
 
     async def _face_work(self, frames: Sequence[Frame], holder: str | None,
                          ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int],
-                                    tuple[float, float, float, float] | None]:
-        """1:1 against the holder and 1:N against the watchlists; the stage times and (frames
-        assessed, frames used).
+                                    tuple[float, float, float, float] | None, list[np.ndarray]]:
+        """1:1 against the holder and 1:N against the watchlists; the stage times, (frames
+        assessed, frames used), the scanned face's box and the live embeddings used.
 
         First the scanned frame alone. The lane's recent frames are looked at only when they can
         change the outcome (`fuse_band`): the scanned face is below the quality bar, its 1:1
@@ -396,7 +471,7 @@ class GateService:
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
-            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, box
+            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, box, []
         dist = (fuse([self.spec.distance(e, registered) for e in embeddings])
                 if registered is not None else None)
         found: list[WatchHit] = []
@@ -409,7 +484,7 @@ class GateService:
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
-                         tolerance=th.verify), hits, stage, counts, box
+                         tolerance=th.verify), hits, stage, counts, box, embeddings
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""
@@ -420,17 +495,21 @@ class GateService:
 
     async def scan(self, frame: Frame, *, lane: int = 0, direction: str = "entry",
                    captured_at: float | None = None, scan_id: str | None = None,
-                   recent: Sequence[Frame] | None = None) -> ScanResult:
+                   recent: Sequence[Frame] | None = None, id_read: IdRead | None = None) -> ScanResult:
         """Decide one captured frame, journal the event, and notify listeners.
 
         The face check also looks at `recent` frames of the same person (the lane client's),
         or else at the frames `offer`ed on this lane just before. `scan_id` is the client's
         nonce (the event id becomes `<gate>:<scan_id>`): a retry with the same id returns the
-        first decision and records nothing new."""
+        first decision and records nothing new. `id_read`: an ID document read with the scan
+        (人证票合一), or else the one `offer_id`ed on this lane just before."""
+        at = captured_at if captured_at is not None else self.clock()
         if recent is None:
-            recent = self._recent(lane, captured_at if captured_at is not None else self.clock())
+            recent = self._recent(lane, at)
+        if id_read is None:
+            id_read = self._take_id(lane, at)
         if scan_id is None:
-            return await self._decide(frame, lane, direction, captured_at, uuid.uuid4().hex, recent)
+            return await self._decide(frame, lane, direction, captured_at, uuid.uuid4().hex, recent, id_read)
         check_scan_id(scan_id)
         under_way = self._scanning.get(scan_id)
         if under_way is not None:  # the same scan retried while it is being decided
@@ -442,7 +521,7 @@ class GateService:
             event_id = f"{self.cfg.gate_id}:{scan_id}"
             done = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.get, event_id)
             result = (_replayed(done) if done is not None
-                      else await self._decide(frame, lane, direction, captured_at, scan_id, recent))
+                      else await self._decide(frame, lane, direction, captured_at, scan_id, recent, id_read))
             fut.set_result(result)
             return result
         except BaseException as err:
@@ -453,7 +532,7 @@ class GateService:
             self._scanning.pop(scan_id, None)
 
     async def _decide(self, frame: Frame, lane: int, direction: str, captured_at: float | None,
-                      nonce: str, recent: Sequence[Frame] = ()) -> ScanResult:
+                      nonce: str, recent: Sequence[Frame] = (), id_read: IdRead | None = None) -> ScanResult:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         wants_face = self.cfg.face_required and direction == "entry"
@@ -464,23 +543,32 @@ class GateService:
         for text in texts:  # the first text that is an EventGuard ticket wins
             c = tickets.verify(text, keys=self.cache.keys, event_id=self.cfg.event_id,
                                gate_id=self.cfg.gate_id, now=now, revoked=self.cache.revoked,
-                               inside=InsideView(self.cache.presence), direction=direction)
+                               inside=InsideView(self.cache.presence), direction=direction,
+                               reissued=self.cache.reissued)
             if check is None or c.code is not tickets.TicketCode.BAD_FORMAT:
                 check = c
             if c.code is not tickets.TicketCode.BAD_FORMAT:
                 break
+        state = GateState(lane_open=lane not in self.lanes_closed,
+                          face_required=self.cfg.face_required and direction == "entry",
+                          entry_open=self.cache.entry_open or direction == "exit", direction=direction,
+                          lane_rule=next((r for r in self.cfg.lane_rules if r.index == lane), None))
+        if lane_reasons(state, check):  # the lane does not serve this scan: no face work, nor wanted
+            wants_face = False
+            state = replace(state, face_required=False)
         face: FaceCheck | None = None
+        live: list[np.ndarray] = []
         hits: tuple[Hit, ...] = ()
         counts = (0, 0)
         box: tuple[float, float, float, float] | None = None
         if wants_face and check is not None and check.ok:
             holder = check.ticket.holder_ref if check.ticket else None
-            face, hits, fstage, counts, box = await self._face_work((frame, *recent), holder)
+            face, hits, fstage, counts, box, live = await self._face_work((frame, *recent), holder)
             stage.update(fstage)
-        decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
-                                                       face_required=self.cfg.face_required
-                                                       and direction == "entry",
-                                                       entry_open=self.cache.entry_open or direction == "exit"))
+        identity = None
+        if id_read is not None and direction == "entry" and check is not None and check.ok:
+            identity = await self._id_check(id_read, check, live if face is not None else [], stage)
+        decision = decide(check, face, hits, state, identity)
         kind = {Verdict.ADMIT: EventKind.ENTRY if direction == "entry" else EventKind.EXIT,
                 Verdict.DENY: EventKind.DENY, Verdict.SECONDARY: EventKind.SECONDARY}[decision.verdict]
         latency = (time.perf_counter() - t0) * 1000
@@ -559,10 +647,15 @@ class GateService:
         if result.decision.verdict is not Verdict.SECONDARY or result.replayed or ev.event_id in self.checks:
             return None
         ticket = result.ticket.ticket if result.ticket else None
+        holder = ticket.holder_ref if ticket else None
         check = OpenCheck(check_id=ev.event_id, gate_id=ev.gate_id, lane=ev.lane, at=ev.at, reasons=ev.reasons,
                           ticket_id=ev.ticket_id, ticket_kind=ticket.kind if ticket else None, capture=capture,
-                          face_distance=result.face_distance)
-        await asyncio.get_running_loop().run_in_executor(self.io, self.journal.open_check, check)
+                          face_distance=result.face_distance, holder_ref=holder)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.io, self.journal.open_check, check)
+        card = await loop.run_in_executor(self.io, self.lists.card, holder) if holder else None
+        if card is not None:
+            self.check_cards[check.check_id] = card
         self.checks[check.check_id] = check
         return check
 
@@ -582,6 +675,7 @@ class GateService:
                                nonce=uuid.uuid4().hex[:12])
         if outcome.check is None:
             self.checks.pop(check_id, None)  # before the await: a second click finds it decided
+            self.check_cards.pop(check_id, None)
         try:
             new = await asyncio.get_running_loop().run_in_executor(self.io, self.journal.decide_check, event,
                                                                    outcome.check)

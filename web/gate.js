@@ -29,6 +29,16 @@ export const REASON_TEXT = {
   watchlist_info: "Supervisor informed",
   watchlist_ambiguous: "Check identity by hand",
   lane_closed: "Lane closed — use another lane",
+  // issue 15: 人证票合一 and reissued tickets
+  id_match: "ID document is the ticket holder's",
+  id_mismatch: "ID document is not the ticket holder's — check by hand",
+  id_unverifiable: "No registered ID for this ticket on this gate — check by hand",
+  id_expired: "ID card expired",
+  id_photo_match: "ID card photo matches the face",
+  id_photo_mismatch: "ID card photo does not match the face — check by hand",
+  ticket_reissued: "Ticket cancelled — it was reissued (lost or stolen)",
+  lane_wrong_direction: "Wrong way — this lane is for the other direction",
+  lane_not_for_ticket_kind: "This lane is not for this ticket — use another lane",
 };
 
 const WORD = { admit: "ADMIT", deny: "DENY", secondary: "CHECK" };
@@ -311,6 +321,18 @@ function connect() {
   });
 }
 
+// ---- 人证票合一: an ID number read at the terminal for the lane's next scan (issue 15) ------------
+
+async function readId(ev) {
+  ev.preventDefault();
+  const r = await post("/api/idcheck", { number: $("id-number").value.trim(), lane: Number($("id-lane").value) || 0 });
+  $("id-number").value = "";
+  $("id-status").textContent = r.ok ? `ID …${r.data.last4} read for lane ${r.data.lane}: scan the ticket within ${r.data.for_s} s`
+    : `Not usable: ${r.data.message || "read it again"}`;
+  $("id-status").dataset.state = r.ok ? "read" : "error";
+}
+
+$("id-form").addEventListener("submit", readId);
 $("gate-id").textContent = params.get("gate") || "";
 $("steward-form").addEventListener("submit", signIn);
 $("steward-signout").addEventListener("click", signOut);

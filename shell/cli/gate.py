@@ -100,7 +100,8 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
                      journal_path=journal, face_required=not args.no_face, detect_width=args.detect_width,
                      detect_upsample=args.upsample, face_workers=args.face_workers,
                      face_engine=EngineName(args.face_engine), tolerance=args.verify_threshold,
-                     watch_threshold=args.screen_threshold, peers=peers)
+                     watch_threshold=args.screen_threshold, peers=peers,
+                     lane_rules=next(g.lane_rules for g in venue.gates if g.id == args.gate_id))
     tcfg = TerminalConfig(token=_terminal_token(args.terminal_token_file
                                                 or data_dir() / "gates" / f"{args.gate_id}.terminal-token"),
                           source_lane=args.lane)

@@ -61,6 +61,15 @@ def register(sub: Any) -> None:
     sp.add_argument("--out", type=Path, default=Path("."))
     sp.add_argument("--scale", type=int, default=6)
     add_db(sp)
+    sp = add(tk, "reissue", cmd_tickets_reissue,
+             "reissue a lost or stolen ticket: revoke it and issue a new one for the same registration")
+    sp.add_argument("ticket_id")
+    sp.add_argument("--reason", default="lost or stolen")
+    add_venue(sp)
+    sp.add_argument("--png-dir", type=Path, default=None, help="also write the new ticket's QR PNG here")
+    sp.add_argument("--scale", type=int, default=6)
+    sp.add_argument("--key-dir", type=Path, default=None)
+    add_db(sp)
     sp = add(tk, "revoke", cmd_tickets_revoke, "revoke a ticket (gates learn it on their next sync)")
     sp.add_argument("ticket_id")
     sp.add_argument("--reason", default="revoked by operator")
@@ -120,14 +129,14 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
             r["png"] = str(render_ticket(str(r["payload"]), args.png_dir / f"{r['ticket_id']}.png", args.scale))
     if args.csv:
         fields = ["ticket_id", "holder_ref", "holder_name", "kind", "entrances", "status", "valid_from",
-                  "valid_until", "issued_at", "revoke_reason", "payload"] + (["png"] if args.png_dir else [])
+                  "valid_until", "issued_at", "revoke_reason", "reissued_as", "payload"] + (["png"] if args.png_dir else [])
         w = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     else:
         for r in rows:
             print_json(r)
-    print(f"event {event_id}: {len(rows)} tickets, {sum(r['status'] == 'revoked' for r in rows)} revoked",
+    print(f"event {event_id}: {len(rows)} tickets, {sum(r['status'] != 'valid' for r in rows)} revoked",
           file=sys.stderr)
     return 0
 
@@ -163,4 +172,35 @@ def cmd_tickets_revoke(args: argparse.Namespace) -> int:
         print(f"error: ticket {args.ticket_id} is unknown or already revoked", file=sys.stderr)
         return 1
     print(f"revoked {args.ticket_id}")
+    return 0
+
+
+def cmd_tickets_reissue(args: argparse.Namespace) -> int:
+    """Reissue a ticket; print the new ticket as one JSON line (audited as the OS user)."""
+    import getpass
+
+    from command import issuing, store
+    from eventguard.config import load_venue
+
+    event_id = load_venue(args.venue).event.id
+    now = int(time.time())
+
+    async def go(conn: Any) -> tuple[str, str, str | None]:
+        async with conn.transaction():
+            key_id, key = await issuing.latest_key(conn, event_id, args.key_dir)
+            new, payload = await issuing.reissue(conn, args.ticket_id, event_id=event_id, key_id=key_id, key=key,
+                                                 now=now, reason=args.reason)
+            await store.audit(conn, f"cli:{getpass.getuser()}", "cli", "ticket_reissue", args.ticket_id,
+                              {"event_id": event_id, "reason": args.reason, "new_ticket_id": new.ticket_id})
+            return new.ticket_id, payload, new.holder_ref
+
+    try:
+        new_id, payload, holder = with_db(args, go, event_id=event_id)
+    except issuing.ReissueRefused as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    row: dict[str, Any] = {"reissued": args.ticket_id, "ticket_id": new_id, "holder_ref": holder, "payload": payload}
+    if args.png_dir:
+        row["png"] = str(render_ticket(payload, args.png_dir / f"{new_id}.png", args.scale))
+    print_json(row)
     return 0

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from eventguard.config import load_venue, parse_venue
+from eventguard.config import LaneDirection, LaneRule, load_venue, parse_venue
 from eventguard.errors import ConfigError
 from eventguard.settings import DEFAULT_VENUE
 
@@ -135,3 +135,44 @@ def test_gate_addresses_make_the_peer_list() -> None:
 def test_a_gate_may_report_transfers_only_at_its_own_zones_connections(gate: str, src: str, dst: str | None,
                                                                        why: str | None) -> None:
     assert load_venue(DEFAULT_VENUE).transfer_refusal(gate, src, dst) == why
+
+
+# ---- issue 15: lanes with rules ([[gates.lane]]: direction, ticket kinds) -----------------------
+
+
+def test_lane_rules_are_read_from_the_gates_table(tmp_path: Any) -> None:
+    p = tmp_path / "v.toml"
+    p.write_text('[event]\nid = "e"\n[[zones]]\nid = "a"\narea_m2 = 10\ncapacity = 20\n'
+                 '[[gates]]\nid = "g"\nzone = "a"\nlanes = 3\n'
+                 '[[gates.lane]]\nindex = 0\ndirection = "exit"\n'
+                 '[[gates.lane]]\nindex = 2\ndirection = "entry"\nkinds = ["staff", "press"]\n')
+    g = load_venue(p).gate("g")
+    assert g.lane_rules == (LaneRule(0, LaneDirection.EXIT), LaneRule(2, LaneDirection.ENTRY, ("staff", "press")))
+    assert g.lane_rule(1) is None and g.lane_rule(2) is not None
+
+
+@pytest.mark.parametrize(("lane", "message"), [
+    ({"index": 3}, r"gates\[0\].lane\[0\].index: expected a lane number from 0 to 1, got 3"),
+    ({"index": True}, r"index: expected a lane number"),
+    ({}, r"gates\[0\].lane\[0\]: missing 'index'"),
+    ({"index": 0, "direction": "entr"}, r"direction: expected entry, exit or both, got 'entr'; did you mean 'entry'"),
+    ({"index": 0, "direction": "in"}, r"direction: expected entry, exit or both, got 'in' \(allowed"),
+    ({"index": 0, "kinds": "staff"}, r"kinds: expected a list of ticket kinds"),
+    ({"index": 0, "kinds": ["a-kind-longer-than-16"]}, r"kinds: expected a list of ticket kinds"),
+    ({"index": 0, "kinds": ["vip", "vip"]}, r"names a kind twice"),
+    ({"index": 0, "direction": "exit", "kinds": ["vip"]}, r"an exit lane admits nobody"),
+    ({"index": 0, "direciton": "exit"}, r"unknown key 'direciton' in \[\[gates.lane\]\] #1 of gates\[0\]; "
+                                         r"did you mean 'direction'"),
+])
+def test_bad_lane_rules_name_the_field(lane: dict[str, Any], message: str) -> None:
+    d = base()
+    d["gates"][0].update(lanes=2, lane=[lane])
+    with pytest.raises(ConfigError, match=message):
+        parse_venue(d)
+
+
+def test_a_lane_has_one_rule() -> None:
+    d = base()
+    d["gates"][0].update(lanes=2, lane=[{"index": 1}, {"index": 1, "direction": "exit"}])
+    with pytest.raises(ConfigError, match=r"lane\[1\].index: lane 1 has two rules"):
+        parse_venue(d)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from eventguard.codes import WatchSeverity
+from eventguard.config import LaneDirection, LaneRule
 from eventguard.tickets import Ticket, TicketCheck, TicketCode
 from gate.decide import (
     DENY_REASONS,
@@ -13,6 +16,7 @@ from gate.decide import (
     FaceCheck,
     GateState,
     Hit,
+    IdCheck,
     Reason,
     Verdict,
     decide,
@@ -89,10 +93,39 @@ _TICKET_CASES = {
     TicketCode.NOT_YET_VALID: Reason.NOT_YET_VALID, TicketCode.EXPIRED: Reason.EXPIRED,
     TicketCode.REVOKED: Reason.REVOKED, TicketCode.WRONG_ENTRANCE: Reason.WRONG_ENTRANCE,
     TicketCode.ALREADY_INSIDE: Reason.ALREADY_INSIDE, TicketCode.NOT_INSIDE: Reason.NOT_INSIDE,
+    TicketCode.REISSUED: Reason.TICKET_REISSUED,
 }
 for _code, _reason in _TICKET_CASES.items():
     # a bad ticket is denied whatever the face says; the face is not checked then (face None)
     CASES.append((f"ticket {_code}", TicketCheck(_code, None), None, (), OPEN, Verdict.DENY, (_reason,)))
+
+
+# ---- issue 15: lanes with rules (eventguard.config LaneRule): direction, and ticket kinds per lane ----
+_STAFF = TicketCheck(TicketCode.VALID, replace(_T, kind="staff"))
+_ENTRY_STAFF = LaneRule(index=0, direction=LaneDirection.ENTRY, kinds=("staff", "press"))
+_EXIT = LaneRule(index=0, direction=LaneDirection.EXIT)
+_BOTH_VIP = LaneRule(index=0, direction=LaneDirection.BOTH, kinds=("vip",))
+_ADMIT = (Reason.TICKET_VALID, Reason.FACE_MATCH)
+CASES += [
+    ("staff ticket at the staff lane", _STAFF, MATCH, (), GateState(lane_rule=_ENTRY_STAFF), Verdict.ADMIT, _ADMIT),
+    ("standard ticket at the staff lane", OK, MATCH, (), GateState(lane_rule=_ENTRY_STAFF), Verdict.DENY,
+     (Reason.LANE_NOT_FOR_TICKET_KIND, *_ADMIT)),
+    ("entry at an exit lane", OK, MATCH, (), GateState(lane_rule=_EXIT), Verdict.DENY,
+     (Reason.LANE_WRONG_DIRECTION, *_ADMIT)),
+    ("exit at an exit lane", OK, None, (), GateState(lane_rule=_EXIT, direction="exit", face_required=False),
+     Verdict.ADMIT, (Reason.TICKET_VALID,)),
+    ("exit at an entry-only staff lane", _STAFF, None, (),
+     GateState(lane_rule=_ENTRY_STAFF, direction="exit", face_required=False), Verdict.DENY,
+     (Reason.LANE_WRONG_DIRECTION, Reason.TICKET_VALID)),
+    ("any kind may leave by a both-ways VIP lane", OK, None, (),
+     GateState(lane_rule=_BOTH_VIP, direction="exit", face_required=False), Verdict.ADMIT, (Reason.TICKET_VALID,)),
+    ("a lane with no rule takes every kind both ways", _STAFF, MATCH, (), GateState(lane_rule=None), Verdict.ADMIT,
+     _ADMIT),
+    ("kind refused, ticket revoked: both listed", TicketCheck(TicketCode.REVOKED, _T), None, (),
+     GateState(lane_rule=_ENTRY_STAFF), Verdict.DENY, (Reason.LANE_NOT_FOR_TICKET_KIND, Reason.REVOKED)),
+    ("no ticket at a kinds lane: no kind to refuse", None, None, (), GateState(lane_rule=_ENTRY_STAFF),
+     Verdict.DENY, (Reason.NO_TICKET,)),
+]
 
 
 @pytest.mark.parametrize(("name", "ticket", "face", "hits", "gate", "verdict", "reasons"), CASES,
@@ -102,8 +135,49 @@ def test_decide(name: str, ticket: TicketCheck | None, face: FaceCheck | None, h
     assert decide(ticket, face, hits, gate) == Decision(verdict, reasons)
 
 
+# ---- issue 15: 人证票合一 — an ID document read at the lane (gate/decide.py IdCheck) ----------------
+# (name, ticket, face, identity, verdict, reasons)
+ID_CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, IdCheck, Verdict, tuple[Reason, ...]]] = [
+    ("ID is the holder's: recorded", OK, MATCH, IdCheck(matches=True), Verdict.ADMIT,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MATCH)),
+    ("ID of someone else: a steward", OK, MATCH, IdCheck(matches=False), Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MISMATCH)),
+    ("no registered ID on this gate: a steward", OK, MATCH, IdCheck(matches=None), Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_UNVERIFIABLE)),
+    ("expired card: a steward", OK, MATCH, IdCheck(matches=True, expired=True), Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MATCH, Reason.ID_EXPIRED)),
+    ("chip photo is the live face", OK, MATCH, IdCheck(matches=True, photo_distance=0.3), Verdict.ADMIT,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MATCH, Reason.ID_PHOTO_MATCH)),
+    ("chip photo at the threshold", OK, MATCH, IdCheck(matches=True, photo_distance=0.6), Verdict.ADMIT,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MATCH, Reason.ID_PHOTO_MATCH)),
+    ("chip photo is not the live face: a steward", OK, MATCH,
+     IdCheck(matches=True, photo_distance=0.61), Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MATCH, Reason.ID_PHOTO_MISMATCH)),
+    ("someone else's card with their own photo", OK, FaceCheck(distance=0.9),
+     IdCheck(matches=False, photo_distance=0.2), Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.FACE_MISMATCH, Reason.ID_MISMATCH, Reason.ID_PHOTO_MATCH)),
+    ("a bad ticket is denied; the ID read is not looked at", TicketCheck(TicketCode.EXPIRED, _T), None,
+     IdCheck(matches=False), Verdict.DENY, (Reason.EXPIRED,)),
+    ("a reissued ticket with its holder's ID is still refused", TicketCheck(TicketCode.REISSUED, _T), None,
+     IdCheck(matches=True), Verdict.DENY, (Reason.TICKET_REISSUED,)),
+    ("ID match does not lift a face mismatch", OK, FaceCheck(distance=0.9), IdCheck(matches=True),
+     Verdict.SECONDARY, (Reason.TICKET_VALID, Reason.FACE_MISMATCH, Reason.ID_MATCH)),
+]
+
+
+@pytest.mark.parametrize(("name", "ticket", "face", "identity", "verdict", "reasons"), ID_CASES,
+                         ids=[c[0] for c in ID_CASES])
+def test_decide_with_an_id_read(name: str, ticket: TicketCheck | None, face: FaceCheck | None, identity: IdCheck,
+                                verdict: Verdict, reasons: tuple[Reason, ...]) -> None:
+    assert decide(ticket, face, (), OPEN, identity) == Decision(verdict, reasons)
+
+
+# every table row as (name, verdict, reasons)
+_ROWS = [(c[0], c[5], c[6]) for c in CASES] + [(c[0], c[4], c[5]) for c in ID_CASES]
+
+
 def test_every_reason_is_covered_by_a_case() -> None:
-    seen = {r for c in CASES for r in c[6]}
+    seen = {r for c in _ROWS for r in c[2]}
     assert seen == set(Reason)
 
 
@@ -114,7 +188,8 @@ def test_every_ticket_code_maps_to_a_reason() -> None:
 def test_reason_classes_are_disjoint_and_admit_reasons_are_few() -> None:
     assert not DENY_REASONS & SECONDARY_REASONS
     admit = set(Reason) - DENY_REASONS - SECONDARY_REASONS
-    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO}
+    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO, Reason.ID_MATCH,
+                     Reason.ID_PHOTO_MATCH}
 
 
 @pytest.mark.parametrize("reason", sorted(Reason))
@@ -123,6 +198,7 @@ def test_each_reason_alone_gives_its_class(reason: Reason) -> None:
     expected = (Verdict.DENY if reason in DENY_REASONS else
                 Verdict.SECONDARY if reason in SECONDARY_REASONS else Verdict.ADMIT)
     neutral = {Reason.TICKET_VALID, Reason.FACE_MATCH, reason}
-    found = [c for c in CASES if reason in c[6] and set(c[6]) <= neutral]
+    neutral |= {Reason.ID_MATCH, Reason.ID_PHOTO_MATCH}
+    found = [c for c in _ROWS if reason in c[2] and set(c[2]) <= neutral]
     assert found, f"no single-reason case for {reason}"
-    assert all(c[5] is expected for c in found)
+    assert all(c[1] is expected for c in found)

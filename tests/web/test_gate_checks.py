@@ -21,16 +21,19 @@ from aiohttp import web
 from playwright.async_api import expect
 from support import ARTIFACTS, Server, insert_registration, shared, wait_for
 
-from command import issuing
+from command import issuing, photo_seal, registration
 from command.db.embedded import free_port
 from command.steward_pins import issue_pin
 from eventguard.config import Venue, load_venue
+from eventguard.identity import keyed_hash
 from eventguard.settings import DEFAULT_VENUE
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
 TOKEN = "terminal-secret"
 STEWARD = "Anna Steward"
+HOLDER = "Barack Obama"
+HOLDER_ID = "110105198001010016"
 PORT = free_port()  # the gate app's, known to the venue so the command center links to it
 
 
@@ -60,6 +63,13 @@ async def test_a_steward_admits_a_face_mismatch_counted_inside_and_audited(
     conn = await asyncpg.connect(server.db_url)
     try:
         rid = await insert_registration(conn, event, encoding=holder)
+        # the registration's name and its photo, sealed as the import seals it (the server's key)
+        photo = shared("faces", "images", "examples__obama.jpg").read_bytes()
+        sealed = photo_seal.seal(photo_seal.load_key(photo_seal.key_path(tmp_path / "keys")), photo,
+                                 photo_seal.registration_owner(rid))
+        id_secret = registration.load_id_secret(registration.id_key_path(tmp_path / "keys"))  # the server's
+        await conn.execute("UPDATE registrations SET name = $1, photo_sealed = $2, id_hmac = $3"
+                           " WHERE registration_id = $4", HOLDER, sealed, keyed_hash(id_secret, HOLDER_ID), rid)
         key_id, key = await issuing.latest_key(conn, event, tmp_path / "keys")
         now = int(time.time())
         ticket, payload = await issuing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
@@ -78,13 +88,20 @@ async def test_a_steward_admits_a_face_mismatch_counted_inside_and_audited(
     base = f"http://127.0.0.1:{PORT}"
     await web.TCPSite(runner, "127.0.0.1", PORT).start()
     try:
-        # the holder's face and the steward's PIN hash reach the gate with its lists
+        # the holder's face, name and photo and the steward's PIN hash reach the gate with its lists
         await wait_for(lambda: rid in gate.cache.holders and STEWARD in gate.cache.stewards, within=15)
+        card = gate.lists.card(rid)
+        assert card is not None and card.name == HOLDER and card.photo.startswith(b"\xff\xd8")
         page = await browser.new_page(viewport={"width": 1280, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(f"{base}/?token={TOKEN}&gate=S1")
         await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        # the holder's ID number typed at the terminal for lane 1 (人证票合一): it is his
+        await page.fill("#id-number", HOLDER_ID)
+        await page.fill("#id-lane", "1")
+        await page.click("#id-submit")
+        await expect(page.locator("#id-status")).to_contain_text(f"ID …{HOLDER_ID[-4:]} read for lane 1")
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as s:
             async with s.post(f"{base}/scan?lane=1", data=png.tobytes(), headers={"Content-Type": "image/png"}) as r:
                 assert r.status == 200, await r.text()
@@ -95,9 +112,14 @@ async def test_a_steward_admits_a_face_mismatch_counted_inside_and_audited(
             await expect(page.locator("#verdict-word")).to_have_text("CHECK")
             item = page.locator(f'#checks li[data-check="{check_id}"]')
             await expect(item.locator('img[data-photo="camera"]')).to_be_visible()
-            await expect(item.locator(".nophoto")).to_have_text("Registered photo not on this gate")
+            # beside it the holder's registered photo and name, as synced to this gate
+            await expect(item.locator('img[data-photo="registered"]')).to_be_visible()
+            assert await item.locator('img[data-photo="registered"]').evaluate("i => i.naturalWidth") > 50
+            await expect(item.locator(".nophoto")).to_have_count(0)
+            await expect(item.locator(".who")).to_contain_text(HOLDER)
             await expect(item.locator(".who")).to_contain_text("standard ticket")
-            await expect(item.locator(".reasons li")).to_have_text(["Face does not match the ticket holder"])
+            await expect(item.locator(".reasons li")).to_have_text(["Face does not match the ticket holder",
+                                                                    "ID document is the ticket holder's"])
             # without a steward signed in, no decision: the buttons are off and the API refuses
             await expect(item.locator('button[data-action="admit"]')).to_be_disabled()
             async with s.post(f"{base}/api/checks/{check_id}/decision",
