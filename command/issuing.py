@@ -119,12 +119,21 @@ async def issue(conn: asyncpg.Connection, *, event_id: str, key_id: int, key: Ed
                entrances=tuple(entrances), valid_from=valid_from, valid_until=valid_until,
                issued_at=now, kind=kind, key_id=key_id)
     payload = tickets.sign(t, key)
-    await conn.execute(
-        "INSERT INTO tickets (ticket_id, event_id, holder_ref, kind, entrances, valid_from, valid_until,"
-        " issued_at, key_id, payload, sync_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-        " nextval('sync_version_seq'))",
-        t.ticket_id, event_id, holder_ref, kind, list(t.entrances), _ts(valid_from), _ts(valid_until),
-        _ts(now), key_id, payload)
+    try:
+        async with conn.transaction():  # a savepoint: a refused insert leaves the caller's transaction usable
+            await conn.execute(
+                "INSERT INTO tickets (ticket_id, event_id, holder_ref, kind, entrances, valid_from, valid_until,"
+                " issued_at, key_id, payload, sync_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+                " nextval('sync_version_seq'))",
+                t.ticket_id, event_id, holder_ref, kind, list(t.entrances), _ts(valid_from), _ts(valid_until),
+                _ts(now), key_id, payload)
+    except asyncpg.UniqueViolationError as err:
+        if err.constraint_name != "tickets_one_per_holder":
+            raise
+        held = await conn.fetchval("SELECT ticket_id FROM tickets WHERE event_id = $1 AND holder_ref = $2"
+                                   " AND revoked_at IS NULL", event_id, holder_ref)
+        raise TicketingError(f"holder {holder_ref} already holds ticket {held} (one ticket per ID per event); "
+                             "reissue it if it was lost") from err
     return t, payload
 
 
@@ -165,6 +174,10 @@ async def reissue(conn: asyncpg.Connection, ticket_id: str, *, event_id: str, ke
                entrances=tuple(old["entrances"]), valid_from=int(old["valid_from"].timestamp()),
                valid_until=int(old["valid_until"].timestamp()), issued_at=now, kind=old["kind"], key_id=key_id)
     payload = tickets.sign(t, key)
+    # one live ticket per holder (0021): the old one is revoked before the new one exists, and
+    # named as reissued once it does (reissued_as references it)
+    await conn.execute("UPDATE tickets SET revoked_at = now(), revoke_reason = $2, revoke_kind = 'revoked'"
+                       " WHERE ticket_id = $1", ticket_id, reason)
     await conn.execute(
         "INSERT INTO tickets (ticket_id, event_id, holder_ref, kind, entrances, valid_from, valid_until,"
         " issued_at, key_id, payload, sync_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
@@ -172,8 +185,16 @@ async def reissue(conn: asyncpg.Connection, ticket_id: str, *, event_id: str, ke
         t.ticket_id, event_id, t.holder_ref, t.kind, list(t.entrances), old["valid_from"], old["valid_until"],
         _ts(now), key_id, payload)
     await conn.execute(
-        "UPDATE tickets SET revoked_at = now(), revoke_reason = $2, revoke_kind = 'reissued', reissued_as = $3,"
-        " sync_version = nextval('sync_version_seq') WHERE ticket_id = $1", ticket_id, reason, t.ticket_id)
+        "UPDATE tickets SET revoke_kind = 'reissued', reissued_as = $2, sync_version = nextval('sync_version_seq')"
+        " WHERE ticket_id = $1", ticket_id, t.ticket_id)
+    # the holder may be inside on the old ticket: the new one is where the old one was, or a
+    # second person could enter on it while the holder is in (the update numbers it for gates)
+    await conn.execute("INSERT INTO presence (event_id, ticket_id) SELECT event_id, $3 FROM presence"
+                       " WHERE event_id = $1 AND ticket_id = $2 AND inside IS NOT NULL", event_id, ticket_id,
+                       t.ticket_id)
+    await conn.execute("UPDATE presence p SET inside = o.inside, gate_id = o.gate_id, at = o.at FROM presence o"
+                       " WHERE p.event_id = $1 AND p.ticket_id = $3 AND o.event_id = $1 AND o.ticket_id = $2",
+                       event_id, ticket_id, t.ticket_id)
     return t, payload
 
 

@@ -71,7 +71,10 @@ async def test_a_holders_ticket_stays_within_the_registered_entrances(conn: asyn
     common = dict(event_id=EVENT, key_id=key_id, key=key, valid_from=0, valid_until=10, now=0)
     t, _ = await issuing.issue(conn, holder_ref=north, **common)  # type: ignore[arg-type]
     assert t.entrances == ("N1", "N2")  # inherited from the registration
-    t, _ = await issuing.issue(conn, holder_ref=north, entrances=("N2",), **common)  # type: ignore[arg-type]
+    with pytest.raises(TicketingError, match=f"already holds ticket {t.ticket_id}"):  # one ticket per ID
+        await issuing.issue(conn, holder_ref=north, entrances=("N2",), **common)  # type: ignore[arg-type]
+    north2 = await insert_registration(conn, EVENT, entrances=("N1", "N2"))
+    t, _ = await issuing.issue(conn, holder_ref=north2, entrances=("N2",), **common)  # type: ignore[arg-type]
     assert t.entrances == ("N2",)
     t, _ = await issuing.issue(conn, holder_ref=anywhere, entrances=("S1",), **common)  # type: ignore[arg-type]
     assert t.entrances == ("S1",)

@@ -30,6 +30,43 @@ def _frame(payload: str) -> Any:
     return frames.compose(frames.qr_image("no face here")[:8, :8], frames.qr_image(payload))
 
 
+async def test_a_ticket_reissued_while_its_holder_is_inside_is_inside_too(server: Server, tmp_path: Path) -> None:
+    """The holder entered on the old ticket, then reported it stolen: the new ticket must not let
+    a second person in while the holder is inside (already_inside at every gate), and the holder
+    leaves and comes back on it."""
+    event = server.venue.event.id
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        rid = await insert_registration(conn, event, entrances=("N1",))
+        key_id, key = await issuing.latest_key(conn, event, tmp_path / "keys")
+        now = int(time.time())
+        old, old_payload = await issuing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
+                                               valid_until=now + 3600, now=now, holder_ref=rid)
+    finally:
+        await conn.close()
+    gate = await start_gate(server, "N1", tmp_path)
+    try:
+        await wait_for(lambda: gate.cache.version > 0, within=10)
+        assert (await gate.scan(_frame(old_payload))).decision.verdict == "admit"
+        await wait_for(lambda: gate.journal.pending() == 0, within=10)  # stored: the server knows
+        async with aiohttp.ClientSession() as s:
+            st, body = await _post(s, f"{server.url}/api/tickets/{old.ticket_id}/reissue",
+                                   await server.login("operator"), json={"reason": "stolen inside"})
+        assert st == 200, body
+        new_id, new_payload = body["new_ticket_id"], body["payload"]
+        await wait_for(lambda: old.ticket_id in gate.cache.reissued, within=5)
+        second = await gate.scan(_frame(new_payload))
+        assert (second.decision.verdict, second.decision.reasons[0]) == ("deny", "already_inside")
+    finally:
+        await gate.stop()
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        row = await conn.fetchrow("SELECT inside, gate_id, sync_version FROM presence WHERE ticket_id = $1", new_id)
+    finally:
+        await conn.close()
+    assert row["inside"] is True and row["gate_id"] == "N1" and row["sync_version"] > 0
+
+
 async def test_a_reissued_ticket_is_refused_as_reissued_and_its_replacement_admitted(
         server: Server, tmp_path: Path) -> None:
     event = server.venue.event.id
