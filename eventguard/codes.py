@@ -68,6 +68,7 @@ class Reason(enum.StrEnum):
     # lanes with rules (eventguard.config LaneRule, gate/decide.py)
     LANE_WRONG_DIRECTION = "lane_wrong_direction"  # an entry at an exit lane, or an exit at an entry lane
     LANE_NOT_FOR_TICKET_KIND = "lane_not_for_ticket_kind"  # e.g. a standard ticket at the staff lane
+    ZONE_NOT_ACCREDITED = "zone_not_accredited"  # a badge kind whose zone rights leave out this gate's zone
 
 
 class WatchSeverity(enum.StrEnum):

@@ -99,6 +99,16 @@ class EventInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Accreditation:
+    """The zones a ticket kind may enter (`[[accreditations]]`): a staff, press or crew badge
+    carries zone rights, and a gate into another zone refuses it (`zone_not_accredited`). Kinds
+    without an accreditation are limited by their tickets' entrances only."""
+
+    kind: str
+    zones: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Venue:
     """A whole venue: zones, gates, their links and the alert thresholds."""
 
@@ -109,6 +119,12 @@ class Venue:
     thresholds: Thresholds = field(default_factory=Thresholds)
     cameras: tuple[Camera, ...] = ()  # crowd sensing (see the cameras block below)
     density_alarms: tuple[DensityAlarm, ...] = ()
+    accreditations: tuple[Accreditation, ...] = ()  # zone rights of badge kinds
+
+    def kinds_refused_at(self, gate_id: str) -> frozenset[str]:
+        """The ticket kinds whose accreditation does not cover the zone this gate admits into."""
+        zone = self.gate(gate_id).zone
+        return frozenset(a.kind for a in self.accreditations if zone not in a.zones)
 
     def zone(self, zone_id: str) -> Zone:
         """The zone with this id (KeyError if unknown)."""
@@ -163,14 +179,15 @@ class Venue:
 
 # The keys each table may hold; anything else is a typo or a misplaced setting, never ignored.
 TOP_LEVEL = ("event", "zones", "gates", "connections", "thresholds", "sim",  # [sim]: the simulator's
-             "cameras", "density_alarms")
+             "cameras", "density_alarms", "accreditations")
 EVENT_KEYS = ("id", "name", "doors_open", "starts_at", "ends_at")
 ZONE_KEYS = ("id", "name", "area_m2", "capacity", "polygon", "warning_density", "critical_density")
 GATE_KEYS = ("id", "name", "zone", "lanes", "position", "address", "lane")
 LANE_KEYS = ("index", "direction", "kinds")
 CONNECTION_KEYS = ("a", "b", "width_m", "length_m")
 THRESHOLD_KEYS = ("warning_density", "critical_density", "forecast_horizon_s")
-_ARRAYS = ("zones", "gates", "connections", "cameras", "density_alarms")
+_ARRAYS = ("zones", "gates", "connections", "cameras", "density_alarms", "accreditations")
+ACCREDITATION_KEYS = ("kind", "zones")
 
 
 def suggest(key: str, allowed: Collection[str]) -> str:
@@ -382,7 +399,8 @@ def _parse_venue(raw: dict[str, Any]) -> Venue:
     venue = Venue(event=event, zones=tuple(zones), gates=tuple(gates),
                   connections=tuple(conns), thresholds=thresholds,
                   cameras=parse_cameras(raw, zone_ids, gate_ids),
-                  density_alarms=parse_density_alarms(raw, zone_ids))
+                  density_alarms=parse_density_alarms(raw, zone_ids),
+                  accreditations=parse_accreditations(raw, zone_ids))
     for i, zn in enumerate(zones):
         t = venue.thresholds_for(zn.id)
         if t.critical_density <= t.warning_density:
@@ -554,4 +572,25 @@ def parse_density_alarms(raw: dict[str, Any], zone_ids: list[str]) -> tuple[Dens
         raise ConfigError(f"more than one [[density_alarms]] for a zone in {zones}")
     if any(a.min_duration_s < 0 for a in out):
         raise ConfigError("density_alarms: min_duration_s must be >= 0")
+    return tuple(out)
+
+
+def parse_accreditations(raw: dict[str, Any], zone_ids: list[str]) -> tuple[Accreditation, ...]:
+    """The [[accreditations]] tables: a ticket kind and the zones it may enter, once per kind."""
+    out: list[Accreditation] = []
+    for i, a in enumerate(_tables(raw, "accreditations")):
+        where = f"accreditations[{i}]"
+        check_keys(a, ACCREDITATION_KEYS, f"[[accreditations]] #{i + 1}")
+        kind = _str(a, "kind", where)
+        if len(kind) > MAX_KIND or kind.strip() != kind:
+            raise ConfigError(f"{where}.kind: expected a ticket kind of 1-{MAX_KIND} characters, got {kind!r}")
+        zones = _req(a, "zones", where)
+        if not isinstance(zones, list) or not zones or not all(isinstance(z, str) for z in zones):
+            raise ConfigError(f"{where}.zones: expected a non-empty list of zone ids, got {zones!r}")
+        for z in zones:
+            if z not in zone_ids:
+                raise ConfigError(f"{where}.zones: unknown zone {z!r}{suggest(z, zone_ids)}")
+        if any(x.kind == kind for x in out):
+            raise ConfigError(f"{where}.kind: kind {kind!r} has two accreditations")
+        out.append(Accreditation(kind=kind, zones=tuple(dict.fromkeys(zones))))
     return tuple(out)

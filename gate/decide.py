@@ -44,7 +44,8 @@ SECONDARY_REASONS = frozenset({
 })
 # issue 15: a reissued ticket is refused like a revoked one, saying why; an ID document that is
 # not the holder's, or a chip photo that is not the live face, goes to a steward
-DENY_REASONS = DENY_REASONS | {Reason.TICKET_REISSUED, Reason.LANE_WRONG_DIRECTION, Reason.LANE_NOT_FOR_TICKET_KIND}
+DENY_REASONS = DENY_REASONS | {Reason.TICKET_REISSUED, Reason.LANE_WRONG_DIRECTION, Reason.LANE_NOT_FOR_TICKET_KIND,
+                               Reason.ZONE_NOT_ACCREDITED}
 SECONDARY_REASONS = SECONDARY_REASONS | {Reason.ID_MISMATCH, Reason.ID_UNVERIFIABLE, Reason.ID_EXPIRED,
                                          Reason.ID_PHOTO_MISMATCH}
 
@@ -93,6 +94,7 @@ class GateState:
     entry_open: bool = True  # False: the event's entry is closed (exits only); a scan to enter is refused
     direction: str = "entry"  # the scan's: "entry" or "exit"
     lane_rule: LaneRule | None = None  # the lane's rule from the venue (None: both ways, every kind)
+    refused_kinds: frozenset[str] = frozenset()  # badge kinds not accredited for this gate's zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,14 @@ def lane_reasons(gate: GateState, ticket: TicketCheck | None) -> list[Reason]:
     return []
 
 
+def zone_reasons(gate: GateState, ticket: TicketCheck | None) -> list[Reason]:
+    """An entry on a badge whose zone rights leave out the zone this gate admits into."""
+    if (gate.direction == "entry" and ticket is not None and ticket.ticket is not None
+            and ticket.ticket.kind in gate.refused_kinds):
+        return [Reason.ZONE_NOT_ACCREDITED]
+    return []
+
+
 def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hit],
            gate: GateState, identity: IdCheck | None = None) -> Decision:
     """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked;
@@ -157,6 +167,7 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
     if not gate.entry_open:
         reasons.append(Reason.ENTRY_CLOSED)
     reasons += lane_reasons(gate, ticket)
+    reasons += zone_reasons(gate, ticket)
     reasons.append(Reason.NO_TICKET if ticket is None else _TICKET_REASON[ticket.code])
     if face is not None:
         reasons += _face_reasons(face)

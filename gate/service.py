@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventguard import tickets
 from eventguard.codes import StewardAction, StewardCode
-from eventguard.config import LaneRule
+from eventguard.config import LaneDirection, LaneRule
 from eventguard.presence import InsideView, Stay, merge, step
 from eventguard.tickets import TicketCheck
 from eventguard.wire import (
@@ -48,7 +48,17 @@ from eventguard.wire import (
 )
 from gate import qr
 from gate.checks import OpenCheck, Outcome, decision_event, resolve
-from gate.decide import Decision, FaceCheck, GateState, Hit, IdCheck, Verdict, decide, lane_reasons
+from gate.decide import (
+    Decision,
+    FaceCheck,
+    GateState,
+    Hit,
+    IdCheck,
+    Verdict,
+    decide,
+    lane_reasons,
+    zone_reasons,
+)
 from gate.idcheck import IdRead, id_check
 from gate.journal import Journal
 from gate.listcache import FaceFilter, HolderCard, ListCache, applies
@@ -113,6 +123,15 @@ class GateConfig:
     peers: dict[str, str] = field(default_factory=dict)  # other gate id -> ws URL of its /ws/peer
     id_read_s: float = 30.0  # an ID read offered at the terminal serves the lane's next scan within this
     lane_rules: tuple[LaneRule, ...] = ()  # the venue's [[gates.lane]] rules for this gate (direction, kinds)
+    default_direction: LaneDirection = LaneDirection.BOTH  # lanes without a rule (`gate run --direction`)
+    refused_kinds: frozenset[str] = frozenset()  # badge kinds not accredited for this gate's zone
+
+    def lane_rule(self, lane: int) -> LaneRule | None:
+        """The lane's rule: the venue's, or the gate-wide direction for a lane the venue does not name."""
+        rule = next((r for r in self.lane_rules if r.index == lane), None)
+        if rule is None and self.default_direction is not LaneDirection.BOTH:
+            rule = LaneRule(index=lane, direction=self.default_direction)
+        return rule
 
     @property
     def engine(self) -> EngineSpec:
@@ -552,8 +571,8 @@ class GateService:
         state = GateState(lane_open=lane not in self.lanes_closed,
                           face_required=self.cfg.face_required and direction == "entry",
                           entry_open=self.cache.entry_open or direction == "exit", direction=direction,
-                          lane_rule=next((r for r in self.cfg.lane_rules if r.index == lane), None))
-        if lane_reasons(state, check):  # the lane does not serve this scan: no face work, nor wanted
+                          lane_rule=self.cfg.lane_rule(lane), refused_kinds=self.cfg.refused_kinds)
+        if lane_reasons(state, check) or zone_reasons(state, check):  # the lane does not serve this scan: no face work, nor wanted
             wants_face = False
             state = replace(state, face_required=False)
         face: FaceCheck | None = None

@@ -39,6 +39,7 @@ export const REASON_TEXT = {
   ticket_reissued: "Ticket cancelled — it was reissued (lost or stolen)",
   lane_wrong_direction: "Wrong way — this lane is for the other direction",
   lane_not_for_ticket_kind: "This lane is not for this ticket — use another lane",
+  zone_not_accredited: "This badge does not give access to this area",
 };
 
 const WORD = { admit: "ADMIT", deny: "DENY", secondary: "CHECK" };

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eventguard.config import suggest
+from eventguard.config import LaneDirection, suggest
 from eventguard.errors import ConfigError
 from eventguard.settings import GateEndpoints, data_dir
 from gate.private_files import private_folder
@@ -37,6 +37,9 @@ def register(sub: Any) -> None:
     sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     sp.add_argument("--journal", type=Path, default=None)
     sp.add_argument("--no-face", action="store_true", help="tickets only (no face check)")
+    sp.add_argument("--direction", choices=[d.value for d in LaneDirection], default=LaneDirection.BOTH.value,
+                    help="what the gate's lanes are for, where the venue's [[gates.lane]] rules say nothing "
+                         "(entry, exit or both; default both)")
     add_face_options(sp)
     add_venue(sp, required=True)
 
@@ -101,7 +104,9 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
                      detect_upsample=args.upsample, face_workers=args.face_workers,
                      face_engine=EngineName(args.face_engine), tolerance=args.verify_threshold,
                      watch_threshold=args.screen_threshold, peers=peers,
-                     lane_rules=next(g.lane_rules for g in venue.gates if g.id == args.gate_id))
+                     lane_rules=next(g.lane_rules for g in venue.gates if g.id == args.gate_id),
+                     default_direction=LaneDirection(args.direction),
+                     refused_kinds=venue.kinds_refused_at(args.gate_id))
     tcfg = TerminalConfig(token=_terminal_token(args.terminal_token_file
                                                 or data_dir() / "gates" / f"{args.gate_id}.terminal-token"),
                           source_lane=args.lane)

@@ -176,3 +176,18 @@ def test_a_lane_has_one_rule() -> None:
     d["gates"][0].update(lanes=2, lane=[{"index": 1}, {"index": 1, "direction": "exit"}])
     with pytest.raises(ConfigError, match=r"lane\[1\].index: lane 1 has two rules"):
         parse_venue(d)
+
+
+@pytest.mark.parametrize(("tables", "message"), [
+    ([{"kind": "crew", "zones": ["a"], "zone": "a"}], "unknown key 'zone' in [[accreditations]] #1; did you mean 'zones'?"),
+    ([{"kind": "crew", "zones": ["b"]}], "accreditations[0].zones: unknown zone 'b'"),
+    ([{"kind": "crew", "zones": []}], "accreditations[0].zones: expected a non-empty list of zone ids"),
+    ([{"kind": "crew", "zones": ["a"]}, {"kind": "crew", "zones": ["a"]}], "kind 'crew' has two accreditations"),
+    ([{"kind": "x" * 17, "zones": ["a"]}], "accreditations[0].kind: expected a ticket kind of 1-16 characters"),
+])
+def test_accreditations_are_validated(tables: list[dict[str, Any]], message: str) -> None:
+    d = base()
+    d["accreditations"] = tables
+    with pytest.raises(ConfigError) as err:
+        parse_venue(d)
+    assert message in str(err.value)

@@ -125,6 +125,14 @@ CASES += [
      GateState(lane_rule=_ENTRY_STAFF), Verdict.DENY, (Reason.LANE_NOT_FOR_TICKET_KIND, Reason.REVOKED)),
     ("no ticket at a kinds lane: no kind to refuse", None, None, (), GateState(lane_rule=_ENTRY_STAFF),
      Verdict.DENY, (Reason.NO_TICKET,)),
+    # accreditations: a badge kind's zone rights ([[accreditations]]) leave out this gate's zone
+    ("press badge into a zone it is not accredited for", replace(_STAFF, ticket=replace(_T, kind="press")), MATCH,
+     (), GateState(refused_kinds=frozenset({"press"})), Verdict.DENY, (Reason.ZONE_NOT_ACCREDITED, *_ADMIT)),
+    ("a badge kind accredited here, another refused", _STAFF, MATCH, (), GateState(refused_kinds=frozenset({"press"})),
+     Verdict.ADMIT, _ADMIT),
+    ("a refused badge may still leave", replace(_STAFF, ticket=replace(_T, kind="press")), None, (),
+     GateState(refused_kinds=frozenset({"press"}), direction="exit", face_required=False), Verdict.ADMIT,
+     (Reason.TICKET_VALID,)),
 ]
 
 

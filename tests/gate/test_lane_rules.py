@@ -42,3 +42,40 @@ async def test_the_gate_applies_its_lane_rules(tmp_path: Path) -> None:
         assert leaving.decision.reasons == ("not_inside",)  # the exit lane serves the exit; presence refuses it
     finally:
         await gate.stop()
+
+
+async def test_gate_run_direction_and_badge_zone_rights_apply(tmp_path: Path) -> None:
+    """`gate run --direction exit` makes the lanes the venue names no rule for exit-only; a badge
+    kind accredited only for other zones is refused at this gate's zone before any face work."""
+    from eventguard.config import load_venue
+    from eventguard.settings import DEFAULT_VENUE
+
+    raw = DEFAULT_VENUE.read_text(encoding="utf-8") + (
+        '\n[[accreditations]]\nkind = "crew"\nzones = ["bowl"]\n[[accreditations]]\nkind = "staff"\n'
+        'zones = ["south", "bowl"]\n')
+    (tmp_path / "v.toml").write_text(raw, encoding="utf-8")
+    venue = load_venue(tmp_path / "v.toml")
+    assert venue.kinds_refused_at("S1") == {"crew"} and venue.kinds_refused_at("N1") == {"crew", "staff"}
+    key = tickets.new_key()
+    cfg = GateConfig(gate_id="S1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
+                     journal_path=tmp_path / "S1.sqlite", face_required=True, workers=1,
+                     lane_rules=(LaneRule(1, LaneDirection.ENTRY),), default_direction=LaneDirection.EXIT,
+                     refused_kinds=venue.kinds_refused_at("S1"))
+    gate = GateService(cfg, GateCache(keys={1: key.public_key()}))
+
+    def frame(kind: str) -> frames.Frame:
+        now = int(time.time())
+        t = tickets.Ticket(event_id=EVENT, ticket_id=uuid.uuid4().hex, holder_ref=None, entrances=(),
+                           valid_from=now - 60, valid_until=now + 3600, issued_at=now, kind=kind, key_id=1)
+        return frames.compose(frames.qr_image("x")[:8, :8], frames.qr_image(tickets.sign(t, key)))
+
+    try:
+        lane0 = await gate.scan(frame("standard"), lane=0)  # no venue rule: the gate-wide --direction
+        assert lane0.decision.reasons == ("lane_wrong_direction", "ticket_valid")
+        crew = await gate.scan(frame("crew"), lane=1)  # lane 1 takes entries, but not crew into south
+        assert (crew.decision.verdict, crew.decision.reasons) == ("deny", ("zone_not_accredited", "ticket_valid"))
+        assert crew.stage_ms.keys() == {"qr"}
+        staff = await gate.scan(frame("staff"), lane=1)
+        assert "zone_not_accredited" not in staff.decision.reasons
+    finally:
+        await gate.stop()
