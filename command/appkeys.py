@@ -10,6 +10,7 @@ from aiohttp import web
 from command.hub import Hub
 from command.photo_seal import KeyFile
 from command.service import CommandService
+from command.twin_service import TwinService
 from eventguard.config import Venue
 from eventguard.settings import ServerSettings
 
@@ -20,3 +21,5 @@ HUB = web.AppKey("hub", Hub)
 SERVICE = web.AppKey("service", CommandService)
 FACES = web.AppKey("faces", Executor)  # the server's face thread (watchlist photos)
 PHOTO_KEY = web.AppKey("photo_key", KeyFile)  # seals enrolment photos (command/photo_seal.py)
+
+TWIN = web.AppKey("twin", TwinService)  # issue 19; absent when the server has no twin model
