@@ -482,3 +482,74 @@ def suggest_actions(zone_states: Mapping[str, ZoneState], forecasts: Mapping[str
                 out.append(Suggestion(Action.OPEN_LANES, SuggestionReason.LONG_QUEUE, zone_id,
                                       gate.gate_id, lanes=closed))
     return out
+
+
+# ---- forecast crossings (issue 19): the twin's forecast reaches a zone's density line ------------
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """What one forecast says of one zone: the highest density line it crosses that the zone is
+    not over yet (None: none), how long until it does, and the highest density forecast."""
+
+    level: AlertLevel | None
+    lead_s: float | None = None
+    line: float | None = None  # the density line crossed, P/m²
+    peak_density: float = 0.0
+
+
+def crossing_of(density_now: float, warning: float, critical: float, warning_in_s: float | None,
+                critical_in_s: float | None, peak_density: float = 0.0) -> Crossing:
+    """The crossing a zone's forecast shows. A line the zone is already over is the live density
+    alert's business, not a forecast's."""
+    if critical_in_s is not None and density_now < critical:
+        return Crossing(AlertLevel.CRITICAL, critical_in_s, critical, peak_density)
+    if warning_in_s is not None and density_now < warning:
+        return Crossing(AlertLevel.WARNING, warning_in_s, warning, peak_density)
+    return Crossing(None, peak_density=peak_density)
+
+
+def forecast_crossings(prev: AlertBook, crossings: Mapping[str, Crossing], now: float,
+                       computed_at: float | None = None) -> tuple[AlertBook, list[AlertChange]]:
+    """Apply one forecast (zone -> crossing) to the book: one `forecast_crossing` alert per zone,
+    raised when a forecast crosses a line, escalated or downgraded as later forecasts cross a
+    higher or lower one (its lead time kept up to date), cleared by the first forecast that
+    crosses none. Zones the forecast does not mention are left alone."""
+    alerts = dict(prev)
+    resolved = dict(prev._resolved)
+    next_id = prev.next_id
+    changes: list[AlertChange] = []
+    for zone_id in sorted(crossings):
+        c = crossings[zone_id]
+        key: AlertKey = (AlertKind.FORECAST_CROSSING, zone_id)
+        old = alerts.get(key)
+        if c.level is None:
+            if old is not None:
+                done = replace(old, status=AlertStatus.RESOLVED, value=None, resolved_by=AUTO,
+                               resolved_at=now, updated_at=now)
+                del alerts[key]
+                resolved[done.id] = key
+                changes.append(AlertChange(ChangeKind.CLEARED, done, old.level))
+            continue
+        details: dict[str, str | float | int | None] = {
+            "lead_s": c.lead_s, "line": c.line, "line_level": c.level.value,
+            "peak_density": round(c.peak_density, 3), "computed_at": computed_at}
+        if old is None:
+            new = Alert(id=next_id, kind=AlertKind.FORECAST_CROSSING, level=c.level, subject=zone_id,
+                        status=AlertStatus.RAISED, raised_at=now, updated_at=now, value=c.lead_s,
+                        details=details)
+            alerts[key] = new
+            next_id += 1
+            changes.append(AlertChange(ChangeKind.RAISED, new))
+        elif _RANK[c.level] > _RANK[old.level]:
+            up = replace(old, level=c.level, status=AlertStatus.RAISED, updated_at=now, value=c.lead_s,
+                         details=details, acknowledged_by=None, acknowledged_at=None)
+            alerts[key] = up
+            changes.append(AlertChange(ChangeKind.ESCALATED, up, old.level))
+        elif _RANK[c.level] < _RANK[old.level]:
+            down = replace(old, level=c.level, updated_at=now, value=c.lead_s, details=details)
+            alerts[key] = down
+            changes.append(AlertChange(ChangeKind.DOWNGRADED, down, old.level))
+        else:
+            alerts[key] = replace(old, value=c.lead_s, details=details)
+    return prev._with(alerts, next_id, resolved), changes

@@ -20,6 +20,7 @@ from command import (
     registration,
     responder_api,
     tickets_api,
+    twin_api,
     units_api,
     watchlists,
 )
@@ -32,6 +33,7 @@ from command.appkeys import (
     POOL,
     SERVICE,
     SETTINGS,
+    TWIN,
     VENUE,
 )
 from command.auth import PasswordChecks
@@ -46,6 +48,8 @@ from command.ratelimit import LoginLimits
 from command.service import CommandService
 from command.store import REFUSED
 from command.sync import feed_ctx
+from command.twin import TwinModel
+from command.twin_service import TwinService
 from eventguard.browser import SECURITY_HEADERS, needs_origin_check, same_origin
 from eventguard.config import Venue
 from eventguard.settings import ServerSettings
@@ -142,13 +146,30 @@ async def _faces(app: web.Application) -> AsyncIterator[None]:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _twin_ctx(model: TwinModel) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The twin service's lifecycle (needs the command service: after `_database`)."""
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        twin = TwinService(app[SERVICE], model, interval_s=settings.twin_interval_s,
+                           horizon_s=settings.twin_horizon_s)
+        app[TWIN] = twin
+        task = asyncio.create_task(twin.run(), name="twin")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        twin.close()
+    return ctx
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     """The live map page."""
     return web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
 
 
-def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
-    """The command server application (the database pool opens on startup)."""
+def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None = None) -> web.Application:
+    """The command server application (the database pool opens on startup); with `twin`, the
+    twin service forecasts beside it (issue 19)."""
     app = web.Application(middlewares=[errors_middleware, origin_check], client_max_size=settings.max_upload_bytes)
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
@@ -168,6 +189,10 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     # command operations (issue 20): units and the responder page
     app.add_routes(units_api.routes)
     app.add_routes(responder_api.routes)
+    # digital twin (issue 19): forecasts to the live map, "what if"
+    app.add_routes(twin_api.routes)
+    if twin is not None:
+        app.cleanup_ctx.append(_twin_ctx(twin))
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)

@@ -11,6 +11,7 @@ from command.holder_cards import PhotoCache
 from command.hub import Hub
 from command.photo_seal import KeyFile
 from command.service import CommandService
+from command.twin_service import TwinService
 from eventguard.config import Venue
 from eventguard.settings import ServerSettings
 
@@ -23,3 +24,5 @@ FACES = web.AppKey("faces", Executor)  # the server's face thread (watchlist pho
 PHOTO_KEY = web.AppKey("photo_key", KeyFile)  # seals enrolment photos (command/photo_seal.py)
 ID_KEY = web.AppKey("id_key", KeyFile)  # the ID-number HMAC secret (command/registration.py), synced to gates
 HOLDER_PHOTOS = web.AppKey("holder_photos", PhotoCache)  # small registered photos for gates' checks
+
+TWIN = web.AppKey("twin", TwinService)  # issue 19; absent when the server has no twin model

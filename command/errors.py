@@ -105,3 +105,10 @@ class AlertAlreadyResolved(AlertError):
     """The alert is no longer open: resolved by an operator or cleared automatically."""
 
     code = "alert_already_resolved"
+
+
+class TwinUnavailable(CommandError):
+    """The server runs without a twin model, or the twin has not forecast yet (issue 19)."""
+
+    status = 503
+    code = "twin_unavailable"

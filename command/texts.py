@@ -45,6 +45,10 @@ def _message(alert: Alert) -> str:
             d = alert.details
             return (f"ticket {subject} admitted at {d.get('gate_id')} while inside since "
                     f"{d.get('first_gate_id') or 'another gate'} — counted once; check the holder")
+        case AlertKind.FORECAST_CROSSING:  # issue 19: the twin's forecast
+            line, lead = alert.details.get("line"), alert.details.get("lead_s")
+            when = f"in about {float(lead) / 60:.0f} min" if lead is not None else "within 15 min"
+            return f"{subject}: forecast to reach {alert.level.value} density {line} p/m² {when} (twin)"
         case AlertKind.GATE_OFFLINE:
             return (f"gate {subject}: disconnected for {v:.0f} s (deciding offline, journaling)"
                     if v is not None else f"gate {subject} disconnected")

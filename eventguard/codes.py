@@ -102,6 +102,7 @@ class AlertKind(enum.StrEnum):
     # crowd sensing (issue 18)
     CROWD_DENSITY = "crowd_density"  # a zone's camera density alarm (threshold, minimum duration, repeat)
     CAMERA_DISAGREEMENT = "camera_disagreement"  # data quality: gates and cameras disagree on a zone
+    FORECAST_CROSSING = "forecast_crossing"  # the twin forecasts a density line crossed (issue 19)
 
 
 class AlertLevel(enum.StrEnum):
@@ -215,3 +216,18 @@ class UnitCapability(enum.StrEnum):
     TRAFFIC_CONTROL = "traffic_control"
     TRANSPORT = "transport"
     SEARCH = "search"
+
+
+# ---- digital twin (issue 19) ---------------------------------------------------------------
+
+
+class WhatIfKind(enum.StrEnum):
+    """A change a commander may ask the twin about before ordering it."""
+
+    CLOSE_GATE = "close_gate"
+    OPEN_GATE = "open_gate"
+    SET_LANES = "set_lanes"  # value = lanes open
+    DIVERT = "divert"  # the gate's arrivals and queue go to gate `to` (the gate closes)
+    BLOCK_ZONE = "block_zone"
+    UNBLOCK_ZONE = "unblock_zone"
+    END_SHOW = "end_show"  # egress starts

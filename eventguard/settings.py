@@ -57,6 +57,9 @@ class ServerSettings:
     session_recheck_s: float = 5.0  # open websockets re-check their session (demotion, disabling)
     face_engine: str = "sface"  # embeds watchlist photos (a vision.engine.EngineName value)
     key_dir: Path | None = None  # photo key for watchlist photos (default: data dir/keys)
+    # digital twin (issue 19): how often it forecasts, and how far ahead (runs only when a model is given)
+    twin_interval_s: float = 30.0
+    twin_horizon_s: float = 900.0
 
     def validate(self) -> ServerSettings:
         """Refuse unsafe combinations; return self for chaining."""
@@ -66,6 +69,9 @@ class ServerSettings:
             raise ConfigError(f"port {self.port} out of range")
         if not 0 < self.session_recheck_s <= 300:
             raise ConfigError(f"session_recheck_s {self.session_recheck_s} must be in (0, 300] seconds")
+        if not 0 < self.twin_interval_s <= 3600 or not 60 <= self.twin_horizon_s <= 3600:
+            raise ConfigError(f"twin_interval_s {self.twin_interval_s} must be in (0, 3600] s and "
+                              f"twin_horizon_s {self.twin_horizon_s} in [60, 3600] s")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("give both --tls-cert and --tls-key, or neither")
         if not is_loopback(self.host) and self.tls_cert is None and not self.allow_insecure:

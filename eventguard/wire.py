@@ -34,6 +34,7 @@ from eventguard.codes import (
     UnitStatus,
     Verdict,
     WatchSeverity,
+    WhatIfKind,
 )
 from eventguard.errors import WireError
 
@@ -493,9 +494,47 @@ class PeerPresence(Msg, frozen=True, tag="peer_presence"):
 
 PeerMessage = PeerPresence | Ping
 
+# ---- digital twin (issue 19): forecasts to the live map, what-if questions --------------------
+
+
+class ZoneForecast(msgspec.Struct, frozen=True, kw_only=True):
+    """One zone's forecast density (P/m²) at each mark, its lines, and when it first crosses them."""
+
+    id: str
+    density: tuple[float, ...]  # at TwinUpdate.marks_s
+    warning_density: float
+    critical_density: float
+    warning_in_s: float | None = None  # seconds from the state until the forecast reaches warning
+    critical_in_s: float | None = None
+
+
+class TwinConditions(msgspec.Struct, frozen=True, kw_only=True):
+    """What a forecast was made from and how (shown beside it)."""
+
+    model: str  # e.g. "sim.twin venue flow model, dt 1 s"
+    schedule: str  # where the event's plan came from
+    state_at: float  # unix time of the live state the run was seeded with
+    attendees_inside: int
+    arrivals_per_min: float  # observed lately, all gates
+    wall_s: float  # the run's wall time
+    changes: tuple[str, ...] = ()  # what-if changes applied, in words
+
+
+class TwinUpdate(Msg, frozen=True, tag="twin"):
+    """The twin's latest forecast of every zone at +5/+10/+15 min."""
+
+    computed_at: float
+    horizon_s: float
+    marks_s: tuple[float, ...]
+    zones: tuple[ZoneForecast, ...]
+    conditions: TwinConditions
+    at: float
+
+
 ServerMessage = (
     ListSync | BatchAck | HitAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
     | AlertsUpdate | OpsUpdate | Snapshot
+    | TwinUpdate  # issue 19: the twin's forecast
 )
 
 # ---- gate -> its terminal page (/ws/terminal on the gate) ----------------------------------
@@ -968,3 +1007,22 @@ class ResponderReportBody(Body, frozen=True):
     x: Coord | None = None
     y: Coord | None = None
     zone: Name40 | None = None
+
+
+# ---- digital twin (issue 19): what-if questions ------------------------------------------------
+
+
+class WhatIfChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One change to try: close/open a gate, set its lanes, divert it to another, block a zone."""
+
+    kind: WhatIfKind
+    target: Annotated[str, Meta(max_length=128, pattern=_NO_CONTROLS)] = ""  # gate or zone id
+    to: Annotated[str, Meta(max_length=128, pattern=_NO_CONTROLS)] = ""  # divert: the other gate
+    value: Annotated[int, Meta(ge=0, le=MAX_LANES)] = 0  # set_lanes: lanes open
+    at_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0  # seconds from now
+
+
+class WhatIfBody(Body, frozen=True):
+    """POST /api/twin/whatif: the changes to forecast beside the baseline."""
+
+    changes: Annotated[tuple[WhatIfChange, ...], Meta(min_length=1, max_length=8)]

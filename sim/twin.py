@@ -142,12 +142,15 @@ def arrivals_ahead(state: LiveState, net: FlowNetwork, schedule: Schedule, dt: f
     plan = schedule.plan
     k0 = int(round(state.t_s / dt))
     w = max(1, int(round(observed_window_s / dt)))
-    curve = expected_arrivals(plan, dt, k0 + steps)
+    n_plan = min(k0 + steps, int(np.ceil(plan.duration_s / dt)) + 1)  # zero after the window
+    curve = np.concatenate([expected_arrivals(plan, dt, n_plan), np.zeros(k0 + steps - n_plan)])
     ahead = curve[k0:k0 + steps]
     planned_recent = float(curve[max(0, k0 - w):k0].sum()) * 60.0 / (min(w, k0) * dt or 1.0)
     observed = np.array([state.arrivals_per_min.get(g, 0.0) for g in net.gate_ids])
     if state.arrivals_per_min and planned_recent > 1e-9:
         ahead = ahead * float(np.clip(observed.sum() / planned_recent, *RATE_CLIP))
+    elif observed.sum() > 0:  # the plan expected nobody lately, yet people came: hold their rate
+        ahead = np.full(steps, observed.sum() * dt / 60.0)
     share = observed / observed.sum() if observed.sum() > 0 else gate_shares(plan, net.lanes)
     return np.outer(ahead, share)
 

@@ -95,3 +95,29 @@ async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres
                      camera_tokens=prov.camera_tokens)
     finally:
         await runner.cleanup()
+
+
+# ---- digital twin (issue 19) -----------------------------------------------------------------
+
+
+@pytest.fixture
+async def twin_server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres) -> AsyncIterator[Server]:
+    """`server` with the twin beside it (sim/twin_model.py), forecasting every 0.5 s."""
+    from command import server
+    from command.provision import DEMO_USERS, provision
+    from eventguard.settings import DEFAULT_VENUE, ServerSettings
+    from sim.twin_model import VenueTwin
+
+    prov = await provision(db_url, venue, tmp_path / "keys")
+    port = free_port()
+    app_url = pg.app_dsn(db_url.rsplit("/", 1)[1])
+    runner = await server.start(ServerSettings(port=port, database_url=app_url, admin_database_url=db_url,
+                                               key_dir=tmp_path / "keys", session_recheck_s=0.3,
+                                               twin_interval_s=0.5),
+                                venue, twin=VenueTwin.for_venue(venue, DEFAULT_VENUE))
+    try:
+        yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
+                     venue=venue, gate_tokens=prov.gate_tokens,
+                     passwords={u: p for u, (p, _) in DEMO_USERS.items()}, app=runner.app)
+    finally:
+        await runner.cleanup()

@@ -155,3 +155,51 @@ async def send_entries(server: Server, gate_id: str, n: int) -> None:
             if isinstance(msg, BatchAck):
                 assert msg.stored == n
                 return
+
+
+# ---- digital twin (issue 19) -----------------------------------------------------------------
+
+
+async def admit(server: Server, gate: str, n: int, moved_to: str | None = None, moved: int = 0) -> None:
+    """n entries at `gate`, then `moved` of them on from its zone to `moved_to` (transfers the
+    gate counts), sent as a gate does and acknowledged once stored."""
+    import time
+
+    import websockets
+
+    from eventguard.wire import (
+        BatchAck,
+        EventBatch,
+        EventKind,
+        GateEvent,
+        Welcome,
+        decode_server_message,
+        encode,
+    )
+
+    ws = await websockets.connect(f"{server.ws_url}/ws/gate",
+                                  additional_headers={"Authorization": f"Bearer {server.gate_tokens[gate]}"})
+    zone = server.venue.gate(gate).zone
+    now = time.time()
+    events = [GateEvent(event_id=f"{gate}:tw-{i}", gate_id=gate, kind=EventKind.ENTRY, at=now,
+                        ticket_id=f"tw-{gate}-{i}", verdict="admit", queue=40) for i in range(n)]
+    transfers = [GateEvent(event_id=f"{gate}:tx-{i}", gate_id=gate, kind=EventKind.TRANSFER, at=now,
+                           zone_from=zone, zone_to=moved_to) for i in range(moved)]
+    try:
+        assert isinstance(decode_server_message(await ws.recv()), Welcome)
+        for k, batch in enumerate((events, transfers)):
+            if not batch:
+                continue
+            await ws.send(encode(EventBatch(batch_id=f"tw-{gate}-{k}", events=tuple(batch))).decode())
+            while not isinstance(ack := decode_server_message(await asyncio.wait_for(ws.recv(), 20)), BatchAck):
+                pass
+            assert ack.stored == len(batch)
+    finally:
+        await ws.close()
+
+
+async def fill_bowl(server: Server) -> None:
+    """1,700 admitted in the last minute at N1 and S1, 1,600 of them gone on into the bowl
+    (900 m², warning 2 P/m² = 1,800 people): the gates keep admitting, the bowl crosses its line."""
+    await admit(server, "N1", 1000, "bowl", 950)
+    await admit(server, "S1", 700, "bowl", 650)

@@ -6,6 +6,7 @@ import { api, ApiError, backoff, el, fmtTime, wsUrl } from "./api.js";
 import { Charts } from "./charts.js";
 import { Plan } from "./plan.js";
 import { AuditView, UnitsPanel, proposeUnits } from "./ops.js";
+import { TwinPanel } from "./twin.js"; // issue 19
 
 const ACTORS = new Set(["commander", "operator"]);
 const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
@@ -378,6 +379,9 @@ function handle(msg) {
     case "order":
       putOps({ orders: [msg] });
       break;
+    case "twin": // issue 19: the twin's forecast
+      twinPanel.put(msg);
+      break;
     case "error":
       toast(`Server: ${msg.message}`);
       break;
@@ -546,6 +550,7 @@ async function start(me) {
   fillLocations();
   unitsPanel.start();
   auditView.start(me.role === "commander");
+  await twinPanel.start(state.venue, canAct());
   $("app").hidden = false;
   conn.stopped = false;
   conn.attempt = 0;
@@ -586,6 +591,7 @@ async function main() {
   setupDispatch();
   setupEvent();
   setupOps();
+  twinPanel.setup();
   $("heat-toggle").addEventListener("change", (ev) => plan.setHeatVisible(ev.target.checked));
   try {
     await start(await api("GET", "/api/me"));
@@ -644,5 +650,9 @@ function openDispatchFor(a) {
   $("dispatch").showModal();
   proposeFor(place);
 }
+
+// ---- digital twin (issue 19) ------------------------------------------------------------------
+
+const twinPanel = new TwinPanel();
 
 main();

@@ -41,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from eventguard.config import load_venue
     from eventguard.settings import ServerSettings
     from shell.runtime import database, setup_logging
+    from sim.twin_model import VenueTwin  # the twin beside the server (issue 19)
 
     setup_logging(args.verbose)
     venue = load_venue(args.venue)
@@ -54,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"command server for event {venue.event.id} on {scheme}://{args.host}:{args.port}/ "
               "(sign in with an operator account; logs below)", file=sys.stderr, flush=True)
         try:
-            asyncio.run(serve_forever(settings, venue))
+            asyncio.run(serve_forever(settings, venue, twin=VenueTwin.for_venue(venue, Path(args.venue))))
         except KeyboardInterrupt:
             pass
     return 0
