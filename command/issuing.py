@@ -198,6 +198,17 @@ async def reissue(conn: asyncpg.Connection, ticket_id: str, *, event_id: str, ke
     return t, payload
 
 
+def qr_png_bytes(payload: str, *, scale: int = 6, border: int = 4) -> bytes:
+    """The ticket's QR (ECC level M) as PNG bytes."""
+    import io
+
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(payload, error="m", micro=False, boost_error=False).save(buf, kind="png", scale=scale, border=border)
+    return buf.getvalue()
+
+
 def render_png(payload: str, path: Path, *, scale: int = 6, border: int = 4) -> Path:
     """Write the ticket's QR (ECC level M) as a PNG."""
     import segno

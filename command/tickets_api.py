@@ -3,6 +3,7 @@ learn it through the list sync triggers)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -88,3 +89,18 @@ async def reissue(request: web.Request, who: Principal) -> web.Response:
     return web.json_response({"ticket_id": ticket_id, "event_id": event_id, "revoked": True, "reason": reason,
                               "new_ticket_id": new.ticket_id, "payload": payload, "holder_ref": new.holder_ref,
                               "kind": new.kind})
+
+
+@guarded(routes, "GET", "/api/tickets/{id}/qr.png", ACTORS, tag="tickets")
+async def qr_png(request: web.Request, who: Principal) -> web.Response:
+    """The QR of a ticket that is not revoked, as a PNG to hand to its holder (after a reissue);
+    404 for an unknown or revoked ticket. Audited: a QR is the ticket."""
+    ticket_id = request.match_info["id"]
+    async with request.app[POOL].acquire() as conn:
+        payload = await conn.fetchval("SELECT payload FROM tickets WHERE ticket_id = $1 AND event_id = $2"
+                                      " AND revoked_at IS NULL", ticket_id, request.app[VENUE].event.id)
+        if payload is None:
+            raise NotFound(f"no ticket {ticket_id} in force")
+        await store.audit(conn, who.subject, who.role.value, "ticket_qr_view", ticket_id, {})
+    png = await asyncio.to_thread(issuing.qr_png_bytes, payload)
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})

@@ -7,6 +7,7 @@ import { Charts } from "./charts.js";
 import { Plan } from "./plan.js";
 import { AuditView, UnitsPanel, proposeUnits } from "./ops.js";
 import { TwinPanel } from "./twin.js"; // issue 19
+import { TicketsPanel } from "./tickets.js"; // issue 15: reissue
 
 const ACTORS = new Set(["commander", "operator"]);
 const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
@@ -550,6 +551,7 @@ async function start(me) {
   fillLocations();
   unitsPanel.start();
   auditView.start(me.role === "commander");
+  ticketsPanel.start();
   await twinPanel.start(state.venue, canAct());
   $("app").hidden = false;
   conn.stopped = false;
@@ -604,6 +606,7 @@ async function main() {
 
 let unitsPanel = null;
 let auditView = null;
+let ticketsPanel = null;
 let dispatchAlertId = null; // the alert the open dispatch dialog carries out
 
 function setupOps() {
@@ -613,6 +616,7 @@ function setupOps() {
       ...state.venue.gates.map((g) => ({ id: g.id, label: `gate ${g.name}` }))],
   });
   auditView = new AuditView();
+  ticketsPanel = new TicketsPanel({ canAct, toast });
   $("dispatch-location").addEventListener("change", () => proposeFor($("dispatch-location").value));
 }
 
