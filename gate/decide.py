@@ -1,7 +1,11 @@
 """The gate verdict: a pure function of ticket check, face check, watchlist hits and gate state.
 
-Precedence: any DENY reason wins; otherwise any SECONDARY reason sends the person to a
-human check; otherwise ADMIT. Every reason found is listed, not just the deciding one.
+Precedence: a watchlist hit holds the person for a human (SECONDARY) whatever else is found —
+a 1:N match is a probability, so it neither admits nor refuses on its own, and a refusal would
+let a watchlisted person with no or a forged ticket walk away unseen; the ticket's own reason
+is listed beside the hit's for the steward. Otherwise any DENY reason wins; otherwise any
+SECONDARY reason sends the person to a human check; otherwise ADMIT. Every reason found is
+listed, not just the deciding one.
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ DENY_REASONS = frozenset({
     Reason.WRONG_ENTRANCE, Reason.ALREADY_INSIDE, Reason.NOT_INSIDE,
     Reason.LANE_CLOSED, Reason.ENTRY_CLOSED,
 })
+# a 1:N match is a probability, never a verdict: every hit holds the person for a human,
+# whatever the list asks (info and deny lists too) and whatever the ticket says; the steward
+# and the review console decide after looking
+HIT_REASONS = frozenset({
+    Reason.WATCHLIST_INFO, Reason.WATCHLIST_DETAIN, Reason.WATCHLIST_DENY, Reason.WATCHLIST_AMBIGUOUS,
+})
 SECONDARY_REASONS = frozenset({
     Reason.FACE_MISMATCH, Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.FACE_TOO_SMALL,
-    Reason.FACE_POOR_QUALITY,
-    Reason.NO_REGISTERED_FACE, Reason.WATCHLIST_DETAIN, Reason.WATCHLIST_AMBIGUOUS,
-    # a 1:N match is a probability, never a verdict: every hit holds the person for a human,
-    # whatever the list asks (deny lists too); the steward decides after looking
-    Reason.WATCHLIST_DENY,
-})
+    Reason.FACE_POOR_QUALITY, Reason.NO_REGISTERED_FACE,
+}) | HIT_REASONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +112,9 @@ def _hit_reasons(hits: Sequence[Hit]) -> list[Reason]:
 
 def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hit],
            gate: GateState) -> Decision:
-    """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked."""
+    """The verdict for one scan. `ticket` None: no QR read; `face` None: the 1:1 check not made
+    (the service makes it only for a valid ticket); `hits`: the 1:N candidates of the face,
+    screened whatever the ticket says."""
     reasons: list[Reason] = []
     if not gate.lane_open:
         reasons.append(Reason.LANE_CLOSED)
@@ -118,7 +126,9 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
     elif gate.face_required and ticket is not None and ticket.ok:
         reasons.append(Reason.NO_FACE)
     reasons += _hit_reasons(hits)
-    if any(r in DENY_REASONS for r in reasons):
+    if any(r in HIT_REASONS for r in reasons):
+        verdict = Verdict.SECONDARY  # held for a human, beside any ticket reason
+    elif any(r in DENY_REASONS for r in reasons):
         verdict = Verdict.DENY
     elif any(r in SECONDARY_REASONS for r in reasons):
         verdict = Verdict.SECONDARY

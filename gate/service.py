@@ -5,7 +5,8 @@ face detection and embedding in the face workers (vision/faceworker.py: one thre
 worker processes, each with its own engine), so the event loop only moves data. Journal
 writes go through a single dedicated thread.
 
-Faces: the scanned frame first; the lane's recent frames (`offer`, or sent with the scan)
+Faces: every entry scan is screened 1:N, whatever its ticket (none, forged, revoked: a hit
+holds the person, gate/decide.py); the 1:1 check counts only for a valid ticket. The scanned frame first; the lane's recent frames (`offer`, or sent with the scan)
 when they can change the outcome, the best of them then embedded and their distances fused
 with the scanned face's (`_face_work`, vision/lane.py, vision.engine.fuse, vision/screen.py). Synced faces of another model than the gate's engine
 are ignored, counted in `ignored_faces` and logged: never compared.
@@ -461,10 +462,12 @@ class GateService:
         face: FaceCheck | None = None
         hits: tuple[Hit, ...] = ()
         counts = (0, 0)
-        if wants_face and check is not None and check.ok:
-            holder = check.ticket.holder_ref if check.ticket else None
-            face, hits, fstage, counts = await self._face_work((frame, *recent), holder)
+        if wants_face:  # 1:N screens every face at the lane, whatever the ticket says
+            valid = check is not None and check.ok
+            holder = check.ticket.holder_ref if valid and check and check.ticket else None
+            seen, hits, fstage, counts = await self._face_work((frame, *recent), holder)
             stage.update(fstage)
+            face = seen if valid else None  # the 1:1 check means something only for a valid ticket
         decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
                                                        face_required=self.cfg.face_required
                                                        and direction == "entry",

@@ -8,6 +8,7 @@ from eventguard.codes import WatchSeverity
 from eventguard.tickets import Ticket, TicketCheck, TicketCode
 from gate.decide import (
     DENY_REASONS,
+    HIT_REASONS,
     SECONDARY_REASONS,
     Decision,
     FaceCheck,
@@ -60,7 +61,7 @@ CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], Ga
      Verdict.SECONDARY, (Reason.TICKET_VALID, Reason.FACE_MISMATCH)),
     ("no registered face", OK, FaceCheck(), (), OPEN, Verdict.SECONDARY,
      (Reason.TICKET_VALID, Reason.NO_REGISTERED_FACE)),
-    ("watchlist info", OK, MATCH, (_hit("info"),), OPEN, Verdict.ADMIT,
+    ("watchlist info holds too: a human looks", OK, MATCH, (_hit("info"),), OPEN, Verdict.SECONDARY,
      (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO)),
     ("watchlist detain", OK, MATCH, (_hit("detain"),), OPEN, Verdict.SECONDARY,
      (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_DETAIN)),
@@ -78,9 +79,19 @@ CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], Ga
     ("detain beats info", OK, MATCH, (_hit("info"), _hit("detain", entry="e2")), OPEN,
      Verdict.SECONDARY, (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO,
                          Reason.WATCHLIST_DETAIN)),
-    ("everything at once", TicketCheck(TicketCode.EXPIRED, _T), FaceCheck(problem="multiple_faces"),
-     (_hit("detain"),), GateState(lane_open=False), Verdict.DENY,
+    ("everything at once: the hit holds", TicketCheck(TicketCode.EXPIRED, _T), FaceCheck(problem="multiple_faces"),
+     (_hit("detain"),), GateState(lane_open=False), Verdict.SECONDARY,
      (Reason.LANE_CLOSED, Reason.EXPIRED, Reason.MULTIPLE_FACES, Reason.WATCHLIST_DETAIN)),
+    # screened whatever the ticket says: a hit holds the person beside the ticket's reason,
+    # neither admitted nor refused by the hit alone
+    ("no ticket, watchlist deny: held", None, None, (_hit("deny"),), OPEN, Verdict.SECONDARY,
+     (Reason.NO_TICKET, Reason.WATCHLIST_DENY)),
+    ("forged ticket, watchlist detain: held", TicketCheck(TicketCode.BAD_SIGNATURE, None), None,
+     (_hit("detain"),), OPEN, Verdict.SECONDARY, (Reason.BAD_SIGNATURE, Reason.WATCHLIST_DETAIN)),
+    ("revoked ticket, watchlist info: held", TicketCheck(TicketCode.REVOKED, _T), None, (_hit("info"),), OPEN,
+     Verdict.SECONDARY, (Reason.REVOKED, Reason.WATCHLIST_INFO)),
+    ("entry closed, ambiguous hit: held", OK, MATCH, (_hit("deny", ambiguous=True),), GateState(entry_open=False),
+     Verdict.SECONDARY, (Reason.ENTRY_CLOSED, Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_AMBIGUOUS)),
 ]
 
 _TICKET_CASES = {
@@ -114,7 +125,17 @@ def test_every_ticket_code_maps_to_a_reason() -> None:
 def test_reason_classes_are_disjoint_and_admit_reasons_are_few() -> None:
     assert not DENY_REASONS & SECONDARY_REASONS
     admit = set(Reason) - DENY_REASONS - SECONDARY_REASONS
-    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO}
+    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH}
+    assert HIT_REASONS <= SECONDARY_REASONS
+
+
+@pytest.mark.parametrize("ticket", [None, *(TicketCheck(c, None) for c in TicketCode)], ids=str)
+@pytest.mark.parametrize("severity", list(WatchSeverity))
+def test_no_hit_admits_or_refuses_alone(ticket: TicketCheck | None, severity: WatchSeverity) -> None:
+    """Whatever the ticket (none, valid, any refusal) and the list, a hit gives SECONDARY."""
+    for gate in (OPEN, GateState(lane_open=False), GateState(entry_open=False)):
+        d = decide(ticket, None, (_hit(severity.value),), gate)
+        assert d.verdict is Verdict.SECONDARY and any(r in HIT_REASONS for r in d.reasons)
 
 
 @pytest.mark.parametrize("reason", sorted(Reason))
