@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from command import api, event_api, ops_api, photo_seal, tickets_api, watchlists
+from command import api, event_api, ops_api, photo_seal, screening_api, tickets_api, watchlists
 from command.appkeys import FACES, HUB, PHOTO_KEY, POOL, SERVICE, SETTINGS, VENUE
 from command.auth import PasswordChecks
 from command.db.binding import bind_event
@@ -141,6 +141,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app.add_routes(watchlists.routes)
     app.add_routes(event_api.routes)
     app.add_routes(tickets_api.routes)
+    app.add_routes(screening_api.routes)  # screening review (issue 17)
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     if (settings.web_dir / "index.html").exists():

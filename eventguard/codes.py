@@ -111,9 +111,13 @@ class OrderKind(enum.StrEnum):
     CLOSE_LANE = "close_lane"  # a gate closes a lane
     OPEN_LANE = "open_lane"  # a gate opens a lane
     DIVERT = "divert"  # a gate sends arrivals elsewhere
+    # screening review (issue 17): a reviewer confirmed a screening hit; the gate's staff hold
+    # the person for the unit on its way (acknowledged by staff at the terminal, like divert)
+    HOLD_PERSON = "hold_person"
 
 
-GATE_ORDER_KINDS = frozenset({OrderKind.CLOSE_LANE, OrderKind.OPEN_LANE, OrderKind.DIVERT})
+GATE_ORDER_KINDS = frozenset({OrderKind.CLOSE_LANE, OrderKind.OPEN_LANE, OrderKind.DIVERT,
+                              OrderKind.HOLD_PERSON})
 
 
 class OrderStatus(enum.StrEnum):

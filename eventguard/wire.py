@@ -37,6 +37,7 @@ from eventguard.errors import WireError
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: a batch of 1,000 events is ~250 kB
 MAX_BATCH_EVENTS = 1000
 MAX_LANES = 64
+MAX_CAPTURE_BYTES = 32 * 1024  # a hit report's face crop (vision/capture.py)
 
 # ---- field types: every value a client sends is checked here, once ------------------------
 
@@ -119,6 +120,10 @@ class WatchlistHitReport(Msg, frozen=True, tag="watchlist_hit"):
     severity: WatchSeverity
     distance: Distance  # the gate engine's distance (lower = more alike; vision.engine)
     ticket_id: Id | None = None
+    # screening review (issue 17): the screen threshold in force at the gate, and the live
+    # capture — a small JPEG crop of the face (vision/capture.py; checked again by the server)
+    threshold: Distance | None = None
+    capture: Annotated[bytes, Meta(max_length=MAX_CAPTURE_BYTES)] | None = None
 
 
 class OrderAck(Msg, frozen=True, tag="order_ack"):
@@ -552,6 +557,21 @@ class EntryBody(Body, frozen=True):
     """POST /api/event/entry: open or close the event's entry."""
 
     open: bool
+
+
+# ---- screening review (issue 17) ------------------------------------------------------------
+
+
+class ConfirmBody(Body, frozen=True):
+    """POST /api/screening/cases/{id}/confirm: the reviewer saw the capture and the list photo."""
+
+    note: Note | None = None
+
+
+class DismissBody(Body, frozen=True):
+    """POST /api/screening/cases/{id}/dismiss: why it is not the listed person (required)."""
+
+    reason: Name500
 
 
 class RevokeBody(Body, frozen=True):

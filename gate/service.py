@@ -50,11 +50,13 @@ from gate.journal import Journal
 from gate.listcache import FaceFilter, ListCache, applies
 from gate.peers import PeerLinks
 from gate.uplink import Uplink
+from vision.capture import crop_jpeg
 from vision.engine import (
     DEFAULT_BAR,
     DEFAULT_ENGINE,
     EngineName,
     EngineSpec,
+    Face,
     FaceProblem,
     FaceResult,
     QualityBar,
@@ -351,9 +353,9 @@ class GateService:
             self.cfg.best_frames, scan)
 
     async def _face_work(self, frames: Sequence[Frame], holder: str | None,
-                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int]]:
-        """1:1 against the holder and 1:N against the watchlists; the stage times and (frames
-        assessed, frames used).
+                         ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int], Face | None]:
+        """1:1 against the holder and 1:N against the watchlists; the stage times, (frames
+        assessed, frames used) and the scanned frame's face box (for a hit's capture).
 
         First the scanned frame alone. The lane's recent frames are looked at only when they can
         change the outcome (`fuse_band`): the scanned face is below the quality bar, its 1:1
@@ -386,7 +388,7 @@ class GateService:
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
-            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts
+            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, None
         dist = (fuse([self.spec.distance(e, registered) for e in embeddings])
                 if registered is not None else None)
         found: list[WatchHit] = []
@@ -399,7 +401,7 @@ class GateService:
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
-                         tolerance=th.verify), hits, stage, counts
+                         tolerance=th.verify), hits, stage, counts, lane.scan.face
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""
@@ -462,10 +464,11 @@ class GateService:
         face: FaceCheck | None = None
         hits: tuple[Hit, ...] = ()
         counts = (0, 0)
+        box: Face | None = None
         if wants_face:  # 1:N screens every face at the lane, whatever the ticket says
             valid = check is not None and check.ok
             holder = check.ticket.holder_ref if valid and check and check.ticket else None
-            seen, hits, fstage, counts = await self._face_work((frame, *recent), holder)
+            seen, hits, fstage, counts, box = await self._face_work((frame, *recent), holder)
             stage.update(fstage)
             face = seen if valid else None  # the 1:1 check means something only for a valid ticket
         decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
@@ -483,7 +486,9 @@ class GateService:
             latency_ms=round(latency, 2))
         await self.record(event)
         if hits:
-            await self.report_hits(event, hits)
+            capture = (await loop.run_in_executor(self.cpu, crop_jpeg, frame, box)
+                       if box is not None else None)
+            await self.report_hits(event, hits, capture)
         since = (self.cache.presence.get(check.ticket.ticket_id)
                  if check and check.ticket and check.code is tickets.TicketCode.ALREADY_INSIDE else None)
         result = ScanResult(event, decision, check, face.distance if face else None, hits, stage, since,
@@ -495,11 +500,13 @@ class GateService:
                 log.exception("listener failed")
         return result
 
-    async def report_hits(self, event: GateEvent, hits: tuple[Hit, ...]) -> None:
-        """Journal a WatchlistHitReport per hit, then send what is unsent (kept until sent)."""
+    async def report_hits(self, event: GateEvent, hits: tuple[Hit, ...], capture: bytes | None = None) -> None:
+        """Journal a WatchlistHitReport per hit, with the screen threshold in force and the face
+        crop for the reviewer, then send what is unsent (kept until sent)."""
         reports = [WatchlistHitReport(event_id=event.event_id, gate_id=self.cfg.gate_id, at=event.at,
                                       list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
-                                      distance=h.distance, ticket_id=event.ticket_id) for h in hits]
+                                      distance=h.distance, ticket_id=event.ticket_id,
+                                      threshold=self.thresholds.screen, capture=capture) for h in hits]
         await asyncio.get_running_loop().run_in_executor(self.io, self.journal.add_hits, reports)
         await self.flush_hits()
 

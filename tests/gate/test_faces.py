@@ -18,6 +18,7 @@ from eventguard.wire import HolderFace, ListSync, PublicKey, WatchFace
 from gate.decide import Decision
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
+from vision.capture import check_capture
 from vision.engine import DLIB_MODEL_ID, EngineName, spec
 
 EVENT = "ev-1"
@@ -192,6 +193,9 @@ async def test_a_watchlisted_face_is_screened_whatever_the_ticket_and_held(tmp_p
         reports = svc.journal.hits_to_send(now=2**31)
         assert sorted(r.event_id for r in reports) == ["N1:forged-1", "N1:noticket-1", "N1:revoked-1"]
         assert {(r.entry_id, r.list_id, r.severity) for r in reports} == {("w-obama", "wanted", "deny")}
+        # each with the threshold in force and the face crop the reviewer compares with the list photo
+        assert {r.threshold for r in reports} == {svc.thresholds.screen}
+        assert all(r.capture is not None and check_capture(r.capture) for r in reports)
         stranger = await svc.scan(frames.compose(other.crop, ticket("d" * 32, forger)), scan_id="stranger-1")
         assert stranger.decision == Decision(Verdict.DENY, (Reason.BAD_SIGNATURE,))
         assert stranger.hits == ()

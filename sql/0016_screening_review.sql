@@ -1,0 +1,50 @@
+-- Screening review (issue 17): every 1:N candidate — a gate's hit or a registrant's — waits in
+-- one queue for a commander or operator to confirm or dismiss it; nothing is decided by the
+-- match alone. The decision, who made it and when, and the time from hit to decision are kept.
+
+-- what the gate saw and the threshold it was screened against (the capture: a small JPEG crop
+-- of the face, sealed with the photo key like enrolment photos, command/photo_seal.py)
+ALTER TABLE watchlist_hits ADD COLUMN threshold double precision, ADD COLUMN capture bytea;
+
+-- a gate order to hold a person for the unit on its way (confirmed screening hit)
+ALTER TABLE orders DROP CONSTRAINT orders_kind_check;
+ALTER TABLE orders ADD CONSTRAINT orders_kind_check
+    CHECK (kind IN ('dispatch', 'close_lane', 'open_lane', 'divert', 'hold_person'));
+
+CREATE TABLE screening_cases (
+    id              bigserial PRIMARY KEY,
+    source          text NOT NULL CHECK (source IN ('gate', 'registration')),
+    hit_id          bigint UNIQUE REFERENCES watchlist_hits (id),
+    registration_id text REFERENCES registrations (registration_id),
+    entry_id        text NOT NULL,
+    list_id         text NOT NULL,
+    severity        text NOT NULL CHECK (severity IN ('info', 'detain', 'deny')),
+    distance        real NOT NULL,
+    threshold       double precision,  -- the screen threshold in force where it was found
+    gate_id         text,                      -- gate hits
+    found_at        timestamptz NOT NULL,      -- the gate's capture time, or the pre-screening run
+    status          text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'confirmed', 'dismissed')),
+    decided_by      text,
+    decided_role    text,
+    decided_at      timestamptz,
+    reason          text,
+    decision_s      double precision,          -- found_at -> decided_at
+    incident_id     bigint REFERENCES incidents (id),
+    order_ids       bigint[] NOT NULL DEFAULT '{}',
+    UNIQUE (registration_id, entry_id),        -- a registrant is put to a reviewer once per entry
+    CHECK ((source = 'gate') = (hit_id IS NOT NULL)),
+    CHECK ((source = 'registration') = (registration_id IS NOT NULL)),
+    CHECK ((status = 'open') = (decided_at IS NULL))
+);
+CREATE INDEX screening_cases_status ON screening_cases (status, found_at);
+CREATE INDEX screening_cases_entry ON screening_cases (entry_id, found_at);
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'eventguard_app') THEN
+        RAISE NOTICE 'role eventguard_app does not exist: no grants';
+        RETURN;
+    END IF;
+    GRANT SELECT, INSERT, UPDATE ON screening_cases TO eventguard_app;
+    GRANT USAGE, SELECT ON SEQUENCE screening_cases_id_seq TO eventguard_app;
+END $$;
