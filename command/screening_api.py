@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from command import dispatch, photo_seal, screening_store, store
-from command.appkeys import PHOTO_KEY, POOL, SERVICE, VENUE
+from command import dispatch, photo_seal, prescreen, screening_store, store
+from command.appkeys import PHOTO_KEY, POOL, SERVICE, SETTINGS, VENUE
 from command.auth import Principal, Role
 from command.errors import Conflict, NotFound
 from command.requests import bad_request, read_body
@@ -23,6 +23,7 @@ from command.routing import guarded
 from command.screening import UnitAt, decision_seconds, nearest_available
 from eventguard.codes import IncidentSeverity, OrderKind, WatchSeverity
 from eventguard.wire import ConfirmBody, DismissBody, Order, to_builtins
+from vision.engine import EngineName, spec
 
 routes = web.RouteTableDef()
 REVIEWERS = (Role.COMMANDER, Role.OPERATOR)
@@ -73,7 +74,7 @@ async def view_case(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "GET", "/api/screening/cases/{id}/capture", REVIEWERS, tag="screening")
 async def view_capture(request: web.Request, who: Principal) -> web.Response:
-    """The live capture the gate sent with the hit (JPEG). Audited."""
+    """The live capture the gate sent with the hit, or a registrant's registration photo. Audited."""
     case_id = _case_id(request)
     async with request.app[POOL].acquire() as conn:
         found = await screening_store.capture(conn, case_id)
@@ -83,7 +84,7 @@ async def view_capture(request: web.Request, who: Principal) -> web.Response:
     key = request.app[PHOTO_KEY]
     data = await asyncio.get_running_loop().run_in_executor(
         None, lambda: photo_seal.unseal(key.get(), found[0], found[1]))
-    return web.Response(body=data, content_type="image/jpeg", headers=_NO_STORE)
+    return web.Response(body=data, content_type=_image_type(data), headers=_NO_STORE)
 
 
 @guarded(routes, "GET", "/api/screening/cases/{id}/watch-photo", REVIEWERS, tag="screening")
@@ -160,6 +161,8 @@ async def dismiss(request: web.Request, who: Principal) -> web.Response:
         decided = await screening_store.decide(
             conn, case_id, status="dismissed", by=who.subject, role=who.role.value, reason=body.reason.strip(),
             decided_at=now, decision_s=decision_seconds(case["found_at"], now))
+        if case["registration_id"]:  # released once none of its cases is open or confirmed
+            decided["held"] = bool(await prescreen.hold_if_flagged(conn, [case["registration_id"]]))
         await store.audit(conn, who.subject, who.role.value, "screening_dismiss", str(case_id),
                           {"entry": case["entry_id"], "reason": body.reason.strip(),
                            "decision_s": decided["decision_s"]})
@@ -168,3 +171,32 @@ async def dismiss(request: web.Request, who: Principal) -> web.Response:
 
 def _decided(case: dict[str, Any], **more: Any) -> dict[str, Any]:
     return {**case, **more}
+
+
+# ---- registrant pre-screening (command/prescreen.py) ------------------------------------------
+
+
+@guarded(routes, "GET", "/api/screening/report", REVIEWERS, tag="screening")
+async def screening_report(request: web.Request, who: Principal) -> web.Response:
+    """Registrants screened, candidates, decided, pending and held; gate hits alongside. Audited."""
+    event_id = request.app[VENUE].event.id
+    async with request.app[POOL].acquire() as conn:
+        rep = await prescreen.report(conn, event_id)
+        await store.audit(conn, who.subject, who.role.value, "screening_report_read", event_id, {})
+    return web.json_response(rep, headers=_NO_STORE)
+
+
+@guarded(routes, "POST", "/api/screening/prescreen", (Role.COMMANDER,), tag="screening")
+async def run_prescreen(request: web.Request, who: Principal) -> web.Response:
+    """Pre-screen every registration against every watchlist now (commander; audited)."""
+    return web.json_response(await prescreen_event(request, who, "manual"))
+
+
+async def prescreen_event(request: web.Request, who: Principal, cause: str) -> dict[str, Any]:
+    """Run the event's pre-screening with the server's engine (also after a watchlist change)."""
+    engine = spec(EngineName(request.app[SETTINGS].face_engine))
+    async with request.app[POOL].acquire() as conn:
+        run = await prescreen.prescreen(conn, request.app[VENUE].event.id, engine, cause=cause, actor=who.subject,
+                                        role=who.role.value)
+    return {"registrations": run.registrations, "entries": run.entries, "candidates": len(run.candidates),
+            "opened": run.opened}

@@ -21,10 +21,12 @@ log = logging.getLogger(__name__)
 
 CASE_COLUMNS = (
     "c.id, c.source, c.hit_id, c.registration_id, c.entry_id, c.list_id, w.name AS list_name, e.label,"
-    " c.severity, c.distance, c.threshold, c.gate_id, c.found_at, c.status, c.decided_by, c.decided_role,"
+    " c.severity, c.basis, c.distance, c.threshold, c.gate_id, c.found_at, c.status, c.decided_by, c.decided_role,"
     " c.decided_at, c.reason, c.decision_s, c.incident_id, c.order_ids, h.event_id, h.ticket_id,"
-    " h.capture IS NOT NULL AS has_capture, e.photo_sealed IS NOT NULL AS has_watch_photo")
+    " r.name AS registrant, COALESCE(h.capture IS NOT NULL, r.photo_sealed IS NOT NULL) AS has_capture,"
+    " e.photo_sealed IS NOT NULL AS has_watch_photo")
 _FROM = (" FROM screening_cases c LEFT JOIN watchlist_hits h ON h.id = c.hit_id"
+         " LEFT JOIN registrations r ON r.registration_id = c.registration_id"
          " LEFT JOIN watchlist_entries e ON e.id = c.entry_id LEFT JOIN watchlists w ON w.id = c.list_id")
 
 
@@ -81,12 +83,19 @@ async def earlier(conn: asyncpg.Connection, entry_id: str, before_id: int, limit
 
 
 async def capture(conn: asyncpg.Connection, case_id: int) -> tuple[bytes, str] | None:
-    """(sealed capture, its owner) of a gate case, or None."""
-    r = await conn.fetchrow("SELECT h.capture, h.event_id, h.entry_id FROM screening_cases c"
-                            " JOIN watchlist_hits h ON h.id = c.hit_id WHERE c.id = $1", case_id)
-    if r is None or r["capture"] is None:
+    """(sealed picture, its owner) of a case: a gate's live capture, or the registration photo
+    of a registrant candidate; None when there is none."""
+    r = await conn.fetchrow(
+        "SELECT h.capture, h.event_id, h.entry_id, reg.photo_sealed, reg.registration_id FROM screening_cases c"
+        " LEFT JOIN watchlist_hits h ON h.id = c.hit_id"
+        " LEFT JOIN registrations reg ON reg.registration_id = c.registration_id WHERE c.id = $1", case_id)
+    if r is None:
         return None
-    return r["capture"], capture_owner(r["event_id"], r["entry_id"])
+    if r["capture"] is not None:
+        return r["capture"], capture_owner(r["event_id"], r["entry_id"])
+    if r["photo_sealed"] is not None:
+        return r["photo_sealed"], photo_seal.registration_owner(r["registration_id"])
+    return None
 
 
 def capture_owner(event_id: str, entry_id: str) -> str:

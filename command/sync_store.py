@@ -119,8 +119,8 @@ SELECT sync_version AS v, 'revoked' AS kind, ticket_id AS ref, NULL::float8[] AS
 UNION ALL
 SELECT sync_version, CASE WHEN admits THEN 'holder_added' ELSE 'holder_removed' END,
        registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL, NULL, model_id
-  FROM (SELECT *, removed_at IS NULL AND ($5::text IS NULL OR cardinality(entrances) = 0
-                                          OR $5::text = ANY(entrances)) AS admits
+  FROM (SELECT *, removed_at IS NULL AND NOT screening_hold  -- held for screening review (sql/0016)
+                    AND ($5::text IS NULL OR cardinality(entrances) = 0 OR $5::text = ANY(entrances)) AS admits
           FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3) r
  WHERE $4 = false OR admits
 UNION ALL

@@ -22,6 +22,7 @@ from command.auth import Principal, Role
 from command.errors import NotFound
 from command.requests import form_fields, read_body
 from command.routing import guarded
+from command.screening_api import prescreen_event
 from eventguard.wire import WatchlistBody, WatchlistEntryForm
 from vision.engine import EngineName
 from vision.faceworker import EngineOptions, Enrolment, enrol
@@ -89,8 +90,10 @@ async def add(request: web.Request, who: Principal) -> web.Response:
                                         entry_id=entry_id)
         await store.audit(conn, who.subject, who.role.value, "watchlist_entry_add", entry_id,
                           {"list": list_id, "label": label.strip()})
+    # a list changed: every registrant is screened against it; candidates are held for review
+    screened = await prescreen_event(request, who, "watchlist_change")
     return web.json_response({"id": entry_id, "list_id": list_id, "label": label.strip(),
-                              "model_id": res.model_id}, status=201)
+                              "model_id": res.model_id, "prescreen": screened}, status=201)
 
 
 @guarded(routes, "GET", "/api/watchlists/{list_id}/entries", ACTORS, tag="watchlists")

@@ -19,6 +19,7 @@ CREATE TABLE screening_cases (
     entry_id        text NOT NULL,
     list_id         text NOT NULL,
     severity        text NOT NULL CHECK (severity IN ('info', 'detain', 'deny')),
+    basis           text NOT NULL DEFAULT 'face' CHECK (basis IN ('face', 'id_number')),
     distance        real NOT NULL,
     threshold       double precision,  -- the screen threshold in force where it was found
     gate_id         text,                      -- gate hits
@@ -39,6 +40,33 @@ CREATE TABLE screening_cases (
 CREATE INDEX screening_cases_status ON screening_cases (status, found_at);
 CREATE INDEX screening_cases_entry ON screening_cases (entry_id, found_at);
 
+-- Registrant pre-screening: a registration with an open (or confirmed) case is held — its
+-- ticket is not issued, and its face is withheld from the gates' list sync so that a ticket
+-- issued before goes to a steward — until a reviewer dismisses every case of it.
+ALTER TABLE registrations ADD COLUMN screening_hold boolean NOT NULL DEFAULT false;
+DROP TRIGGER registrations_renumber ON registrations;
+CREATE TRIGGER registrations_renumber BEFORE UPDATE ON registrations
+    FOR EACH ROW WHEN (OLD.removed_at IS DISTINCT FROM NEW.removed_at
+                       OR OLD.encoding IS DISTINCT FROM NEW.encoding
+                       OR OLD.model_id IS DISTINCT FROM NEW.model_id
+                       OR OLD.entrances IS DISTINCT FROM NEW.entrances
+                       OR OLD.screening_hold IS DISTINCT FROM NEW.screening_hold)
+    EXECUTE FUNCTION sync_number();
+
+-- Each pre-screening run: what it compared (the report counts registrants screened from it).
+CREATE TABLE screening_runs (
+    id            bigserial PRIMARY KEY,
+    event_id      text NOT NULL,
+    at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+    cause         text NOT NULL,               -- import, watchlist_change, manual
+    actor         text NOT NULL,
+    model_id      text NOT NULL,
+    registrations integer NOT NULL,
+    entries       integer NOT NULL,
+    candidates    integer NOT NULL              -- new cases opened by this run
+);
+CREATE INDEX screening_runs_event ON screening_runs (event_id, at);
+
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'eventguard_app') THEN
@@ -46,5 +74,7 @@ BEGIN
         RETURN;
     END IF;
     GRANT SELECT, INSERT, UPDATE ON screening_cases TO eventguard_app;
-    GRANT USAGE, SELECT ON SEQUENCE screening_cases_id_seq TO eventguard_app;
+    GRANT SELECT, INSERT ON screening_runs TO eventguard_app;
+    GRANT UPDATE (screening_hold) ON registrations TO eventguard_app;  -- hold and release, nothing else
+    GRANT USAGE, SELECT ON SEQUENCE screening_cases_id_seq, screening_runs_id_seq TO eventguard_app;
 END $$;

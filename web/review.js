@@ -14,7 +14,7 @@ function fmtSeconds(s) {
 }
 
 function where(c) {
-  return c.source === "gate" ? `gate ${c.gate_id}` : `registration ${c.registration_id}`;
+  return c.source === "gate" ? `gate ${c.gate_id}` : `registrant ${c.registrant || c.registration_id} (tickets held)`;
 }
 
 function renderCases() {
@@ -44,13 +44,14 @@ async function open(id) {
   $("case").dataset.case = String(c.id);
   $("case-title").textContent = `Case ${c.id}: ${c.label || c.entry_id}`;
   $("capture").hidden = !c.has_capture;
-  $("capture-caption").textContent = c.has_capture ? "live capture" : "no live capture sent";
+  const what = c.source === "gate" ? "live capture" : "registration photo";
+  $("capture-caption").textContent = c.has_capture ? what : `no ${what}`;
   if (c.has_capture) $("capture").src = `/api/screening/cases/${c.id}/capture`;
   $("watch-photo").hidden = !c.has_watch_photo;
   if (c.has_watch_photo) $("watch-photo").src = `/api/screening/cases/${c.id}/watch-photo`;
   $("f-list").textContent = c.list_name || c.list_id;
   $("f-severity").textContent = c.severity;
-  $("f-distance").textContent = c.distance.toFixed(4);
+  $("f-distance").textContent = c.basis === "id_number" ? "ID number matches" : c.distance.toFixed(4);
   $("f-threshold").textContent = c.threshold === null ? "unknown" : c.threshold.toFixed(4);
   $("f-where").textContent = where(c) + (c.ticket_id ? ` · ticket ${c.ticket_id}` : "");
   $("f-when").textContent = new Date(c.found_at * 1000).toLocaleString([], { hour12: false });

@@ -7,9 +7,23 @@ import sys
 from collections.abc import Sequence
 
 from eventguard.errors import EventGuardError
-from shell.cli import accounts, bench, db, faces, gate, qr, register, serve, sim, soak, tickets
+from shell.cli import (
+    accounts,
+    bench,
+    db,
+    faces,
+    gate,
+    qr,
+    register,
+    screening,
+    serve,
+    sim,
+    soak,
+    tickets,
+)
 
-GROUPS = (db, serve, accounts, tickets, register, qr, faces, gate, bench, soak, sim)
+GROUPS = (db, serve, accounts, tickets, register, qr, faces, gate, bench, soak, sim,
+          screening)  # screening: issue 17
 
 
 def build_parser() -> argparse.ArgumentParser:
