@@ -56,6 +56,9 @@ class Reason(enum.StrEnum):
     WATCHLIST_AMBIGUOUS = "watchlist_ambiguous"
     LANE_CLOSED = "lane_closed"
     ENTRY_CLOSED = "entry_closed"  # the commander closed the event's entry: exits only
+    # screening review (issue 17): the holder's registration awaits a reviewer's decision on a
+    # watchlist candidate (command/prescreen.py): the ticket goes to a steward, never through
+    SCREENING_HOLD = "screening_hold"
 
 
 class WatchSeverity(enum.StrEnum):

@@ -406,6 +406,9 @@ class ListSync(Msg, frozen=True, tag="sync"):
     peer_key: bytes = b""  # the event's secret for gate peer links (every message carries it)
     full: bool = False
     more: bool = False
+    # screening review (issue 17): registrations held for a reviewer (their tickets go to a
+    # steward); a later holders_added or holders_removed of the same id ends the hold
+    held: tuple[str, ...] = ()
 
 
 # ---- gate <-> gate (peer links, /ws/peer on each gate's app) ------------------------------------

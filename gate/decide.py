@@ -45,6 +45,7 @@ HIT_REASONS = frozenset({
 SECONDARY_REASONS = frozenset({
     Reason.FACE_MISMATCH, Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.FACE_TOO_SMALL,
     Reason.FACE_POOR_QUALITY, Reason.NO_REGISTERED_FACE,
+    Reason.SCREENING_HOLD,  # the holder is a watchlist candidate awaiting a reviewer (pre-screening)
 }) | HIT_REASONS
 
 
@@ -111,16 +112,18 @@ def _hit_reasons(hits: Sequence[Hit]) -> list[Reason]:
 
 
 def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hit],
-           gate: GateState) -> Decision:
+           gate: GateState, *, held: bool = False) -> Decision:
     """The verdict for one scan. `ticket` None: no QR read; `face` None: the 1:1 check not made
     (the service makes it only for a valid ticket); `hits`: the 1:N candidates of the face,
-    screened whatever the ticket says."""
+    screened whatever the ticket says; `held`: the ticket's holder is held for screening review."""
     reasons: list[Reason] = []
     if not gate.lane_open:
         reasons.append(Reason.LANE_CLOSED)
     if not gate.entry_open:
         reasons.append(Reason.ENTRY_CLOSED)
     reasons.append(Reason.NO_TICKET if ticket is None else _TICKET_REASON[ticket.code])
+    if held:
+        reasons.append(Reason.SCREENING_HOLD)
     if face is not None:
         reasons += _face_reasons(face)
     elif gate.face_required and ticket is not None and ticket.ok:

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS watch (entry_id TEXT PRIMARY KEY, list_id TEXT NOT NU
 CREATE TABLE IF NOT EXISTS presence (ticket_id TEXT PRIMARY KEY, inside INTEGER NOT NULL,
                                      gate_id TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS held (registration_id TEXT PRIMARY KEY);
 """
 
 
@@ -56,6 +57,7 @@ class Lists:
     presence: dict[str, Stay] = field(default_factory=dict)
     entry_open: bool = True
     peer_key: bytes = b""
+    held: set[str] = field(default_factory=set)  # registrations held for screening review
     ignored_holders: int = 0  # another model's, or malformed
     ignored_watch: int = 0
 
@@ -146,6 +148,7 @@ class ListCache:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             keys = {int(k): bytes(v) for k, v in self._db.execute("SELECT key_id, public_key FROM keys")}
             revoked = {r[0] for r in self._db.execute("SELECT ticket_id FROM revoked")}
+            held = {r[0] for r in self._db.execute("SELECT registration_id FROM held")}
             rows = self._db.execute("SELECT registration_id, model_id, encoding FROM holders").fetchall()
             watch_rows = self._db.execute(
                 "SELECT entry_id, list_id, severity, model_id, encoding FROM watch").fetchall()
@@ -160,7 +163,8 @@ class ListCache:
                              for eid, lid, sev, model, raw in watch_rows) if e is not None]
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
                      presence, entry_open=meta.get("entry_open", "1") == "1",
-                     peer_key=bytes.fromhex(meta.get("peer_key", "")), ignored_holders=len(rows) - len(holders),
+                     peer_key=bytes.fromhex(meta.get("peer_key", "")), held=held,
+                     ignored_holders=len(rows) - len(holders),
                      ignored_watch=len(watch_rows) - len(watch))
 
     def save(self, msg: ListSync) -> None:
@@ -173,6 +177,7 @@ class ListCache:
                     self._db.execute("DELETE FROM holders")
                     self._db.execute("DELETE FROM watch")
                     self._db.execute("DELETE FROM presence")
+                    self._db.execute("DELETE FROM held")
                 self._db.execute("DELETE FROM keys")
                 self._db.executemany("INSERT INTO keys VALUES (?, ?)",
                                      [(k.key_id, k.public_key) for k in msg.keys])
@@ -182,6 +187,10 @@ class ListCache:
                 self._db.executemany("INSERT OR REPLACE INTO holders (registration_id, encoding, model_id)"
                                      " VALUES (?, ?, ?)",
                                      [(h.registration_id, h.encoding, h.model_id) for h in msg.holders_added])
+                self._db.executemany("DELETE FROM held WHERE registration_id = ?",
+                                     [(r,) for r in (*msg.holders_removed,
+                                                     *(h.registration_id for h in msg.holders_added))])
+                self._db.executemany("INSERT OR IGNORE INTO held VALUES (?)", [(r,) for r in msg.held])
                 self._db.executemany("DELETE FROM watch WHERE entry_id = ?", [(e,) for e in msg.watch_removed])
                 self._db.executemany("INSERT OR REPLACE INTO watch (entry_id, list_id, severity, encoding,"
                                      " model_id) VALUES (?, ?, ?, ?, ?)",

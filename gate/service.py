@@ -132,6 +132,7 @@ class GateCache:
     keys: dict[int, Ed25519PublicKey] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> the engine's embedding
+    held: set[str] = field(default_factory=set)  # holder_refs held for screening review (to a steward)
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
     entry_open: bool = True  # False once the commander closed the event's entry (exits only)
@@ -251,6 +252,7 @@ class GateService:
         c.entry_open = stored.entry_open
         c.peer_key = stored.peer_key or c.peer_key
         c.holders.update(stored.holders)
+        c.held |= stored.held
         for ticket_id, stay in stored.presence.items():
             c.presence[ticket_id] = merge(c.presence.get(ticket_id), stay)
         for entry in stored.watch:
@@ -282,6 +284,9 @@ class GateService:
         for rid in (*msg.holders_removed, *other_holders):  # a face now of another model is gone here
             holders.pop(rid, None)
         holders.update(added)
+        held = set() if msg.full else set(c.held)
+        held.difference_update(msg.holders_removed, (h.registration_id for h in msg.holders_added))
+        held.update(msg.held)
         watch, other_watch = self.face_filter.watch_entries(msg.watch_added)
         self._ignored(len(other_holders), len(other_watch), f"sync to {msg.version}")
         if msg.full:  # a full sync replaces the watchlist (built aside, then swapped in below)
@@ -306,7 +311,7 @@ class GateService:
             c.entry_open = msg.entry_open is not False
         if msg.peer_key:
             c.peer_key = msg.peer_key
-        c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
+        c.keys, c.revoked, c.holders, c.held, c.version = keys, revoked, holders, held, msg.version  # at once
         c.watchlist = watchlist
         log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
                   msg.version, len(revoked), len(holders), len(watchlist))
@@ -471,10 +476,12 @@ class GateService:
             seen, hits, fstage, counts, box = await self._face_work((frame, *recent), holder)
             stage.update(fstage)
             face = seen if valid else None  # the 1:1 check means something only for a valid ticket
+        held = bool(check and check.ok and check.ticket and check.ticket.holder_ref in self.cache.held)
         decision = decide(check, face, hits, GateState(lane_open=lane not in self.lanes_closed,
                                                        face_required=self.cfg.face_required
                                                        and direction == "entry",
-                                                       entry_open=self.cache.entry_open or direction == "exit"))
+                                                       entry_open=self.cache.entry_open or direction == "exit"),
+                          held=held and direction == "entry")
         kind = {Verdict.ADMIT: EventKind.ENTRY if direction == "entry" else EventKind.EXIT,
                 Verdict.DENY: EventKind.DENY, Verdict.SECONDARY: EventKind.SECONDARY}[decision.verdict]
         latency = (time.perf_counter() - t0) * 1000

@@ -19,8 +19,11 @@ import pytest
 from support import Server, shared, wait_for
 
 from command import issuing, photo_seal, prescreen, registration
+from eventguard.codes import EventKind, Reason, Verdict
+from eventguard.wire import GateEvent
 from gate.service import GateCache, GateConfig, GateService
 from shell import cli
+from sim import frames
 from vision.engine import DEFAULT_ENGINE, spec
 from vision.index import WatchlistIndex
 
@@ -106,10 +109,19 @@ async def test_a_registrant_on_a_list_is_held_before_issue_and_released_by_a_dis
     await gate.start()
     try:
         await wait_for(lambda: biden.registration_id in gate.cache.holders, within=10)
-        assert obama.registration_id not in gate.cache.holders  # held since import
+        assert obama.registration_id not in gate.cache.holders and obama.registration_id in gate.cache.held
+        person = frames.load_person(faces / "examples__biden.jpg")
+        frame = frames.compose(person.crop, frames.qr_image(biden.payload or ""))
+        assert (await gate.scan(frame)).decision.verdict is Verdict.ADMIT
         entry = await _add_entry(server, op, wl["id"], faces / "knn__train__biden__biden2.jpg", "Listed B")
         assert entry["prescreen"]["opened"] == 1
-        await wait_for(lambda: biden.registration_id not in gate.cache.holders, within=10)
+        await wait_for(lambda: biden.registration_id in gate.cache.held, within=10)
+        assert biden.registration_id not in gate.cache.holders
+        await gate.record(GateEvent(event_id="N1:out-1", gate_id="N1", kind=EventKind.EXIT, at=time.time(),
+                                    ticket_id=biden.ticket_id))  # out again, then back: held this time
+        again = await gate.scan(frame)
+        assert again.decision.verdict is Verdict.SECONDARY
+        assert Reason.SCREENING_HOLD in again.decision.reasons and Reason.WATCHLIST_DENY in again.decision.reasons
     finally:
         await gate.stop()
 

@@ -233,10 +233,10 @@ async def test_rest_entry_reaches_a_gate_that_screens_and_keeps_it_offline(serve
 
                 # the list change pre-screened the registrant too (command/prescreen.py): he is held
                 # for review, so his face leaves the gate and his ticket goes to a steward
-                await wait_for(lambda: rid not in gate.cache.holders, within=5)
+                await wait_for(lambda: rid in gate.cache.held and rid not in gate.cache.holders, within=5)
                 denied = await gate.scan(frame)
                 assert denied.decision.verdict == "secondary", denied.decision.reasons  # held for a human
-                assert {"no_registered_face", "watchlist_deny"} <= set(denied.event.reasons)
+                assert {"screening_hold", "watchlist_deny"} <= set(denied.event.reasons)
 
                 async def hit_stored(event_id: str, entry_id: str, severity: str) -> bool:
                     row = await conn.fetchrow("SELECT gate_id, severity, list_id FROM watchlist_hits"

@@ -113,8 +113,27 @@ def test_decide(name: str, ticket: TicketCheck | None, face: FaceCheck | None, h
     assert decide(ticket, face, hits, gate) == Decision(verdict, reasons)
 
 
+# the holder's registration is held for screening review (pre-screening, command/prescreen.py)
+HELD_CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], GateState, Verdict,
+                       tuple[Reason, ...]]] = [
+    ("held for screening review: to a steward", OK, MATCH, (), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.SCREENING_HOLD, Reason.FACE_MATCH)),
+    ("held, face checks off: still to a steward", OK, None, (), GateState(face_required=False), Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.SCREENING_HOLD)),
+    ("held at a closed lane: refused for the lane", OK, MATCH, (), GateState(lane_open=False), Verdict.DENY,
+     (Reason.LANE_CLOSED, Reason.TICKET_VALID, Reason.SCREENING_HOLD, Reason.FACE_MATCH)),
+]
+
+
+@pytest.mark.parametrize(("name", "ticket", "face", "hits", "gate", "verdict", "reasons"), HELD_CASES,
+                         ids=[c[0] for c in HELD_CASES])
+def test_decide_held(name: str, ticket: TicketCheck | None, face: FaceCheck | None, hits: tuple[Hit, ...],
+                     gate: GateState, verdict: Verdict, reasons: tuple[Reason, ...]) -> None:
+    assert decide(ticket, face, hits, gate, held=True) == Decision(verdict, reasons)
+
+
 def test_every_reason_is_covered_by_a_case() -> None:
-    seen = {r for c in CASES for r in c[6]}
+    seen = {r for c in CASES + HELD_CASES for r in c[6]}
     assert seen == set(Reason)
 
 
@@ -144,6 +163,6 @@ def test_each_reason_alone_gives_its_class(reason: Reason) -> None:
     expected = (Verdict.DENY if reason in DENY_REASONS else
                 Verdict.SECONDARY if reason in SECONDARY_REASONS else Verdict.ADMIT)
     neutral = {Reason.TICKET_VALID, Reason.FACE_MATCH, reason}
-    found = [c for c in CASES if reason in c[6] and set(c[6]) <= neutral]
+    found = [c for c in CASES + HELD_CASES if reason in c[6] and set(c[6]) <= neutral]
     assert found, f"no single-reason case for {reason}"
     assert all(c[5] is expected for c in found)
