@@ -15,7 +15,9 @@ are ignored, counted in `ignored_faces` and logged: never compared.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import math
 import os
 import re
 import time
@@ -108,6 +110,8 @@ class GateConfig:
     workers: int = max(2, os.cpu_count() or 2)  # threads for QR decoding and 1:N search
     face_workers: int = 0  # 0: one face thread; N: N worker processes (dlib is not thread-safe)
     peers: dict[str, str] = field(default_factory=dict)  # other gate id -> ws URL of its /ws/peer
+    sight_every_s: float = 0.5  # a lane's camera frames without a ticket are screened 1:N at most this often
+    sight_repeat_s: float = 30.0  # an entry seen again on the same lane within this is not reported again
 
     @property
     def engine(self) -> EngineSpec:
@@ -196,6 +200,9 @@ class GateService:
         self._task: asyncio.Task[None] | None = None
         self._hits_task: asyncio.Task[None] | None = None
         self._scanning: dict[str, asyncio.Future[ScanResult]] = {}  # scan id -> decision under way
+        self._sighting: dict[int, asyncio.Task[None]] = {}  # lane -> screening of a frame without a ticket
+        self._last_sight: dict[int, float] = {}  # lane -> capture time of the last frame screened
+        self._sighted: dict[tuple[int, str], float] = {}  # (lane, entry) -> when it was last reported
 
     async def start(self) -> None:
         """Start streaming the journal to the server (also replays what is pending) and the peer links."""
@@ -206,6 +213,9 @@ class GateService:
     async def stop(self) -> None:
         """Stop the uplink and peer links, release threads and the journal."""
         await self.peers.stop()
+        for sighting in list(self._sighting.values()):
+            sighting.cancel()
+        await asyncio.gather(*self._sighting.values(), return_exceptions=True)
         for task in (self._task, self._hits_task):
             if task:
                 task.cancel()
@@ -342,7 +352,58 @@ class GateService:
         """Keep a lane camera frame that showed no ticket: the next scan on that lane may use
         its face (only the newest `recent_frames`, none older than `recent_s`)."""
         buf = self.recent.setdefault(lane, deque(maxlen=max(1, self.cfg.recent_frames)))
-        buf.append((self.clock() if at is None else at, frame))
+        when = self.clock() if at is None else at
+        buf.append((when, frame))
+        self._sight(frame, lane, when)
+
+    def _sight(self, frame: Frame, lane: int, at: float) -> None:
+        """Screen a face the lane camera sees without a ticket (someone with none is screened too):
+        at most one frame per lane at a time and per `sight_every_s`; frames arriving meanwhile are
+        dropped, not queued."""
+        if not len(self.cache.watchlist) or lane in self._sighting:
+            return
+        if at - self._last_sight.get(lane, -math.inf) < self.cfg.sight_every_s:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # offered from outside the gate's loop (a tool): nothing to screen with
+            return
+        self._last_sight[lane] = at
+        task = loop.create_task(self._screen_sighting(frame, lane, at), name=f"sight-{self.cfg.gate_id}-{lane}")
+        self._sighting[lane] = task
+        task.add_done_callback(functools.partial(self._sighted_done, lane))
+
+    def _sighted_done(self, lane: int, _task: asyncio.Task[None]) -> None:
+        self._sighting.pop(lane, None)
+
+    async def _screen_sighting(self, frame: Frame, lane: int, at: float) -> None:
+        """1:N on one frame without a ticket; a hit is journaled and reported like a scan's (with its
+        capture) — no verdict, since nobody presented anything; a face matching no entry is dropped."""
+        loop = asyncio.get_running_loop()
+        try:
+            seen = (await self._analyse((frame,))).scan
+            if seen.embedding is None or seen.problem not in (None, FaceProblem.MULTIPLE_FACES):
+                return  # no usable face (a crowd frame: its largest face is screened)
+            emb, index = seen.embedding, self.cache.watchlist
+            found = await loop.run_in_executor(self.cpu, lambda: screen_frames(
+                index, self.spec, [emb], threshold=self.thresholds.screen, margin=self.cfg.watch_margin))
+            fresh = [h for h in found
+                     if at - self._sighted.get((lane, h.entry_id), -math.inf) >= self.cfg.sight_repeat_s]
+            if not fresh:
+                return
+            for h in fresh:
+                self._sighted[(lane, h.entry_id)] = at
+            capture = (await loop.run_in_executor(self.cpu, crop_jpeg, frame, seen.face)
+                       if seen.face is not None else None)
+            hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity, distance=h.distance,
+                             ambiguous=h.ambiguous) for h in fresh)
+            log.info("gate %s lane %d: watchlist candidate seen without a ticket (%d)", self.cfg.gate_id, lane,
+                     len(hits))
+            await self.report_hits(f"{self.cfg.gate_id}:sight-{uuid.uuid4().hex}", at, None, hits, capture)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed sighting must never disturb the lane
+            log.exception("gate %s lane %d: sighting not screened", self.cfg.gate_id, lane)
 
     def _recent(self, lane: int, at: float) -> list[Frame]:
         """The lane's recent frames for a scan captured at `at`, newest first (taken: a frame
@@ -495,7 +556,7 @@ class GateService:
         if hits:
             capture = (await loop.run_in_executor(self.cpu, crop_jpeg, frame, box)
                        if box is not None else None)
-            await self.report_hits(event, hits, capture)
+            await self.report_hits(event.event_id, event.at, event.ticket_id, hits, capture)
         since = (self.cache.presence.get(check.ticket.ticket_id)
                  if check and check.ticket and check.code is tickets.TicketCode.ALREADY_INSIDE else None)
         result = ScanResult(event, decision, check, face.distance if face else None, hits, stage, since,
@@ -507,12 +568,14 @@ class GateService:
                 log.exception("listener failed")
         return result
 
-    async def report_hits(self, event: GateEvent, hits: tuple[Hit, ...], capture: bytes | None = None) -> None:
-        """Journal a WatchlistHitReport per hit, with the screen threshold in force and the face
-        crop for the reviewer, then send what is unsent (kept until sent)."""
-        reports = [WatchlistHitReport(event_id=event.event_id, gate_id=self.cfg.gate_id, at=event.at,
+    async def report_hits(self, event_id: str, at: float, ticket_id: str | None, hits: tuple[Hit, ...],
+                          capture: bytes | None = None) -> None:
+        """Journal a WatchlistHitReport per hit (of a scan's event, or of a sighting), with the
+        screen threshold in force and the face crop for the reviewer, then send what is unsent
+        (kept until sent)."""
+        reports = [WatchlistHitReport(event_id=event_id, gate_id=self.cfg.gate_id, at=at,
                                       list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
-                                      distance=h.distance, ticket_id=event.ticket_id,
+                                      distance=h.distance, ticket_id=ticket_id,
                                       threshold=self.thresholds.screen, capture=capture) for h in hits]
         await asyncio.get_running_loop().run_in_executor(self.io, self.journal.add_hits, reports)
         await self.flush_hits()

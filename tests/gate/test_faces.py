@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from pathlib import Path
@@ -199,5 +200,43 @@ async def test_a_watchlisted_face_is_screened_whatever_the_ticket_and_held(tmp_p
         stranger = await svc.scan(frames.compose(other.crop, ticket("d" * 32, forger)), scan_id="stranger-1")
         assert stranger.decision == Decision(Verdict.DENY, (Reason.BAD_SIGNATURE,))
         assert stranger.hits == ()
+    finally:
+        await svc.stop()
+
+
+async def test_a_watchlisted_face_seen_without_any_ticket_is_reported_once(tmp_path: Path) -> None:
+    """A camera frame with no QR code (someone at the lane presenting nothing) is screened too:
+    a hit is journaled for the server with its capture, once per lane and entry in the repeat
+    window; a stranger's face gives nothing, and nothing of it is kept."""
+    from vision.index import WatchEntry
+
+    images = shared("faces", "images")
+    person, stranger = (frames.load_person(images / n) for n in ("examples__obama.jpg", "examples__biden.jpg"))
+    listed = frames.embed_photo(images / "examples__obama2.jpg")
+    assert listed is not None
+    cache = GateCache()
+    cache.watchlist.add(WatchEntry("w-obama", "wanted", WatchSeverity.DETAIN, listed))
+    svc = GateService(_cfg(tmp_path), cache)
+    blank = np.full((8, 8, 3), 150, np.uint8)
+
+    async def settle() -> None:
+        while svc._sighting:
+            await asyncio.gather(*svc._sighting.values())
+
+    try:
+        svc.offer(frames.compose(stranger.crop, blank), lane=0, at=100.0)
+        await settle()
+        assert svc.journal.hits_to_send(now=2**31) == []
+        svc.offer(frames.compose(person.crop, blank), lane=0, at=101.0)
+        svc.offer(frames.compose(person.crop, blank), lane=0, at=101.1)  # meanwhile: dropped, not queued
+        await settle()
+        reports = svc.journal.hits_to_send(now=2**31)
+        assert [(r.entry_id, r.ticket_id) for r in reports] == [("w-obama", None)]
+        assert reports[0].event_id.startswith("N1:sight-") and reports[0].at == 101.0
+        assert reports[0].capture is not None and check_capture(reports[0].capture)
+        svc.offer(frames.compose(person.crop, blank), lane=0, at=110.0)  # still there: not again
+        svc.offer(frames.compose(person.crop, blank), lane=1, at=110.0)  # another lane: reported
+        await settle()
+        assert len(svc.journal.hits_to_send(now=2**31)) == 2
     finally:
         await svc.stop()
