@@ -136,6 +136,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(feed_ctx)  # list sync to gates (LISTEN); needs the database first
     app.cleanup_ctx.append(_faces)
+    app.cleanup_ctx.append(watchlists.expiry_ctx)  # expired watchlist entries erased (issue 17)
     app.add_routes(api.routes)
     app.add_routes(ops_api.routes)
     app.add_routes(watchlists.routes)

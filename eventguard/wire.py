@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 import msgspec
@@ -553,7 +554,12 @@ class WatchlistEntryForm(Body, frozen=True):
     """POST /api/watchlists/{id}/entries: the text fields of the multipart form."""
 
     label: Name200
+    # governance (issue 17): on what legal basis, until when (an aware ISO 8601 date-time), and
+    # who answers for the entry (default: who adds it)
+    legal_basis: Name500
+    expires_at: Annotated[datetime, Meta(tz=True)]
     id_hash: Annotated[str, Meta(max_length=128, pattern=r"^(?:[0-9a-fA-F]{2})*\Z")] = ""
+    owner: Name80 | None = None
 
 
 class EntryBody(Body, frozen=True):
@@ -569,6 +575,12 @@ class ConfirmBody(Body, frozen=True):
     """POST /api/screening/cases/{id}/confirm: the reviewer saw the capture and the list photo."""
 
     note: Note | None = None
+
+
+class RemoveEntryBody(Body, frozen=True):
+    """POST /api/watchlists/entries/{id}/remove: why the entry goes (its biometrics are erased)."""
+
+    reason: Name500
 
 
 class DismissBody(Body, frozen=True):

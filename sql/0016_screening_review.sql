@@ -67,6 +67,19 @@ CREATE TABLE screening_runs (
 );
 CREATE INDEX screening_runs_event ON screening_runs (event_id, at);
 
+-- Governance: who answers for a watchlist entry, on what legal basis, until when. A removed or
+-- expired entry keeps its row (cases and audit refer to it) but loses its biometrics; so does a
+-- registration after `eventguard privacy purge` (command/privacy.py).
+ALTER TABLE watchlist_entries ADD COLUMN owner text, ADD COLUMN legal_basis text,
+    ADD COLUMN expires_at timestamptz, ADD COLUMN removed_by text, ADD COLUMN removal_reason text;
+ALTER TABLE watchlist_entries ALTER COLUMN encoding DROP NOT NULL;
+ALTER TABLE watchlist_entries ADD CONSTRAINT watchlist_entries_erased_only_removed
+    CHECK (encoding IS NOT NULL OR removed_at IS NOT NULL);
+CREATE INDEX watchlist_entries_expiry ON watchlist_entries (expires_at) WHERE removed_at IS NULL;
+ALTER TABLE registrations ALTER COLUMN encoding DROP NOT NULL;
+ALTER TABLE registrations ADD CONSTRAINT registrations_erased_only_removed
+    CHECK (encoding IS NOT NULL OR removed_at IS NOT NULL);
+
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'eventguard_app') THEN

@@ -178,6 +178,8 @@ async def watched_gate(server: Server, tmp_path: Path, *, label: str = "Watched"
         form.add_field("photo", (faces_dir / "examples__obama2.jpg").read_bytes(), filename="p.jpg",
                        content_type="image/jpeg")
         form.add_field("label", label)
+        form.add_field("legal_basis", "court order 2026/117 (test)")
+        form.add_field("expires_at", "2099-01-01T00:00:00+00:00")
         st, entry = await _call(s, "POST", f"{server.url}/api/watchlists/{wl['id']}/entries", op, data=form)
         assert st == 201, entry
     conn = await asyncpg.connect(server.db_url)

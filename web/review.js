@@ -100,6 +100,45 @@ async function decide(action) {
   }
 }
 
+// ---- watchlist entries: governance and removal ------------------------------------------
+
+async function refreshEntries() {
+  const lists = await api("GET", "/api/watchlists");
+  const rows = [];
+  for (const l of lists) {
+    for (const e of await api("GET", `/api/watchlists/${l.id}/entries`)) rows.push([l, e]);
+  }
+  const body = $("entries").tBodies[0];
+  body.replaceChildren(...rows.map(([l, e]) => entryRow(l, e)));
+  $("entries-empty").hidden = rows.length > 0;
+}
+
+function entryRow(l, e) {
+  const reason = el("input", { type: "text", maxlength: "500", placeholder: "reason", "aria-label": "reason" });
+  const remove = el("button", { type: "button", text: "Remove" });
+  remove.addEventListener("click", async () => {
+    $("entries-error").textContent = "";
+    if (!reason.value.trim()) {
+      $("entries-error").textContent = "Give the reason for removing the entry.";
+      return;
+    }
+    remove.disabled = true;
+    try {
+      await api("POST", `/api/watchlists/entries/${e.id}/remove`, { reason: reason.value.trim() });
+      await refreshEntries();
+      await refresh();
+    } catch (err) {
+      $("entries-error").textContent = err.message;
+      remove.disabled = false;
+    }
+  });
+  const expires = e.expires_at ? new Date(e.expires_at * 1000).toLocaleDateString() : "never (set before governance)";
+  return el("tr", { "data-entry": e.id },
+    el("td", { text: `${l.name} (${l.severity})` }), el("td", { text: e.label }),
+    el("td", { text: e.owner || e.added_by }), el("td", { text: e.legal_basis || "not recorded" }),
+    el("td", { text: expires }), el("td", {}, reason, remove));
+}
+
 async function main() {
   let me;
   try {
@@ -120,6 +159,7 @@ async function main() {
   $("confirm").addEventListener("click", () => decide("confirm"));
   $("dismiss").addEventListener("click", () => decide("dismiss"));
   await refresh();
+  await refreshEntries();
   setInterval(() => refresh().catch(() => {}), 5000);
 }
 

@@ -54,6 +54,8 @@ async def _add_entry(server: Server, token: str, list_id: str, photo: Path, labe
     form = aiohttp.FormData()
     form.add_field("photo", await asyncio.to_thread(photo.read_bytes), filename="p.jpg", content_type="image/jpeg")
     form.add_field("label", label)
+    form.add_field("legal_basis", "court order 2026/117 (test)")
+    form.add_field("expires_at", "2099-01-01T00:00:00+00:00")
     async with aiohttp.ClientSession() as s:
         st, entry = await _call(s, "POST", f"{server.url}/api/watchlists/{list_id}/entries", token, data=form)
     assert st == 201, entry

@@ -187,6 +187,8 @@ def _photo(path: Path, label: str) -> aiohttp.FormData:
     form = aiohttp.FormData()
     form.add_field("photo", path.read_bytes(), filename="p.jpg", content_type="image/jpeg")
     form.add_field("label", label)
+    form.add_field("legal_basis", "court order 2026/117 (test)")
+    form.add_field("expires_at", "2099-01-01T00:00:00+00:00")
     return form
 
 

@@ -77,6 +77,15 @@ async def test_an_operator_reviews_and_confirms_a_gate_hit_in_the_console(browse
         row = await conn.fetchrow("SELECT status, decided_by, decision_s, reason FROM screening_cases")
         assert (row["status"], row["decided_by"], row["reason"]) == ("confirmed", "operator", "same man, same scar")
         assert row["decision_s"] >= 0
+        # the entry's governance is shown and it can be removed, with a reason
+        listed = page.locator(f'[data-entry="{entry["id"]}"]')
+        await expect(listed).to_contain_text("court order 2026/117")
+        await listed.locator("button").click()
+        await expect(page.locator("#entries-error")).to_contain_text("reason")
+        await listed.locator("input").fill("list reviewed: no longer wanted")
+        await listed.locator("button").click()
+        await expect(listed).to_have_count(0)
+        assert await conn.fetchval("SELECT encoding IS NULL FROM watchlist_entries WHERE id = $1", entry["id"])
         assert errors == []
 
         viewer, _ = await _login(browser, server, "viewer")
