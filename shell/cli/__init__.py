@@ -13,6 +13,7 @@ from shell.cli import (
     db,
     faces,
     gate,
+    privacy,
     qr,
     register,
     screening,
@@ -23,7 +24,7 @@ from shell.cli import (
 )
 
 GROUPS = (db, serve, accounts, tickets, register, qr, faces, gate, bench, soak, sim,
-          screening)  # screening: issue 17
+          screening, privacy)  # screening, privacy: issue 17
 
 
 def build_parser() -> argparse.ArgumentParser:
