@@ -10,24 +10,86 @@ Faces are stored with the id of the model that made them, whatever the gate's en
 file mirrors the server. Loading and applying keep only the faces of the gate's own model
 (`FaceFilter`); the others are counted as ignored, never compared. A file written before
 faces carried a model id holds dlib's (the only model then) and is upgraded in place.
+
+Face embeddings are kept sealed (AES-256-GCM, bound to their table, id and model) under a key
+in a separate file (`<lists>.key` unless given, 0600 in a 0700 folder; put it on other storage
+with `key_path`): a copy of the list file or a backup of it holds no usable biometrics. Rows
+written in clear by an older gate are sealed on open. A face that cannot be opened (the key
+was lost or replaced) is dropped and the stored version reset, so the gate asks the server for
+everything again.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from eventguard.codes import WatchSeverity
 from eventguard.presence import Stay
 from eventguard.wire import HolderFace, ListSync, WatchFace
-from gate.private_files import open_private
+from gate.private_files import open_private, private_folder
 from vision.engine import DLIB_MODEL_ID, EngineSpec
 from vision.index import WatchEntry
 from vision.screen import index_vector
+
+log = logging.getLogger(__name__)
+
+SEALED = b"EGF1"  # a sealed face: magic, 12-byte nonce, AES-GCM ciphertext and tag
+KEY_BYTES = 32
+
+
+def load_key(path: Path) -> bytes:
+    """The lists' sealing key, created (random, 0600 in a 0700 folder) when missing."""
+    private_folder(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"{path} is not a {KEY_BYTES}-byte key") from None
+        return key
+    key = os.urandom(KEY_BYTES)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
+
+
+def seal_face(key: bytes, raw: bytes, owner: str) -> bytes:
+    """An embedding sealed for its row (`owner`: table, id and model)."""
+    nonce = os.urandom(12)
+    return SEALED + nonce + AESGCM(key).encrypt(nonce, raw, owner.encode())
+
+
+def open_face(key: bytes, blob: bytes, owner: str) -> bytes | None:
+    """The embedding of a sealed (or older clear) blob; None if it cannot be opened."""
+    if not blob.startswith(SEALED):
+        return blob
+    try:
+        return AESGCM(key).decrypt(blob[4:16], blob[16:], owner.encode())
+    except InvalidTag:
+        return None
+
+
+def _owner(table: str, row_id: str, model_id: str) -> str:
+    return f"{table}:{row_id}:{model_id}"
+
+
+_CLEAR_ROWS = (  # (table, read its faces, seal one)
+    ("holders", "SELECT registration_id, model_id, encoding FROM holders",
+     "UPDATE holders SET encoding = ? WHERE registration_id = ?"),
+    ("watch", "SELECT entry_id, model_id, encoding FROM watch", "UPDATE watch SET encoding = ? WHERE entry_id = ?"),
+)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (key_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
@@ -125,14 +187,26 @@ def applies(current_version: int, msg: ListSync) -> bool:
 class ListCache:
     """Persisted lists of one gate."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, key_path: str | Path | None = None) -> None:
         self.path = Path(path)
+        self.key_path = Path(key_path) if key_path is not None else self.path.with_name(self.path.name + ".key")
+        self._key = load_key(self.key_path)
         self._db = open_private(self.path)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._upgrade()
         self._db.executescript(_SCHEMA)
+        self._seal_clear_rows()
+
+    def _seal_clear_rows(self) -> None:
+        """Seal the faces an older gate wrote in clear."""
+        with self._lock:
+            for table, select, update in _CLEAR_ROWS:
+                rows = [(seal_face(self._key, bytes(raw), _owner(table, rid, model)), rid)
+                        for rid, model, raw in self._db.execute(select) if not bytes(raw).startswith(SEALED)]
+                if rows:
+                    self._db.executemany(update, rows)
 
     def _upgrade(self) -> None:
         """Give a file written before faces carried a model id its model_id columns (dlib's)."""
@@ -155,12 +229,24 @@ class ListCache:
             presence = {t: Stay(bool(i), g, float(a)) for t, i, g, a in
                         self._db.execute("SELECT ticket_id, inside, gate_id, at FROM presence")}
         holders = {}
+        lost = 0  # sealed under another key: dropped, and everything asked for again
         for rid, model, raw in rows:
-            enc = faces.holder(model, bytes(raw))
+            clear = open_face(self._key, bytes(raw), _owner("holders", rid, model))
+            lost += clear is None
+            enc = faces.holder(model, clear) if clear is not None else None
             if enc is not None:
                 holders[rid] = enc
-        watch = [e for e in (faces.watch(eid, lid, sev, model, bytes(raw))
-                             for eid, lid, sev, model, raw in watch_rows) if e is not None]
+        watch = []
+        for eid, lid, sev, model, raw in watch_rows:
+            clear = open_face(self._key, bytes(raw), _owner("watch", eid, model))
+            lost += clear is None
+            entry = faces.watch(eid, lid, sev, model, clear) if clear is not None else None
+            if entry is not None:
+                watch.append(entry)
+        if lost:
+            log.warning("%s: %d faces cannot be opened with %s; the gate will ask for every list again",
+                        self.path, lost, self.key_path)
+            meta["version"] = "0"
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
                      presence, entry_open=meta.get("entry_open", "1") == "1",
                      peer_key=bytes.fromhex(meta.get("peer_key", "")), held=held,
@@ -186,7 +272,9 @@ class ListCache:
                                      [(r,) for r in msg.holders_removed])
                 self._db.executemany("INSERT OR REPLACE INTO holders (registration_id, encoding, model_id)"
                                      " VALUES (?, ?, ?)",
-                                     [(h.registration_id, h.encoding, h.model_id) for h in msg.holders_added])
+                                     [(h.registration_id,
+                                       seal_face(self._key, h.encoding, _owner("holders", h.registration_id, h.model_id)),
+                                       h.model_id) for h in msg.holders_added])
                 self._db.executemany("DELETE FROM held WHERE registration_id = ?",
                                      [(r,) for r in (*msg.holders_removed,
                                                      *(h.registration_id for h in msg.holders_added))])
@@ -194,8 +282,9 @@ class ListCache:
                 self._db.executemany("DELETE FROM watch WHERE entry_id = ?", [(e,) for e in msg.watch_removed])
                 self._db.executemany("INSERT OR REPLACE INTO watch (entry_id, list_id, severity, encoding,"
                                      " model_id) VALUES (?, ?, ?, ?, ?)",
-                                     [(w.entry_id, w.list_id, w.severity, w.encoding, w.model_id)
-                                      for w in msg.watch_added])
+                                     [(w.entry_id, w.list_id, w.severity,
+                                       seal_face(self._key, w.encoding, _owner("watch", w.entry_id, w.model_id)),
+                                       w.model_id) for w in msg.watch_added])
                 self._db.executemany("INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?)",
                                      [(c.ticket_id, int(c.inside), c.gate_id, c.at) for c in msg.presence])
                 meta = [("version", str(msg.version)), ("event_id", msg.event_id)]

@@ -110,6 +110,7 @@ class GateConfig:
     workers: int = max(2, os.cpu_count() or 2)  # threads for QR decoding and 1:N search
     face_workers: int = 0  # 0: one face thread; N: N worker processes (dlib is not thread-safe)
     peers: dict[str, str] = field(default_factory=dict)  # other gate id -> ws URL of its /ws/peer
+    list_key_path: Path | None = None  # the key sealing the faces in the list file; None: beside it
     sight_every_s: float = 0.5  # a lane's camera frames without a ticket are screened 1:N at most this often
     sight_repeat_s: float = 30.0  # an entry seen again on the same lane within this is not reported again
 
@@ -183,7 +184,7 @@ class GateService:
         self.faces = face_executor(cfg.face_workers, f"gate-{cfg.gate_id}", cfg.engine_options)
         self.recent: dict[int, deque[tuple[float, Frame]]] = {}  # lane -> (capture time, frame)
         self.journal = Journal(cfg.journal_path)
-        self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"))
+        self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"), cfg.list_key_path)
         self._load_lists()
         for ticket_id, stay in self.journal.presence().items():  # this gate's own, maybe newer
             self.cache.presence[ticket_id] = merge(self.cache.presence.get(ticket_id), stay)
