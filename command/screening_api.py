@@ -147,6 +147,7 @@ async def confirm(request: web.Request, who: Principal) -> web.Response:
         if o.kind == OrderKind.HOLD_PERSON:
             await svc.deliver_order(o)
     svc.publish_ops(incidents=[incident], orders=orders)
+    await _settle_alert(request, who, decided)
     return web.json_response(_decided(decided, incident=to_builtins(incident), orders=to_builtins(orders)))
 
 
@@ -166,7 +167,21 @@ async def dismiss(request: web.Request, who: Principal) -> web.Response:
         await store.audit(conn, who.subject, who.role.value, "screening_dismiss", str(case_id),
                           {"entry": case["entry_id"], "reason": body.reason.strip(),
                            "decision_s": decided["decision_s"]})
+    await _settle_alert(request, who, decided)
     return web.json_response(_decided(decided))
+
+
+async def _settle_alert(request: web.Request, who: Principal, case: dict[str, Any]) -> None:
+    """Resolve a gate hit's watchlist alert once every case of its scan is decided (audited)."""
+    if case["source"] != "gate" or not case["event_id"]:
+        return
+    async with request.app[POOL].acquire() as conn:
+        if await screening_store.open_cases_of_event(conn, case["event_id"]):
+            return
+        alert = await request.app[SERVICE].resolve_screening_alert(case["event_id"], who.subject)
+        if alert is not None:
+            await store.audit(conn, who.subject, who.role.value, "alert_resolve", str(alert.id),
+                              {"kind": alert.kind.value, "screening_case": case["id"]})
 
 
 def _decided(case: dict[str, Any], **more: Any) -> dict[str, Any]:

@@ -98,6 +98,13 @@ async def capture(conn: asyncpg.Connection, case_id: int) -> tuple[bytes, str] |
     return None
 
 
+async def open_cases_of_event(conn: asyncpg.Connection, event_id: str) -> int:
+    """Open cases of the hits of one gate event (a scan may hit several entries)."""
+    n: int = await conn.fetchval("SELECT count(*) FROM screening_cases c JOIN watchlist_hits h ON h.id = c.hit_id"
+                                 " WHERE h.event_id = $1 AND c.status = 'open'", event_id)
+    return n
+
+
 def capture_owner(event_id: str, entry_id: str) -> str:
     """The row a capture is sealed for (command/photo_seal.py binds it)."""
     return f"watchlist_hit:{event_id}:{entry_id}"

@@ -400,6 +400,12 @@ class CommandService:
         self._publish_alerts([closed])
         return closed
 
+    async def resolve_screening_alert(self, event_id: str, by: str) -> al.Alert | None:
+        """Resolve the open watchlist alert of a gate hit once its cases are decided (issue 17);
+        None when there is none open."""
+        alert = self.book.get((al.AlertKind.WATCHLIST_HIT, event_id))
+        return await self.resolve_alert(alert.id, by) if alert is not None else None
+
     # ---- publishing -------------------------------------------------------------------------
 
     def _publish_crowd(self, zones: Iterable[str], gates: Iterable[str], now: float,

@@ -107,6 +107,12 @@ async def test_a_watchlisted_person_without_a_valid_ticket_is_held_reviewed_and_
             assert (await _call(s, "GET", api, op))[1] == []
             st, everything = await _call(s, "GET", api + "?status=all", op)
             assert {c["status"] for c in everything} == {"confirmed", "dismissed"}
+            # each decided scan's watchlist alert is resolved by the reviewer
+            st, alerts = await _call(s, "GET", f"{server.url}/api/alerts", cmdr)
+            assert not [a for a in alerts if a["kind"] == "watchlist_hit" and a["status"] != "resolved"]
+        rows = await conn.fetch("SELECT subject, status, resolved_by FROM alerts WHERE kind = 'watchlist_hit'")
+        assert {r["subject"]: (r["status"], r["resolved_by"]) for r in rows} == {
+            "N1:forged-ticket-1": ("resolved", "commander"), "N1:no-ticket-1": ("resolved", "operator")}
         # the gate got the order to hold, and the unit is on its way
         await wait_for(lambda: any(o.kind == "hold_person" for o in gate.orders.values()), within=5)
         assert await conn.fetchval("SELECT status FROM units WHERE id = 'near'") == "dispatched"
