@@ -20,6 +20,7 @@ from support import Server, shared, wait_for
 
 from command import issuing, photo_seal, prescreen, registration
 from eventguard.codes import EventKind, Reason, Verdict
+from eventguard.errors import TicketingError
 from eventguard.wire import GateEvent
 from gate.service import GateCache, GateConfig, GateService
 from shell import cli
@@ -127,6 +128,14 @@ async def test_a_registrant_on_a_list_is_held_before_issue_and_released_by_a_dis
     finally:
         await gate.stop()
 
+    conn = await asyncpg.connect(server.db_url)
+    try:  # no other way round the hold: issuing by hand is refused too
+        key_id, key = await issuing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
+        with pytest.raises(TicketingError, match="held for screening review"):
+            await issuing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key, valid_from=0,
+                                valid_until=2**31, now=0, holder_ref=obama.registration_id)
+    finally:
+        await conn.close()
     async with aiohttp.ClientSession() as s:
         st, cases = await _call(s, "GET", f"{api}/cases", cmdr)
         mine = next(c for c in cases if c["registration_id"] == obama.registration_id)
