@@ -103,8 +103,15 @@ async def add(request: web.Request, who: Principal) -> web.Response:
         await store.audit(conn, who.subject, who.role.value, "watchlist_entry_add", entry_id,
                           {"list": list_id, "label": label.strip(), "owner": owner,
                            "legal_basis": fields.legal_basis.strip(), "expires_at": fields.expires_at.isoformat()})
-    # a list changed: every registrant is screened against it; candidates are held for review
-    screened = await prescreen_event(request, who, "watchlist_change")
+    # a list changed: every registrant is screened against it; candidates are held for review.
+    # The entry is stored either way: a failed run is reported, and `eventguard screening run`
+    # (or POST /api/screening/prescreen) repeats it
+    screened: dict[str, object]
+    try:
+        screened = dict(await prescreen_event(request, who, "watchlist_change"))
+    except store.DB_DOWN as err:
+        log.warning("pre-screening after entry %s not run: %s", entry_id, err)
+        screened = {"error": "database_unavailable", "message": "pre-screening not run; run it again"}
     return web.json_response({"id": entry_id, "list_id": list_id, "label": label.strip(),
                               "model_id": res.model_id, "prescreen": screened}, status=201)
 
