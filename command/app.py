@@ -19,6 +19,7 @@ from command import (
     photo_seal,
     registration,
     responder_api,
+    screening_api,
     tickets_api,
     twin_api,
     units_api,
@@ -181,6 +182,7 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(feed_ctx)  # list sync to gates (LISTEN); needs the database first
     app.cleanup_ctx.append(_faces)
+    app.cleanup_ctx.append(watchlists.expiry_ctx)  # expired watchlist entries erased (issue 17)
     app.add_routes(api.routes)
     app.add_routes(ops_api.routes)
     app.add_routes(watchlists.routes)
@@ -193,6 +195,7 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
     app.add_routes(twin_api.routes)
     if twin is not None:
         app.cleanup_ctx.append(_twin_ctx(twin))
+    app.add_routes(screening_api.routes)  # screening review (issue 17)
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from aiohttp import WSMsgType, web
 
-from command import dispatch
-from command.appkeys import HOLDER_PHOTOS, ID_KEY, SERVICE
+from command import dispatch, photo_seal, screening_store
+from command.appkeys import HOLDER_PHOTOS, ID_KEY, PHOTO_KEY, SERVICE
 from command.auth import Role
 from command.errors import CommandError, StoreUnavailable
 from command.security import principal, watch_session
@@ -73,7 +73,7 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
             try:
-                await _handle(ws, service, lists, who.subject, event_id, msg.data)
+                await _handle(ws, service, lists, who.subject, event_id, msg.data, request.app[PHOTO_KEY])
             except (ConnectionResetError, asyncio.CancelledError):
                 raise
             except Exception:  # never drop the socket over one message: the gate would resend it
@@ -102,7 +102,7 @@ def scope_refusals(venue: Venue, gate_id: str, events: Sequence[GateEvent]) -> l
 
 
 async def _handle(ws: web.WebSocketResponse, service: CommandService, lists: GateSync, gate_id: str,
-                  event_id: str, data: str | bytes) -> None:
+                  event_id: str, data: str | bytes, photo_key: photo_seal.KeyFile | None = None) -> None:
     """Answer one message of a gate."""
     try:
         m, rejected = decode_from_gate(data)
@@ -132,8 +132,12 @@ async def _handle(ws: web.WebSocketResponse, service: CommandService, lists: Gat
         else:
             lists.start(m.since_version)
     elif isinstance(m, WatchlistHitReport | OrderAck):
+        sealed = None  # a hit's live capture: checked and sealed off the loop (command/screening_store.py)
+        if isinstance(m, WatchlistHitReport) and m.capture is not None and photo_key is not None:
+            sealed = await asyncio.get_running_loop().run_in_executor(None, screening_store.seal_capture,
+                                                                      photo_key, m)
         try:
-            await service.handle_gate_report(gate_id, m)
+            await service.handle_gate_report(gate_id, m, capture_sealed=sealed)
         except CommandError as err:
             await send(ws, ErrorMsg(code=err.code, message=str(err)))
             return

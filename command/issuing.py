@@ -103,12 +103,17 @@ async def issue(conn: asyncpg.Connection, *, event_id: str, key_id: int, key: Ed
     A ticket bound to a holder must name a registration of the event, and stays within the
     holder's registered entrances (no entrances given: the holder's): gates receive a holder's
     face only where the registration admits it (command/sync_store.py). Raises TicketingError for
-    an unknown holder or entrances outside the registration's."""
+    an unknown holder, entrances outside the registration's, or a holder held for screening
+    review (command/prescreen.py: no ticket until a reviewer dismisses the match)."""
     if holder_ref is not None:
-        allowed = await conn.fetchval("SELECT entrances FROM registrations WHERE registration_id = $1"
-                                      " AND event_id = $2 AND removed_at IS NULL", holder_ref, event_id)
-        if allowed is None:
+        row = await conn.fetchrow("SELECT entrances, screening_hold FROM registrations WHERE registration_id = $1"
+                                  " AND event_id = $2 AND removed_at IS NULL", holder_ref, event_id)
+        if row is None:
             raise TicketingError(f"holder {holder_ref} is not a registration of event {event_id}")
+        if row["screening_hold"]:
+            raise TicketingError(f"holder {holder_ref} is held for screening review: no ticket until a reviewer "
+                                 "dismisses the watchlist match")
+        allowed = row["entrances"]
         if allowed and not entrances:
             entrances = tuple(allowed)
         elif allowed and not set(entrances) <= set(allowed):

@@ -9,8 +9,9 @@ Import pipeline (`import_csv`):
      turned away -> rejected;
   4. insert in transactions of `batch_size` rows (ON CONFLICT DO NOTHING) with the embedding,
      the id of the model that made it, and the photo sealed (command/photo_seal.py) so a
-     change of model can re-enrol it; optionally a signed ticket per registration in the
-     same transaction.
+     change of model can re-enrol it;
+  5. pre-screen every registration of the run against every watchlist (command/prescreen.py):
+     a candidate is held for review; optionally a signed ticket per registration not held.
 
 ID numbers never reach the database in clear: only HMAC-SHA256 under a per-installation
 secret (a 0600 file next to the signing keys) and the last four characters for display.
@@ -27,7 +28,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,11 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from command import issuing, photo_seal
+from command import issuing, photo_seal, prescreen
 from eventguard import tickets
 from eventguard.errors import ConfigError
 from eventguard.identity import DocType, check_number, explain, keyed_hash, normalise
+from vision.engine import spec
 from vision.faceworker import EngineOptions, Enrolment
 
 COLUMNS = ("name", "id_number", "ticket_type", "entrances", "photo", "id_type")
@@ -372,6 +374,8 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
     need_ticket = await ticketless(conn, list(done.values())) if tickets_plan else set()
     have_ticket = await current_tickets(conn, list(done.values()))
     todo: list[Row] = []
+    to_issue: list[tuple[int, str, Row]] = []  # (index in summary.rows, registration, row): tickets wait
+    #   for the pre-screening of every registration this run touches (a candidate's is not issued)
     for row in good:
         rid = done.get(row.id_hmac)
         if rid is None:
@@ -380,10 +384,7 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
         res = RowResult(row.line, RowStatus.SKIPPED, detail="already registered", registration_id=rid,
                         ticket_id=have_ticket.get(rid))
         if tickets_plan and rid in need_ticket:
-            async with conn.transaction():
-                issued = await _issue(conn, event_id, tickets_plan, rid, row)
-            res = RowResult(row.line, RowStatus.SKIPPED, detail="already registered; ticket issued",
-                            registration_id=rid, ticket_id=issued[0], payload=issued[1], ticket_issued=True)
+            to_issue.append((len(summary.rows), rid, row))  # after pre-screening (below)
         summary.rows.append(res)
     own = executor is None
     pool = executor or face_pool(workers, opts)
@@ -413,12 +414,9 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
                     if got is None:  # a concurrent import registered this person meanwhile
                         results.append(RowResult(row.line, RowStatus.SKIPPED, detail="already registered"))
                         continue
-                    tid: str | None = None
-                    payload: str | None = None
                     if tickets_plan:
-                        tid, payload = await _issue(conn, event_id, tickets_plan, rid, row)
-                    results.append(RowResult(row.line, RowStatus.IMPORTED, registration_id=rid,
-                                             ticket_id=tid, payload=payload, ticket_issued=tid is not None))
+                        to_issue.append((len(summary.rows) + len(results), rid, row))
+                    results.append(RowResult(row.line, RowStatus.IMPORTED, registration_id=rid))
             summary.rows += results
             if progress:
                 for r in results:
@@ -426,8 +424,37 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
     finally:
         if own:
             pool.shutdown(wait=True)
+    await _prescreen_and_issue(conn, event_id, opts, summary, to_issue, tickets_plan)
     summary.rows.sort(key=lambda r: r.line)
     return summary
+
+
+async def _prescreen_and_issue(conn: asyncpg.Connection, event_id: str, opts: EngineOptions, summary: ImportSummary,
+                               to_issue: list[tuple[int, str, Row]], plan: TicketPlan | None) -> None:
+    """Screen this run's new registrations and those about to get a ticket against every
+    watchlist (command/prescreen.py); issue tickets to those not held for review."""
+    touched = sorted({r.registration_id for r in summary.rows
+                      if r.status is RowStatus.IMPORTED and r.registration_id} | {rid for _, rid, _ in to_issue})
+    if not touched:
+        return
+    await prescreen.prescreen(conn, event_id, spec(opts.name), cause="import", actor="register import",
+                              registration_ids=touched)
+    if plan is None:
+        return
+    on_hold = await prescreen.held(conn, [rid for _, rid, _ in to_issue])
+    for i, rid, row in to_issue:
+        before = summary.rows[i]
+        if rid in on_hold:
+            summary.rows[i] = replace(before, detail=_join(before.detail, "held for screening review; no ticket"))
+            continue
+        async with conn.transaction():
+            tid, payload = await _issue(conn, event_id, plan, rid, row)
+        detail = _join(before.detail, "ticket issued") if before.status is RowStatus.SKIPPED else before.detail
+        summary.rows[i] = replace(before, detail=detail, ticket_id=tid, payload=payload, ticket_issued=True)
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a else b
 
 
 async def holder_encoding(conn: asyncpg.Connection, registration_id: str) -> tuple[str, Encoding] | None:

@@ -17,7 +17,7 @@ import msgspec
 from aiohttp import web
 
 from command import alerts as al
-from command import camera_store, crowdsense, dispatch, store
+from command import camera_store, crowdsense, dispatch, screening_store, store
 from command.density import GridMapper, zone_state
 from command.errors import NotFound, StoreUnavailable, ValueRefused
 from command.forecast import time_to_capacity
@@ -231,8 +231,10 @@ class CommandService:
         except store.DB_DOWN as err:  # the events are stored; the next conflict raises it again
             log.warning("passback alert not saved: %s", err)
 
-    async def handle_gate_report(self, gate_id: str, report: WatchlistHitReport | OrderAck) -> None:
-        """A screening hit (alert + audit) or an order acknowledgement from a gate."""
+    async def handle_gate_report(self, gate_id: str, report: WatchlistHitReport | OrderAck, *,
+                                 capture_sealed: bytes | None = None) -> None:
+        """A screening hit (stored with its sealed capture, its review case, alert and audit row,
+        in one transaction) or an order acknowledgement from a gate."""
         try:
             async with self.pool.acquire(timeout=10) as conn:
                 if isinstance(report, WatchlistHitReport):
@@ -250,11 +252,14 @@ class CommandService:
                             entry_id=report.entry_id, severity=report.severity, now=self.clock(),
                             distance=report.distance, ticket_id=report.ticket_id)
                         async with conn.transaction():
-                            if not await watchlist_store.store_hit(conn, gate_id, report):
+                            hit_id = await screening_store.store_gate_hit(conn, gate_id, report, capture_sealed)
+                            if hit_id is None:
                                 return  # a replayed report: stored, audited and alerted the first time
                             await store.audit(conn, gate_id, "gate", "watchlist_hit", report.entry_id,
                                               {"list": report.list_id, "severity": report.severity,
-                                               "distance": report.distance, "event_id": report.event_id})
+                                               "distance": report.distance, "event_id": report.event_id,
+                                               "threshold": report.threshold, "hit_id": hit_id,
+                                               "capture": capture_sealed is not None})
                             if change is not None:
                                 await store.save_alerts(conn, [change.alert])
                         self.book = book  # only once the transaction committed
@@ -406,6 +411,12 @@ class CommandService:
             await store.save_alerts(conn, [closed])
         self._publish_alerts([closed])
         return closed
+
+    async def resolve_screening_alert(self, event_id: str, by: str) -> al.Alert | None:
+        """Resolve the open watchlist alert of a gate hit once its cases are decided (issue 17);
+        None when there is none open."""
+        alert = self.book.get((al.AlertKind.WATCHLIST_HIT, event_id))
+        return await self.resolve_alert(alert.id, by) if alert is not None else None
 
     # ---- publishing -------------------------------------------------------------------------
 

@@ -97,6 +97,7 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
                                            name=c.name, photo=c.photo, id_hash=c.id_hash)
                                 for c in group if c.kind == "holder_added"),
             holders_removed=tuple(c.ref for c in group if c.kind == "holder_removed"),
+            held=tuple(c.ref for c in group if c.kind == "held"),
             watch_added=tuple(WatchFace(entry_id=c.ref, list_id=c.list_id, severity=WatchSeverity(c.severity),
                                         model_id=c.model_id, encoding=c.encoding)
                               for c in group if c.kind == "watch_added"),
@@ -133,10 +134,14 @@ SELECT sync_version, CASE WHEN admits THEN 'holder_added' ELSE 'holder_removed' 
        registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL, NULL, model_id,
        CASE WHEN admits THEN name END, CASE WHEN admits THEN photo_sealed END,
        CASE WHEN admits THEN id_hmac END
-  FROM (SELECT *, removed_at IS NULL AND ($5::text IS NULL OR cardinality(entrances) = 0
-                                          OR $5::text = ANY(entrances)) AS admits
+  FROM (SELECT *, removed_at IS NULL AND NOT screening_hold  -- held for screening review (sql/0016)
+                    AND ($5::text IS NULL OR cardinality(entrances) = 0 OR $5::text = ANY(entrances)) AS admits
           FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3) r
  WHERE $4 = false OR admits
+UNION ALL
+SELECT sync_version, 'held', registration_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM registrations WHERE event_id = $1 AND screening_hold AND removed_at IS NULL
+   AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT e.sync_version,
        CASE WHEN e.removed_at IS NULL AND w.active THEN 'watch_added' ELSE 'watch_removed' END,

@@ -6,6 +6,7 @@ Raises the command package's own errors (Conflict, NotFound); no aiohttp here.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -41,8 +42,10 @@ async def lists(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 async def add_entry(conn: asyncpg.Connection, list_id: str, label: str, encoding: np.ndarray, by: str,
                     id_hash: bytes | None = None, *, model_id: str, photo_sealed: bytes | None = None,
-                    entry_id: str | None = None) -> str:
-    """Store one entry's embedding (made by `model_id`) and its sealed photo; its id."""
+                    entry_id: str | None = None, owner: str | None = None, legal_basis: str | None = None,
+                    expires_at: datetime | None = None) -> str:
+    """Store one entry's embedding (made by `model_id`) and its sealed photo, with who answers
+    for it, on what legal basis and until when; its id."""
     enc = np.asarray(encoding, dtype="<f8").reshape(-1)
     if not 1 <= enc.size <= 2048 or not np.all(np.isfinite(enc)):
         raise ValueError("encoding must be 1 to 2,048 finite numbers")
@@ -50,8 +53,9 @@ async def add_entry(conn: asyncpg.Connection, list_id: str, label: str, encoding
     try:
         await conn.execute(
             "INSERT INTO watchlist_entries (id, list_id, label, id_hash, encoding, added_by, model_id,"
-            " photo_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", entry_id, list_id, label, id_hash,
-            enc.tobytes(), by, model_id, photo_sealed)
+            " photo_sealed, owner, legal_basis, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            entry_id, list_id, label, id_hash, enc.tobytes(), by, model_id, photo_sealed, owner, legal_basis,
+            expires_at)
     except asyncpg.ForeignKeyViolationError as err:
         raise NotFound(f"no watchlist {list_id}") from err
     return entry_id
@@ -60,12 +64,15 @@ async def add_entry(conn: asyncpg.Connection, list_id: str, label: str, encoding
 async def entries(conn: asyncpg.Connection, list_id: str, *, with_encodings: bool = False) -> list[dict[str, Any]]:
     """Current entries of a list (encodings as lists of floats only when asked)."""
     rows = await conn.fetch(
-        "SELECT id, label, id_hash IS NOT NULL AS has_id, added_by, added_at, model_id, encoding "
+        "SELECT id, label, id_hash IS NOT NULL AS has_id, added_by, added_at, model_id, encoding, owner,"
+        " legal_basis, expires_at "
         "FROM watchlist_entries WHERE list_id = $1 AND removed_at IS NULL ORDER BY added_at, id", list_id)
     out = []
     for r in rows:
         d: dict[str, Any] = {"id": r["id"], "label": r["label"], "has_id": r["has_id"], "added_by": r["added_by"],
-                             "added_at": r["added_at"].timestamp(), "model_id": r["model_id"]}
+                             "added_at": r["added_at"].timestamp(), "model_id": r["model_id"],
+                             "owner": r["owner"], "legal_basis": r["legal_basis"],
+                             "expires_at": r["expires_at"].timestamp() if r["expires_at"] else None}
         if with_encodings:
             d["encoding"] = np.frombuffer(r["encoding"], dtype="<f8").tolist()
         out.append(d)
@@ -104,7 +111,8 @@ async def load_index(conn: asyncpg.Connection, engine: EngineSpec) -> WatchlistI
     rows = await conn.fetch(
         "SELECT e.id, e.list_id, w.severity, e.encoding, greatest(e.sync_version, w.sync_version) AS v "
         "FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id "
-        "WHERE e.removed_at IS NULL AND w.active AND e.model_id = $1 ORDER BY e.id", engine.model_id)
+        "WHERE e.removed_at IS NULL AND w.active AND e.model_id = $1"
+        " AND (e.expires_at IS NULL OR e.expires_at > now()) ORDER BY e.id", engine.model_id)
     if not rows:
         return WatchlistIndex()
     mat = np.stack([index_vector(engine, np.frombuffer(r["encoding"], dtype="<f8")) for r in rows])

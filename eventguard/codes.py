@@ -69,6 +69,9 @@ class Reason(enum.StrEnum):
     LANE_WRONG_DIRECTION = "lane_wrong_direction"  # an entry at an exit lane, or an exit at an entry lane
     LANE_NOT_FOR_TICKET_KIND = "lane_not_for_ticket_kind"  # e.g. a standard ticket at the staff lane
     ZONE_NOT_ACCREDITED = "zone_not_accredited"  # a badge kind whose zone rights leave out this gate's zone
+    # screening review (issue 17): the holder's registration awaits a reviewer's decision on a
+    # watchlist candidate (command/prescreen.py): the ticket goes to a steward, never through
+    SCREENING_HOLD = "screening_hold"
 
 
 class WatchSeverity(enum.StrEnum):
@@ -128,9 +131,13 @@ class OrderKind(enum.StrEnum):
     CLOSE_LANE = "close_lane"  # a gate closes a lane
     OPEN_LANE = "open_lane"  # a gate opens a lane
     DIVERT = "divert"  # a gate sends arrivals elsewhere
+    # screening review (issue 17): a reviewer confirmed a screening hit; the gate's staff hold
+    # the person for the unit on its way (acknowledged by staff at the terminal, like divert)
+    HOLD_PERSON = "hold_person"
 
 
-GATE_ORDER_KINDS = frozenset({OrderKind.CLOSE_LANE, OrderKind.OPEN_LANE, OrderKind.DIVERT})
+GATE_ORDER_KINDS = frozenset({OrderKind.CLOSE_LANE, OrderKind.OPEN_LANE, OrderKind.DIVERT,
+                              OrderKind.HOLD_PERSON})
 
 
 class OrderStatus(enum.StrEnum):

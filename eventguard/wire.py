@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 import msgspec
@@ -41,6 +42,7 @@ from eventguard.errors import WireError
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: a batch of 1,000 events is ~250 kB
 MAX_BATCH_EVENTS = 1000
 MAX_LANES = 64
+MAX_CAPTURE_BYTES = 32 * 1024  # a hit report's face crop (vision/capture.py)
 
 # ---- field types: every value a client sends is checked here, once ------------------------
 
@@ -124,6 +126,10 @@ class WatchlistHitReport(Msg, frozen=True, tag="watchlist_hit"):
     severity: WatchSeverity
     distance: Distance  # the gate engine's distance (lower = more alike; vision.engine)
     ticket_id: Id | None = None
+    # screening review (issue 17): the screen threshold in force at the gate, and the live
+    # capture — a small JPEG crop of the face (vision/capture.py; checked again by the server)
+    threshold: Distance | None = None
+    capture: Annotated[bytes, Meta(max_length=MAX_CAPTURE_BYTES)] | None = None
 
 
 class OrderAck(Msg, frozen=True, tag="order_ack"):
@@ -480,6 +486,9 @@ class ListSync(Msg, frozen=True, tag="sync"):
     stewards: tuple[StewardPin, ...] | None = None  # every steward PIN of this gate (replace; None: not told)
     reissued: tuple[str, ...] = ()  # of `revoked`, those revoked because a new ticket replaced them
     id_key: bytes = b""  # the ID-number HMAC key (every message carries it; gates match hashes, see README)
+    # screening review (issue 17): registrations held for a reviewer (their tickets go to a
+    # steward); a later holders_added or holders_removed of the same id ends the hold
+    held: tuple[str, ...] = ()
 
 
 # ---- gate <-> gate (peer links, /ws/peer on each gate's app) ------------------------------------
@@ -663,13 +672,39 @@ class WatchlistEntryForm(Body, frozen=True):
     """POST /api/watchlists/{id}/entries: the text fields of the multipart form."""
 
     label: Name200
+    # governance (issue 17): on what legal basis, until when (an aware ISO 8601 date-time), and
+    # who answers for the entry (default: who adds it)
+    legal_basis: Name500
+    expires_at: Annotated[datetime, Meta(tz=True)]
     id_hash: Annotated[str, Meta(max_length=128, pattern=r"^(?:[0-9a-fA-F]{2})*\Z")] = ""
+    owner: Name80 | None = None
 
 
 class EntryBody(Body, frozen=True):
     """POST /api/event/entry: open or close the event's entry."""
 
     open: bool
+
+
+# ---- screening review (issue 17) ------------------------------------------------------------
+
+
+class ConfirmBody(Body, frozen=True):
+    """POST /api/screening/cases/{id}/confirm: the reviewer saw the capture and the list photo."""
+
+    note: Note | None = None
+
+
+class RemoveEntryBody(Body, frozen=True):
+    """POST /api/watchlists/entries/{id}/remove: why the entry goes (its biometrics are erased)."""
+
+    reason: Name500
+
+
+class DismissBody(Body, frozen=True):
+    """POST /api/screening/cases/{id}/dismiss: why it is not the listed person (required)."""
+
+    reason: Name500
 
 
 class RevokeBody(Body, frozen=True):

@@ -1,7 +1,11 @@
 """The gate verdict: a pure function of ticket check, face check, watchlist hits and gate state.
 
-Precedence: any DENY reason wins; otherwise any SECONDARY reason sends the person to a
-human check; otherwise ADMIT. Every reason found is listed, not just the deciding one.
+Precedence: a watchlist hit holds the person for a human (SECONDARY) whatever else is found —
+a 1:N match is a probability, so it neither admits nor refuses on its own, and a refusal would
+let a watchlisted person with no or a forged ticket walk away unseen; the ticket's own reason
+is listed beside the hit's for the steward. Otherwise any DENY reason wins; otherwise any
+SECONDARY reason sends the person to a human check; otherwise ADMIT. Every reason found is
+listed, not just the deciding one.
 """
 
 from __future__ import annotations
@@ -34,14 +38,17 @@ DENY_REASONS = frozenset({
     Reason.WRONG_ENTRANCE, Reason.ALREADY_INSIDE, Reason.NOT_INSIDE,
     Reason.LANE_CLOSED, Reason.ENTRY_CLOSED,
 })
+# a 1:N match is a probability, never a verdict: every hit holds the person for a human,
+# whatever the list asks (info and deny lists too) and whatever the ticket says; the steward
+# and the review console decide after looking
+HIT_REASONS = frozenset({
+    Reason.WATCHLIST_INFO, Reason.WATCHLIST_DETAIN, Reason.WATCHLIST_DENY, Reason.WATCHLIST_AMBIGUOUS,
+})
 SECONDARY_REASONS = frozenset({
     Reason.FACE_MISMATCH, Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.FACE_TOO_SMALL,
-    Reason.FACE_POOR_QUALITY,
-    Reason.NO_REGISTERED_FACE, Reason.WATCHLIST_DETAIN, Reason.WATCHLIST_AMBIGUOUS,
-    # a 1:N match is a probability, never a verdict: every hit holds the person for a human,
-    # whatever the list asks (deny lists too); the steward decides after looking
-    Reason.WATCHLIST_DENY,
-})
+    Reason.FACE_POOR_QUALITY, Reason.NO_REGISTERED_FACE,
+    Reason.SCREENING_HOLD,  # the holder is a watchlist candidate awaiting a reviewer (pre-screening)
+}) | HIT_REASONS
 # issue 15: a reissued ticket is refused like a revoked one, saying why; an ID document that is
 # not the holder's, or a chip photo that is not the live face, goes to a steward
 DENY_REASONS = DENY_REASONS | {Reason.TICKET_REISSUED, Reason.LANE_WRONG_DIRECTION, Reason.LANE_NOT_FOR_TICKET_KIND,
@@ -158,9 +165,11 @@ def zone_reasons(gate: GateState, ticket: TicketCheck | None) -> list[Reason]:
 
 
 def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hit],
-           gate: GateState, identity: IdCheck | None = None) -> Decision:
-    """The verdict for one scan. `ticket` None: no QR read; `face` None: face not checked;
-    `identity` None: no ID document read (it counts only with a valid ticket)."""
+           gate: GateState, identity: IdCheck | None = None, *, held: bool = False) -> Decision:
+    """The verdict for one scan. `ticket` None: no QR read; `face` None: the 1:1 check not made
+    (the service makes it only for a valid ticket); `hits`: the 1:N candidates of the face,
+    screened whatever the ticket says; `identity` None: no ID document read (it counts only with
+    a valid ticket); `held`: the ticket's holder is held for screening review."""
     reasons: list[Reason] = []
     if not gate.lane_open:
         reasons.append(Reason.LANE_CLOSED)
@@ -169,6 +178,8 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
     reasons += lane_reasons(gate, ticket)
     reasons += zone_reasons(gate, ticket)
     reasons.append(Reason.NO_TICKET if ticket is None else _TICKET_REASON[ticket.code])
+    if held:
+        reasons.append(Reason.SCREENING_HOLD)
     if face is not None:
         reasons += _face_reasons(face)
     elif gate.face_required and ticket is not None and ticket.ok:
@@ -176,7 +187,9 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
     reasons += _hit_reasons(hits)
     if identity is not None and ticket is not None and ticket.ok:
         reasons += _id_reasons(identity)
-    if any(r in DENY_REASONS for r in reasons):
+    if any(r in HIT_REASONS for r in reasons):
+        verdict = Verdict.SECONDARY  # held for a human, beside any ticket reason
+    elif any(r in DENY_REASONS for r in reasons):
         verdict = Verdict.DENY
     elif any(r in SECONDARY_REASONS for r in reasons):
         verdict = Verdict.SECONDARY

@@ -16,10 +16,18 @@ holder's face are stored sealed (AES-256-GCM, associated data = the registration
 gate's own key, a 0600 file beside the lists (`<lists>.key`, gate/private_files.py), as is the
 ID-number HMAC key: neither a photo nor a name is ever in clear on the gate's disk. They are read
 one holder at a time (`card`), when a scan needs them, not kept in memory.
+
+Face embeddings are kept sealed (AES-256-GCM, bound to their table, id and model) under a key
+in a separate file (`<lists>.key` unless given, 0600 in a 0700 folder; put it on other storage
+with `key_path`): a copy of the list file or a backup of it holds no usable biometrics. Rows
+written in clear by an older gate are sealed on open. A face that cannot be opened (the key
+was lost or replaced) is dropped and the stored version reset, so the gate asks the server for
+everything again.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -39,6 +47,39 @@ from vision.engine import DLIB_MODEL_ID, EngineSpec
 from vision.index import WatchEntry
 from vision.screen import index_vector
 
+log = logging.getLogger(__name__)
+
+SEALED = b"EGF1"  # a sealed face: magic, 12-byte nonce, AES-GCM ciphertext and tag
+KEY_BYTES = 32
+
+
+def seal_face(key: bytes, raw: bytes, owner: str) -> bytes:
+    """An embedding sealed for its row (`owner`: table, id and model)."""
+    nonce = os.urandom(12)
+    return SEALED + nonce + AESGCM(key).encrypt(nonce, raw, owner.encode())
+
+
+def open_face(key: bytes, blob: bytes, owner: str) -> bytes | None:
+    """The embedding of a sealed (or older clear) blob; None if it cannot be opened."""
+    if not blob.startswith(SEALED):
+        return blob
+    try:
+        return AESGCM(key).decrypt(blob[4:16], blob[16:], owner.encode())
+    except InvalidTag:
+        return None
+
+
+def _owner(table: str, row_id: str, model_id: str) -> str:
+    return f"{table}:{row_id}:{model_id}"
+
+
+_CLEAR_ROWS = (  # (table, read its faces, seal one)
+    ("holders", "SELECT registration_id, model_id, encoding FROM holders",
+     "UPDATE holders SET encoding = ? WHERE registration_id = ?"),
+    ("watch", "SELECT entry_id, model_id, encoding FROM watch", "UPDATE watch SET encoding = ? WHERE entry_id = ?"),
+)
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (key_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS revoked (ticket_id TEXT PRIMARY KEY);
@@ -53,6 +94,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stewards (steward TEXT PRIMARY KEY, pin_hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS cards (registration_id TEXT PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS reissued (ticket_id TEXT PRIMARY KEY);  -- revoked because reissued
+CREATE TABLE IF NOT EXISTS held (registration_id TEXT PRIMARY KEY);
 """
 
 
@@ -98,6 +140,7 @@ class Lists:
     stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash (eventguard.steward)
     id_key: bytes = b""  # the ID-number HMAC key (opened from its sealed copy)
     reissued: set[str] = field(default_factory=set)  # of revoked: replaced by a new ticket
+    held: set[str] = field(default_factory=set)  # registrations held for screening review
     ignored_holders: int = 0  # another model's, or malformed
     ignored_watch: int = 0
 
@@ -165,15 +208,26 @@ def applies(current_version: int, msg: ListSync) -> bool:
 class ListCache:
     """Persisted lists of one gate."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, key_path: str | Path | None = None) -> None:
         self.path = Path(path)
+        self.key_path = Path(key_path) if key_path is not None else self.path.with_name(self.path.name + ".key")
+        self._key = private_key(self.key_path)  # seals faces, holder cards and the ID key (0600)
         self._db = open_private(self.path)
-        self._key = private_key(self.path.with_name(self.path.name + ".key"))
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._upgrade()
         self._db.executescript(_SCHEMA)
+        self._seal_clear_rows()
+
+    def _seal_clear_rows(self) -> None:
+        """Seal the faces an older gate wrote in clear."""
+        with self._lock:
+            for table, select, update in _CLEAR_ROWS:
+                rows = [(seal_face(self._key, bytes(raw), _owner(table, rid, model)), rid)
+                        for rid, model, raw in self._db.execute(select) if not bytes(raw).startswith(SEALED)]
+                if rows:
+                    self._db.executemany(update, rows)
 
     def _upgrade(self) -> None:
         """Give a file written before faces carried a model id its model_id columns (dlib's)."""
@@ -190,6 +244,7 @@ class ListCache:
             keys = {int(k): bytes(v) for k, v in self._db.execute("SELECT key_id, public_key FROM keys")}
             revoked = {r[0] for r in self._db.execute("SELECT ticket_id FROM revoked")}
             reissued = {r[0] for r in self._db.execute("SELECT ticket_id FROM reissued")}
+            held = {r[0] for r in self._db.execute("SELECT registration_id FROM held")}
             rows = self._db.execute("SELECT registration_id, model_id, encoding FROM holders").fetchall()
             watch_rows = self._db.execute(
                 "SELECT entry_id, list_id, severity, model_id, encoding FROM watch").fetchall()
@@ -198,16 +253,29 @@ class ListCache:
             stewards = {n: bytes(h) for n, h in self._db.execute("SELECT steward, pin_hash FROM stewards")}
         id_key = unseal(self._key, bytes.fromhex(meta.get("id_key", "")), "id_key") if "id_key" in meta else None
         holders = {}
+        lost = 0  # sealed under another key: dropped, and everything asked for again
         for rid, model, raw in rows:
-            enc = faces.holder(model, bytes(raw))
+            clear = open_face(self._key, bytes(raw), _owner("holders", rid, model))
+            lost += clear is None
+            enc = faces.holder(model, clear) if clear is not None else None
             if enc is not None:
                 holders[rid] = enc
-        watch = [e for e in (faces.watch(eid, lid, sev, model, bytes(raw))
-                             for eid, lid, sev, model, raw in watch_rows) if e is not None]
+        watch = []
+        for eid, lid, sev, model, raw in watch_rows:
+            clear = open_face(self._key, bytes(raw), _owner("watch", eid, model))
+            lost += clear is None
+            entry = faces.watch(eid, lid, sev, model, clear) if clear is not None else None
+            if entry is not None:
+                watch.append(entry)
+        if lost:
+            log.warning("%s: %d faces cannot be opened with %s; the gate will ask for every list again",
+                        self.path, lost, self.key_path)
+            meta["version"] = "0"
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
                      presence, entry_open=meta.get("entry_open", "1") == "1",
                      peer_key=bytes.fromhex(meta.get("peer_key", "")), stewards=stewards, id_key=id_key or b"",
                      reissued=reissued,
+                     held=held,
                      ignored_holders=len(rows) - len(holders),
                      ignored_watch=len(watch_rows) - len(watch))
 
@@ -223,6 +291,7 @@ class ListCache:
                     self._db.execute("DELETE FROM presence")
                     self._db.execute("DELETE FROM cards")
                     self._db.execute("DELETE FROM reissued")
+                    self._db.execute("DELETE FROM held")
                 self._db.execute("DELETE FROM keys")
                 self._db.executemany("INSERT INTO keys VALUES (?, ?)",
                                      [(k.key_id, k.public_key) for k in msg.keys])
@@ -232,7 +301,9 @@ class ListCache:
                                      [(r,) for r in msg.holders_removed])
                 self._db.executemany("INSERT OR REPLACE INTO holders (registration_id, encoding, model_id)"
                                      " VALUES (?, ?, ?)",
-                                     [(h.registration_id, h.encoding, h.model_id) for h in msg.holders_added])
+                                     [(h.registration_id,
+                                       seal_face(self._key, h.encoding, _owner("holders", h.registration_id, h.model_id)),
+                                       h.model_id) for h in msg.holders_added])
                 self._db.executemany("DELETE FROM cards WHERE registration_id = ?",
                                      [(r,) for r in (*msg.holders_removed,
                                                      *(h.registration_id for h in msg.holders_added))])
@@ -240,11 +311,16 @@ class ListCache:
                     (h.registration_id, seal(self._key, msgspec.msgpack.encode(
                         HolderCard(name=h.name, photo=h.photo, id_hash=h.id_hash)), h.registration_id))
                     for h in msg.holders_added if h.name or h.photo or h.id_hash])
+                self._db.executemany("DELETE FROM held WHERE registration_id = ?",
+                                     [(r,) for r in (*msg.holders_removed,
+                                                     *(h.registration_id for h in msg.holders_added))])
+                self._db.executemany("INSERT OR IGNORE INTO held VALUES (?)", [(r,) for r in msg.held])
                 self._db.executemany("DELETE FROM watch WHERE entry_id = ?", [(e,) for e in msg.watch_removed])
                 self._db.executemany("INSERT OR REPLACE INTO watch (entry_id, list_id, severity, encoding,"
                                      " model_id) VALUES (?, ?, ?, ?, ?)",
-                                     [(w.entry_id, w.list_id, w.severity, w.encoding, w.model_id)
-                                      for w in msg.watch_added])
+                                     [(w.entry_id, w.list_id, w.severity,
+                                       seal_face(self._key, w.encoding, _owner("watch", w.entry_id, w.model_id)),
+                                       w.model_id) for w in msg.watch_added])
                 self._db.executemany("INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?)",
                                      [(c.ticket_id, int(c.inside), c.gate_id, c.at) for c in msg.presence])
                 if msg.stewards is not None:  # always whole: replace

@@ -5,7 +5,8 @@ face detection and embedding in the face workers (vision/faceworker.py: one thre
 worker processes, each with its own engine), so the event loop only moves data. Journal
 writes go through a single dedicated thread.
 
-Faces: the scanned frame first; the lane's recent frames (`offer`, or sent with the scan)
+Faces: every entry scan is screened 1:N, whatever its ticket (none, forged, revoked: a hit
+holds the person, gate/decide.py); the 1:1 check counts only for a valid ticket. The scanned frame first; the lane's recent frames (`offer`, or sent with the scan)
 when they can change the outcome, the best of them then embedded and their distances fused
 with the scanned face's (`_face_work`, vision/lane.py, vision.engine.fuse, vision/screen.py). Synced faces of another model than the gate's engine
 are ignored, counted in `ignored_faces` and logged: never compared.
@@ -14,7 +15,9 @@ are ignored, counted in `ignored_faces` and logged: never compared.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import math
 import os
 import re
 import time
@@ -64,11 +67,13 @@ from gate.journal import Journal
 from gate.listcache import FaceFilter, HolderCard, ListCache, applies
 from gate.peers import PeerLinks
 from gate.uplink import Uplink
+from vision.capture import crop_jpeg
 from vision.engine import (
     DEFAULT_BAR,
     DEFAULT_ENGINE,
     EngineName,
     EngineSpec,
+    Face,
     FaceProblem,
     FaceResult,
     QualityBar,
@@ -132,6 +137,9 @@ class GateConfig:
         if rule is None and self.default_direction is not LaneDirection.BOTH:
             rule = LaneRule(index=lane, direction=self.default_direction)
         return rule
+    list_key_path: Path | None = None  # the key sealing the faces in the list file; None: beside it
+    sight_every_s: float = 0.5  # a lane's camera frames without a ticket are screened 1:N at most this often
+    sight_repeat_s: float = 30.0  # an entry seen again on the same lane within this is not reported again
 
     @property
     def engine(self) -> EngineSpec:
@@ -157,6 +165,7 @@ class GateCache:
     revoked: set[str] = field(default_factory=set)
     reissued: set[str] = field(default_factory=set)  # of revoked: replaced by a new ticket (refused as such)
     holders: dict[str, np.ndarray] = field(default_factory=dict)  # holder_ref -> the engine's embedding
+    held: set[str] = field(default_factory=set)  # holder_refs held for screening review (to a steward)
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
     entry_open: bool = True  # False once the commander closed the event's entry (exits only)
@@ -221,7 +230,7 @@ class GateService:
         self.recent: dict[int, deque[tuple[float, Frame]]] = {}  # lane -> (capture time, frame)
         self.id_reads: dict[int, tuple[float, IdRead]] = {}  # lane -> (read time, ID read) for the next scan
         self.journal = Journal(cfg.journal_path)
-        self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"))
+        self.lists = ListCache(cfg.journal_path.with_name(cfg.journal_path.name + ".lists"), cfg.list_key_path)
         self._load_lists()
         for ticket_id, stay in self.journal.presence().items():  # this gate's own, maybe newer
             self.cache.presence[ticket_id] = merge(self.cache.presence.get(ticket_id), stay)
@@ -243,6 +252,9 @@ class GateService:
         self._task: asyncio.Task[None] | None = None
         self._hits_task: asyncio.Task[None] | None = None
         self._scanning: dict[str, asyncio.Future[ScanResult]] = {}  # scan id -> decision under way
+        self._sighting: dict[int, asyncio.Task[None]] = {}  # lane -> screening of a frame without a ticket
+        self._last_sight: dict[int, float] = {}  # lane -> capture time of the last frame screened
+        self._sighted: dict[tuple[int, str], float] = {}  # (lane, entry) -> when it was last reported
 
     async def start(self) -> None:
         """Start streaming the journal to the server (also replays what is pending) and the peer links."""
@@ -253,6 +265,9 @@ class GateService:
     async def stop(self) -> None:
         """Stop the uplink and peer links, release threads and the journal."""
         await self.peers.stop()
+        for sighting in list(self._sighting.values()):
+            sighting.cancel()
+        await asyncio.gather(*self._sighting.values(), return_exceptions=True)
         for task in (self._task, self._hits_task):
             if task:
                 task.cancel()
@@ -302,6 +317,7 @@ class GateService:
         c.stewards = dict(stored.stewards) or c.stewards
         c.id_key = stored.id_key or c.id_key
         c.holders.update(stored.holders)
+        c.held |= stored.held
         for ticket_id, stay in stored.presence.items():
             c.presence[ticket_id] = merge(c.presence.get(ticket_id), stay)
         for entry in stored.watch:
@@ -334,6 +350,9 @@ class GateService:
         for rid in (*msg.holders_removed, *other_holders):  # a face now of another model is gone here
             holders.pop(rid, None)
         holders.update(added)
+        held = set() if msg.full else set(c.held)
+        held.difference_update(msg.holders_removed, (h.registration_id for h in msg.holders_added))
+        held.update(msg.held)
         watch, other_watch = self.face_filter.watch_entries(msg.watch_added)
         self._ignored(len(other_holders), len(other_watch), f"sync to {msg.version}")
         if msg.full:  # a full sync replaces the watchlist (built aside, then swapped in below)
@@ -362,7 +381,7 @@ class GateService:
             c.stewards = {p.steward: p.pin_hash for p in msg.stewards}
         if msg.id_key:
             c.id_key = msg.id_key
-        c.keys, c.revoked, c.holders, c.version = keys, revoked, holders, msg.version  # swapped at once
+        c.keys, c.revoked, c.holders, c.held, c.version = keys, revoked, holders, held, msg.version  # at once
         c.reissued = reissued
         c.watchlist = watchlist
         log.debug("gate %s: lists at version %d (%d revoked, %d holders, %d watched)", self.cfg.gate_id,
@@ -394,7 +413,58 @@ class GateService:
         """Keep a lane camera frame that showed no ticket: the next scan on that lane may use
         its face (only the newest `recent_frames`, none older than `recent_s`)."""
         buf = self.recent.setdefault(lane, deque(maxlen=max(1, self.cfg.recent_frames)))
-        buf.append((self.clock() if at is None else at, frame))
+        when = self.clock() if at is None else at
+        buf.append((when, frame))
+        self._sight(frame, lane, when)
+
+    def _sight(self, frame: Frame, lane: int, at: float) -> None:
+        """Screen a face the lane camera sees without a ticket (someone with none is screened too):
+        at most one frame per lane at a time and per `sight_every_s`; frames arriving meanwhile are
+        dropped, not queued."""
+        if not len(self.cache.watchlist) or lane in self._sighting:
+            return
+        if at - self._last_sight.get(lane, -math.inf) < self.cfg.sight_every_s:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # offered from outside the gate's loop (a tool): nothing to screen with
+            return
+        self._last_sight[lane] = at
+        task = loop.create_task(self._screen_sighting(frame, lane, at), name=f"sight-{self.cfg.gate_id}-{lane}")
+        self._sighting[lane] = task
+        task.add_done_callback(functools.partial(self._sighted_done, lane))
+
+    def _sighted_done(self, lane: int, _task: asyncio.Task[None]) -> None:
+        self._sighting.pop(lane, None)
+
+    async def _screen_sighting(self, frame: Frame, lane: int, at: float) -> None:
+        """1:N on one frame without a ticket; a hit is journaled and reported like a scan's (with its
+        capture) — no verdict, since nobody presented anything; a face matching no entry is dropped."""
+        loop = asyncio.get_running_loop()
+        try:
+            seen = (await self._analyse((frame,))).scan
+            if seen.embedding is None or seen.problem not in (None, FaceProblem.MULTIPLE_FACES):
+                return  # no usable face (a crowd frame: its largest face is screened)
+            emb, index = seen.embedding, self.cache.watchlist
+            found = await loop.run_in_executor(self.cpu, lambda: screen_frames(
+                index, self.spec, [emb], threshold=self.thresholds.screen, margin=self.cfg.watch_margin))
+            fresh = [h for h in found
+                     if at - self._sighted.get((lane, h.entry_id), -math.inf) >= self.cfg.sight_repeat_s]
+            if not fresh:
+                return
+            for h in fresh:
+                self._sighted[(lane, h.entry_id)] = at
+            capture = (await loop.run_in_executor(self.cpu, crop_jpeg, frame, seen.face)
+                       if seen.face is not None else None)
+            hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity, distance=h.distance,
+                             ambiguous=h.ambiguous) for h in fresh)
+            log.info("gate %s lane %d: watchlist candidate seen without a ticket (%d)", self.cfg.gate_id, lane,
+                     len(hits))
+            await self.report_hits(f"{self.cfg.gate_id}:sight-{uuid.uuid4().hex}", at, None, hits, capture)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed sighting must never disturb the lane
+            log.exception("gate %s lane %d: sighting not screened", self.cfg.gate_id, lane)
 
     def _recent(self, lane: int, at: float) -> list[Frame]:
         """The lane's recent frames for a scan captured at `at`, newest first (taken: a frame
@@ -453,9 +523,10 @@ class GateService:
 
     async def _face_work(self, frames: Sequence[Frame], holder: str | None,
                          ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int],
-                                    tuple[float, float, float, float] | None, list[np.ndarray]]:
+                                    Face | None, list[np.ndarray]]:
         """1:1 against the holder and 1:N against the watchlists; the stage times, (frames
-        assessed, frames used), the scanned face's box and the live embeddings used.
+        assessed, frames used), the scanned frame's face (its box: the steward's crop and a hit's
+        capture) and the live embeddings used.
 
         First the scanned frame alone. The lane's recent frames are looked at only when they can
         change the outcome (`fuse_band`): the scanned face is below the quality bar, its 1:1
@@ -485,12 +556,10 @@ class GateService:
                 stage["detect"] += lane.detect_ms
                 stage["encode"] += lane.encode_ms
         counts = (lane.frames, len(lane.used))
-        f = lane.scan.face
-        box = (f.x, f.y, f.w, f.h) if f is not None else None
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
-            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, box, []
+            return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, None, []
         dist = (fuse([self.spec.distance(e, registered) for e in embeddings])
                 if registered is not None else None)
         found: list[WatchHit] = []
@@ -503,7 +572,7 @@ class GateService:
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
-                         tolerance=th.verify), hits, stage, counts, box, embeddings
+                         tolerance=th.verify), hits, stage, counts, lane.scan.face, embeddings
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""
@@ -572,22 +641,25 @@ class GateService:
                           face_required=self.cfg.face_required and direction == "entry",
                           entry_open=self.cache.entry_open or direction == "exit", direction=direction,
                           lane_rule=self.cfg.lane_rule(lane), refused_kinds=self.cfg.refused_kinds)
-        if lane_reasons(state, check) or zone_reasons(state, check):  # the lane does not serve this scan: no face work, nor wanted
-            wants_face = False
+        lane_refuses = bool(lane_reasons(state, check) or zone_reasons(state, check))
+        if lane_refuses:  # the lane does not serve this scan: no 1:1 check (the face is still screened 1:N)
             state = replace(state, face_required=False)
         face: FaceCheck | None = None
-        live: list[np.ndarray] = []
         hits: tuple[Hit, ...] = ()
         counts = (0, 0)
-        box: tuple[float, float, float, float] | None = None
-        if wants_face and check is not None and check.ok:
-            holder = check.ticket.holder_ref if check.ticket else None
-            face, hits, fstage, counts, box, live = await self._face_work((frame, *recent), holder)
+        box: Face | None = None
+        live: list[np.ndarray] = []
+        if wants_face:  # 1:N screens every face at the lane, whatever the ticket says
+            valid = check is not None and check.ok and not lane_refuses
+            holder = check.ticket.holder_ref if valid and check and check.ticket else None
+            seen, hits, fstage, counts, box, live = await self._face_work((frame, *recent), holder)
             stage.update(fstage)
+            face = seen if valid else None  # the 1:1 check means something only for a valid ticket
         identity = None
         if id_read is not None and direction == "entry" and check is not None and check.ok:
             identity = await self._id_check(id_read, check, live if face is not None else [], stage)
-        decision = decide(check, face, hits, state, identity)
+        held = bool(check and check.ok and check.ticket and check.ticket.holder_ref in self.cache.held)
+        decision = decide(check, face, hits, state, identity, held=held and direction == "entry")
         kind = {Verdict.ADMIT: EventKind.ENTRY if direction == "entry" else EventKind.EXIT,
                 Verdict.DENY: EventKind.DENY, Verdict.SECONDARY: EventKind.SECONDARY}[decision.verdict]
         latency = (time.perf_counter() - t0) * 1000
@@ -599,11 +671,13 @@ class GateService:
             latency_ms=round(latency, 2))
         await self.record(event)
         if hits:
-            await self.report_hits(event, hits)
+            capture = (await loop.run_in_executor(self.cpu, crop_jpeg, frame, box)
+                       if box is not None else None)
+            await self.report_hits(event.event_id, event.at, event.ticket_id, hits, capture)
         since = (self.cache.presence.get(check.ticket.ticket_id)
                  if check and check.ticket and check.code is tickets.TicketCode.ALREADY_INSIDE else None)
         result = ScanResult(event, decision, check, face.distance if face else None, hits, stage, since,
-                            face_frames=counts, face_box=box)
+                            face_frames=counts, face_box=(box.x, box.y, box.w, box.h) if box is not None else None)
         for listener in list(self.listeners):
             try:
                 await listener(result)
@@ -611,11 +685,15 @@ class GateService:
                 log.exception("listener failed")
         return result
 
-    async def report_hits(self, event: GateEvent, hits: tuple[Hit, ...]) -> None:
-        """Journal a WatchlistHitReport per hit, then send what is unsent (kept until sent)."""
-        reports = [WatchlistHitReport(event_id=event.event_id, gate_id=self.cfg.gate_id, at=event.at,
+    async def report_hits(self, event_id: str, at: float, ticket_id: str | None, hits: tuple[Hit, ...],
+                          capture: bytes | None = None) -> None:
+        """Journal a WatchlistHitReport per hit (of a scan's event, or of a sighting), with the
+        screen threshold in force and the face crop for the reviewer, then send what is unsent
+        (kept until sent)."""
+        reports = [WatchlistHitReport(event_id=event_id, gate_id=self.cfg.gate_id, at=at,
                                       list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
-                                      distance=h.distance, ticket_id=event.ticket_id) for h in hits]
+                                      distance=h.distance, ticket_id=ticket_id,
+                                      threshold=self.thresholds.screen, capture=capture) for h in hits]
         await asyncio.get_running_loop().run_in_executor(self.io, self.journal.add_hits, reports)
         await self.flush_hits()
 

@@ -6,8 +6,8 @@ lane's recent frames of the same person (`lane_frames` - 1 frames without the QR
 scaled by 0.9 and 1.1): the face check assesses all of them and embeds the best
 `best_frames` (vision/lane.py). face_required is on, every holder has a registered
 embedding (of the full-resolution photo), and the 1:N watchlist holds `watchlist` synthetic
-embeddings plus one real photo of each person (severity info, so a hit still admits and the
-hit report path runs). Events are journaled (fsync) to a temporary directory; there is no
+embeddings plus one real photo of each person (severity info; since issue 17 every hit holds
+the person for a human, so those scans are `secondary`, and the hit report path runs). Events are journaled (fsync) to a temporary directory; there is no
 server. The engine is SFace (YuNet + SFace) unless `engine` says otherwise.
 """
 

@@ -203,3 +203,40 @@ async def fill_bowl(server: Server) -> None:
     (900 m², warning 2 P/m² = 1,800 people): the gates keep admitting, the bowl crosses its line."""
     await admit(server, "N1", 1000, "bowl", 950)
     await admit(server, "S1", 700, "bowl", 650)
+
+
+async def watched_gate(server: Server, tmp_path: Path, *, label: str = "Watched") -> tuple[Any, dict[str, Any]]:
+    """A deny list holding one photo of Obama (posted as an operator would) and gate N1 with it
+    loaded (not started); the entry as the server answered, with its list's name."""
+    import aiohttp
+    import asyncpg
+
+    from command import issuing, watchlist_store
+    from gate.service import GateCache, GateConfig, GateService
+    from vision.engine import DEFAULT_ENGINE, spec
+
+    async def _call(s: aiohttp.ClientSession, method: str, url: str, token: str, **kw: Any) -> tuple[int, Any]:
+        async with s.request(method, url, headers={"Authorization": f"Bearer {token}"}, **kw) as r:
+            return r.status, await r.json()
+
+    faces_dir = shared("faces", "images")
+    op = await server.login("operator")
+    async with aiohttp.ClientSession() as s:
+        _, wl = await _call(s, "POST", f"{server.url}/api/watchlists", op, json={"name": "wanted", "severity": "deny"})
+        form = aiohttp.FormData()
+        form.add_field("photo", (faces_dir / "examples__obama2.jpg").read_bytes(), filename="p.jpg",
+                       content_type="image/jpeg")
+        form.add_field("label", label)
+        form.add_field("legal_basis", "court order 2026/117 (test)")
+        form.add_field("expires_at", "2099-01-01T00:00:00+00:00")
+        st, entry = await _call(s, "POST", f"{server.url}/api/watchlists/{wl['id']}/entries", op, data=form)
+        assert st == 201, entry
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        index = await watchlist_store.load_index(conn, spec(DEFAULT_ENGINE))
+        keys = await issuing.public_keys(conn, server.venue.event.id)
+    finally:
+        await conn.close()
+    cfg = GateConfig(gate_id="N1", event_id=server.venue.event.id, server_url=f"{server.ws_url}/ws/gate",
+                     token=server.gate_tokens["N1"], journal_path=tmp_path / "N1.sqlite", workers=2)
+    return GateService(cfg, GateCache(keys=keys, watchlist=index)), {**entry, "list_name": wl["name"]}

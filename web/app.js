@@ -526,6 +526,7 @@ function showLogin(message = "") {
   state.me = null;
   $("app").hidden = true;
   $("who").hidden = $("logout").hidden = $("dispatch-open").hidden = true;
+  $("review-link").hidden = true;
   $("entry-toggle").hidden = $("presence-reset").hidden = $("entry-state").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message;
@@ -539,6 +540,7 @@ async function start(me) {
   $("who").textContent = `${me.subject} (${me.role})`;
   $("who").hidden = $("logout").hidden = false;
   $("dispatch-open").hidden = !canAct();
+  $("review-link").hidden = !canAct();  // screening review (web/review.html): commanders and operators
   $("entry-toggle").hidden = $("presence-reset").hidden = me.role !== "commander";
   await refreshEvent();
   state.venue = await api("GET", "/api/venue");

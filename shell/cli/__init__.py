@@ -14,8 +14,10 @@ from shell.cli import (
     db,
     faces,
     gate,
+    privacy,
     qr,
     register,
+    screening,
     serve,
     sim,
     soak,
@@ -25,7 +27,8 @@ from shell.cli import report as report_command  # command operations (issue 20)
 from shell.cli import units as units_group  # command operations (issue 20)
 
 GROUPS = (db, serve, accounts, tickets, register, qr, faces, gate, bench, soak, sim, units_group, report_command,
-          camera)  # crowd sensing (issue 18)
+          camera,  # crowd sensing (issue 18)
+          screening, privacy)  # screening, privacy: issue 17
 
 
 def build_parser() -> argparse.ArgumentParser:

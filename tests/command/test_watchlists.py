@@ -33,6 +33,8 @@ def _photo_form(path: Path | None, label: str = "Person A", data: bytes | None =
     body = data if data is not None else path.read_bytes() if path else b""
     form.add_field("photo", body, filename="p.jpg", content_type="image/jpeg")
     form.add_field("label", label)
+    form.add_field("legal_basis", "court order 2026/117 (test)")
+    form.add_field("expires_at", "2099-01-01T00:00:00+00:00")
     return form
 
 

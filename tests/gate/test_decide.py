@@ -11,6 +11,7 @@ from eventguard.config import LaneDirection, LaneRule
 from eventguard.tickets import Ticket, TicketCheck, TicketCode
 from gate.decide import (
     DENY_REASONS,
+    HIT_REASONS,
     SECONDARY_REASONS,
     Decision,
     FaceCheck,
@@ -64,7 +65,7 @@ CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], Ga
      Verdict.SECONDARY, (Reason.TICKET_VALID, Reason.FACE_MISMATCH)),
     ("no registered face", OK, FaceCheck(), (), OPEN, Verdict.SECONDARY,
      (Reason.TICKET_VALID, Reason.NO_REGISTERED_FACE)),
-    ("watchlist info", OK, MATCH, (_hit("info"),), OPEN, Verdict.ADMIT,
+    ("watchlist info holds too: a human looks", OK, MATCH, (_hit("info"),), OPEN, Verdict.SECONDARY,
      (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO)),
     ("watchlist detain", OK, MATCH, (_hit("detain"),), OPEN, Verdict.SECONDARY,
      (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_DETAIN)),
@@ -82,9 +83,19 @@ CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], Ga
     ("detain beats info", OK, MATCH, (_hit("info"), _hit("detain", entry="e2")), OPEN,
      Verdict.SECONDARY, (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO,
                          Reason.WATCHLIST_DETAIN)),
-    ("everything at once", TicketCheck(TicketCode.EXPIRED, _T), FaceCheck(problem="multiple_faces"),
-     (_hit("detain"),), GateState(lane_open=False), Verdict.DENY,
+    ("everything at once: the hit holds", TicketCheck(TicketCode.EXPIRED, _T), FaceCheck(problem="multiple_faces"),
+     (_hit("detain"),), GateState(lane_open=False), Verdict.SECONDARY,
      (Reason.LANE_CLOSED, Reason.EXPIRED, Reason.MULTIPLE_FACES, Reason.WATCHLIST_DETAIN)),
+    # screened whatever the ticket says: a hit holds the person beside the ticket's reason,
+    # neither admitted nor refused by the hit alone
+    ("no ticket, watchlist deny: held", None, None, (_hit("deny"),), OPEN, Verdict.SECONDARY,
+     (Reason.NO_TICKET, Reason.WATCHLIST_DENY)),
+    ("forged ticket, watchlist detain: held", TicketCheck(TicketCode.BAD_SIGNATURE, None), None,
+     (_hit("detain"),), OPEN, Verdict.SECONDARY, (Reason.BAD_SIGNATURE, Reason.WATCHLIST_DETAIN)),
+    ("revoked ticket, watchlist info: held", TicketCheck(TicketCode.REVOKED, _T), None, (_hit("info"),), OPEN,
+     Verdict.SECONDARY, (Reason.REVOKED, Reason.WATCHLIST_INFO)),
+    ("entry closed, ambiguous hit: held", OK, MATCH, (_hit("deny", ambiguous=True),), GateState(entry_open=False),
+     Verdict.SECONDARY, (Reason.ENTRY_CLOSED, Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_AMBIGUOUS)),
 ]
 
 _TICKET_CASES = {
@@ -180,8 +191,28 @@ def test_decide_with_an_id_read(name: str, ticket: TicketCheck | None, face: Fac
     assert decide(ticket, face, (), OPEN, identity) == Decision(verdict, reasons)
 
 
+# the holder's registration is held for screening review (pre-screening, command/prescreen.py)
+HELD_CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], GateState, Verdict,
+                       tuple[Reason, ...]]] = [
+    ("held for screening review: to a steward", OK, MATCH, (), OPEN, Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.SCREENING_HOLD, Reason.FACE_MATCH)),
+    ("held, face checks off: still to a steward", OK, None, (), GateState(face_required=False), Verdict.SECONDARY,
+     (Reason.TICKET_VALID, Reason.SCREENING_HOLD)),
+    ("held at a closed lane: refused for the lane", OK, MATCH, (), GateState(lane_open=False), Verdict.DENY,
+     (Reason.LANE_CLOSED, Reason.TICKET_VALID, Reason.SCREENING_HOLD, Reason.FACE_MATCH)),
+]
+
+
+@pytest.mark.parametrize(("name", "ticket", "face", "hits", "gate", "verdict", "reasons"), HELD_CASES,
+                         ids=[c[0] for c in HELD_CASES])
+def test_decide_held(name: str, ticket: TicketCheck | None, face: FaceCheck | None, hits: tuple[Hit, ...],
+                     gate: GateState, verdict: Verdict, reasons: tuple[Reason, ...]) -> None:
+    assert decide(ticket, face, hits, gate, held=True) == Decision(verdict, reasons)
+
+
 # every table row as (name, verdict, reasons)
-_ROWS = [(c[0], c[5], c[6]) for c in CASES] + [(c[0], c[4], c[5]) for c in ID_CASES]
+_ROWS = ([(c[0], c[5], c[6]) for c in CASES] + [(c[0], c[4], c[5]) for c in ID_CASES]
+         + [(c[0], c[5], c[6]) for c in HELD_CASES])
 
 
 def test_every_reason_is_covered_by_a_case() -> None:
@@ -196,8 +227,17 @@ def test_every_ticket_code_maps_to_a_reason() -> None:
 def test_reason_classes_are_disjoint_and_admit_reasons_are_few() -> None:
     assert not DENY_REASONS & SECONDARY_REASONS
     admit = set(Reason) - DENY_REASONS - SECONDARY_REASONS
-    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_INFO, Reason.ID_MATCH,
-                     Reason.ID_PHOTO_MATCH}
+    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MATCH, Reason.ID_PHOTO_MATCH}
+    assert HIT_REASONS <= SECONDARY_REASONS
+
+
+@pytest.mark.parametrize("ticket", [None, *(TicketCheck(c, None) for c in TicketCode)], ids=str)
+@pytest.mark.parametrize("severity", list(WatchSeverity))
+def test_no_hit_admits_or_refuses_alone(ticket: TicketCheck | None, severity: WatchSeverity) -> None:
+    """Whatever the ticket (none, valid, any refusal) and the list, a hit gives SECONDARY."""
+    for gate in (OPEN, GateState(lane_open=False), GateState(entry_open=False)):
+        d = decide(ticket, None, (_hit(severity.value),), gate)
+        assert d.verdict is Verdict.SECONDARY and any(r in HIT_REASONS for r in d.reasons)
 
 
 @pytest.mark.parametrize("reason", sorted(Reason))

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support import shared
 
 from command import sync_store
 from eventguard import tickets
-from eventguard.codes import WatchSeverity
+from eventguard.codes import Reason, Verdict, WatchSeverity
 from eventguard.wire import HolderFace, ListSync, PublicKey, WatchFace
+from gate.decide import Decision
 from gate.service import GateCache, GateConfig, GateService
 from sim import frames
+from vision.capture import check_capture
 from vision.engine import DLIB_MODEL_ID, EngineName, spec
 
 EVENT = "ev-1"
@@ -152,3 +156,87 @@ def _at_distance(v: np.ndarray, d: float) -> np.ndarray:
     u /= np.linalg.norm(u)
     c = 1.0 - d
     return np.asarray(c * v + np.sqrt(1 - c * c) * u)
+
+
+async def test_a_watchlisted_face_is_screened_whatever_the_ticket_and_held(tmp_path: Path) -> None:
+    """Real photos: the lane shows one photo of a person, the watchlist holds another photo of
+    him. With a forged ticket, a revoked one or no ticket at all he is screened, the hit is
+    journaled for the server and he is held (secondary) with the ticket's reason beside the
+    hit's; someone not on the list with a forged ticket is simply refused."""
+    from vision.index import WatchEntry
+
+    images = shared("faces", "images")
+    person = frames.load_person(images / "examples__obama.jpg")
+    other = frames.load_person(images / "examples__biden.jpg")
+    listed = frames.embed_photo(images / "examples__obama2.jpg")
+    assert listed is not None
+    key, forger = tickets.new_key(), tickets.new_key()
+    cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding},
+                      revoked={"e" * 32})
+    cache.watchlist.add(WatchEntry("w-obama", "wanted", WatchSeverity.DENY, listed))
+    svc = GateService(_cfg(tmp_path), cache)
+
+    def ticket(ticket_id: str, signer: Ed25519PrivateKey) -> np.ndarray:
+        t = tickets.Ticket(event_id=EVENT, ticket_id=ticket_id, holder_ref=person.holder_ref, entrances=(),
+                           valid_from=0, valid_until=2**31, issued_at=0, key_id=1)
+        return frames.qr_image(tickets.sign(t, signer))
+
+    blank = np.full((8, 8, 3), 150, np.uint8)
+    try:
+        forged = await svc.scan(frames.compose(person.crop, ticket("f" * 32, forger)), scan_id="forged-1")
+        revoked = await svc.scan(frames.compose(person.crop, ticket("e" * 32, key)), scan_id="revoked-1")
+        none = await svc.scan(frames.compose(person.crop, blank), scan_id="noticket-1")
+        for result, reason in ((forged, Reason.BAD_SIGNATURE), (revoked, Reason.REVOKED), (none, Reason.NO_TICKET)):
+            assert result.decision.verdict is Verdict.SECONDARY, (reason, result.decision)
+            assert result.decision.reasons == (reason, Reason.WATCHLIST_DENY)
+            assert [h.entry_id for h in result.hits] == ["w-obama"]
+            assert result.hits[0].distance <= svc.thresholds.screen
+        reports = svc.journal.hits_to_send(now=2**31)
+        assert sorted(r.event_id for r in reports) == ["N1:forged-1", "N1:noticket-1", "N1:revoked-1"]
+        assert {(r.entry_id, r.list_id, r.severity) for r in reports} == {("w-obama", "wanted", "deny")}
+        # each with the threshold in force and the face crop the reviewer compares with the list photo
+        assert {r.threshold for r in reports} == {svc.thresholds.screen}
+        assert all(r.capture is not None and check_capture(r.capture) for r in reports)
+        stranger = await svc.scan(frames.compose(other.crop, ticket("d" * 32, forger)), scan_id="stranger-1")
+        assert stranger.decision == Decision(Verdict.DENY, (Reason.BAD_SIGNATURE,))
+        assert stranger.hits == ()
+    finally:
+        await svc.stop()
+
+
+async def test_a_watchlisted_face_seen_without_any_ticket_is_reported_once(tmp_path: Path) -> None:
+    """A camera frame with no QR code (someone at the lane presenting nothing) is screened too:
+    a hit is journaled for the server with its capture, once per lane and entry in the repeat
+    window; a stranger's face gives nothing, and nothing of it is kept."""
+    from vision.index import WatchEntry
+
+    images = shared("faces", "images")
+    person, stranger = (frames.load_person(images / n) for n in ("examples__obama.jpg", "examples__biden.jpg"))
+    listed = frames.embed_photo(images / "examples__obama2.jpg")
+    assert listed is not None
+    cache = GateCache()
+    cache.watchlist.add(WatchEntry("w-obama", "wanted", WatchSeverity.DETAIN, listed))
+    svc = GateService(_cfg(tmp_path), cache)
+    blank = np.full((8, 8, 3), 150, np.uint8)
+
+    async def settle() -> None:
+        while svc._sighting:
+            await asyncio.gather(*svc._sighting.values())
+
+    try:
+        svc.offer(frames.compose(stranger.crop, blank), lane=0, at=100.0)
+        await settle()
+        assert svc.journal.hits_to_send(now=2**31) == []
+        svc.offer(frames.compose(person.crop, blank), lane=0, at=101.0)
+        svc.offer(frames.compose(person.crop, blank), lane=0, at=101.1)  # meanwhile: dropped, not queued
+        await settle()
+        reports = svc.journal.hits_to_send(now=2**31)
+        assert [(r.entry_id, r.ticket_id) for r in reports] == [("w-obama", None)]
+        assert reports[0].event_id.startswith("N1:sight-") and reports[0].at == 101.0
+        assert reports[0].capture is not None and check_capture(reports[0].capture)
+        svc.offer(frames.compose(person.crop, blank), lane=0, at=110.0)  # still there: not again
+        svc.offer(frames.compose(person.crop, blank), lane=1, at=110.0)  # another lane: reported
+        await settle()
+        assert len(svc.journal.hits_to_send(now=2**31)) == 2
+    finally:
+        await svc.stop()
