@@ -40,6 +40,9 @@ export const REASON_TEXT = {
   lane_wrong_direction: "Wrong way — this lane is for the other direction",
   lane_not_for_ticket_kind: "This lane is not for this ticket — use another lane",
   zone_not_accredited: "This badge does not give access to this area",
+  // issue 17: the holder is a watchlist candidate awaiting a reviewer (pre-screening)
+  screening_hold: "Hold — registration under screening review: supervisor to the lane",
+  entry_closed: "Entry closed — exits only",
 };
 
 const WORD = { admit: "ADMIT", deny: "DENY", secondary: "CHECK" };
@@ -145,7 +148,8 @@ function showOrder(o) {
     item = { li, text, btn };
     orders.set(o.order_id, item);
   }
-  const what = { close_lane: "Close lane", open_lane: "Open lane", divert: "Divert", dispatch: "Dispatch" }[o.kind]
+  const what = { close_lane: "Close lane", open_lane: "Open lane", divert: "Divert", dispatch: "Dispatch",
+    hold_person: "Hold the person" }[o.kind]
     || o.kind;
   const lane = o.params && o.params.lane !== undefined ? ` ${o.params.lane}` : "";
   item.text.textContent = `#${o.order_id} ${what}${lane}${o.note ? ` — ${o.note}` : ""}`;

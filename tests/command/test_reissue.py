@@ -30,10 +30,8 @@ def _frame(payload: str) -> Any:
     return frames.compose(frames.qr_image("no face here")[:8, :8], frames.qr_image(payload))
 
 
-async def test_a_ticket_reissued_while_its_holder_is_inside_is_inside_too(server: Server, tmp_path: Path) -> None:
-    """The holder entered on the old ticket, then reported it stolen: the new ticket must not let
-    a second person in while the holder is inside (already_inside at every gate), and the holder
-    leaves and comes back on it."""
+async def _holder_ticket(server: Server, tmp_path: Path, kind: str = "standard") -> tuple[str, Any, str, Any, Any]:
+    """A registration admitted at N1 and its ticket: (registration id, ticket, QR text, key id, key)."""
     event = server.venue.event.id
     conn = await asyncpg.connect(server.db_url)
     try:
@@ -41,9 +39,17 @@ async def test_a_ticket_reissued_while_its_holder_is_inside_is_inside_too(server
         key_id, key = await issuing.latest_key(conn, event, tmp_path / "keys")
         now = int(time.time())
         old, old_payload = await issuing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
-                                               valid_until=now + 3600, now=now, holder_ref=rid)
+                                               valid_until=now + 3600, now=now, holder_ref=rid, kind=kind)
     finally:
         await conn.close()
+    return rid, old, old_payload, key_id, key
+
+
+async def test_a_ticket_reissued_while_its_holder_is_inside_is_inside_too(server: Server, tmp_path: Path) -> None:
+    """The holder entered on the old ticket, then reported it stolen: the new ticket must not let
+    a second person in while the holder is inside (already_inside at every gate), and the holder
+    leaves and comes back on it."""
+    _, old, old_payload, _, _ = await _holder_ticket(server, tmp_path)
     gate = await start_gate(server, "N1", tmp_path)
     try:
         await wait_for(lambda: gate.cache.version > 0, within=10)
@@ -69,16 +75,12 @@ async def test_a_ticket_reissued_while_its_holder_is_inside_is_inside_too(server
 
 async def test_a_reissued_ticket_is_refused_as_reissued_and_its_replacement_admitted(
         server: Server, tmp_path: Path) -> None:
-    event = server.venue.event.id
+    rid, old, old_payload, key_id, key = await _holder_ticket(server, tmp_path, kind="press")
     conn = await asyncpg.connect(server.db_url)
     try:
-        rid = await insert_registration(conn, event, entrances=("N1",))
-        key_id, key = await issuing.latest_key(conn, event, tmp_path / "keys")
         now = int(time.time())
-        old, old_payload = await issuing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
-                                               valid_until=now + 3600, now=now, holder_ref=rid, kind="press")
-        other, _ = await issuing.issue(conn, event_id=event, key_id=key_id, key=key, valid_from=now - 60,
-                                       valid_until=now + 3600, now=now)
+        other, _ = await issuing.issue(conn, event_id=server.venue.event.id, key_id=key_id, key=key,
+                                       valid_from=now - 60, valid_until=now + 3600, now=now)
     finally:
         await conn.close()
     gate = await start_gate(server, "N1", tmp_path)
