@@ -13,6 +13,7 @@ from aiohttp import web
 
 from command import (
     api,
+    camera_api,
     event_api,
     ops_api,
     photo_seal,
@@ -154,6 +155,7 @@ def create_app(settings: ServerSettings, venue: Venue) -> web.Application:
     # command operations (issue 20): units and the responder page
     app.add_routes(units_api.routes)
     app.add_routes(responder_api.routes)
+    app.add_routes(camera_api.routes)  # crowd sensing (issue 18): a camera's latest frame
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)

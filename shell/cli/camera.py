@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     sp.add_argument("--journal", type=Path, default=None)
     sp.add_argument("--event", default=None, help="event id (default: the venue's)")
     sp.add_argument("--allow-insecure", action="store_true", help="allow a ws:// uplink off this machine")
+    sp.add_argument("--frame-every-s", type=float, default=10.0,
+                    help="send a JPEG of the latest frame (<= 64 KB, for the live map) this often; 0: never "
+                         "(default: %(default)s)")
     sp.add_argument("--calibration", type=Path, default=None,
                     help="count correction from `camera calibrate` (default: <camera id>.calibration.toml beside "
                          "the venue file, when there is one)")
@@ -79,6 +82,8 @@ def cmd_camera_run(args: argparse.Namespace) -> int:
     _check_server(args.server, args.allow_insecure)
     if not 0 < args.interval_s <= 3600:
         raise ConfigError(f"--interval-s must be in (0, 3600], got {args.interval_s}")
+    if not 0 <= args.frame_every_s <= 86400:
+        raise ConfigError(f"--frame-every-s must be in [0, 86400], got {args.frame_every_s}")
     try:
         token = args.token_file.read_text(encoding="utf-8").strip()
     except OSError as err:
@@ -91,7 +96,7 @@ def cmd_camera_run(args: argparse.Namespace) -> int:
     regression = _calibration(args, cams[args.camera_id])
     cfg = CameraConfig(camera=cams[args.camera_id], event_id=args.event or venue.event.id, server_url=args.server,
                        token=token, journal_path=journal, interval_s=args.interval_s, counter=args.counter,
-                       regression=regression)
+                       regression=regression, frame_every_s=args.frame_every_s)
     stop = threading.Event()
     frames = open_frames(args.source, stop, args.fps)
     print(f"camera {args.camera_id}: {args.source} -> {args.server} (journal {journal})", file=sys.stderr)
