@@ -14,6 +14,7 @@ import websockets
 from support import Server, wait_for
 
 from command.appkeys import SERVICE
+from command.camera_live import CameraFeed
 from eventguard.config import Venue, load_venue
 from eventguard.wire import (
     CameraHeat,
@@ -90,3 +91,16 @@ async def test_grids_reach_the_live_map_and_frames_are_for_actors_only(server: S
     assert [(r["actor"], r["role"], r["subject"]) for r in rows] == [("operator", "operator", "C1")]
     # a grid goes stale with the zone estimates (15 s): later snapshots leave it out
     assert service.camera_feed.heat(time.time() + 16) == ()
+
+
+def test_the_feed_keeps_the_newest_and_drops_a_flood() -> None:
+    feed = CameraFeed(min_gap_s=0.2)
+    first = feed.take(CameraLive(camera_id="C1", at=100.0, grid=grid(1.0), frame=JPEG), now=10.0)
+    assert first is not None and feed.take(CameraLive(camera_id="C1", at=101.0, grid=grid(9.0)), now=10.1) is None
+    assert feed.dropped == 1
+    assert feed.take(CameraLive(camera_id="C1", at=99.0, grid=grid(5.0)), now=11.0) is None  # older than held
+    newer = feed.take(CameraLive(camera_id="C1", at=102.0, grid=grid(2.0)), now=12.0)
+    assert newer is not None and [h.grid.density for h in feed.heat(12.0)] == [(2.0, None)]
+    thumb = feed.frame("C1")
+    assert thumb is not None and (thumb.at, thumb.received_at) == (100.0, 10.0)  # kept until a newer frame
+    assert feed.heat(12.0 + 15.1) == ()

@@ -55,12 +55,12 @@ async def _login(browser: Any, server: Server, who: str) -> Any:
 
 async def test_the_map_draws_camera_density_where_the_crowd_is_and_shows_the_frame(
         browser: Any, server: Server, tmp_path: Path) -> None:
-    folder = scenes.Scene(frames=25 + 120, standing=LEFT, appear=25).write(tmp_path / "frames")
+    folder = scenes.Scene(frames=25 + 75, standing=LEFT, appear=25).write(tmp_path / "frames")
     token = tmp_path / "camera.token"
     token.write_text(server.camera_tokens["C1"] + "\n")
     page = await _login(browser, server, "commander")
     proc = await asyncio.create_subprocess_exec(
-        *EG, "camera", "run", "--camera-id", "C1", "--source", str(folder), "--fps", "30", "--interval-s", "0.5",
+        *EG, "camera", "run", "--camera-id", "C1", "--source", str(folder), "--fps", "40", "--interval-s", "0.5",
         "--frame-every-s", "1", "--server", f"{server.ws_url}/ws/camera", "--venue", str(tmp_path / "venue.toml"),
         "--token-file", str(token), "--journal", str(tmp_path / "c1.sqlite"),
         env={**os.environ, "XDG_DATA_HOME": str(tmp_path)}, stderr=asyncio.subprocess.PIPE)
