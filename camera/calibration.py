@@ -207,6 +207,9 @@ def fit(areas: Sequence[float], counts: Sequence[float], before: AreaRegression)
         raise CalibrationError("no foreground in the counted frames' regions: are the regions where the people are, "
                                "and does the footage before them show the empty scene?")
     reg = fit_area_regression(areas, counts)
+    if not 0 < reg.slope <= 1000:
+        raise CalibrationError(f"the counts do not grow with the foreground area (slope {reg.slope:.3g}): count "
+                               "frames with clearly different crowds, and check the regions cover where they stand")
     mae, rel = _errors([reg.count(a) for a in areas], counts)
     mae_b, rel_b = _errors([before.count(a) for a in areas], counts)
     loo_mae = loo_rel = None

@@ -12,6 +12,7 @@ import pytest
 from camera import calibration
 from camera.analyzer import Accumulator, Analyzer
 from camera.counting import AreaRegression
+from camera.errors import CalibrationError
 from eventguard.config import load_venue
 from eventguard.errors import ConfigError
 from shell.cli import main
@@ -138,3 +139,10 @@ def test_camera_run_refuses_a_stale_or_tampered_calibration(site: Path, tmp_path
         with pytest.raises(ConfigError, match=None) as e:
             calibration.load(f, cam)
         assert says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_fit_that_does_not_grow_with_the_crowd_is_refused() -> None:
+    with pytest.raises(CalibrationError, match="do not grow with the foreground area"):
+        calibration.fit([10.0, 20.0, 30.0], [30.0, 20.0, 10.0], AreaRegression(2.0))
+    with pytest.raises(CalibrationError, match="no foreground"):
+        calibration.fit([0.0, 0.0], [3.0, 4.0], AreaRegression(2.0))
