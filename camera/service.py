@@ -21,10 +21,11 @@ from typing import Literal
 
 from camera.analyzer import Accumulator, Analyzer, Summary, zones_of
 from camera.counting import AreaRegression
+from camera.heatmap import HeatGrid, thumbnail
 from camera.journal import CameraJournal
 from camera.uplink import CameraUplink
 from eventguard.config import Camera
-from eventguard.wire import CameraReport, LineTransfer, ZoneEstimate
+from eventguard.wire import CameraLive, CameraReport, LineTransfer, ZoneEstimate
 from vision.image import Frame
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class CameraConfig:
     drain_s: float = 30.0  # after a finite source ends: how long to wait for the server
     regression: AreaRegression | None = None
     counter: Literal["foreground", "csrnet"] = "foreground"  # who counts the regions (lines: always blobs)
+    frame_every_s: float = 10.0  # a JPEG of the latest frame to the server this often (0: never)
 
 
 def build_report(cam: Camera, summary: Summary, at: float, interval_s: float, nonce: str) -> CameraReport:
@@ -62,9 +64,14 @@ def build_report(cam: Camera, summary: Summary, at: float, interval_s: float, no
 
 
 def analyse(cfg: CameraConfig, frames: Iterator[Frame], journal: CameraJournal, on_report: Callable[[], None],
-            stop: threading.Event, clock: Callable[[], float] = time.time) -> int:
-    """The analysis thread: frames -> one journaled report per interval; the number of reports."""
+            stop: threading.Event, clock: Callable[[], float] = time.time,
+            on_live: Callable[[CameraLive], None] | None = None) -> int:
+    """The analysis thread: frames -> one journaled report per interval; the number of reports.
+    `on_live` gets each interval's density grid (and now and then a thumbnail), not journaled."""
     analyzer, acc = Analyzer(cfg.camera, regression=cfg.regression), Accumulator()
+    heat = HeatGrid(cfg.camera, analyzer.regions) if cfg.camera.regions and on_live is not None else None
+    latest: list[Frame] = []  # the newest frame (for the thumbnail)
+    sent_frame_at = -1e18
     dense = None
     if cfg.counter == "csrnet" and cfg.camera.regions:
         from camera.dense import DenseCounter
@@ -74,7 +81,14 @@ def analyse(cfg: CameraConfig, frames: Iterator[Frame], journal: CameraJournal, 
     reports = 0
 
     def flush(now: float, last: bool = False) -> None:
-        nonlocal started, reports
+        nonlocal started, reports, sent_frame_at
+        if on_live is not None:
+            grid = heat.take() if heat is not None else None
+            jpeg = None
+            if latest and cfg.frame_every_s > 0 and now - sent_frame_at >= cfg.frame_every_s:
+                jpeg, sent_frame_at = thumbnail(latest[0]), now
+            if grid is not None or jpeg is not None:
+                on_live(CameraLive(camera_id=cfg.camera.id, at=now, grid=grid, frame=jpeg))
         summary = acc.take()
         if dense is not None:  # the regions as CSRNet counted them (none this interval: no estimate)
             counted = dense.take(wait_s=30.0 if last else 0.0)
@@ -89,7 +103,11 @@ def analyse(cfg: CameraConfig, frames: Iterator[Frame], journal: CameraJournal, 
         for frame in frames:
             if stop.is_set():
                 break
-            acc.add(analyzer.process(frame))
+            result = analyzer.process(frame)
+            acc.add(result)
+            if heat is not None and result.regions is not None:
+                heat.add(analyzer.foreground.last, result.regions)
+            latest[:] = [frame]
             if dense is not None and analyzer.foreground.warm:
                 dense.offer(frame)
             now = clock()
@@ -115,7 +133,11 @@ async def run(cfg: CameraConfig, frames: Iterator[Frame], stop: threading.Event 
     def wake() -> None:
         loop.call_soon_threadsafe(uplink.notify)
 
-    analysis: asyncio.Future[int] = loop.run_in_executor(work, analyse, cfg, frames, journal, wake, stop)
+    def live(msg: CameraLive) -> None:
+        loop.call_soon_threadsafe(uplink.offer_live, msg)
+
+    analysis: asyncio.Future[int] = loop.run_in_executor(work, analyse, cfg, frames, journal, wake, stop,
+                                                         time.time, live)
     try:
         either: list[asyncio.Future[object]] = [link, analysis]  # type: ignore[list-item]
         await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)

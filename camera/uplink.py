@@ -20,7 +20,15 @@ from websockets.exceptions import InvalidStatus
 from camera.errors import UplinkRefused
 from camera.journal import CameraJournal
 from eventguard.errors import WireError
-from eventguard.wire import BatchAck, ErrorMsg, Welcome, decode_server_message, encode_camera_batch
+from eventguard.wire import (
+    BatchAck,
+    CameraLive,
+    ErrorMsg,
+    Welcome,
+    decode_server_message,
+    encode,
+    encode_camera_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +45,25 @@ class CameraUplink:
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()  # connected and nothing left to send
         self.refused: UplinkRefused | None = None
+        self._live: bytes | None = None  # the newest live message (density grid, thumbnail), not journaled
+        self.live_sent = 0
 
     def notify(self) -> None:
         """New reports are in the journal (call on the loop)."""
         self.idle.clear()
         self._wake.set()
+
+    def offer_live(self, msg: CameraLive) -> None:
+        """Send this live message when next connected (call on the loop); only the newest is kept:
+        a grid or a frame is worth nothing once a newer one exists."""
+        self._live = encode(msg)
+        self._wake.set()
+
+    async def _send_live(self, ws: ClientConnection) -> None:
+        if self._live is not None:
+            data, self._live = self._live, None
+            await ws.send(data.decode())
+            self.live_sent += 1
 
     async def _io(self, fn: Callable[..., object], *args: object) -> object:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -94,6 +116,7 @@ class CameraUplink:
     async def _stream(self, ws: ClientConnection) -> None:
         while True:
             self._wake.clear()  # before reading: a report journaled from here on wakes the next round
+            await self._send_live(ws)
             rows = await asyncio.get_running_loop().run_in_executor(self.executor, self.journal.unacked_raw,
                                                                     self.batch_size)
             if not rows:

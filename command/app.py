@@ -13,6 +13,7 @@ from aiohttp import web
 
 from command import (
     api,
+    camera_api,
     event_api,
     holder_cards,
     ops_api,
@@ -196,6 +197,7 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
     if twin is not None:
         app.cleanup_ctx.append(_twin_ctx(twin))
     app.add_routes(screening_api.routes)  # screening review (issue 17)
+    app.add_routes(camera_api.routes)  # crowd sensing (issue 18): a camera's latest frame
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)

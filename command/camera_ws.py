@@ -24,6 +24,7 @@ from eventguard.errors import WireError
 from eventguard.wire import (
     MAX_MESSAGE_BYTES,
     CameraBatch,
+    CameraLive,
     ErrorMsg,
     Ping,
     Pong,
@@ -65,6 +66,14 @@ async def _serve(ws: web.WebSocketResponse, service: CommandService, camera_id: 
             continue
         if isinstance(m, Ping):
             await send(ws, Pong(nonce=m.nonce))
+            continue
+        if isinstance(m, CameraLive):  # live grid / thumbnail: kept in memory, not acknowledged
+            if m.camera_id != camera_id:
+                log.warning("camera %s sent a live picture as %r; ignored", camera_id, m.camera_id)
+                await send(ws, ErrorMsg(code="bad_message", message="camera_id is not this camera's",
+                                        field="camera_id"))
+            else:
+                service.take_camera_live(m)
             continue
         assert isinstance(m, CameraBatch)
         problems = [(r, report_problem(r, camera_id, cams.get(camera_id))) for r in m.reports]

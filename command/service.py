@@ -18,6 +18,7 @@ from aiohttp import web
 
 from command import alerts as al
 from command import camera_store, crowdsense, dispatch, screening_store, store
+from command.camera_live import CameraFeed
 from command.density import GridMapper, zone_state
 from command.errors import NotFound, StoreUnavailable, ValueRefused
 from command.forecast import time_to_capacity
@@ -29,6 +30,7 @@ from eventguard.wire import (
     AlertsUpdate,
     AlertView,
     BatchAck,
+    CameraLive,
     CameraReport,
     EventBatch,
     GateEvent,
@@ -117,6 +119,7 @@ class CommandService:
         self.camera_tracks = crowdsense.Tracks()
         self.density_alarms = {a.zone: a for a in venue.density_alarms}
         self.quality_bound = crowdsense.QualityBound()
+        self.camera_feed = CameraFeed()  # latest grid and thumbnail per camera, in memory only
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -457,7 +460,8 @@ class CommandService:
             return base
         return Snapshot(event_id=base.event_id, event_name=base.event_name, zones=base.zones,
                         gates=base.gates, alerts=base.alerts, incidents=tuple(incidents),
-                        units=tuple(units), orders=tuple(orders), grid=base.grid, at=base.at)
+                        units=tuple(units), orders=tuple(orders), grid=base.grid, at=base.at,
+                        camera_heat=base.camera_heat)
 
     def snapshot(self) -> Snapshot:
         """Crowd state and open alerts (no database access)."""
@@ -469,6 +473,7 @@ class CommandService:
             gates=tuple(self.state.gate_view(g, now) for g in sorted(self.state.gates)),
             alerts=tuple(alert_view(a, self.suggestions) for a in self.book.open_alerts()),
             grid=GridUpdate(**grid, at=now), at=now,
+            camera_heat=self.camera_feed.heat(now),
         )
 
 
@@ -492,6 +497,12 @@ class CommandService:
                 self._dirty.set()
         return BatchAck(batch_id=batch_id, stored=len(stored.new), duplicates=stored.duplicates,
                         rejected=rejected)
+
+    def take_camera_live(self, msg: CameraLive) -> None:
+        """Keep a camera's live grid and thumbnail; push a new grid to the live maps."""
+        heat = self.camera_feed.take(msg, self.clock())
+        if heat is not None:
+            self.hub.publish(encode(heat).decode())
 
     def zone_view(self, zone_id: str, now: float) -> ZoneView:
         """A zone as the live map shows it: camera density where a fresh one exists."""

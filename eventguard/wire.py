@@ -206,7 +206,55 @@ class CameraBatch(Msg, frozen=True, tag="camera_reports"):
     reports: Annotated[tuple[CameraReport, ...], Meta(max_length=MAX_CAMERA_REPORTS)]
 
 
-CameraMessage = CameraBatch | Ping
+# live only, never journaled (a stale picture is worth nothing after an outage): the camera's
+# density on the plan (the map's heatmap) and now and then a small JPEG of its latest frame
+MAX_CAMERA_FRAME_BYTES = 64 * 1024
+MAX_GRID_SIDE = 32
+CellM = Annotated[float, Meta(gt=0.0, le=10_000.0)]
+GridSide = Annotated[int, Meta(ge=1, le=MAX_GRID_SIDE)]
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class DensityCells(msgspec.Struct, frozen=True, kw_only=True):
+    """A camera's density on the venue plan: `cols` x `rows` cells from (x0, y0) in metres,
+    row-major (y grows with the row), persons/m², None where the camera does not see the cell."""
+
+    x0: Coord
+    y0: Coord
+    cell_w: CellM
+    cell_h: CellM
+    cols: GridSide
+    rows: GridSide
+    density: Annotated[tuple[Density | None, ...], Meta(max_length=MAX_GRID_SIDE * MAX_GRID_SIDE)]
+
+    def __post_init__(self) -> None:
+        if len(self.density) != self.cols * self.rows:
+            raise ValueError(f"density has {len(self.density)} cells, expected cols * rows = {self.cols * self.rows}")
+
+
+class CameraLive(Msg, frozen=True, tag="camera_live"):
+    """Camera -> server, each interval while connected: its density grid, and every few
+    seconds a JPEG of its latest frame (<= 64 KB). Not acknowledged, not stored."""
+
+    camera_id: Id
+    at: UnixTime
+    grid: DensityCells | None = None
+    frame: Annotated[bytes, Meta(max_length=MAX_CAMERA_FRAME_BYTES)] | None = None
+
+    def __post_init__(self) -> None:
+        if self.frame is not None and not self.frame.startswith(JPEG_MAGIC):
+            raise ValueError("frame is not a JPEG")
+
+
+class CameraHeat(Msg, frozen=True, tag="camera_heat"):
+    """Server -> live map: a camera's latest density grid (in a snapshot: the fresh ones)."""
+
+    camera_id: str
+    at: float
+    grid: DensityCells
+
+
+CameraMessage = CameraBatch | Ping | CameraLive
 
 
 # ---- command -> gate ---------------------------------------------------------------------
@@ -417,6 +465,7 @@ class Snapshot(Msg, frozen=True, tag="snapshot"):
     grid: GridUpdate | None = None
     at: float = 0.0
     extra: dict[str, Any] = {}
+    camera_heat: tuple[CameraHeat, ...] = ()  # crowd sensing (issue 18): fresh camera grids
 
 
 class PublicKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -542,7 +591,7 @@ class TwinUpdate(Msg, frozen=True, tag="twin"):
 
 ServerMessage = (
     ListSync | BatchAck | HitAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
-    | AlertsUpdate | OpsUpdate | Snapshot
+    | AlertsUpdate | OpsUpdate | Snapshot | CameraHeat
     | TwinUpdate  # issue 19: the twin's forecast
 )
 

@@ -342,6 +342,7 @@ function putOps(msg) {
 function handle(msg) {
   if (typeof msg.at === "number" && msg.at > 0) state.serverAt = msg.at;
   state.receivedAt = Date.now();
+  cameraLive(msg); // crowd sensing (issue 18): camera density grids
   switch (msg.type) {
     case "snapshot": // resync: the snapshot replaces everything
       $("event-name").textContent = msg.event_name;
@@ -662,3 +663,85 @@ function openDispatchFor(a) {
 const twinPanel = new TwinPanel();
 
 main();
+
+// ---- crowd sensing (issue 18): camera density grids on the plan, a camera's latest frame on click ----
+
+const HEAT_STALE_MS = 15000; // as the server: a grid not renewed for 15 s is no longer shown
+const cameraHeatAt = new Map(); // camera id -> Date.now() of its latest grid
+
+function cameraZonePolygons(cameraId) {
+  const cam = ((state.venue && state.venue.cameras) || []).find((c) => c.id === cameraId);
+  const zones = new Map(((state.venue && state.venue.zones) || []).map((z) => [z.id, z.polygon]));
+  return cam ? cam.zones.map((z) => zones.get(z)).filter(Boolean) : [];
+}
+
+function drawCameraHeat(h) {
+  plan.updateCameraHeat(h, cameraZonePolygons(h.camera_id));
+  cameraHeatAt.set(h.camera_id, Date.now());
+}
+
+/** Snapshots carry the fresh grids (replacing what is drawn); camera_heat messages renew one. */
+function cameraLive(msg) {
+  if (msg.type === "snapshot") {
+    for (const id of cameraHeatAt.keys()) plan.removeCameraHeat(id);
+    cameraHeatAt.clear();
+    for (const h of msg.camera_heat || []) drawCameraHeat(h);
+  } else if (msg.type === "camera_heat") {
+    drawCameraHeat(msg);
+  }
+}
+
+setInterval(() => {
+  for (const [id, at] of cameraHeatAt) {
+    if (Date.now() - at > HEAT_STALE_MS) {
+      plan.removeCameraHeat(id);
+      cameraHeatAt.delete(id);
+    }
+  }
+}, 2000);
+
+let frameUrl = null;
+let frameCamera = null;
+
+/** Fetch and show a camera's latest frame (commanders and operators; the server audits each view). */
+async function showCameraFrame(cameraId) {
+  frameCamera = cameraId;
+  const img = $("camera-frame");
+  const info = $("camera-frame-info");
+  $("camera-frame-title").textContent = `Camera ${cameraId}`;
+  if (!$("camera-frame-dialog").open) $("camera-frame-dialog").showModal();
+  if (!canAct()) {
+    img.hidden = true;
+    info.textContent = "Camera frames show members of the public: commanders and operators only.";
+    return;
+  }
+  info.textContent = "Loading…";
+  try {
+    const r = await fetch(`/api/cameras/${encodeURIComponent(cameraId)}/frame`, { credentials: "same-origin" });
+    if (!r.ok) {
+      let text = `HTTP ${r.status}`;
+      try { text = (await r.json()).message || text; } catch (err) { /* not JSON */ }
+      img.hidden = true;
+      info.textContent = text;
+      return;
+    }
+    const blob = await r.blob();
+    if (frameUrl) URL.revokeObjectURL(frameUrl);
+    frameUrl = URL.createObjectURL(blob);
+    img.src = frameUrl;
+    img.dataset.camera = cameraId;
+    img.hidden = false;
+    const at = Number(r.headers.get("X-Frame-At"));
+    const age = Number(r.headers.get("X-Frame-Age-S"));
+    info.textContent = `Frame of ${fmtTime(at)} (${Math.round(age)} s ago); this view is audited.`;
+  } catch (err) {
+    img.hidden = true;
+    info.textContent = `No frame: ${err.message}`;
+  }
+}
+
+$("map").addEventListener("click", (ev) => {
+  const dot = ev.target.closest && ev.target.closest("[data-camera]");
+  if (dot) showCameraFrame(dot.getAttribute("data-camera"));
+});
+$("camera-frame-refresh").addEventListener("click", () => { if (frameCamera) showCameraFrame(frameCamera); });

@@ -58,6 +58,7 @@ export class Plan {
     const pts = [];
     for (const z of venue.zones) pts.push(...z.polygon);
     for (const g of venue.gates) pts.push(g.position);
+    for (const c of venue.cameras || []) if (c.position) pts.push(c.position); // cameras are clickable (issue 18)
     const box = pts.length ? bbox(pts) : { x0: 0, y0: 0, x1: 100, y1: 60 };
     this.box = box;
     const w = Math.max(1, box.x1 - box.x0), h = Math.max(1, box.y1 - box.y0);
@@ -211,3 +212,65 @@ export class Plan {
     this.setHeatVisible(this.heatOn);
   }
 }
+
+// ---- crowd sensing (issue 18): each camera's density grid, in venue metres ----------------------
+// A camera sends a coarse grid of cells over its regions projected to the plan (persons/m²,
+// null where it does not see the cell); each cell is drawn as a rectangle at its place on the
+// plan, clipped to the zones the camera counts, in a layer above the zones' fill (cells let
+// clicks through); the heat toggle shows and hides it with the zone-wide grid.
+
+const baseSetHeatVisible = Plan.prototype.setHeatVisible;
+Plan.prototype.setHeatVisible = function setHeatVisible(on) {
+  baseSetHeatVisible.call(this, on);
+  if (this.cameraHeatLayer) this.cameraHeatLayer.setAttribute("visibility", on ? "visible" : "hidden");
+};
+
+/** Draw (or redraw) one camera's grid; `zonePolygons`: the polygons of the zones it counts. */
+Plan.prototype.updateCameraHeat = function updateCameraHeat(heat, zonePolygons) {
+  if (!this.cameraHeat) this.cameraHeat = new Map(); // camera id -> <g>
+  const { grid } = heat;
+  if (!grid || !(grid.cols > 0 && grid.rows > 0) || grid.density.length !== grid.cols * grid.rows) return;
+  let g = this.cameraHeat.get(heat.camera_id);
+  if (!g) {
+    const clipId = `heat-clip-${this.cameraHeat.size}`;
+    let defs = this.svg.querySelector("defs");
+    if (!defs) {
+      defs = svg("defs");
+      this.svg.prepend(defs);
+    }
+    const clip = svg("clipPath", { id: clipId });
+    for (const p of zonePolygons) if (p && p.length >= 3) clip.append(svg("polygon", { points: p.map(([x, y]) => `${x},${y}`).join(" ") }));
+    defs.append(clip);
+    g = svg("g", { class: "camera-heat", "data-heat-camera": heat.camera_id });
+    if (clip.childElementCount) g.setAttribute("clip-path", `url(#${clipId})`);
+    if (!this.cameraHeatLayer) {
+      this.cameraHeatLayer = svg("g", { id: "layer-camera-heat" });
+      this.zoneLayer.after(this.cameraHeatLayer);
+    }
+    this.cameraHeatLayer.append(g);
+    this.cameraHeat.set(heat.camera_id, g);
+  }
+  const cells = [];
+  for (let r = 0; r < grid.rows; r++) {
+    for (let c = 0; c < grid.cols; c++) {
+      const d = grid.density[r * grid.cols + c];
+      if (d == null) continue;
+      const [red, green, blue, a] = heatColour(d, this.critical);
+      const cell = svg("rect", { class: "camera-heat-cell", x: grid.x0 + c * grid.cell_w, y: grid.y0 + r * grid.cell_h,
+        width: grid.cell_w, height: grid.cell_h, fill: `rgb(${red},${green},${blue})`,
+        "fill-opacity": (a / 255).toFixed(2), "data-cell": `${c},${r}`, "data-density": d.toFixed(3) });
+      const title = svg("title");
+      title.textContent = `camera ${heat.camera_id}: ${d.toFixed(2)} p/m²`;
+      cell.append(title);
+      cells.push(cell);
+    }
+  }
+  g.replaceChildren(...cells);
+  this.setHeatVisible(this.heatOn);
+};
+
+/** Remove a camera's grid (it went stale). */
+Plan.prototype.removeCameraHeat = function removeCameraHeat(cameraId) {
+  const g = this.cameraHeat && this.cameraHeat.get(cameraId);
+  if (g) g.replaceChildren();
+};

@@ -18,9 +18,10 @@ from support import Server, wait_for
 from camera.errors import UplinkRefused
 from camera.journal import CameraJournal
 from camera.uplink import CameraUplink
+from command.appkeys import SERVICE
 from command.db.embedded import free_port
 from eventguard.config import Venue, load_venue
-from eventguard.wire import CameraReport, LineTransfer, ZoneEstimate
+from eventguard.wire import CameraLive, CameraReport, DensityCells, LineTransfer, ZoneEstimate
 from sim import crowdscene as scenes
 
 
@@ -50,8 +51,14 @@ async def test_reports_wait_offline_then_replay_once(server: Server, tmp_path: P
     task.cancel()
     online = CameraUplink(f"{server.ws_url}/ws/camera", server.camera_tokens["C1"], journal, io,
                           camera_id="C1", event_id="crowd-test")
+    for left in (1.0, 2.0):  # live pictures are not journaled: only the newest waits for the link
+        online.offer_live(CameraLive(camera_id="C1", at=time.time(), grid=DensityCells(
+            x0=2, y0=8, cell_w=8, cell_h=6, cols=2, rows=1, density=(left, None))))
     task = asyncio.create_task(online.run())
     await wait_for(lambda: journal.pending() == 0, within=10)
+    feed = server.app[SERVICE].camera_feed
+    await wait_for(lambda: feed.heat(time.time()) != (), within=5)
+    assert [h.grid.density for h in feed.heat(time.time())] == [(2.0, None)] and online.live_sent == 1
     # an ack lost on the way back: the camera resends everything; the server counts it once
     journal._db.execute("UPDATE reports SET acked = 0")
     online.notify()
