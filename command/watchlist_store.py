@@ -70,14 +70,15 @@ async def entries(conn: asyncpg.Connection, list_id: str, *, with_encodings: boo
         " owner,"
         " legal_basis, expires_at "
         "FROM watchlist_entries WHERE list_id = $1 AND removed_at IS NULL ORDER BY added_at, id", list_id)
+    vecs = await asyncio.to_thread(lambda: [face_seal.watch_face(face_key, r) for r in rows]) if with_encodings else []
     out = []
-    for r in rows:
+    for i, r in enumerate(rows):
         d: dict[str, Any] = {"id": r["id"], "label": r["label"], "has_id": r["has_id"], "added_by": r["added_by"],
                              "added_at": r["added_at"].timestamp(), "model_id": r["model_id"],
                              "owner": r["owner"], "legal_basis": r["legal_basis"],
                              "expires_at": r["expires_at"].timestamp() if r["expires_at"] else None}
         if with_encodings:
-            vec = face_seal.watch_face(face_key, r)
+            vec = vecs[i]
             d["encoding"] = vec.tolist() if vec is not None else None
         out.append(d)
     return out
