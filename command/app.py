@@ -139,6 +139,8 @@ async def _seal_encodings(conn: asyncpg.Connection, key_dir: Path | None) -> Non
     path = photo_seal.key_path(key_dir)
     key = await asyncio.to_thread(photo_seal.load_key, path)
     await face_seal.check_key(conn, key, str(path))
+    if not any((await face_seal.clear_rows(conn)).values()):
+        return  # all sealed already (no UPDATE privilege needed to find out)
     try:
         done = await face_seal.seal_clear_rows(conn, key)
     except asyncpg.InsufficientPrivilegeError as err:

@@ -131,6 +131,7 @@ async def test_a_wrong_key_is_refused_in_one_line_and_the_app_role_cannot_read_t
     try:
         rid = await insert_registration(conn, server.venue.event.id, sealed_with=key,
                                         encoding=np.full(128, 128 ** -0.5))
+        clear = await insert_registration(conn, server.venue.event.id, encoding=np.full(128, 128 ** -0.5))
         with pytest.raises(FaceSealError, match="sealed under another key"):
             await sync_store.changes(conn, server.venue.event.id, 0, face_key=bytes(32))
     finally:
@@ -144,12 +145,23 @@ async def test_a_wrong_key_is_refused_in_one_line_and_the_app_role_cannot_read_t
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
         "error: face embeddings in registrations were sealed under another key"), err
+    app_dsn = pg.app_dsn(server.db_url.rsplit("/", 1)[1])
     with pytest.raises(FaceSealError, match="sealed under another key") as started:
         runner = await command_server.start(ServerSettings(
-            port=free_port(), database_url=pg.app_dsn(server.db_url.rsplit("/", 1)[1]), admin_database_url=server.db_url,
-            key_dir=other), server.venue)
+            port=free_port(), database_url=app_dsn, admin_database_url=server.db_url, key_dir=other), server.venue)
         await runner.cleanup()
     assert "\n" not in str(started.value)
+    # with its own key a (re)started server seals the row an older version left in clear
+    runner = await command_server.start(ServerSettings(
+        port=free_port(), database_url=app_dsn, admin_database_url=server.db_url, key_dir=tmp_path / "keys"),
+        server.venue)
+    await runner.cleanup()
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        assert await conn.fetchval("SELECT encoding IS NULL AND encoding_sealed IS NOT NULL FROM registrations"
+                                   " WHERE registration_id = $1", clear)
+    finally:
+        await conn.close()
 
     # the command server's role can read neither the key file nor write a registration's face
     path = photo_seal.key_path(tmp_path / "keys")
