@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
 from aiohttp import web
@@ -15,6 +16,7 @@ from command import (
     api,
     camera_api,
     event_api,
+    face_seal,
     holder_cards,
     ops_api,
     photo_seal,
@@ -107,6 +109,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await migrate(conn)
         await bind_event(conn, app[VENUE].event.id)  # a database serves one event
+        await _seal_encodings(conn, settings.key_dir)  # issue 17: embeddings sealed at rest (sql/0023)
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=10,
@@ -125,6 +128,26 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await t
     await pool.close()
+
+
+# ---- face embeddings sealed at rest (issue 17, command/face_seal.py) --------------------------
+
+async def _seal_encodings(conn: asyncpg.Connection, key_dir: Path | None) -> None:
+    """At start: refuse a photo key that did not seal the stored embeddings (FaceSealError, one
+    line), then seal the rows still clear (resumable). A role that may not write registrations
+    (an external DATABASE_URL) leaves them to `eventguard db seal-encodings`; readers take both."""
+    path = photo_seal.key_path(key_dir)
+    key = await asyncio.to_thread(photo_seal.load_key, path)
+    await face_seal.check_key(conn, key, str(path))
+    if not any((await face_seal.clear_rows(conn)).values()):
+        return  # all sealed already (no UPDATE privilege needed to find out)
+    try:
+        done = await face_seal.seal_clear_rows(conn, key)
+    except asyncpg.InsufficientPrivilegeError as err:
+        log.warning("face embeddings still in clear (%s): run `eventguard db seal-encodings`", err)
+        return
+    if any(done.values()):
+        log.info("face embeddings sealed at start: %s", done)
 
 
 async def _password_checks(app: web.Application) -> AsyncIterator[None]:

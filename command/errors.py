@@ -10,6 +10,7 @@ EventGuardError (eventguard.errors)
       ├── NotFound               a referenced row does not exist (404)
       ├── Conflict               the action does not fit the current state (409)
       ├── PhotoSealError         a sealed enrolment photo does not open (wrong key, other row, damaged)
+      ├── FaceSealError          a sealed face embedding does not open (wrong key, other row or model, damaged)
       └── AlertError             an operator action on an alert cannot be applied (409)
            ├── UnknownAlert          no open alert has this id (404)
            └── AlertAlreadyResolved  the alert was resolved or auto-cleared already (409)
@@ -85,6 +86,12 @@ class PhotoSealError(CommandError):
     """A sealed enrolment photo cannot be opened with this key for this row."""
 
     code = "photo_seal"
+
+
+class FaceSealError(CommandError):
+    """A face embedding sealed in the database cannot be opened with this key for this row and model."""
+
+    code = "face_seal"
 
 
 class AlertError(CommandError):

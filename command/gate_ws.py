@@ -61,7 +61,8 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
         await send(ws, m)
 
     lists = GateSync(request.app[FEED], service.pool, event_id, who.subject, push,
-                     photos=request.app.get(HOLDER_PHOTOS), id_key=request.app.get(ID_KEY))
+                     photos=request.app.get(HOLDER_PHOTOS), id_key=request.app.get(ID_KEY),
+                     face_key=request.app.get(PHOTO_KEY))  # embeddings sealed in the database
     try:
         async with service.pool.acquire(timeout=5) as conn:
             for order in reversed(await dispatch.list_orders(conn, pending_only=True, target=who.subject)):

@@ -23,7 +23,7 @@ async def remove_entry(conn: asyncpg.Connection, entry_id: str, *, by: str, role
     async with conn.transaction():
         row = await conn.fetchrow(
             "UPDATE watchlist_entries SET removed_at = now(), removed_by = $2, removal_reason = $3,"
-            " encoding = NULL, photo_sealed = NULL WHERE id = $1 AND removed_at IS NULL"
+            " encoding = NULL, encoding_sealed = NULL, photo_sealed = NULL WHERE id = $1 AND removed_at IS NULL"
             " RETURNING id, list_id, label, removed_at", entry_id, by, reason)
         if row is None:
             if await conn.fetchval("SELECT 1 FROM watchlist_entries WHERE id = $1", entry_id) is None:

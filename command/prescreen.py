@@ -22,7 +22,7 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
-from command import store, watchlist_store
+from command import face_seal, store, watchlist_store
 from vision.engine import EngineSpec
 from vision.index import WatchHit, WatchlistIndex
 from vision.screen import search
@@ -62,6 +62,15 @@ def face_candidates(index: WatchlistIndex, spec: EngineSpec, ids: Sequence[str],
     return out
 
 
+def _faces(rows: Sequence[Any], face_key: bytes | None) -> tuple[list[str], npt.NDArray[np.float64]]:
+    """Registration ids and their opened embeddings (blocking: AES-GCM per row)."""
+    faces = [(r["registration_id"], face_seal.registration_face(face_key, r)) for r in rows]
+    kept = [(rid, v) for rid, v in faces if v is not None]
+    if not kept:
+        return [], np.zeros((0, 0))
+    return [rid for rid, _ in kept], np.array([v for _, v in kept], dtype=np.float64)
+
+
 async def _id_candidates(conn: asyncpg.Connection, event_id: str, ids: Sequence[str] | None) -> list[Candidate]:
     rows = await conn.fetch(
         "SELECT r.registration_id, e.id, e.list_id, w.severity FROM registrations r"
@@ -73,19 +82,19 @@ async def _id_candidates(conn: asyncpg.Connection, event_id: str, ids: Sequence[
 
 async def prescreen(conn: asyncpg.Connection, event_id: str, spec: EngineSpec, *, cause: str, actor: str,
                     role: str = "tool", registration_ids: Sequence[str] | None = None, threshold: float | None = None,
-                    executor: Executor | None = None) -> Run:
+                    executor: Executor | None = None, face_key: bytes | None = None) -> Run:
     """Screen the event's registrations (all, or `registration_ids`) against every active list;
-    open a case per new candidate and hold its registration; record the run and audit it."""
+    open a case per new candidate and hold its registration; record the run and audit it.
+    Sealed embeddings (command/face_seal.py) are opened with `face_key`, in the thread."""
     th = spec.thresholds.screen if threshold is None else threshold
-    index = await watchlist_store.load_index(conn, spec)
+    index = await watchlist_store.load_index(conn, spec, face_key)
     rows = await conn.fetch(
-        "SELECT registration_id, encoding FROM registrations WHERE event_id = $1 AND model_id = $2"
-        " AND removed_at IS NULL AND ($3::text[] IS NULL OR registration_id = ANY($3::text[]))"
+        "SELECT registration_id, model_id, encoding, encoding_sealed FROM registrations WHERE event_id = $1"
+        " AND model_id = $2 AND removed_at IS NULL AND ($3::text[] IS NULL OR registration_id = ANY($3::text[]))"
         " ORDER BY registration_id", event_id, spec.model_id,
         list(registration_ids) if registration_ids is not None else None)
-    ids = [r["registration_id"] for r in rows]
-    mat = np.array([r["encoding"] for r in rows], dtype=np.float64) if rows else np.zeros((0, 0))
     loop = asyncio.get_running_loop()
+    ids, mat = await loop.run_in_executor(executor, _faces, rows, face_key)
     found = await loop.run_in_executor(executor, face_candidates, index, spec, ids, mat, th) if ids else []
     found += await _id_candidates(conn, event_id, registration_ids)
     async with conn.transaction():

@@ -25,12 +25,14 @@ async def purge(conn: asyncpg.Connection, event_id: str, *, actor: str, now: flo
                        " purge after it, or force it")
     async with conn.transaction():
         registrations = len(await conn.fetch(
-            "UPDATE registrations SET encoding = NULL, photo_sealed = NULL, removed_at = coalesce(removed_at, now())"
-            " WHERE event_id = $1 AND (encoding IS NOT NULL OR photo_sealed IS NOT NULL) RETURNING 1", event_id))
+            "UPDATE registrations SET encoding = NULL, encoding_sealed = NULL, photo_sealed = NULL,"
+            " removed_at = coalesce(removed_at, now()) WHERE event_id = $1"
+            " AND (encoding IS NOT NULL OR encoding_sealed IS NOT NULL OR photo_sealed IS NOT NULL) RETURNING 1", event_id))
         entries = len(await conn.fetch(
-            "UPDATE watchlist_entries SET encoding = NULL, photo_sealed = NULL, removed_at = coalesce(removed_at, now()),"
+            "UPDATE watchlist_entries SET encoding = NULL, encoding_sealed = NULL, photo_sealed = NULL,"
+            " removed_at = coalesce(removed_at, now()),"
             " removed_by = coalesce(removed_by, $1), removal_reason = coalesce(removal_reason, 'privacy purge')"
-            " WHERE encoding IS NOT NULL OR photo_sealed IS NOT NULL RETURNING 1", actor))
+            " WHERE encoding IS NOT NULL OR encoding_sealed IS NOT NULL OR photo_sealed IS NOT NULL RETURNING 1", actor))
         captures = len(await conn.fetch("UPDATE watchlist_hits SET capture = NULL WHERE capture IS NOT NULL RETURNING 1"))
         out = {"event_id": event_id, "registrations": registrations, "watchlist_entries": entries,
                "captures": captures, "forced": bool(force and (ends_at is None or now < ends_at))}

@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import numpy as np
 
-from command import photo_seal
+from command import face_seal, photo_seal
 from command.errors import PhotoSealError
 from vision.faceworker import EngineOptions, Enrolment, enrol, face_executor
 
@@ -78,7 +77,6 @@ class _Table:
     no_photo: str
     update: str
     owner: Callable[[str], str]
-    store: Callable[[np.ndarray], Any]
 
 
 _REGISTRATIONS = _Table(
@@ -89,9 +87,9 @@ _REGISTRATIONS = _Table(
     "SELECT count(*) FROM registrations WHERE event_id = $1 AND removed_at IS NULL AND model_id <> $2",
     "SELECT count(*) FROM registrations WHERE event_id = $1 AND removed_at IS NULL AND model_id <> $2"
     " AND photo_sealed IS NULL",
-    "UPDATE registrations SET encoding = $2, model_id = $3 WHERE registration_id = $1 AND model_id <> $3",
+    "UPDATE registrations SET encoding = NULL, encoding_sealed = $2, model_id = $3"
+    " WHERE registration_id = $1 AND model_id <> $3",
     photo_seal.registration_owner,
-    lambda v: [float(x) for x in v],
 )
 _WATCH = _Table(
     "watchlist",
@@ -102,9 +100,8 @@ _WATCH = _Table(
     " AND model_id <> $2",
     "SELECT count(*) FROM watchlist_entries WHERE $1::text IS NOT NULL AND removed_at IS NULL"
     " AND model_id <> $2 AND photo_sealed IS NULL",
-    "UPDATE watchlist_entries SET encoding = $2, model_id = $3 WHERE id = $1 AND model_id <> $3",
+    "UPDATE watchlist_entries SET encoding = NULL, encoding_sealed = $2, model_id = $3 WHERE id = $1 AND model_id <> $3",
     photo_seal.watch_owner,
-    lambda v: np.asarray(v, dtype="<f8").tobytes(),
 )
 
 
@@ -139,7 +136,8 @@ async def _run(conn: asyncpg.Connection, t: _Table, event_id: str, model_id: str
                     continue
                 if res.model_id != model_id:
                     raise RuntimeError(f"face worker runs {res.model_id}, expected {model_id}")
-                status = await conn.execute(t.update, rid, t.store(res.result.embedding), model_id)
+                sealed = face_seal.seal(key, res.result.embedding, t.owner(rid), model_id)  # sql/0023
+                status = await conn.execute(t.update, rid, sealed, model_id)
                 out.reenrolled += status.endswith(" 1")
         done += len(rows)
         if progress:

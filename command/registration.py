@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from command import issuing, photo_seal, prescreen
+from command import face_seal, issuing, photo_seal, prescreen
 from eventguard import tickets
 from eventguard.errors import ConfigError
 from eventguard.identity import DocType, check_number, explain, keyed_hash, normalise
@@ -358,7 +358,7 @@ async def remove(conn: asyncpg.Connection, registration_id: str) -> bool:
 
 
 async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, *, event_id: str,
-                     secret: bytes, photo_key: bytes | None, today: date | None = None,
+                     secret: bytes, photo_key: bytes | None, face_key: bytes | None = None, today: date | None = None,
                      tickets_plan: TicketPlan | None = None,
                      batch_size: int = 50, executor: Executor | None = None, workers: int | None = None,
                      engine: EngineOptions | None = None,
@@ -366,7 +366,11 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
     """Import a registration CSV (see the module docstring); resumable and idempotent.
 
     `photo_key` seals the photos kept for re-enrolment (None: photos are not kept, and those
-    registrations cannot be re-enrolled when the model changes)."""
+    registrations cannot be re-enrolled when the model changes). Embeddings are stored only sealed
+    (command/face_seal.py) under `face_key`, by default the photo key; one of them is needed."""
+    face_key = face_key if face_key is not None else photo_key
+    if face_key is None:
+        raise ValueError("a key is needed to seal face embeddings (the photo key)")
     opts = engine or EngineOptions()
     good, bad = parse_rows(read_csv(csv_path), photo_dir, secret, today or date.today())
     summary = ImportSummary(list(bad))
@@ -405,11 +409,12 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
                               if photo_key is not None else None)
                     got = await conn.fetchval(
                         "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name,"
-                        " ticket_type, entrances, photo, encoding, model_id, photo_sealed)"
+                        " ticket_type, entrances, photo, encoding_sealed, model_id, photo_sealed)"
                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                         " ON CONFLICT (event_id, id_hmac) DO NOTHING RETURNING registration_id",
                         rid, event_id, row.id_hmac, row.id_last4, row.name, row.ticket_type,
-                        list(row.entrances), row.photo.name, [float(x) for x in enc.embedding],
+                        list(row.entrances), row.photo.name,
+                        face_seal.seal(face_key, enc.embedding, photo_seal.registration_owner(rid), enc.model_id),
                         enc.model_id, sealed)
                     if got is None:  # a concurrent import registered this person meanwhile
                         results.append(RowResult(row.line, RowStatus.SKIPPED, detail="already registered"))
@@ -424,13 +429,14 @@ async def import_csv(conn: asyncpg.Connection, csv_path: Path, photo_dir: Path, 
     finally:
         if own:
             pool.shutdown(wait=True)
-    await _prescreen_and_issue(conn, event_id, opts, summary, to_issue, tickets_plan)
+    await _prescreen_and_issue(conn, event_id, opts, summary, to_issue, tickets_plan, face_key)
     summary.rows.sort(key=lambda r: r.line)
     return summary
 
 
 async def _prescreen_and_issue(conn: asyncpg.Connection, event_id: str, opts: EngineOptions, summary: ImportSummary,
-                               to_issue: list[tuple[int, str, Row]], plan: TicketPlan | None) -> None:
+                               to_issue: list[tuple[int, str, Row]], plan: TicketPlan | None,
+                               face_key: bytes) -> None:
     """Screen this run's new registrations and those about to get a ticket against every
     watchlist (command/prescreen.py); issue tickets to those not held for review."""
     touched = sorted({r.registration_id for r in summary.rows
@@ -438,7 +444,7 @@ async def _prescreen_and_issue(conn: asyncpg.Connection, event_id: str, opts: En
     if not touched:
         return
     await prescreen.prescreen(conn, event_id, spec(opts.name), cause="import", actor="register import",
-                              registration_ids=touched)
+                              registration_ids=touched, face_key=face_key)
     if plan is None:
         return
     on_hold = await prescreen.held(conn, [rid for _, rid, _ in to_issue])
@@ -457,20 +463,27 @@ def _join(a: str, b: str) -> str:
     return f"{a}; {b}" if a else b
 
 
-async def holder_encoding(conn: asyncpg.Connection, registration_id: str) -> tuple[str, Encoding] | None:
-    """The stored embedding of a registration and its model id (None if unknown or removed)."""
-    row = await conn.fetchrow("SELECT model_id, encoding FROM registrations WHERE registration_id = $1"
-                              " AND removed_at IS NULL", registration_id)
-    return None if row is None else (row["model_id"], np.asarray(row["encoding"], dtype=np.float64))
+async def holder_encoding(conn: asyncpg.Connection, registration_id: str, face_key: bytes | None
+                          ) -> tuple[str, Encoding] | None:
+    """The stored embedding of a registration and its model id (None if unknown or removed);
+    opened with `face_key` (command/face_seal.py)."""
+    row = await conn.fetchrow("SELECT registration_id, model_id, encoding, encoding_sealed FROM registrations"
+                              " WHERE registration_id = $1 AND removed_at IS NULL", registration_id)
+    if row is None:
+        return None
+    vec = face_seal.registration_face(face_key, row)
+    return None if vec is None else (row["model_id"], vec)
 
 
-async def embeddings(conn: asyncpg.Connection, event_id: str, model_id: str
+async def embeddings(conn: asyncpg.Connection, event_id: str, model_id: str, face_key: bytes | None
                      ) -> tuple[list[str], npt.NDArray[np.float64]]:
     """Registration ids and embeddings of the event's current registrations made by `model_id`
-    (only these may be compared with each other)."""
-    rows = await conn.fetch("SELECT registration_id, encoding FROM registrations WHERE event_id = $1"
-                            " AND model_id = $2 AND removed_at IS NULL ORDER BY registration_id",
+    (only these may be compared with each other), opened with `face_key`."""
+    rows = await conn.fetch("SELECT registration_id, model_id, encoding, encoding_sealed FROM registrations"
+                            " WHERE event_id = $1 AND model_id = $2 AND removed_at IS NULL ORDER BY registration_id",
                             event_id, model_id)
-    if not rows:
+    faces = [(r["registration_id"], face_seal.registration_face(face_key, r)) for r in rows]
+    kept = [(rid, v) for rid, v in faces if v is not None]
+    if not kept:
         return [], np.zeros((0, 0))
-    return [r["registration_id"] for r in rows], np.array([r["encoding"] for r in rows], dtype=np.float64)
+    return [rid for rid, _ in kept], np.array([v for _, v in kept], dtype=np.float64)

@@ -210,8 +210,9 @@ async def run_prescreen(request: web.Request, who: Principal) -> web.Response:
 async def prescreen_event(request: web.Request, who: Principal, cause: str) -> dict[str, Any]:
     """Run the event's pre-screening with the server's engine (also after a watchlist change)."""
     engine = spec(EngineName(request.app[SETTINGS].face_engine))
+    key = await asyncio.to_thread(request.app[PHOTO_KEY].get)  # opens the sealed embeddings
     async with request.app[POOL].acquire() as conn:
         run = await prescreen.prescreen(conn, request.app[VENUE].event.id, engine, cause=cause, actor=who.subject,
-                                        role=who.role.value)
+                                        role=who.role.value, face_key=key)
     return {"registrations": run.registrations, "entries": run.entries, "candidates": len(run.candidates),
             "opened": run.opened}

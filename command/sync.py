@@ -88,7 +88,8 @@ class GateSync:
 
     def __init__(self, feed: SyncFeed, pool: asyncpg.Pool, event_id: str, gate_id: str,
                  send: Callable[[Msg], Awaitable[None]], *, poll_s: float = 15.0,
-                 photos: Callable[[str, bytes], bytes] | None = None, id_key: KeyFile | None = None) -> None:
+                 photos: Callable[[str, bytes], bytes] | None = None, id_key: KeyFile | None = None,
+                 face_key: KeyFile | None = None) -> None:
         self.feed = feed
         self.pool = pool
         self.event_id = event_id
@@ -97,6 +98,7 @@ class GateSync:
         self.poll_s = poll_s
         self.photo = photos  # sealed registered photo -> small JPEG (command/holder_cards.py)
         self.id_key = id_key  # the ID-number HMAC key, for 人证票合一 at the gate
+        self.face_key = face_key  # opens the embeddings sealed in the database (command/face_seal.py)
         self.version = 0
         self._keys: tuple[PublicKey, ...] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -117,9 +119,11 @@ class GateSync:
     async def push_once(self) -> list[ListSync]:
         """Send whatever changed since the gate's version; the messages sent."""
         id_key = await asyncio.to_thread(self.id_key.get) if self.id_key is not None else b""
+        face_key = await asyncio.to_thread(self.face_key.get) if self.face_key is not None else None
         async with self.pool.acquire(timeout=10) as conn:
             msgs = await sync_store.changes(conn, self.event_id, self.version, gate_id=self.gate_id,
-                                            known_keys=self._keys, photo=self.photo, id_key=id_key)
+                                            known_keys=self._keys, photo=self.photo, id_key=id_key,
+                                            face_key=face_key)
         for m in msgs:
             await self.send(m)
             self.version = m.version

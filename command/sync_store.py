@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 import asyncpg
 import numpy as np
 
+from command import face_seal
+from command.photo_seal import registration_owner, watch_owner
 from eventguard.codes import WatchSeverity
 from eventguard.wire import (
     MAX_MESSAGE_BYTES,
@@ -62,7 +64,7 @@ class Change:
     sealed: bytes = b""  # holder_added, read side only: the sealed photo `photo` is made from
 
 
-def encoding_bytes(values: Sequence[float]) -> bytes:
+def encoding_bytes(values: Sequence[float] | np.ndarray) -> bytes:
     """An embedding as little-endian float64 bytes (what HolderFace and WatchFace carry)."""
     return np.asarray(values, dtype="<f8").tobytes()
 
@@ -126,38 +128,39 @@ SELECT sync_version AS v, CASE WHEN revoke_kind = 'reissued' THEN 'reissued' ELS
        ticket_id AS ref, NULL::float8[] AS enc,
        NULL::bytea AS watch_enc, NULL::text AS list_id, NULL::text AS severity,
        NULL::float8 AS at, NULL::text AS model_id,
-       NULL::text AS name, NULL::bytea AS photo_sealed, NULL::bytea AS id_hmac
+       NULL::text AS name, NULL::bytea AS photo_sealed, NULL::bytea AS id_hmac, NULL::bytea AS face_sealed
   FROM tickets WHERE event_id = $1 AND revoked_at IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT sync_version, CASE WHEN admits THEN 'holder_added' ELSE 'holder_removed' END,
        registration_id, CASE WHEN admits THEN encoding END, NULL, NULL, NULL, NULL, model_id,
        CASE WHEN admits THEN name END, CASE WHEN admits THEN photo_sealed END,
-       CASE WHEN admits THEN id_hmac END
+       CASE WHEN admits THEN id_hmac END, CASE WHEN admits THEN encoding_sealed END
   FROM (SELECT *, removed_at IS NULL AND NOT screening_hold  -- held for screening review (sql/0016)
                     AND ($5::text IS NULL OR cardinality(entrances) = 0 OR $5::text = ANY(entrances)) AS admits
           FROM registrations WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3) r
  WHERE $4 = false OR admits
 UNION ALL
-SELECT sync_version, 'held', registration_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT sync_version, 'held', registration_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM registrations WHERE event_id = $1 AND screening_hold AND removed_at IS NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT e.sync_version,
        CASE WHEN e.removed_at IS NULL AND w.active THEN 'watch_added' ELSE 'watch_removed' END,
        e.id, NULL, CASE WHEN e.removed_at IS NULL AND w.active THEN e.encoding END,
-       e.list_id, w.severity, NULL, e.model_id, NULL, NULL, NULL
+       e.list_id, w.severity, NULL, e.model_id, NULL, NULL, NULL,
+       CASE WHEN e.removed_at IS NULL AND w.active THEN e.encoding_sealed END
   FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id
  WHERE e.sync_version > $2 AND e.sync_version <= $3
    AND ($4 = false OR (e.removed_at IS NULL AND w.active))
 UNION ALL
 SELECT sync_version, CASE WHEN inside THEN 'inside' ELSE 'outside' END, ticket_id, NULL, NULL,
-       gate_id, NULL, extract(epoch FROM at)::float8, NULL, NULL, NULL, NULL
+       gate_id, NULL, extract(epoch FROM at)::float8, NULL, NULL, NULL, NULL, NULL
   FROM presence WHERE event_id = $1 AND inside IS NOT NULL
    AND sync_version > $2 AND sync_version <= $3
 UNION ALL
 SELECT sync_version, 'entry', event_id, NULL, NULL, CASE WHEN entry_open THEN 'open' ELSE 'closed' END,
-       NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM event_entry WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3
 ORDER BY 1
 """
@@ -206,13 +209,14 @@ async def keys(conn: asyncpg.Connection, event_id: str) -> tuple[PublicKey, ...]
 async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_id: str | None = None,
                   known_keys: tuple[PublicKey, ...] | None = None,
                   budget: int = CHUNK_BYTES, photo: Callable[[str, bytes], bytes] | None = None,
-                  id_key: bytes = b"") -> list[ListSync]:
+                  id_key: bytes = b"", face_key: bytes | None = None) -> list[ListSync]:
     """Messages that bring a gate at `since` up to date; [] if nothing changed (keys included).
 
     Holders are those `gate_id` may admit (every holder when None: tools, not gates), each with
     the registration's name, ID-number hash and — when `photo` is given (sealed photo -> small
     JPEG, command/holder_cards.py; run in a thread here) — the registered photo. `id_key` (the
-    ID-number HMAC key) rides on every message.
+    ID-number HMAC key) rides on every message. Embeddings sealed in the database are opened with
+    `face_key` (command/face_seal.py, in a thread) and sent as the gate expects them.
     A gate at 0, or ahead of the server (a rebuilt database), gets a full sync instead.
     """
     w = await watermark(conn)  # its transaction is over: the reads below see every row <= w
@@ -223,17 +227,31 @@ async def changes(conn: asyncpg.Connection, event_id: str, since: int, *, gate_i
     if not full and since == w and pub == known_keys:
         return []
     rows = await conn.fetch(_CHANGES, event_id, since, w, full, gate_id)
+    opened = await asyncio.to_thread(_open_faces, rows, face_key) if any(
+        r["face_sealed"] is not None for r in rows) else {}
     found = [Change(r["v"], r["kind"], r["ref"],
-                    bytes(r["watch_enc"]) if r["watch_enc"] is not None
+                    opened[i] if i in opened
+                    else bytes(r["watch_enc"]) if r["watch_enc"] is not None
                     else encoding_bytes(r["enc"]) if r["enc"] is not None else b"",
                     r["model_id"] or "", r["list_id"] or "", r["severity"] or "", r["at"] or 0.0,
                     r["name"] or "", b"", bytes(r["id_hmac"] or b""), bytes(r["photo_sealed"] or b""))
-             for r in rows]
+             for i, r in enumerate(rows)]
     if photo is not None and any(c.sealed for c in found):
         found = await asyncio.to_thread(_with_photos, found, photo)
     stewards = await steward_pins(conn, event_id, gate_id) if gate_id is not None else None
     return chunk(event_id, since, w, pub, found, full=full, budget=budget, peer_key=await peer_key(conn, event_id),
                  stewards=stewards, id_key=id_key)
+
+
+def _open_faces(rows: Sequence[asyncpg.Record], face_key: bytes | None) -> dict[int, bytes]:
+    """The sealed embeddings among `rows`, opened (blocking: AES-GCM per row), by row index."""
+    out: dict[int, bytes] = {}
+    for i, r in enumerate(rows):
+        if r["face_sealed"] is not None:
+            owner = registration_owner(r["ref"]) if r["kind"] == "holder_added" else watch_owner(r["ref"])
+            vec = face_seal.stored(face_key, None, r["face_sealed"], owner, r["model_id"])
+            out[i] = encoding_bytes(vec) if vec is not None else b""
+    return out
 
 
 def _with_photos(found: list[Change], photo: Callable[[str, bytes], bytes]) -> list[Change]:

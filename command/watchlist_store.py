@@ -5,6 +5,7 @@ Raises the command package's own errors (Conflict, NotFound); no aiohttp here.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from command import store
+from command import face_seal, photo_seal, store
 from command.errors import Conflict, NotFound
 from eventguard.codes import WatchSeverity
 from eventguard.wire import WatchlistHitReport
@@ -43,38 +44,42 @@ async def lists(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 async def add_entry(conn: asyncpg.Connection, list_id: str, label: str, encoding: np.ndarray, by: str,
                     id_hash: bytes | None = None, *, model_id: str, photo_sealed: bytes | None = None,
                     entry_id: str | None = None, owner: str | None = None, legal_basis: str | None = None,
-                    expires_at: datetime | None = None) -> str:
-    """Store one entry's embedding (made by `model_id`) and its sealed photo, with who answers
-    for it, on what legal basis and until when; its id."""
+                    expires_at: datetime | None = None, face_key: bytes) -> str:
+    """Store one entry's embedding (made by `model_id`, sealed under `face_key`: command/face_seal.py)
+    and its sealed photo, with who answers for it, on what legal basis and until when; its id."""
     enc = np.asarray(encoding, dtype="<f8").reshape(-1)
     if not 1 <= enc.size <= 2048 or not np.all(np.isfinite(enc)):
         raise ValueError("encoding must be 1 to 2,048 finite numbers")
     entry_id = entry_id or uuid.uuid4().hex
     try:
         await conn.execute(
-            "INSERT INTO watchlist_entries (id, list_id, label, id_hash, encoding, added_by, model_id,"
+            "INSERT INTO watchlist_entries (id, list_id, label, id_hash, encoding_sealed, added_by, model_id,"
             " photo_sealed, owner, legal_basis, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            entry_id, list_id, label, id_hash, enc.tobytes(), by, model_id, photo_sealed, owner, legal_basis,
-            expires_at)
+            entry_id, list_id, label, id_hash, face_seal.seal(face_key, enc, photo_seal.watch_owner(entry_id), model_id),
+            by, model_id, photo_sealed, owner, legal_basis, expires_at)
     except asyncpg.ForeignKeyViolationError as err:
         raise NotFound(f"no watchlist {list_id}") from err
     return entry_id
 
 
-async def entries(conn: asyncpg.Connection, list_id: str, *, with_encodings: bool = False) -> list[dict[str, Any]]:
-    """Current entries of a list (encodings as lists of floats only when asked)."""
+async def entries(conn: asyncpg.Connection, list_id: str, *, with_encodings: bool = False,
+                  face_key: bytes | None = None) -> list[dict[str, Any]]:
+    """Current entries of a list (encodings as lists of floats only when asked, opened with `face_key`)."""
     rows = await conn.fetch(
-        "SELECT id, label, id_hash IS NOT NULL AS has_id, added_by, added_at, model_id, encoding, owner,"
+        "SELECT id, label, id_hash IS NOT NULL AS has_id, added_by, added_at, model_id, encoding, encoding_sealed,"
+        " owner,"
         " legal_basis, expires_at "
         "FROM watchlist_entries WHERE list_id = $1 AND removed_at IS NULL ORDER BY added_at, id", list_id)
+    vecs = await asyncio.to_thread(lambda: [face_seal.watch_face(face_key, r) for r in rows]) if with_encodings else []
     out = []
-    for r in rows:
+    for i, r in enumerate(rows):
         d: dict[str, Any] = {"id": r["id"], "label": r["label"], "has_id": r["has_id"], "added_by": r["added_by"],
                              "added_at": r["added_at"].timestamp(), "model_id": r["model_id"],
                              "owner": r["owner"], "legal_basis": r["legal_basis"],
                              "expires_at": r["expires_at"].timestamp() if r["expires_at"] else None}
         if with_encodings:
-            d["encoding"] = np.frombuffer(r["encoding"], dtype="<f8").tolist()
+            vec = vecs[i]
+            d["encoding"] = vec.tolist() if vec is not None else None
         out.append(d)
     return out
 
@@ -105,16 +110,18 @@ async def hits(conn: asyncpg.Connection, limit: int = 200) -> list[dict[str, Any
     return [{**dict(r), "at": r["at"].timestamp()} for r in rows]
 
 
-async def load_index(conn: asyncpg.Connection, engine: EngineSpec) -> WatchlistIndex:
+async def load_index(conn: asyncpg.Connection, engine: EngineSpec, face_key: bytes | None) -> WatchlistIndex:
     """Every current entry of every active list made by the engine's model, as a gate-side index
-    (vectors as vision.screen.index_vector; version = newest change)."""
+    (vectors as vision.screen.index_vector, opened with `face_key`; version = newest change)."""
     rows = await conn.fetch(
-        "SELECT e.id, e.list_id, w.severity, e.encoding, greatest(e.sync_version, w.sync_version) AS v "
+        "SELECT e.id, e.list_id, w.severity, e.model_id, e.encoding, e.encoding_sealed,"
+        " greatest(e.sync_version, w.sync_version) AS v "
         "FROM watchlist_entries e JOIN watchlists w ON w.id = e.list_id "
         "WHERE e.removed_at IS NULL AND w.active AND e.model_id = $1"
         " AND (e.expires_at IS NULL OR e.expires_at > now()) ORDER BY e.id", engine.model_id)
     if not rows:
         return WatchlistIndex()
-    mat = np.stack([index_vector(engine, np.frombuffer(r["encoding"], dtype="<f8")) for r in rows])
+    vecs = await asyncio.to_thread(lambda: [face_seal.watch_face(face_key, r) for r in rows])
+    mat = np.stack([index_vector(engine, v) for v in vecs if v is not None])
     return WatchlistIndex.from_arrays([r["id"] for r in rows], [r["list_id"] for r in rows],
                                       [r["severity"] for r in rows], mat, version=max(r["v"] for r in rows))

@@ -99,7 +99,7 @@ async def add(request: web.Request, who: Principal) -> web.Response:
         await watchlist_store.add_entry(conn, list_id, label.strip(), res.result.embedding, who.subject,
                                         id_hash, model_id=res.model_id, photo_sealed=sealed,
                                         entry_id=entry_id, owner=owner, legal_basis=fields.legal_basis.strip(),
-                                        expires_at=fields.expires_at)
+                                        expires_at=fields.expires_at, face_key=key)
         await store.audit(conn, who.subject, who.role.value, "watchlist_entry_add", entry_id,
                           {"list": list_id, "label": label.strip(), "owner": owner,
                            "legal_basis": fields.legal_basis.strip(), "expires_at": fields.expires_at.isoformat()})
@@ -123,10 +123,11 @@ async def read_entries(request: web.Request, who: Principal) -> web.Response:
     if with_enc and who.role is not Role.COMMANDER:
         raise _json_error(web.HTTPForbidden, "forbidden", "only a commander may read encodings")
     list_id = request.match_info["list_id"]
+    key = await asyncio.get_running_loop().run_in_executor(None, request.app[PHOTO_KEY].get) if with_enc else None
     async with request.app[POOL].acquire() as conn:
         if await conn.fetchval("SELECT 1 FROM watchlists WHERE id = $1", list_id) is None:
             raise NotFound(f"no watchlist {list_id}")
-        out = await watchlist_store.entries(conn, list_id, with_encodings=with_enc)
+        out = await watchlist_store.entries(conn, list_id, with_encodings=with_enc, face_key=key)
         await store.audit(conn, who.subject, who.role.value, "watchlist_entries_read", list_id,
                           {"count": len(out), "encodings": with_enc})
     return web.json_response(out)

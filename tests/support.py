@@ -18,23 +18,35 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 async def insert_registration(conn: Any, event_id: str, *, encoding: Any = None,
                               entrances: tuple[str, ...] = (), registration_id: str | None = None,
-                              model_id: str | None = None) -> str:
+                              model_id: str | None = None, sealed_with: bytes | None = None) -> str:
     """A registration row (holder) straight into PostgreSQL; its id. Encoding: 128 floats made
-    by `model_id` (default: the default engine's model)."""
+    by `model_id` (default: the default engine's model), in clear as rows before sql/0023 were,
+    or sealed as the import writes them when `sealed_with` names the photo key."""
     import uuid
 
     import numpy as np
 
+    from command import face_seal, photo_seal
     from vision.engine import DEFAULT_ENGINE, spec
 
     rid = registration_id or uuid.uuid4().hex
+    model = model_id or spec(DEFAULT_ENGINE).model_id
     enc = [float(x) for x in (np.zeros(128) if encoding is None else np.asarray(encoding, dtype=float))]
+    sealed = (face_seal.seal(sealed_with, enc, photo_seal.registration_owner(rid), model)
+              if sealed_with is not None else None)
     await conn.execute(
         "INSERT INTO registrations (registration_id, event_id, id_hmac, id_last4, name, ticket_type,"
-        " entrances, photo, encoding, model_id) VALUES ($1, $2, $3, '1234', 'N', 'standard', $4, 'p.jpg',"
-        " $5, $6)", rid, event_id, uuid.uuid4().bytes * 2, list(entrances), enc,
-        model_id or spec(DEFAULT_ENGINE).model_id)
+        " entrances, photo, encoding, encoding_sealed, model_id) VALUES ($1, $2, $3, '1234', 'N', 'standard', $4,"
+        " 'p.jpg', $5, $6, $7)", rid, event_id, uuid.uuid4().bytes * 2, list(entrances),
+        None if sealed is not None else enc, sealed, model)
     return rid
+
+
+def face_key(tmp_path: Path) -> bytes:
+    """The photo key of a test server (`server` fixture: tmp_path/keys); it seals embeddings too."""
+    from command import photo_seal
+
+    return photo_seal.load_key(photo_seal.key_path(tmp_path / "keys"))
 
 
 def shared(*parts: str) -> Path:
@@ -233,7 +245,7 @@ async def watched_gate(server: Server, tmp_path: Path, *, label: str = "Watched"
         assert st == 201, entry
     conn = await asyncpg.connect(server.db_url)
     try:
-        index = await watchlist_store.load_index(conn, spec(DEFAULT_ENGINE))
+        index = await watchlist_store.load_index(conn, spec(DEFAULT_ENGINE), face_key(tmp_path))
         keys = await issuing.public_keys(conn, server.venue.event.id)
     finally:
         await conn.close()

@@ -135,3 +135,19 @@ def validity(args: argparse.Namespace, event: Any) -> tuple[int, int]:
     if end <= start:
         raise ConfigError(f"the ticket window ends before it starts ({start} >= {end})")
     return start, end
+
+
+# ---- face embeddings sealed in the database (issue 17, command/face_seal.py) ----------------
+
+def add_key_dir(p: argparse.ArgumentParser) -> None:
+    """--key-dir: where the photo key lives (it also opens the embeddings sealed in the database)."""
+    p.add_argument("--key-dir", type=Path, default=None, help="where the photo key lives (default: data dir/keys)")
+
+
+def face_key(args: argparse.Namespace) -> bytes | None:
+    """The photo key that opens sealed embeddings; None if there is none yet (a reader then
+    refuses a sealed row in one line rather than make a key that opens nothing)."""
+    from command import photo_seal
+
+    path = photo_seal.key_path(getattr(args, "key_dir", None))
+    return photo_seal.load_key(path, create=False) if path.exists() else None

@@ -18,8 +18,10 @@ from shell.cli.common import (
     add,
     add_db,
     add_face_engine,
+    add_key_dir,
     add_venue,
     engine_options,
+    face_key,
     print_json,
     with_db,
 )
@@ -72,6 +74,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--json", action="store_true", help="print summary.json instead of the text")
     add_face_engine(sp)
     add_db(sp)
+    add_key_dir(sp)  # --event: the registrations' embeddings are sealed with the photo key
 
     sp = add(fc, "reenrol", cmd_faces_reenrol,
              "re-make the event's registration embeddings (and every watchlist entry's) with the engine, "
@@ -221,7 +224,8 @@ def cmd_faces_calibrate(args: argparse.Namespace) -> int:
     if args.event is not None:
         from command import registration
 
-        ids, emb = with_db(args, lambda conn: registration.embeddings(conn, args.event, s.model_id))
+        key = face_key(args)
+        ids, emb = with_db(args, lambda conn: registration.embeddings(conn, args.event, s.model_id, key))
         crowd, d = report.crowd(ids, emb, s.metric, s.thresholds.verify, s.thresholds.screen, args.target_fmr)
         crowd = {"event": args.event, "model_id": s.model_id, **crowd}
         (args.out / "crowd.json").write_text(json.dumps(crowd, indent=2, default=float) + "\n")

@@ -42,6 +42,11 @@ def register(sub: Any) -> None:
                          "(entry, exit or both; default both)")
     add_face_options(sp)
     add_venue(sp, required=True)
+    # issue 17: the key sealing the faces in the gate's list file, on storage of its own
+    sp.add_argument("--list-key", type=Path, default=None, metavar="PATH",
+                    help="file of the 32-byte key that seals faces, holder cards and the ID key in the gate's "
+                         "list file (0600; made in a new 0700 folder if missing; default: beside the list "
+                         "file, <journal>.lists.key)")
 
 
 def _terminal_token(path: Path) -> str:
@@ -60,6 +65,22 @@ def _terminal_token(path: Path) -> str:
         f.write(token + "\n")
     print(f"new terminal token written to {path}", file=sys.stderr)
     return token
+
+def check_list_key(path: Path) -> Path:
+    """--list-key: a 32-byte key file readable by this user only (made 0600 if missing); ConfigError
+    naming the flag otherwise. The same check the gate's list file makes (gate/private_files.py)."""
+    from gate.private_files import private_key
+
+    if path.is_dir():
+        raise ConfigError(f"--list-key {path} is a folder, not a key file")
+    try:
+        private_key(path)
+    except ValueError as err:
+        raise ConfigError(f"--list-key {err}") from err
+    except OSError as err:
+        raise ConfigError(f"--list-key {path}: {err.strerror}") from err
+    return path
+
 
 def check_server_url(url: str) -> None:
     """The uplink URL must be ws(s)://host:port/ws/gate; ConfigError saying what is off."""
@@ -97,6 +118,7 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
         token = args.token_file.read_text(encoding="utf-8").strip()
     except OSError as err:
         raise ConfigError(f"cannot read gate token file {args.token_file}: {err.strerror}") from err
+    list_key = check_list_key(args.list_key) if args.list_key is not None else None
     peers = {gid: f"ws://{addr}/ws/peer" for gid, addr in venue.peers_of(args.gate_id).items()}
     journal = args.journal or data_dir() / "gates" / f"{args.gate_id}.journal.sqlite"
     cfg = GateConfig(gate_id=args.gate_id, event_id=event_id, server_url=args.server, token=token,
@@ -106,7 +128,7 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
                      watch_threshold=args.screen_threshold, peers=peers,
                      lane_rules=next(g.lane_rules for g in venue.gates if g.id == args.gate_id),
                      default_direction=LaneDirection(args.direction),
-                     refused_kinds=venue.kinds_refused_at(args.gate_id))
+                     refused_kinds=venue.kinds_refused_at(args.gate_id), list_key_path=list_key)
     tcfg = TerminalConfig(token=_terminal_token(args.terminal_token_file
                                                 or data_dir() / "gates" / f"{args.gate_id}.terminal-token"),
                           source_lane=args.lane)

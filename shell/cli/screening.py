@@ -9,9 +9,11 @@ from shell.cli.common import (
     add,
     add_db,
     add_face_engine,
+    add_key_dir,
     add_venue,
     engine_options,
     event_of,
+    face_key,
     print_json,
     with_db,
 )
@@ -34,6 +36,7 @@ def register(sub: Any) -> None:
     add_face_engine(sp)
     sp.add_argument("--json", action="store_true", help="one JSON object")
     add_db(sp)
+    add_key_dir(sp)  # opens the embeddings sealed in the database
 
 
 def cmd_screening_report(args: argparse.Namespace) -> int:
@@ -60,7 +63,9 @@ def cmd_screening_run(args: argparse.Namespace) -> int:
 
     event_id = event_of(args)
     eng = spec(engine_options(args).name)
-    run = with_db(args, lambda conn: prescreen.prescreen(conn, event_id, eng, cause="manual", actor="screening run"),
+    key = face_key(args)
+    run = with_db(args, lambda conn: prescreen.prescreen(conn, event_id, eng, cause="manual", actor="screening run",
+                                                         face_key=key),
                   migrate_first=True, event_id=event_id)
     out = {"event_id": event_id, "registrations": run.registrations, "entries": run.entries,
            "candidates": len(run.candidates), "opened": run.opened}

@@ -11,10 +11,9 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import numpy as np
-from support import Server, insert_registration, shared, wait_for
+from support import Server, face_key, insert_registration, shared, wait_for
 
-from command import governance, prescreen, watchlist_store
+from command import face_seal, governance, prescreen, watchlist_store
 from eventguard.codes import WatchSeverity
 from gate.service import GateCache, GateConfig, GateService
 from vision.engine import DEFAULT_ENGINE, spec
@@ -61,10 +60,11 @@ async def test_entries_carry_their_basis_and_removal_erases_and_releases(server:
                      token=server.gate_tokens["N1"], journal_path=tmp_path / "N1.sqlite", workers=1)
     gate = GateService(cfg, GateCache())
     try:
-        enc = np.frombuffer(await conn.fetchval("SELECT encoding FROM watchlist_entries WHERE id = $1", entry["id"]),
-                            dtype="<f8")
+        key = face_key(tmp_path)
+        enc = face_seal.watch_face(key, await conn.fetchrow(
+            "SELECT id, model_id, encoding, encoding_sealed FROM watchlist_entries WHERE id = $1", entry["id"]))
         rid = await insert_registration(conn, server.venue.event.id, encoding=enc)  # the same face registered
-        run = await prescreen.prescreen(conn, server.venue.event.id, ENGINE, cause="manual", actor="t")
+        run = await prescreen.prescreen(conn, server.venue.event.id, ENGINE, cause="manual", actor="t", face_key=key)
         assert run.opened == 1 and await conn.fetchval(
             "SELECT screening_hold FROM registrations WHERE registration_id = $1", rid)
         await gate.start()
@@ -79,9 +79,9 @@ async def test_entries_carry_their_basis_and_removal_erases_and_releases(server:
             assert (await _call(s, "POST", remove, op, json={"reason": "again"}))[0] == 409
             st, rows = await _call(s, "GET", entries, op)
             assert rows == []
-        row = await conn.fetchrow("SELECT encoding, photo_sealed, removed_by, removal_reason FROM watchlist_entries"
-                                  " WHERE id = $1", entry["id"])
-        assert (row["encoding"], row["photo_sealed"]) == (None, None)
+        row = await conn.fetchrow("SELECT encoding, encoding_sealed, photo_sealed, removed_by, removal_reason"
+                                  " FROM watchlist_entries WHERE id = $1", entry["id"])
+        assert (row["encoding"], row["encoding_sealed"], row["photo_sealed"]) == (None, None, None)
         assert (row["removed_by"], row["removal_reason"]) == ("operator", "warrant withdrawn")
         case = await conn.fetchrow("SELECT status, reason, decided_by FROM screening_cases WHERE registration_id = $1",
                                    rid)
@@ -94,13 +94,13 @@ async def test_entries_carry_their_basis_and_removal_erases_and_releases(server:
 
         # an entry past its expiry is never screened against, and the sweep erases it
         soon = await watchlist_store.add_entry(conn, wl["id"], "Brief", enc, "t", model_id=ENGINE.model_id,
-                                               legal_basis="48 h order",
+                                               legal_basis="48 h order", face_key=key,
                                                expires_at=await conn.fetchval("SELECT now() + interval '1 second'"))
-        assert soon in await watchlist_store.load_index(conn, ENGINE)
+        assert soon in await watchlist_store.load_index(conn, ENGINE, key)
         await asyncio.sleep(1.1)
-        assert soon not in await watchlist_store.load_index(conn, ENGINE)
+        assert soon not in await watchlist_store.load_index(conn, ENGINE, key)
         assert await governance.expire_entries(conn) == [soon]
-        assert await conn.fetchval("SELECT encoding IS NULL AND removed_by = 'expiry' FROM watchlist_entries"
+        assert await conn.fetchval("SELECT encoding_sealed IS NULL AND removed_by = 'expiry' FROM watchlist_entries"
                                    " WHERE id = $1", soon)
         assert WatchSeverity.DETAIN == wl["severity"]
     finally:

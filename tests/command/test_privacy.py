@@ -26,11 +26,14 @@ EVENT = "demo-2026"  # the demo venue's event (it ends in 2027)
 
 async def test_purge_erases_the_events_biometrics_after_it(conn: asyncpg.Connection, db_url: str,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    rid = await insert_registration(conn, EVENT, encoding=np.full(128, 128 ** -0.5))
+    key = bytes(range(32))
+    rid = await insert_registration(conn, EVENT, encoding=np.full(128, 128 ** -0.5), sealed_with=key)
+    clear = await insert_registration(conn, EVENT, encoding=np.full(128, 128 ** -0.5))  # not sealed yet
     await conn.execute("UPDATE registrations SET photo_sealed = '\\x01'::bytea WHERE registration_id = $1", rid)
     wl = await watchlist_store.create_list(conn, "l", WatchSeverity.DETAIN, "t")
     entry = await watchlist_store.add_entry(conn, wl["id"], "E", np.full(128, 128 ** -0.5), "t",
-                                            model_id=spec(DEFAULT_ENGINE).model_id, photo_sealed=b"sealed")
+                                            model_id=spec(DEFAULT_ENGINE).model_id, photo_sealed=b"sealed",
+                                            face_key=key)
     async with conn.transaction():
         await screening_store.store_gate_hit(conn, "N1", WatchlistHitReport(
             event_id="N1:x", gate_id="N1", at=time.time(), list_id=wl["id"], entry_id=entry,
@@ -44,12 +47,13 @@ async def test_purge_erases_the_events_biometrics_after_it(conn: asyncpg.Connect
     assert "has not ended" in capsys.readouterr().err
     assert await asyncio.to_thread(cli.main, [*argv, "--force"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert (out["registrations"], out["watchlist_entries"], out["captures"], out["forced"]) == (1, 1, 1, True)
+    assert (out["registrations"], out["watchlist_entries"], out["captures"], out["forced"]) == (2, 1, 1, True)
 
-    assert await conn.fetchval("SELECT count(*) FROM registrations WHERE encoding IS NOT NULL"
-                               " OR photo_sealed IS NOT NULL OR removed_at IS NULL") == 0
+    assert clear != rid and await conn.fetchval(
+        "SELECT count(*) FROM registrations WHERE encoding IS NOT NULL OR encoding_sealed IS NOT NULL"
+        " OR photo_sealed IS NOT NULL OR removed_at IS NULL") == 0
     assert await conn.fetchval("SELECT count(*) FROM watchlist_entries WHERE encoding IS NOT NULL"
-                               " OR photo_sealed IS NOT NULL") == 0
+                               " OR encoding_sealed IS NOT NULL OR photo_sealed IS NOT NULL") == 0
     assert await conn.fetchval("SELECT count(*) FROM watchlist_hits WHERE capture IS NOT NULL") == 0
     assert await conn.fetchval("SELECT count(*) FROM screening_cases") == 1  # the record stays
     audit = await conn.fetchrow("SELECT actor, details FROM audit_log WHERE action = 'privacy_purge'")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from support import shared
 
-from command import issuing, photo_seal, registration
+from command import face_seal, issuing, photo_seal, registration
 from command.registration import RejectCode, RowStatus
 from eventguard import tickets
 from eventguard.settings import DEFAULT_VENUE
@@ -129,18 +129,21 @@ async def test_import_rejects_exactly_the_bad_rows_and_resumes(conn: asyncpg.Con
     assert [(r["name"], r["ticket_type"], list(r["entrances"]), r["id_last4"]) for r in regs] == [
         ("Alex Lacamoire", "standard", ["S1"], "5678"), ("Barack Obama", "vip", ["N1", "N2"], "1237"),
         ("Joe Biden", "standard", [], "2346")]
-    assert all(len(r["encoding"]) == ENGINE.dim and r["sync_version"] > 0 for r in regs)
+    # embeddings are stored only sealed (sql/0023): the table holds no float of a face
+    assert all(r["encoding"] is None and r["encoding_sealed"] is not None and r["sync_version"] > 0 for r in regs)
+    faces = {r["name"]: face_seal.registration_face(PHOTO_KEY, r) for r in regs}
+    assert all(v is not None and len(v) == ENGINE.dim for v in faces.values())
     assert {r["model_id"] for r in regs} == {ENGINE.model_id}
     obama = next(r for r in regs if r["name"] == "Barack Obama")
     biden = next(r for r in regs if r["name"] == "Joe Biden")
-    assert ENGINE.distance(obama["encoding"], biden["encoding"]) > ENGINE.thresholds.verify
+    assert ENGINE.distance(faces["Barack Obama"], faces["Joe Biden"]) > ENGINE.thresholds.verify
     # the photo is kept, sealed for this row only, and opens to the very bytes imported
     photo = photo_seal.unseal(PHOTO_KEY, obama["photo_sealed"],
                               photo_seal.registration_owner(obama["registration_id"]))
     assert photo == (photos / "examples__obama.jpg").read_bytes()
     with pytest.raises(photo_seal.PhotoSealError):
         photo_seal.unseal(PHOTO_KEY, obama["photo_sealed"], photo_seal.registration_owner(biden["registration_id"]))
-    assert np.isclose(np.linalg.norm(obama["encoding"]), 1.0, atol=1e-5)  # SFace: unit length
+    assert np.isclose(np.linalg.norm(faces["Barack Obama"]), 1.0, atol=1e-5)  # SFace: unit length
 
     # re-running imports nothing twice, and keeps the registration ids
     again = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET,
@@ -225,14 +228,14 @@ async def test_cli_import_issues_bound_tickets(db_url: str, photos: Path, tmp_pa
 async def test_remove_bumps_version(conn: asyncpg.Connection, photos: Path, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "reg.csv", [ROWS[2][0]])
     s = await registration.import_csv(conn, path, photos, event_id=EVENT, secret=SECRET, photo_key=None,
-                                      workers=1)
+                                      face_key=PHOTO_KEY, workers=1)
     rid = s.rows[0].registration_id
     assert rid is not None
     before = await conn.fetchval("SELECT sync_version FROM registrations")
-    held = await registration.holder_encoding(conn, rid)
+    held = await registration.holder_encoding(conn, rid, PHOTO_KEY)
     assert held is not None and held[0] == ENGINE.model_id
     assert await conn.fetchval("SELECT photo_sealed FROM registrations") is None  # no key: not kept
     assert await registration.remove(conn, rid)
     assert not await registration.remove(conn, rid)
     assert await conn.fetchval("SELECT sync_version FROM registrations") > before
-    assert await registration.holder_encoding(conn, rid) is None
+    assert await registration.holder_encoding(conn, rid, PHOTO_KEY) is None

@@ -11,7 +11,7 @@ import asyncpg
 import cv2
 import numpy as np
 import pytest
-from support import Server, insert_registration, shared, wait_for
+from support import Server, face_key, insert_registration, shared, wait_for
 
 from command import issuing, registration, sync_store
 from command.registration import TicketPlan
@@ -248,7 +248,7 @@ async def test_revocation_and_faces_reach_a_gate_that_then_works_offline(
         key_id, key = await issuing.latest_key(conn, EVENT, tmp_path / "keys")
         now = int(time.time())
         summary = await registration.import_csv(
-            conn, path, photos, event_id=EVENT, secret=bytes(32), photo_key=None, workers=1,
+            conn, path, photos, event_id=EVENT, secret=bytes(32), photo_key=None, face_key=face_key(tmp_path), workers=1,
             tickets_plan=TicketPlan(key_id, key, valid_from=now - 60, valid_until=now + 3600, now=now))
         obama, biden = (r for r in summary.rows)
         assert obama.payload and biden.payload and obama.ticket_id

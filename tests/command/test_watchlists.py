@@ -15,7 +15,7 @@ import aiohttp
 import asyncpg
 import numpy as np
 import websockets
-from support import Server, insert_registration, shared, wait_for
+from support import Server, face_key, insert_registration, shared, wait_for
 
 from command import issuing, photo_seal, watchlist_store
 from command.db.embedded import EmbeddedPostgres
@@ -104,7 +104,7 @@ async def _watched_gate(server: Server, tmp_path: Path, faces_dir: Path) -> tupl
         assert st == 201
     conn = await asyncpg.connect(server.db_url)
     try:
-        index = await watchlist_store.load_index(conn, ENGINE)
+        index = await watchlist_store.load_index(conn, ENGINE, face_key(tmp_path))
         keys = await issuing.public_keys(conn, server.venue.event.id)
         key_id, key = await issuing.latest_key(conn, server.venue.event.id, tmp_path / "keys")
         now = int(time.time())
@@ -210,14 +210,14 @@ async def test_photo_bombs_are_refused_before_decoding(server: Server) -> None:
         assert st == 200 and rows == []
 
 
-async def test_a_gate_cannot_choose_a_hits_severity_or_list(server: Server) -> None:
+async def test_a_gate_cannot_choose_a_hits_severity_or_list(server: Server, tmp_path: Path) -> None:
     """A hit report names an entry; its list and severity are the server's (a gate said `deny`
     for an `info` entry and the alert was raised as critical), and an unknown entry is refused."""
     conn = await asyncpg.connect(server.db_url)
     try:
         wl = await watchlist_store.create_list(conn, "info-list", WatchSeverity.INFO, "t")
         entry = await watchlist_store.add_entry(conn, wl["id"], "Someone", np.full(128, 128 ** -0.5), "t", None,
-                                                model_id=spec(DEFAULT_ENGINE).model_id)
+                                                model_id=spec(DEFAULT_ENGINE).model_id, face_key=face_key(tmp_path))
     finally:
         await conn.close()
     event_id = f"N1:{uuid.uuid4().hex}"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from support import insert_registration, shared
 
-from command import photo_seal, registration
+from command import face_seal, photo_seal, registration
 from shell.cli import main
 from shell.cli.common import ENGINES
 from vision.engine import DEFAULT_ENGINE, EngineName, spec
@@ -89,17 +89,19 @@ def test_calibrate_a_labelled_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 async def test_calibrate_on_an_events_registrants(db_url: str, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
+    key = photo_seal.load_key(photo_seal.key_path(tmp_path / "keys"))
     conn = await asyncpg.connect(db_url)
     try:
         base = rng.normal(size=128)
         twin = base + rng.normal(scale=0.05, size=128)  # one person registered twice
-        for v in [base, twin, *rng.normal(size=(8, 128))]:
-            await insert_registration(conn, "ev", encoding=v / np.linalg.norm(v))
+        for i, v in enumerate([base, twin, *rng.normal(size=(8, 128))]):  # sealed, and some clear (before 0023)
+            await insert_registration(conn, "ev", encoding=v / np.linalg.norm(v), sealed_with=key if i % 3 else None)
         await insert_registration(conn, "ev", encoding=rng.normal(size=128), model_id="dlib-resnet-v1")
     finally:
         await conn.close()
     out = tmp_path / "crowd"
-    argv = ["faces", "calibrate", "--event", "ev", "--out", str(out), "--database-url", db_url, "--json"]
+    argv = ["faces", "calibrate", "--event", "ev", "--out", str(out), "--database-url", db_url, "--json",
+            "--key-dir", str(tmp_path / "keys")]
     assert await asyncio.to_thread(main, argv) == 0
     crowd = json.loads((out / "crowd.json").read_text())
     assert crowd["registrations"] == 10 and crowd["pairs"] == 45  # the dlib registration is not compared
@@ -161,16 +163,19 @@ async def test_reenrol_moves_registrations_and_watchlist_entries_to_the_engine(d
 
     conn = await asyncpg.connect(db_url)
     try:
-        rows = await conn.fetch("SELECT registration_id, name, model_id, encoding, sync_version FROM registrations")
+        rows = await conn.fetch("SELECT registration_id, name, model_id, encoding, encoding_sealed, sync_version"
+                                " FROM registrations")
         moved = [r for r in rows if r["model_id"] == SFACE.model_id]
         assert sorted(r["name"] for r in moved) == ["Barack Obama", "Joe Biden"]
         for r in moved:
             assert r["sync_version"] > before[r["registration_id"]]  # news for the gates
-            assert np.linalg.norm(r["encoding"]) == pytest.approx(1.0, abs=1e-5)
-        obama = next(np.array(r["encoding"]) for r in moved if r["name"] == "Barack Obama")
-        entry = await conn.fetchrow("SELECT model_id, encoding FROM watchlist_entries WHERE id = 'e1'")
-        assert entry["model_id"] == SFACE.model_id
-        assert SFACE.distance(obama, np.frombuffer(entry["encoding"], "<f8")) <= SFACE.thresholds.verify
+            assert r["encoding"] is None  # stored sealed, bound to the new model
+            assert np.linalg.norm(face_seal.registration_face(key, r)) == pytest.approx(1.0, abs=1e-5)
+        obama = next(face_seal.registration_face(key, r) for r in moved if r["name"] == "Barack Obama")
+        entry = await conn.fetchrow("SELECT id, model_id, encoding, encoding_sealed FROM watchlist_entries"
+                                    " WHERE id = 'e1'")
+        assert entry["model_id"] == SFACE.model_id and entry["encoding"] is None
+        assert SFACE.distance(obama, face_seal.watch_face(key, entry)) <= SFACE.thresholds.verify
     finally:
         await conn.close()
 

@@ -124,3 +124,73 @@ async def test_the_venue_is_required(tmp_path: Path) -> None:
                                                 stderr=asyncio.subprocess.PIPE)
     _, err = await proc.communicate()
     assert proc.returncode == 2 and "the following arguments are required: --venue" in err.decode()
+
+
+# ---- --list-key (issue 17): the key sealing the gate's list file, where the operator puts it --
+
+
+@pytest.mark.parametrize(("content", "mode", "message"), [
+    (bytes(32), 0o644, "is readable by others; chmod 600 it"),
+    (b"short", 0o600, "is not a 32-byte key"),
+], ids=["open-to-others", "not-a-key"])
+async def test_a_list_key_open_to_others_or_not_a_key_stops_the_gate(
+        tmp_path: Path, content: bytes, mode: int, message: str) -> None:
+    key = tmp_path / "lists.key"
+    key.write_bytes(content)
+    key.chmod(mode)
+    rc, err = await _gate(tmp_path, "--gate-id", "N1", "--server", "ws://127.0.0.1:9/ws/gate", "--list-key", str(key))
+    assert rc == 2 and _last(err) == f"error: --list-key {key} {message}", err
+    assert key.read_bytes() == content  # never overwritten
+
+
+async def test_the_list_key_seals_the_synced_faces_and_nothing_lies_beside_the_list(
+        server: Server, tmp_path: Path) -> None:
+    """A gate run with --list-key in a new folder makes the key there (0600, folder 0700); the
+    faces it syncs are in its list file sealed under that key, and no key lies beside the file."""
+    import sqlite3
+
+    import asyncpg
+    import numpy as np
+    from support import insert_registration, wait_for
+
+    from gate.listcache import FaceFilter, ListCache
+    from vision.engine import DEFAULT_ENGINE, spec
+
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        rid = await insert_registration(conn, server.venue.event.id, encoding=np.full(128, 128 ** -0.5))
+    finally:
+        await conn.close()
+    (tmp_path / "gate.token").write_text(server.gate_tokens["N1"] + "\n")
+    key = tmp_path / "vault" / "n1.key"
+    lists = tmp_path / "j.sqlite.lists"
+
+    def synced() -> bool:
+        if not lists.exists():
+            return False
+        db = sqlite3.connect(f"file:{lists}?mode=ro", uri=True)
+        try:
+            return bool(db.execute("SELECT count(*) FROM holders").fetchone()[0])
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            db.close()
+
+    proc = await asyncio.create_subprocess_exec(
+        *EG, "gate", "run", "--no-face", "--venue", str(DEFAULT_VENUE), "--gate-id", "N1",
+        "--server", f"{server.ws_url}/ws/gate", "--token-file", str(tmp_path / "gate.token"),
+        "--terminal-token-file", str(tmp_path / "t.token"), "--journal", str(tmp_path / "j.sqlite"),
+        "--port", str(free_port()), "--list-key", str(key),
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path)}, stderr=asyncio.subprocess.PIPE)
+    try:
+        await wait_for(lambda: synced() or proc.returncode is not None, within=45)
+        assert proc.returncode is None
+    finally:
+        proc.terminate()
+        _, err_b = await proc.communicate()
+    assert "Traceback" not in err_b.decode(), err_b.decode()
+    assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o777 == 0o700
+    assert not (tmp_path / "j.sqlite.lists.key").exists()
+    faces = FaceFilter(spec(DEFAULT_ENGINE))
+    assert rid in ListCache(lists, key).load(faces).holders
+    assert rid not in ListCache(lists, tmp_path / "another.key").load(faces).holders  # another key opens nothing
