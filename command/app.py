@@ -16,6 +16,7 @@ from command import (
     camera_api,
     event_api,
     holder_cards,
+    incidents_api,
     ops_api,
     photo_seal,
     registration,
@@ -198,6 +199,7 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
         app.cleanup_ctx.append(_twin_ctx(twin))
     app.add_routes(screening_api.routes)  # screening review (issue 17)
     app.add_routes(camera_api.routes)  # crowd sensing (issue 18): a camera's latest frame
+    app.add_routes(incidents_api.routes)  # issue 20: the incidents board
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)

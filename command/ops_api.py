@@ -62,9 +62,10 @@ async def resolve_alert(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "GET", "/api/incidents", STAFF, tag="incidents")
 async def list_incidents(request: web.Request, who: Principal) -> web.Response:
-    """Open incidents."""
+    """Open incidents (?all=1: the closed ones too, newest first)."""
     async with request.app[POOL].acquire() as conn:
-        return web.json_response(to_builtins(await dispatch.list_incidents(conn)))
+        found = await dispatch.list_incidents(conn, open_only=request.query.get("all") != "1")
+        return web.json_response(to_builtins(found))
 
 
 @guarded(routes, "POST", "/api/incidents", ACTORS, body=IncidentBody, tag="incidents")
@@ -78,16 +79,6 @@ async def open_incident(request: web.Request, who: Principal) -> web.Response:
         await store.audit(conn, who.subject, who.role.value, "incident_open", str(inc.id), to_builtins(inc))
     request.app[SERVICE].publish_ops(incidents=[inc])
     return web.json_response(to_builtins(inc), status=201)
-
-
-@guarded(routes, "POST", "/api/incidents/{id}/close", ACTORS, tag="incidents")
-async def close_incident(request: web.Request, who: Principal) -> web.Response:
-    """Close an incident."""
-    async with request.app[POOL].acquire() as conn:
-        inc = await dispatch.close_incident(conn, _int(request, "id"))
-        await store.audit(conn, who.subject, who.role.value, "incident_close", str(inc.id), {})
-    request.app[SERVICE].publish_ops(incidents=[inc])
-    return web.json_response(to_builtins(inc))
 
 
 # ---- units ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,7 @@ import msgspec
 from aiohttp import web
 
 from command import alerts as al
-from command import camera_store, crowdsense, dispatch, screening_store, store
+from command import camera_store, crowdsense, dispatch, incidents, screening_store, store, walking
 from command.camera_live import CameraFeed
 from command.density import GridMapper, zone_state
 from command.errors import NotFound, StoreUnavailable, ValueRefused
@@ -47,6 +48,7 @@ from eventguard.wire import (
     ZonesUpdate,
     ZoneView,
     encode,
+    to_builtins,
 )
 
 log = logging.getLogger(__name__)
@@ -391,8 +393,39 @@ class CommandService:
                         await store.audit(conn, "system", "system", "order_escalated", str(o.order_id),
                                           {"target": o.target, "waited_s": now - o.issued_at})
                     self.publish_ops(orders=escalated)
+                    for o in escalated:
+                        await self._follow_up(conn, o, now)
         except store.DB_DOWN as err:
             raise StoreUnavailable(str(err)) from err
+
+    async def _follow_up(self, conn: asyncpg.Connection, order: Order, now: float) -> None:
+        """An escalated order goes to the next proposed unit of the same kind, or, with nobody
+        left (or a gate that did not answer), raises a critical alert for the commander."""
+        units = await dispatch.list_units(conn)
+        kinds = [u.kind for u in units if u.id == order.target]
+        place = order.location or next((walking.unit_zone(self.venue, u) for u in units if u.id == order.target),
+                                       None)
+        tz = self.venue.event.starts_at.tzinfo if self.venue.event.starts_at else UTC
+        at = datetime.fromtimestamp(now, tz)
+        candidates = walking.propose(self.venue, units, place, kinds=kinds,
+                                     minute_of_day=at.hour * 60 + at.minute) if place else []
+        step = incidents.next_step(order, candidates, incidents.tried_units(order, await dispatch.list_orders(conn)))
+        if isinstance(step, incidents.Redispatch):
+            new = await dispatch.issue_order(
+                conn, kind=order.kind, target=step.unit_id, by="system", location=order.location,
+                note=f"escalated from order #{order.order_id}: {order.note}"[:1000],
+                params={"escalated_from": order.order_id}, incident_id=order.incident_id, alert_id=order.alert_id)
+            await store.audit(conn, "system", "system", "order_issue", str(new.order_id), to_builtins(new))
+            self.publish_ops(orders=[new], units=[u for u in await dispatch.list_units(conn) if u.id == new.target])
+            return
+        async with self._lock:
+            self.book, change = al.order_alert(self.book, order_id=order.order_id, target=order.target,
+                                               reason=step.reason, incident_id=order.incident_id, now=now)
+        if change is not None:
+            await store.save_alerts(conn, [change.alert])
+            await store.audit(conn, "system", "system", "order_supervisor", str(order.order_id),
+                              {"alert_id": change.alert.id, "reason": step.reason})
+            self._publish_alerts([change.alert])
 
     async def acknowledge_alert(self, alert_id: int, by: str) -> al.Alert:
         """Operator acknowledges an open alert."""

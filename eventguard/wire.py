@@ -24,12 +24,14 @@ from eventguard.codes import (
     AlertLevel,
     AlertStatus,
     EventKind,
+    IncidentOutcome,
     IncidentSeverity,
     OrderKind,
     OrderStatus,
     Reason,
     StewardAction,
     StewardCode,
+    TimelineStep,
     UnitCapability,
     UnitKind,
     UnitStatus,
@@ -420,6 +422,9 @@ class IncidentView(msgspec.Struct, frozen=True, kw_only=True):
     alert_ids: tuple[int, ...] = ()
     opened_by: str = ""
     opened_at: float = 0.0
+    outcome: IncidentOutcome | None = None  # issue 20: how it ended (set when closed)
+    closed_by: str | None = None
+    closed_at: float | None = None
 
 
 class UnitView(msgspec.Struct, frozen=True, kw_only=True):
@@ -1110,3 +1115,38 @@ class WhatIfBody(Body, frozen=True):
     """POST /api/twin/whatif: the changes to forecast beside the baseline."""
 
     changes: Annotated[tuple[WhatIfChange, ...], Meta(min_length=1, max_length=8)]
+
+
+# ---- incidents board (issue 20, second part) ----------------------------------------------------
+
+
+class IncidentCloseBody(Body, frozen=True):
+    """POST /api/incidents/{id}/close: how it ended (closed vocabulary) and a last note."""
+
+    outcome: IncidentOutcome
+    note: Note | None = None
+
+
+class IncidentNoteBody(Body, frozen=True):
+    """POST /api/incidents/{id}/notes: a note on the incident's timeline."""
+
+    note: Annotated[str, Meta(min_length=1, max_length=500, pattern=_TEXT)]
+
+
+class IncidentAssignBody(Body, frozen=True):
+    """POST /api/incidents/{id}/assign: dispatch a unit to the incident's place."""
+
+    unit_id: Name40
+    note: Note | None = None
+
+
+class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One step of an incident's timeline."""
+
+    at: float
+    step: TimelineStep
+    actor: str
+    role: str = ""
+    unit_id: str | None = None
+    order_id: int | None = None
+    text: str = ""
