@@ -8,6 +8,7 @@ import { Plan } from "./plan.js";
 import { AuditView, UnitsPanel, proposeUnits } from "./ops.js";
 import { TwinPanel } from "./twin.js"; // issue 19
 import { TicketsPanel } from "./tickets.js"; // issue 15: reissue
+import { IncidentBoard } from "./incidents.js"; // issue 20: the incidents board
 
 const ACTORS = new Set(["commander", "operator"]);
 const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
@@ -129,7 +130,9 @@ function buildAlert(a) {
   const resolve = el("button", { type: "button", "data-action": "resolve", text: "Resolve" });
   const send = el("button", { type: "button", "data-action": "dispatch", text: "Dispatch…" });
   send.addEventListener("click", () => openDispatchFor(state.alerts.get(a.id) || a));
-  const actions = el("div", { class: "actions row" }, ack, resolve, send);
+  const incident = el("button", { type: "button", "data-action": "incident", text: "Incident…" }); // issue 20
+  incident.addEventListener("click", () => incidentBoard.openFor(state.alerts.get(a.id) || a));
+  const actions = el("div", { class: "actions row" }, ack, resolve, send, incident);
   const li = el("li", { class: "alert", "data-alert": a.id },
     el("div", { class: "head" }, level, kind, time, status), msg, actions, err);
   ack.addEventListener("click", () => alertAction(a.id, "ack", item));
@@ -337,6 +340,7 @@ function putOps(msg) {
   for (const o of msg.orders || []) state.orders.set(o.order_id, o);
   if ((msg.units || []).length) dirty.units = true;
   if ((msg.orders || []).length) dirty.orders = true;
+  if (incidentBoard) incidentBoard.put(msg); // issue 20: incidents board
 }
 
 function handle(msg) {
@@ -555,6 +559,7 @@ async function start(me) {
   unitsPanel.start();
   auditView.start(me.role === "commander");
   ticketsPanel.start();
+  incidentBoard.start(state.venue);
   await twinPanel.start(state.venue, canAct());
   $("app").hidden = false;
   conn.stopped = false;
@@ -610,6 +615,7 @@ async function main() {
 let unitsPanel = null;
 let auditView = null;
 let ticketsPanel = null;
+let incidentBoard = null; // issue 20: web/incidents.js
 let dispatchAlertId = null; // the alert the open dispatch dialog carries out
 
 function setupOps() {
@@ -620,6 +626,7 @@ function setupOps() {
   });
   auditView = new AuditView();
   ticketsPanel = new TicketsPanel({ canAct, toast });
+  incidentBoard = new IncidentBoard({ canAct, toast, orders: () => state.orders, units: () => state.units });
   $("dispatch-location").addEventListener("change", () => proposeFor($("dispatch-location").value));
 }
 

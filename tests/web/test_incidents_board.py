@@ -1,0 +1,101 @@
+"""Issue 20 done-when (incidents board), in the browser on the real server: an incident opened from
+a density alert raised by real gate events, a unit assigned on its card, acknowledged on the
+unit's responder page, closed with an outcome, and the timeline showing every step; and an
+incident opened at a spot clicked on the map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import expect
+from support import ARTIFACTS, Server, send_entries
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=10_000)
+
+
+async def _commander_page(browser: Any, server: Server) -> tuple[Any, Any]:
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await ctx.new_page()
+    await page.goto(server.url + "/")
+    await page.fill("#login-username", "commander")
+    await page.fill("#login-password", server.passwords["commander"])
+    await page.click("#login-submit")
+    await page.locator("#conn[data-state=live]").wait_for(timeout=15_000)
+    return ctx, page
+
+
+async def test_an_incident_from_an_alert_is_assigned_acknowledged_closed_with_its_timeline(
+        browser: Any, server: Server) -> None:
+    token = await server.login("commander")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+        for uid, kind, home in (("MED-1", "medic", "north"), ("MED-2", "medic", "south")):
+            async with s.post(f"{server.url}/api/units/new", json={
+                    "id": uid, "kind": kind, "name": f"Medic team {uid[-1]}", "home_zone": home}) as r:
+                assert r.status == 201
+        async with s.post(f"{server.url}/api/units/MED-1/token") as r:
+            link = (await r.json())["link"]
+    ctx, page = await _commander_page(browser, server)
+    await expect(page.locator("#incidents-empty")).to_be_visible()
+
+    # from a density alert raised by real gate events
+    await send_entries(server, "N1", 140)
+    alert = page.locator("li.alert", has_text="north").first
+    await expect(alert).to_be_visible(timeout=15_000)
+    await alert.locator("[data-action=incident]").click()
+    await expect(page.locator("#incident-dialog")).to_be_visible()
+    await expect(page.locator("#incident-location")).to_have_value("north")
+    await expect(page.locator("#incident-where")).to_contain_text("from alert #")
+    await page.select_option("#incident-kind", "medical")
+    await page.click("#incident-create")
+    card = page.locator("#incidents li.incident").first
+    await expect(card).to_contain_text("medical (high) at north · open")
+    await expect(card.locator(".timeline [data-step=created]")).to_be_visible()
+
+    # assign the nearest medic (the proposal ranks MED-1 first: it is in the north concourse)
+    await expect(card.locator("[data-field=unit]")).to_have_value("MED-1")
+    await card.locator("[data-action=assign]").click()
+    await expect(card.locator(".assigned")).to_contain_text("MED-1 sent")
+    await expect(card.locator(".timeline [data-step=assigned]")).to_contain_text("dispatch MED-1 → north")
+
+    # the medic's phone acknowledges and reports; the board follows live
+    phone_ctx = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = await phone_ctx.new_page()
+    await phone.goto(server.url + link)
+    order = phone.locator(".order", has_text="dispatch → north")
+    await order.locator("[data-action=ack]").click()
+    await expect(order).to_contain_text("acknowledged")
+    await expect(card.locator(".assigned")).to_contain_text("MED-1 acknowledged")
+    await expect(card.locator(".timeline [data-step=acknowledged]")).to_contain_text("(MED-1)")
+
+    # a note, then close with an outcome (none chosen: refused in the page)
+    await card.locator("[data-field=note]").fill("patient conscious, walking")
+    await card.locator("[data-action=note]").click()
+    await expect(card.locator(".timeline [data-step=note]")).to_contain_text("patient conscious, walking")
+    await card.locator("[data-action=close]").click()
+    await expect(card.locator(".error")).to_contain_text("Choose an outcome")
+    await card.locator("[data-field=outcome]").select_option("treated_on_site")
+    await card.locator("[data-action=close]").click()
+    await expect(card).to_contain_text("· closed: treated on site")
+    steps = card.locator(".timeline li")
+    await expect(steps).to_have_count(5)
+    assert [await s.get_attribute("data-step") for s in await steps.all()] == [
+        "created", "assigned", "acknowledged", "note", "closed"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "incidents-board.png"), full_page=True)
+
+    # a spot clicked on the map opens one there, with its coordinates
+    await page.click("#incident-new")
+    await page.locator("#map").scroll_into_view_if_needed()
+    box = await page.locator("#map polygon[data-zone=bowl]").bounding_box()
+    await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await expect(page.locator("#incident-location")).to_have_value("bowl")
+    await expect(page.locator("#incident-where")).to_contain_text(" m")
+    await page.select_option("#incident-kind", "fight")
+    await page.select_option("#incident-severity", "medium")
+    await page.click("#incident-create")
+    await expect(page.locator("#incidents li.incident").first).to_contain_text("fight (medium) at bowl · open")
+    await phone_ctx.close()
+    await ctx.close()
