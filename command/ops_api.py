@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from command import dispatch, store
+from command import dispatch, proposals, store
 from command.appkeys import POOL, SERVICE, VENUE
 from command.auth import ACTORS, STAFF, Principal, Role
 from command.requests import bad_request, read_body
 from command.routing import guarded, openapi, public
 from command.service import alert_view, for_viewer
-from eventguard.codes import GATE_ORDER_KINDS, UnitStatus
+from command.walking import propose
+from eventguard.codes import GATE_ORDER_KINDS, OrderKind, UnitStatus
 from eventguard.wire import IncidentBody, OrderBody, UnitBody, to_builtins
 
 routes = web.RouteTableDef()
@@ -168,3 +170,36 @@ def _dumps(obj: Any) -> str:
 async def openapi_json(request: web.Request) -> web.Response:
     """OpenAPI description of this API."""
     return web.json_response(openapi("EventGuard command server", "0.1.0"))
+
+
+# ---- one click from an alert's suggestion to its order (issue 20) -----------------------------
+
+
+@guarded(routes, "GET", "/api/alerts/{id}/orders", ACTORS, tag="alerts")
+async def alert_orders(request: web.Request, who: Principal) -> web.Response:
+    """The orders that would carry out an open alert's suggestions (command/proposals.py), ready
+    to send with its id; a dispatch names the nearest available suitable unit, or none."""
+    svc, venue = request.app[SERVICE], request.app[VENUE]
+    alert = svc.book.by_id(_int(request, "id"))
+    proposed = proposals.orders_for_alert(alert.kind, alert.subject, alert.details,
+                                          svc.suggestions.get(alert.subject, []),
+                                          {g.id: g.lanes for g in venue.gates}, svc.closed_lanes)
+    out = []
+    units = None
+    for p in proposed:
+        target = p.target
+        distance = None
+        if p.kind == OrderKind.DISPATCH and p.location is not None:
+            if units is None:
+                async with request.app[POOL].acquire() as conn:
+                    units = await dispatch.list_units(conn)
+            now = datetime.now(venue.event.starts_at.tzinfo if venue.event.starts_at else UTC)
+            found = (propose(venue, units, p.location, kinds=p.unit_kinds, capabilities=p.capabilities,
+                             minute_of_day=now.hour * 60 + now.minute)
+                     or propose(venue, units, p.location, minute_of_day=now.hour * 60 + now.minute))
+            target = found[0].unit_id if found else None
+            distance = found[0].distance_m if found else None
+        out.append({"kind": p.kind.value, "target": target, "location": p.location, "params": dict(p.params),
+                    "note": f"alert #{alert.id}: {p.note}", "alert_id": alert.id, "why": p.why,
+                    "distance_m": distance})
+    return web.json_response(out)

@@ -18,7 +18,16 @@ import msgspec
 from aiohttp import web
 
 from command import alerts as al
-from command import camera_store, crowdsense, dispatch, incidents, screening_store, store, walking
+from command import (
+    camera_store,
+    crowdsense,
+    dispatch,
+    incidents,
+    proposals,
+    screening_store,
+    store,
+    walking,
+)
 from command.camera_live import CameraFeed
 from command.density import GridMapper, zone_state
 from command.errors import NotFound, StoreUnavailable, ValueRefused
@@ -26,6 +35,7 @@ from command.forecast import time_to_capacity
 from command.hub import Hub
 from command.state import CrowdState
 from command.texts import alert_message
+from eventguard.codes import OrderKind
 from eventguard.config import Venue
 from eventguard.wire import (
     AlertsUpdate,
@@ -122,6 +132,8 @@ class CommandService:
         self.density_alarms = {a.zone: a for a in venue.density_alarms}
         self.quality_bound = crowdsense.QualityBound()
         self.camera_feed = CameraFeed()  # latest grid and thumbnail per camera, in memory only
+        # issue 20: lanes the gates have shut (acknowledged lane orders), for suggestions and proposals
+        self.closed_lanes: dict[str, frozenset[int]] = {}
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -132,6 +144,7 @@ class CommandService:
             self.state.load(await store.zone_counters(conn), await store.gate_counters(conn))
             next_id = await store.max_alert_id(conn) + 1
             rows = await store.open_alert_rows(conn)
+            self.closed_lanes = proposals.closed_lanes(await dispatch.list_orders(conn))
         alerts = {}
         for r in rows:
             a = al.Alert(id=r["id"], kind=al.AlertKind(r["kind"]), level=al.AlertLevel(r["level"]),
@@ -275,6 +288,8 @@ class CommandService:
                                                              target=gate_id)
                     await store.audit(conn, gate_id, "gate", "order_ack", str(report.order_id), {"by": report.by})
                     self.publish_ops(orders=[order])
+                    if order.kind in (OrderKind.CLOSE_LANE, OrderKind.OPEN_LANE):
+                        self.closed_lanes = proposals.closed_lanes(await dispatch.list_orders(conn))
         except store.REFUSED as err:
             raise ValueRefused(f"{type(report).__name__} refused by the database: {type(err).__name__}") from err
         except store.DB_DOWN as err:
@@ -358,6 +373,10 @@ class CommandService:
             try:
                 async with self.pool.acquire(timeout=5) as conn:
                     await store.save_alerts(conn, [c.alert for c in changes])
+                    for c in changes:  # issue 20: an alert that clears by itself closes its chain in the audit
+                        if c.change is al.ChangeKind.CLEARED:
+                            await store.audit(conn, "system", "system", "alert_clear", str(c.alert.id),
+                                              {"kind": c.alert.kind.value, "subject": c.alert.subject})
             except store.DB_DOWN as err:
                 raise StoreUnavailable(str(err)) from err
             self._publish_alerts([c.alert for c in changes])
@@ -369,7 +388,8 @@ class CommandService:
         for g in self.venue.gates:
             queue = self.state.gates[g.id].queue if g.id in self.state.gates else 0
             gates_by_zone.setdefault(g.zone, []).append(
-                al.GateLanes(g.id, g.lanes, g.lanes, queue_wait_s=queue * LANE_SERVICE_S / g.lanes))
+                al.GateLanes(g.id, g.lanes, g.lanes - len(self.closed_lanes.get(g.id, ())),
+                             queue_wait_s=queue * LANE_SERVICE_S / g.lanes))
         forecasts = dict(obs.forecasts)
         for a in self.book.values():  # a zone over its density line is at risk now, whatever the trend
             if a.kind in (al.AlertKind.DENSITY_WARNING, al.AlertKind.DENSITY_CRITICAL):

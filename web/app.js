@@ -137,7 +137,9 @@ function buildAlert(a) {
     el("div", { class: "head" }, level, kind, time, status), msg, actions, err);
   ack.addEventListener("click", () => alertAction(a.id, "ack", item));
   resolve.addEventListener("click", () => alertAction(a.id, "resolve", item));
-  const item = { li, level, kind, time, status, msg, err, ack, resolve, actions, photo: null };
+  const proposed = el("div", { class: "proposals row" }); // issue 20: proposed orders
+  actions.after(proposed);
+  const item = { li, level, kind, time, status, msg, err, ack, resolve, actions, photo: null, proposed, proposedFor: null };
   return item;
 }
 
@@ -151,6 +153,7 @@ function updateAlert(item, a) {
   const act = canAct();
   item.actions.hidden = !act || a.status === "resolved";
   item.ack.hidden = a.status !== "raised";
+  renderProposals(item, a); // issue 20: one click from a suggestion to its order
   const src = act ? photoOf(a.details) : null; // watchlist photos: commander/operator only
   if (src && !item.photo) {
     item.photo = el("img", { class: "photo", alt: "watchlist photo", src });
@@ -254,6 +257,10 @@ function renderUnitOptions() {
   if ([...target.options].some((o) => o.value === keep)) target.value = keep;
   $("dispatch-location-row").hidden = kind !== "dispatch";
   $("dispatch-lane-row").hidden = kind !== "close_lane" && kind !== "open_lane";
+  $("dispatch-to-row").hidden = kind !== "divert"; // issue 20
+  if (kind === "divert" && !$("dispatch-to").options.length) {
+    $("dispatch-to").replaceChildren(...(state.venue ? state.venue.gates : []).map((g) => option(g.id, `${g.id} — ${g.name}`)));
+  }
   $("dispatch-send").disabled = opts.length === 0;
   $("dispatch-error").textContent = opts.length === 0 && kind === "dispatch" ? "No units are registered." : "";
 }
@@ -277,6 +284,10 @@ function setupDispatch() {
     if (kind === "dispatch" && $("dispatch-location").value) body.location = $("dispatch-location").value;
     if (kind === "close_lane" || kind === "open_lane") body.params = { lane: Number($("dispatch-lane").value) };
     if (dispatchAlertId !== null) body.alert_id = dispatchAlertId;
+    if (kind === "divert") { // issue 20: the gate that takes the arrivals
+      body.location = $("dispatch-to").value;
+      body.params = { to: $("dispatch-to").value };
+    }
     $("dispatch-send").disabled = true;
     $("dispatch-error").textContent = "";
     try {
@@ -663,6 +674,54 @@ function openDispatchFor(a) {
   $("dispatch-note").value = `alert #${a.id}: ${a.message}`.slice(0, 500);
   $("dispatch").showModal();
   proposeFor(place);
+}
+
+// ---- one click from an alert's suggestion to the order that carries it out (issue 20) ---------
+
+function proposalText(p) {
+  const lane = p.params && p.params.lane !== undefined ? p.params.lane : "";
+  switch (p.kind) {
+    case "close_lane": return `Close lane ${lane} at ${p.target}`;
+    case "open_lane": return `Open lane ${lane} at ${p.target}`;
+    case "divert": return `Divert ${p.target} → ${p.location}`;
+    case "dispatch": return p.target ? `Dispatch ${p.target} to ${p.location}` : `No unit free for ${p.location}`;
+    default: return p.kind;
+  }
+}
+
+/** The orders proposed for an alert, fetched again when its message (level, suggestions) changes. */
+async function renderProposals(item, a) {
+  const show = canAct() && a.status !== "resolved";
+  item.proposed.hidden = !show;
+  if (!show || item.proposedFor === a.message) return;
+  item.proposedFor = a.message;
+  let found = [];
+  try {
+    found = await api("GET", `/api/alerts/${a.id}/orders`);
+  } catch (err) {
+    found = [];
+  }
+  item.proposed.replaceChildren(...found.map((p) => {
+    const b = el("button", { type: "button", "data-action": "propose", "data-kind": p.kind, text: proposalText(p) });
+    b.disabled = !p.target;
+    b.addEventListener("click", () => openOrderFor(p));
+    return b;
+  }));
+}
+
+/** The order dialog prefilled with a proposed order carrying its alert's id. */
+function openOrderFor(p) {
+  dispatchAlertId = p.alert_id;
+  $("dispatch-kind").value = p.kind;
+  $("dispatch-error").textContent = "";
+  $("dispatch-proposal").hidden = true;
+  renderUnitOptions();
+  $("dispatch-target").value = p.target;
+  if (p.kind === "dispatch") $("dispatch-location").value = p.location || "";
+  if (p.params && p.params.lane !== undefined) $("dispatch-lane").value = p.params.lane;
+  if (p.kind === "divert") $("dispatch-to").value = p.location;
+  $("dispatch-note").value = p.note.slice(0, 500);
+  $("dispatch").showModal();
 }
 
 // ---- digital twin (issue 19) ------------------------------------------------------------------

@@ -1,16 +1,21 @@
-"""Issue 20 done-when (incidents board), in the browser on the real server: an incident opened from
-a density alert raised by real gate events, a unit assigned on its card, acknowledged on the
-unit's responder page, closed with an outcome, and the timeline showing every step; and an
+"""Issue 20 done-when (incidents board, alert to order), in the browser on the real server: a
+density alert raised by real gate events proposes the order that carries out its suggestion
+(meter inflow: close a lane at the feeding gate), one click prefills it, a real gate carries it out
+and acknowledges, the alert is resolved and the audit view shows alert → order → ack → resolved
+with times; an incident opened from the same alert, a unit assigned on its card, acknowledged on
+the unit's responder page, closed with an outcome, the timeline showing every step; and an
 incident opened at a spot clicked on the map."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from playwright.async_api import expect
-from support import ARTIFACTS, Server, send_entries
+from support import ARTIFACTS, Server, send_entries, start_gate, wait_for
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
@@ -28,7 +33,15 @@ async def _commander_page(browser: Any, server: Server) -> tuple[Any, Any]:
 
 
 async def test_an_incident_from_an_alert_is_assigned_acknowledged_closed_with_its_timeline(
-        browser: Any, server: Server) -> None:
+        browser: Any, server: Server, tmp_path: Path) -> None:
+    gate = await start_gate(server, "N1", tmp_path)
+    try:
+        await _board(browser, server, gate)
+    finally:
+        await gate.stop()
+
+
+async def _board(browser: Any, server: Server, gate: Any) -> None:
     token = await server.login("commander")
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
         for uid, kind, home in (("MED-1", "medic", "north"), ("MED-2", "medic", "south")):
@@ -44,6 +57,17 @@ async def test_an_incident_from_an_alert_is_assigned_acknowledged_closed_with_it
     await send_entries(server, "N1", 140)
     alert = page.locator("li.alert", has_text="north").first
     await expect(alert).to_be_visible(timeout=15_000)
+    # one click from the suggestion "slow admissions at N1" to its order, carried out by the gate
+    await alert.locator("[data-action=propose]", has_text="Close lane 1 at N1").click()
+    await expect(page.locator("#dispatch-kind")).to_have_value("close_lane")
+    await expect(page.locator("#dispatch-target")).to_have_value("N1")
+    await expect(page.locator("#dispatch-lane")).to_have_value("1")
+    await expect(page.locator("#dispatch-note")).to_have_value(re.compile("meter inflow into north"))
+    await page.click("#dispatch-send")
+    await expect(page.locator("#orders li", has_text="close lane N1")).to_contain_text("acknowledged")
+    await wait_for(lambda: 1 in gate.lanes_closed)
+    await expect(alert.locator("[data-action=propose][data-kind=dispatch]")).to_contain_text("Dispatch MED-1 to north")
+
     await alert.locator("[data-action=incident]").click()
     await expect(page.locator("#incident-dialog")).to_be_visible()
     await expect(page.locator("#incident-location")).to_have_value("north")
@@ -85,6 +109,15 @@ async def test_an_incident_from_an_alert_is_assigned_acknowledged_closed_with_it
         "created", "assigned", "acknowledged", "note", "closed"]
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "incidents-board.png"), full_page=True)
+
+    # the alert is resolved; the audit view shows its chain with times
+    await alert.locator("[data-action=resolve]").click()
+    await page.click("#audit-load")
+    chain = page.locator("#audit-chains li", has_text="close lane N1")
+    await expect(chain).to_contain_text("alert #")
+    await expect(chain.locator("[data-step=ack]")).to_contain_text("ack by N1 (gate) at ")
+    await expect(chain.locator("[data-step=resolved]")).to_contain_text("alert resolved by commander at ")
+    await expect(chain.locator("[data-step=resolved]")).to_contain_text(" after the order")
 
     # a spot clicked on the map opens one there, with its coordinates
     await page.click("#incident-new")
