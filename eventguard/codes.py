@@ -72,6 +72,9 @@ class Reason(enum.StrEnum):
     # screening review (issue 17): the holder's registration awaits a reviewer's decision on a
     # watchlist candidate (command/prescreen.py): the ticket goes to a steward, never through
     SCREENING_HOLD = "screening_hold"
+    # evacuation (issue 20): the commander declared it for this gate's zone or the whole venue
+    EVACUATION = "evacuation"  # an entry is refused: the venue (or this zone) is being evacuated
+    FREE_EXIT = "free_exit"  # an exit is let through without any ticket check during an evacuation
 
 
 class WatchSeverity(enum.StrEnum):

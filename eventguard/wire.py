@@ -543,6 +543,9 @@ class ListSync(Msg, frozen=True, tag="sync"):
     # screening review (issue 17): registrations held for a reviewer (their tickets go to a
     # steward); a later holders_added or holders_removed of the same id ends the hold
     held: tuple[str, ...] = ()
+    # evacuation (issue 20): this gate is in an evacuated zone (None: no change) and the broadcast text
+    evacuating: bool | None = None
+    evacuation_note: Annotated[str, Meta(max_length=500)] = ""
 
 
 # ---- gate <-> gate (peer links, /ws/peer on each gate's app) ------------------------------------
@@ -652,6 +655,8 @@ class TerminalStatus(Msg, frozen=True, tag="terminal_status"):
     pending: int
     lanes: tuple[LaneCount, ...] = ()
     lanes_closed: tuple[int, ...] = ()
+    evacuating: bool = False  # issue 20: the terminal shows the evacuation banner
+    evacuation_note: str = ""
 
 
 # ---- HTTP request bodies and queries (decoded by decode_body / decode_query) ----------------
@@ -1150,3 +1155,20 @@ class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
     unit_id: str | None = None
     order_id: int | None = None
     text: str = ""
+
+
+# ---- evacuation (issue 20) ----------------------------------------------------------------------
+
+
+class EvacuationPrepareBody(Body, frozen=True):
+    """POST /api/evacuation/prepare: the zones to evacuate (none: the whole venue) and the
+    broadcast text; answered with a code to confirm within two minutes."""
+
+    zones: Annotated[tuple[Name40, ...], Meta(max_length=64)] = ()
+    note: Note | None = None
+
+
+class EvacuationConfirmBody(Body, frozen=True):
+    """POST /api/evacuation/declare: the code /prepare gave (the second step)."""
+
+    confirm: Annotated[str, Meta(min_length=8, max_length=8, pattern="^[0-9a-f]{8}$")]
