@@ -9,6 +9,7 @@ import { AuditView, UnitsPanel, proposeUnits } from "./ops.js";
 import { TwinPanel } from "./twin.js"; // issue 19
 import { TicketsPanel } from "./tickets.js"; // issue 15: reissue
 import { IncidentBoard } from "./incidents.js"; // issue 20: the incidents board
+import { EvacuationPanel } from "./evacuation.js"; // issue 20: evacuation
 
 const ACTORS = new Set(["commander", "operator"]);
 const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
@@ -544,6 +545,7 @@ function showLogin(message = "") {
   $("who").hidden = $("logout").hidden = $("dispatch-open").hidden = true;
   $("review-link").hidden = true;
   $("entry-toggle").hidden = $("presence-reset").hidden = $("entry-state").hidden = true;
+  $("evac-open").hidden = true; // issue 20
   $("login").hidden = false;
   $("login-error").textContent = message;
   $("login-username").focus();
@@ -571,6 +573,7 @@ async function start(me) {
   auditView.start(me.role === "commander");
   ticketsPanel.start();
   incidentBoard.start(state.venue);
+  evacuationPanel.start(state.venue);
   await twinPanel.start(state.venue, canAct());
   $("app").hidden = false;
   conn.stopped = false;
@@ -627,6 +630,7 @@ let unitsPanel = null;
 let auditView = null;
 let ticketsPanel = null;
 let incidentBoard = null; // issue 20: web/incidents.js
+let evacuationPanel = null; // issue 20: web/evacuation.js
 let dispatchAlertId = null; // the alert the open dispatch dialog carries out
 
 function setupOps() {
@@ -638,6 +642,7 @@ function setupOps() {
   auditView = new AuditView();
   ticketsPanel = new TicketsPanel({ canAct, toast });
   incidentBoard = new IncidentBoard({ canAct, toast, orders: () => state.orders, units: () => state.units });
+  evacuationPanel = new EvacuationPanel({ toast, isCommander: () => state.me && state.me.role === "commander" });
   $("dispatch-location").addEventListener("change", () => proposeFor($("dispatch-location").value));
 }
 

@@ -187,6 +187,9 @@ REST: dict[str, tuple[type[wire.Body], dict[str, Any]]] = {
     "/api/incidents/1/assign": (wire.IncidentAssignBody, {"unit_id": "u1", "note": "row 12"}),
     "/api/incidents/1/notes": (wire.IncidentNoteBody, {"note": "row 12"}),
     "/api/incidents/1/close": (wire.IncidentCloseBody, {"outcome": "false_alarm", "note": ""}),
+    # evacuation (issue 20): a prepare that decodes holds a code (nothing declared); a bad code is 409
+    "/api/evacuation/prepare": (wire.EvacuationPrepareBody, {"zones": ["north"], "note": "smoke"}),
+    "/api/evacuation/declare": (wire.EvacuationConfirmBody, {"confirm": "0" * 8}),
 }
 
 

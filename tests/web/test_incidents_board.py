@@ -21,9 +21,17 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
 
 
-async def _commander_page(browser: Any, server: Server) -> tuple[Any, Any]:
+def _errors(page: Any, into: list[str]) -> Any:
+    """Collect the page's script errors and console errors (CSP violations among them)."""
+    page.on("pageerror", lambda exc: into.append(str(exc)))
+    page.on("console", lambda m: into.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    return page
+
+
+async def _commander_page(browser: Any, server: Server, errors: list[str]) -> tuple[Any, Any]:
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = await ctx.new_page()
+    page = _errors(await ctx.new_page(), errors)
     await page.goto(server.url + "/")
     await page.fill("#login-username", "commander")
     await page.fill("#login-password", server.passwords["commander"])
@@ -50,7 +58,8 @@ async def _board(browser: Any, server: Server, gate: Any) -> None:
                 assert r.status == 201
         async with s.post(f"{server.url}/api/units/MED-1/token") as r:
             link = (await r.json())["link"]
-    ctx, page = await _commander_page(browser, server)
+    errors: list[str] = []
+    ctx, page = await _commander_page(browser, server, errors)
     await expect(page.locator("#incidents-empty")).to_be_visible()
 
     # from a density alert raised by real gate events
@@ -86,7 +95,7 @@ async def _board(browser: Any, server: Server, gate: Any) -> None:
 
     # the medic's phone acknowledges and reports; the board follows live
     phone_ctx = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    phone = await phone_ctx.new_page()
+    phone = _errors(await phone_ctx.new_page(), errors)
     await phone.goto(server.url + link)
     order = phone.locator(".order", has_text="dispatch → north")
     await order.locator("[data-action=ack]").click()
@@ -130,5 +139,6 @@ async def _board(browser: Any, server: Server, gate: Any) -> None:
     await page.select_option("#incident-severity", "medium")
     await page.click("#incident-create")
     await expect(page.locator("#incidents li.incident").first).to_contain_text("fight (medium) at bowl · open")
+    assert errors == []
     await phone_ctx.close()
     await ctx.close()
