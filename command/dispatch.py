@@ -11,7 +11,7 @@ import asyncpg
 
 from command.errors import Conflict, NotFound
 from eventguard.codes import IncidentSeverity, OrderKind, UnitKind
-from eventguard.wire import IncidentView, Order, UnitView
+from eventguard.wire import IncidentView, Order, UnitView, to_builtins
 
 ORDER_KINDS = tuple(OrderKind)
 UNIT_KINDS = tuple(UnitKind)
@@ -136,6 +136,17 @@ async def list_orders(conn: asyncpg.Connection, pending_only: bool = False, targ
         "SELECT * FROM orders WHERE ($1 = false OR status IN ('sent', 'escalated'))"
         " AND ($2::text IS NULL OR target = $2) ORDER BY id DESC LIMIT 500", pending_only, target)
     return [order_view(r) for r in rows]
+
+
+async def issue_details(conn: asyncpg.Connection, order: Order) -> dict[str, Any]:
+    """The audit details of an issued order: the order, and when its alert was raised (issue 20:
+    the audit chain alert → order → ack → resolved shows every time)."""
+    details: dict[str, Any] = to_builtins(order)
+    if order.alert_id is not None:
+        raised = await conn.fetchval("SELECT raised_at FROM alerts WHERE id = $1", order.alert_id)
+        if raised is not None:
+            details["alert_raised_at"] = raised.timestamp()
+    return details
 
 
 @dataclass(frozen=True, slots=True)

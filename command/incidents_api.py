@@ -55,7 +55,8 @@ async def assign(request: web.Request, who: Principal) -> web.Response:
             conn, kind=OrderKind.DISPATCH, target=body.unit_id.strip(), by=who.subject,
             note=(body.note or f"incident #{inc.id}: {inc.kind} ({inc.severity})").strip(),
             location=inc.location, incident_id=inc.id, alert_id=alert_id)
-        await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id), to_builtins(order))
+        await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id),
+                          await dispatch.issue_details(conn, order))
         unit = next((u for u in await dispatch.list_units(conn) if u.id == order.target), None)
     svc.publish_ops(orders=[order], units=[unit] if unit else [])
     return web.json_response(to_builtins(order), status=201)

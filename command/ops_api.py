@@ -125,7 +125,8 @@ async def issue_order(request: web.Request, who: Principal) -> web.Response:
             conn, kind=body.kind, target=body.target.strip(), by=who.subject, note=(body.note or "").strip(),
             location=body.location.strip() if body.location else None, params=dict(body.params or {}),
             incident_id=body.incident_id, gate_ids=[g.id for g in venue.gates], alert_id=body.alert_id)
-        await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id), to_builtins(order))
+        await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id),
+                          await dispatch.issue_details(conn, order))
     svc = request.app[SERVICE]
     if order.kind in GATE_ORDER_KINDS:
         await svc.deliver_order(order)

@@ -58,7 +58,6 @@ from eventguard.wire import (
     ZonesUpdate,
     ZoneView,
     encode,
-    to_builtins,
 )
 
 log = logging.getLogger(__name__)
@@ -435,7 +434,8 @@ class CommandService:
                 conn, kind=order.kind, target=step.unit_id, by="system", location=order.location,
                 note=f"escalated from order #{order.order_id}: {order.note}"[:1000],
                 params={"escalated_from": order.order_id}, incident_id=order.incident_id, alert_id=order.alert_id)
-            await store.audit(conn, "system", "system", "order_issue", str(new.order_id), to_builtins(new))
+            await store.audit(conn, "system", "system", "order_issue", str(new.order_id),
+                              await dispatch.issue_details(conn, new))
             self.publish_ops(orders=[new], units=[u for u in await dispatch.list_units(conn) if u.id == new.target])
             return
         async with self._lock:

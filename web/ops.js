@@ -164,7 +164,7 @@ export function orderChains(rows) {
     if (r.action === "order_issue") {
       const d = (typeof r.details === "string" ? JSON.parse(r.details) : r.details) || {};
       chains.set(r.subject, { id: r.subject, alertId: d.alert_id ? String(d.alert_id) : null, issue: r, ack: null,
-        target: d.target, kind: d.kind });
+        target: d.target, kind: d.kind, alertRaisedAt: d.alert_raised_at || null });
     }
     if (r.action === "order_ack" && chains.has(r.subject)) chains.get(r.subject).ack = r;
   }
@@ -195,7 +195,10 @@ export class AuditView {
     }
     const chains = orderChains(rows).map((c) => {
       const steps = [];
-      if (c.alertId) steps.push(el("span", { class: "step", text: `alert #${c.alertId}` }));
+      if (c.alertId) {
+        steps.push(el("span", { class: "step", "data-step": "alert",
+          text: `alert #${c.alertId}${c.alertRaisedAt ? ` raised at ${fmtTime(c.alertRaisedAt)}` : ""}` }));
+      }
       steps.push(el("span", { class: "step", "data-step": "issue",
         text: `order #${c.id} ${(c.kind || "").replaceAll("_", " ")} ${c.target || ""} by ${c.issue.actor} at ${fmtTime(c.issue.at)}` }));
       steps.push(c.ack

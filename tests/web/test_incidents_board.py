@@ -123,7 +123,7 @@ async def _board(browser: Any, server: Server, gate: Any) -> None:
     await alert.locator("[data-action=resolve]").click()
     await page.click("#audit-load")
     chain = page.locator("#audit-chains li", has_text="close lane N1")
-    await expect(chain).to_contain_text("alert #")
+    await expect(chain.locator("[data-step=alert]")).to_contain_text(" raised at ")
     await expect(chain.locator("[data-step=ack]")).to_contain_text("ack by N1 (gate) at ")
     await expect(chain.locator("[data-step=resolved]")).to_contain_text("alert resolved by commander at ")
     await expect(chain.locator("[data-step=resolved]")).to_contain_text(" after the order")
