@@ -126,3 +126,12 @@ async def test_declared_for_a_zone_its_gates_free_the_exits_and_refuse_entries_u
     finally:
         await conn.close()
     assert actions == ["evacuation_prepare", "evacuation_declare", "evacuation_end"]
+
+
+async def test_the_twin_forecasts_with_the_evacuated_gates_admitting_nobody(twin_server: Server) -> None:
+    from command.appkeys import TWIN
+
+    _, prep = await _call(twin_server, "commander", "POST", "/api/evacuation/prepare", {"zones": ["north"]})
+    assert (await _call(twin_server, "commander", "POST", "/api/evacuation/declare", {"confirm": prep["confirm"]}))[0] == 201
+    inp, _ = await twin_server.app[TWIN]._input()
+    assert inp.gates_closed == {"N1", "N2"}
