@@ -553,3 +553,22 @@ def forecast_crossings(prev: AlertBook, crossings: Mapping[str, Crossing], now: 
         else:
             alerts[key] = replace(old, value=c.lead_s, details=details)
     return prev._with(alerts, next_id, resolved), changes
+
+
+# ---- escalation that finds nobody (issue 20): the commander is alerted ----------------------------
+
+
+def order_alert(book: AlertBook, *, order_id: int, target: str, reason: str,
+                incident_id: int | None, now: float) -> tuple[AlertBook, AlertChange | None]:
+    """Raise a critical alert for an overdue order nobody else can take over (keyed by the
+    order: one alert per order while it is open)."""
+    key: AlertKey = (AlertKind.ORDER_UNACKNOWLEDGED, str(order_id))
+    if key in book:
+        return book, None
+    details: dict[str, str | float | int | None] = {"order_id": order_id, "target": target, "reason": reason,
+                                                    "incident_id": incident_id}
+    alert = Alert(id=book.next_id, kind=AlertKind.ORDER_UNACKNOWLEDGED, level=AlertLevel.CRITICAL,
+                  subject=str(order_id), status=AlertStatus.RAISED, raised_at=now, updated_at=now,
+                  details=details)
+    return (book._with({**book, key: alert}, book.next_id + 1, book._resolved),
+            AlertChange(ChangeKind.RAISED, alert))

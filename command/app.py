@@ -15,9 +15,12 @@ from aiohttp import web
 from command import (
     api,
     camera_api,
+    evacuation,
+    evacuation_api,
     event_api,
     face_seal,
     holder_cards,
+    incidents_api,
     ops_api,
     photo_seal,
     registration,
@@ -45,6 +48,7 @@ from command.camera_ws import camera_ws
 from command.db.binding import bind_event
 from command.db.migrate import migrate
 from command.errors import CommandError, ValueRefused
+from command.evacuation import ClearanceModel
 from command.gate_ws import gate_ws
 from command.hub import Hub
 from command.live_ws import live_ws
@@ -192,9 +196,11 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
 
 
-def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None = None) -> web.Application:
+def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None = None,
+               clearance: ClearanceModel | None = None) -> web.Application:
     """The command server application (the database pool opens on startup); with `twin`, the
-    twin service forecasts beside it (issue 19)."""
+    twin service forecasts beside it (issue 19); with `clearance`, an evacuation shows each
+    zone's clearance time (issue 20)."""
     app = web.Application(middlewares=[errors_middleware, origin_check], client_max_size=settings.max_upload_bytes)
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
@@ -221,6 +227,9 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
         app.cleanup_ctx.append(_twin_ctx(twin))
     app.add_routes(screening_api.routes)  # screening review (issue 17)
     app.add_routes(camera_api.routes)  # crowd sensing (issue 18): a camera's latest frame
+    app.add_routes(incidents_api.routes)  # issue 20: the incidents board
+    app.add_routes(evacuation_api.routes)  # issue 20: evacuation
+    app[evacuation_api.EVACUATION] = evacuation.EvacuationDesk(model=clearance)
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)

@@ -11,7 +11,7 @@ import asyncpg
 
 from command.errors import Conflict, NotFound
 from eventguard.codes import IncidentSeverity, OrderKind, UnitKind
-from eventguard.wire import IncidentView, Order, UnitView
+from eventguard.wire import IncidentView, Order, UnitView, to_builtins
 
 ORDER_KINDS = tuple(OrderKind)
 UNIT_KINDS = tuple(UnitKind)
@@ -27,7 +27,8 @@ def incident_view(r: asyncpg.Record) -> IncidentView:
     return IncidentView(id=r["id"], kind=r["kind"], severity=r["severity"], location=r["location"],
                         status=r["status"], note=r["note"], x=r["x"], y=r["y"],
                         alert_ids=tuple(r["alert_ids"]), opened_by=r["opened_by"],
-                        opened_at=_t(r["opened_at"]))
+                        opened_at=_t(r["opened_at"]), outcome=r["outcome"], closed_by=r["closed_by"],
+                        closed_at=_t(r["closed_at"]) if r["closed_at"] else None)
 
 
 def unit_view(r: asyncpg.Record) -> UnitView:
@@ -57,15 +58,6 @@ async def open_incident(conn: asyncpg.Connection, *, kind: str, severity: str, l
         "INSERT INTO incidents (kind, severity, location, note, opened_by, x, y, alert_ids)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
         kind, severity, location, note, by, x, y, list(alert_ids))
-    return incident_view(r)
-
-
-async def close_incident(conn: asyncpg.Connection, incident_id: int) -> IncidentView:
-    """Close an open incident."""
-    r = await conn.fetchrow("UPDATE incidents SET status = 'closed', closed_at = now()"
-                            " WHERE id = $1 AND status = 'open' RETURNING *", incident_id)
-    if r is None:
-        raise NotFound(f"no open incident {incident_id}")
     return incident_view(r)
 
 
@@ -144,6 +136,17 @@ async def list_orders(conn: asyncpg.Connection, pending_only: bool = False, targ
         "SELECT * FROM orders WHERE ($1 = false OR status IN ('sent', 'escalated'))"
         " AND ($2::text IS NULL OR target = $2) ORDER BY id DESC LIMIT 500", pending_only, target)
     return [order_view(r) for r in rows]
+
+
+async def issue_details(conn: asyncpg.Connection, order: Order) -> dict[str, Any]:
+    """The audit details of an issued order: the order, and when its alert was raised (issue 20:
+    the audit chain alert → order → ack → resolved shows every time)."""
+    details: dict[str, Any] = to_builtins(order)
+    if order.alert_id is not None:
+        raised = await conn.fetchval("SELECT raised_at FROM alerts WHERE id = $1", order.alert_id)
+        if raised is not None:
+            details["alert_raised_at"] = raised.timestamp()
+    return details
 
 
 @dataclass(frozen=True, slots=True)

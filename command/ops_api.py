@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from command import dispatch, store
+from command import dispatch, proposals, store
 from command.appkeys import POOL, SERVICE, VENUE
 from command.auth import ACTORS, STAFF, Principal, Role
 from command.requests import bad_request, read_body
 from command.routing import guarded, openapi, public
 from command.service import alert_view, for_viewer
-from eventguard.codes import GATE_ORDER_KINDS, UnitStatus
+from command.walking import propose
+from eventguard.codes import GATE_ORDER_KINDS, OrderKind, UnitStatus
 from eventguard.wire import IncidentBody, OrderBody, UnitBody, to_builtins
 
 routes = web.RouteTableDef()
@@ -62,9 +64,10 @@ async def resolve_alert(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "GET", "/api/incidents", STAFF, tag="incidents")
 async def list_incidents(request: web.Request, who: Principal) -> web.Response:
-    """Open incidents."""
+    """Open incidents (?all=1: the closed ones too, newest first)."""
     async with request.app[POOL].acquire() as conn:
-        return web.json_response(to_builtins(await dispatch.list_incidents(conn)))
+        found = await dispatch.list_incidents(conn, open_only=request.query.get("all") != "1")
+        return web.json_response(to_builtins(found))
 
 
 @guarded(routes, "POST", "/api/incidents", ACTORS, body=IncidentBody, tag="incidents")
@@ -78,16 +81,6 @@ async def open_incident(request: web.Request, who: Principal) -> web.Response:
         await store.audit(conn, who.subject, who.role.value, "incident_open", str(inc.id), to_builtins(inc))
     request.app[SERVICE].publish_ops(incidents=[inc])
     return web.json_response(to_builtins(inc), status=201)
-
-
-@guarded(routes, "POST", "/api/incidents/{id}/close", ACTORS, tag="incidents")
-async def close_incident(request: web.Request, who: Principal) -> web.Response:
-    """Close an incident."""
-    async with request.app[POOL].acquire() as conn:
-        inc = await dispatch.close_incident(conn, _int(request, "id"))
-        await store.audit(conn, who.subject, who.role.value, "incident_close", str(inc.id), {})
-    request.app[SERVICE].publish_ops(incidents=[inc])
-    return web.json_response(to_builtins(inc))
 
 
 # ---- units ---------------------------------------------------------------------------------------
@@ -132,7 +125,8 @@ async def issue_order(request: web.Request, who: Principal) -> web.Response:
             conn, kind=body.kind, target=body.target.strip(), by=who.subject, note=(body.note or "").strip(),
             location=body.location.strip() if body.location else None, params=dict(body.params or {}),
             incident_id=body.incident_id, gate_ids=[g.id for g in venue.gates], alert_id=body.alert_id)
-        await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id), to_builtins(order))
+        await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id),
+                          await dispatch.issue_details(conn, order))
     svc = request.app[SERVICE]
     if order.kind in GATE_ORDER_KINDS:
         await svc.deliver_order(order)
@@ -177,3 +171,36 @@ def _dumps(obj: Any) -> str:
 async def openapi_json(request: web.Request) -> web.Response:
     """OpenAPI description of this API."""
     return web.json_response(openapi("EventGuard command server", "0.1.0"))
+
+
+# ---- one click from an alert's suggestion to its order (issue 20) -----------------------------
+
+
+@guarded(routes, "GET", "/api/alerts/{id}/orders", ACTORS, tag="alerts")
+async def alert_orders(request: web.Request, who: Principal) -> web.Response:
+    """The orders that would carry out an open alert's suggestions (command/proposals.py), ready
+    to send with its id; a dispatch names the nearest available suitable unit, or none."""
+    svc, venue = request.app[SERVICE], request.app[VENUE]
+    alert = svc.book.by_id(_int(request, "id"))
+    proposed = proposals.orders_for_alert(alert.kind, alert.subject, alert.details,
+                                          svc.suggestions.get(alert.subject, []),
+                                          {g.id: g.lanes for g in venue.gates}, svc.closed_lanes)
+    out = []
+    units = None
+    for p in proposed:
+        target = p.target
+        distance = None
+        if p.kind == OrderKind.DISPATCH and p.location is not None:
+            if units is None:
+                async with request.app[POOL].acquire() as conn:
+                    units = await dispatch.list_units(conn)
+            now = datetime.now(venue.event.starts_at.tzinfo if venue.event.starts_at else UTC)
+            found = (propose(venue, units, p.location, kinds=p.unit_kinds, capabilities=p.capabilities,
+                             minute_of_day=now.hour * 60 + now.minute)
+                     or propose(venue, units, p.location, minute_of_day=now.hour * 60 + now.minute))
+            target = found[0].unit_id if found else None
+            distance = found[0].distance_m if found else None
+        out.append({"kind": p.kind.value, "target": target, "location": p.location, "params": dict(p.params),
+                    "note": f"alert #{alert.id}: {p.note}", "alert_id": alert.id, "why": p.why,
+                    "distance_m": distance})
+    return web.json_response(out)

@@ -10,6 +10,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,16 @@ import msgspec
 from aiohttp import web
 
 from command import alerts as al
-from command import camera_store, crowdsense, dispatch, screening_store, store
+from command import (
+    camera_store,
+    crowdsense,
+    dispatch,
+    incidents,
+    proposals,
+    screening_store,
+    store,
+    walking,
+)
 from command.camera_live import CameraFeed
 from command.density import GridMapper, zone_state
 from command.errors import NotFound, StoreUnavailable, ValueRefused
@@ -25,6 +35,7 @@ from command.forecast import time_to_capacity
 from command.hub import Hub
 from command.state import CrowdState
 from command.texts import alert_message
+from eventguard.codes import OrderKind
 from eventguard.config import Venue
 from eventguard.wire import (
     AlertsUpdate,
@@ -120,6 +131,8 @@ class CommandService:
         self.density_alarms = {a.zone: a for a in venue.density_alarms}
         self.quality_bound = crowdsense.QualityBound()
         self.camera_feed = CameraFeed()  # latest grid and thumbnail per camera, in memory only
+        # issue 20: lanes the gates have shut (acknowledged lane orders), for suggestions and proposals
+        self.closed_lanes: dict[str, frozenset[int]] = {}
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -130,6 +143,7 @@ class CommandService:
             self.state.load(await store.zone_counters(conn), await store.gate_counters(conn))
             next_id = await store.max_alert_id(conn) + 1
             rows = await store.open_alert_rows(conn)
+            self.closed_lanes = proposals.closed_lanes(await dispatch.list_orders(conn))
         alerts = {}
         for r in rows:
             a = al.Alert(id=r["id"], kind=al.AlertKind(r["kind"]), level=al.AlertLevel(r["level"]),
@@ -273,6 +287,8 @@ class CommandService:
                                                              target=gate_id)
                     await store.audit(conn, gate_id, "gate", "order_ack", str(report.order_id), {"by": report.by})
                     self.publish_ops(orders=[order])
+                    if order.kind in (OrderKind.CLOSE_LANE, OrderKind.OPEN_LANE):
+                        self.closed_lanes = proposals.closed_lanes(await dispatch.list_orders(conn))
         except store.REFUSED as err:
             raise ValueRefused(f"{type(report).__name__} refused by the database: {type(err).__name__}") from err
         except store.DB_DOWN as err:
@@ -356,6 +372,10 @@ class CommandService:
             try:
                 async with self.pool.acquire(timeout=5) as conn:
                     await store.save_alerts(conn, [c.alert for c in changes])
+                    for c in changes:  # issue 20: an alert that clears by itself closes its chain in the audit
+                        if c.change is al.ChangeKind.CLEARED:
+                            await store.audit(conn, "system", "system", "alert_clear", str(c.alert.id),
+                                              {"kind": c.alert.kind.value, "subject": c.alert.subject})
             except store.DB_DOWN as err:
                 raise StoreUnavailable(str(err)) from err
             self._publish_alerts([c.alert for c in changes])
@@ -367,7 +387,8 @@ class CommandService:
         for g in self.venue.gates:
             queue = self.state.gates[g.id].queue if g.id in self.state.gates else 0
             gates_by_zone.setdefault(g.zone, []).append(
-                al.GateLanes(g.id, g.lanes, g.lanes, queue_wait_s=queue * LANE_SERVICE_S / g.lanes))
+                al.GateLanes(g.id, g.lanes, g.lanes - len(self.closed_lanes.get(g.id, ())),
+                             queue_wait_s=queue * LANE_SERVICE_S / g.lanes))
         forecasts = dict(obs.forecasts)
         for a in self.book.values():  # a zone over its density line is at risk now, whatever the trend
             if a.kind in (al.AlertKind.DENSITY_WARNING, al.AlertKind.DENSITY_CRITICAL):
@@ -391,8 +412,40 @@ class CommandService:
                         await store.audit(conn, "system", "system", "order_escalated", str(o.order_id),
                                           {"target": o.target, "waited_s": now - o.issued_at})
                     self.publish_ops(orders=escalated)
+                    for o in escalated:
+                        await self._follow_up(conn, o, now)
         except store.DB_DOWN as err:
             raise StoreUnavailable(str(err)) from err
+
+    async def _follow_up(self, conn: asyncpg.Connection, order: Order, now: float) -> None:
+        """An escalated order goes to the next proposed unit of the same kind, or, with nobody
+        left (or a gate that did not answer), raises a critical alert for the commander."""
+        units = await dispatch.list_units(conn)
+        kinds = [u.kind for u in units if u.id == order.target]
+        place = order.location or next((walking.unit_zone(self.venue, u) for u in units if u.id == order.target),
+                                       None)
+        tz = self.venue.event.starts_at.tzinfo if self.venue.event.starts_at else UTC
+        at = datetime.fromtimestamp(now, tz)
+        candidates = walking.propose(self.venue, units, place, kinds=kinds,
+                                     minute_of_day=at.hour * 60 + at.minute) if place else []
+        step = incidents.next_step(order, candidates, incidents.tried_units(order, await dispatch.list_orders(conn)))
+        if isinstance(step, incidents.Redispatch):
+            new = await dispatch.issue_order(
+                conn, kind=order.kind, target=step.unit_id, by="system", location=order.location,
+                note=f"escalated from order #{order.order_id}: {order.note}"[:1000],
+                params={"escalated_from": order.order_id}, incident_id=order.incident_id, alert_id=order.alert_id)
+            await store.audit(conn, "system", "system", "order_issue", str(new.order_id),
+                              await dispatch.issue_details(conn, new))
+            self.publish_ops(orders=[new], units=[u for u in await dispatch.list_units(conn) if u.id == new.target])
+            return
+        async with self._lock:
+            self.book, change = al.order_alert(self.book, order_id=order.order_id, target=order.target,
+                                               reason=step.reason, incident_id=order.incident_id, now=now)
+        if change is not None:
+            await store.save_alerts(conn, [change.alert])
+            await store.audit(conn, "system", "system", "order_supervisor", str(order.order_id),
+                              {"alert_id": change.alert.id, "reason": step.reason})
+            self._publish_alerts([change.alert])
 
     async def acknowledge_alert(self, alert_id: int, by: str) -> al.Alert:
         """Operator acknowledges an open alert."""

@@ -107,6 +107,8 @@ def chunk(event_id: str, since: int, watermark: int, keys: tuple[PublicKey, ...]
             presence=tuple(PresenceChange(ticket_id=c.ref, inside=c.kind == "inside", gate_id=c.list_id,
                                           at=c.at) for c in group if c.kind in ("inside", "outside")),
             entry_open=next((c.list_id == "open" for c in reversed(group) if c.kind == "entry"), None),
+            evacuating=next((c.list_id == "on" for c in reversed(group) if c.kind == "evacuation"), None),
+            evacuation_note=next((c.name for c in reversed(group) if c.kind == "evacuation" and c.list_id == "on"), ""),
             peer_key=peer_key, stewards=stewards, id_key=id_key,
             full=full and not out, more=more))
         prev = version
@@ -162,6 +164,13 @@ UNION ALL
 SELECT sync_version, 'entry', event_id, NULL, NULL, CASE WHEN entry_open THEN 'open' ELSE 'closed' END,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM event_entry WHERE event_id = $1 AND sync_version > $2 AND sync_version <= $3
+UNION ALL
+SELECT e.sync_version, 'evacuation', e.event_id, NULL, NULL,
+       CASE WHEN e.active AND (cardinality(e.zones) = 0 OR $5::text IS NULL
+                               OR (SELECT zone_id FROM gates WHERE id = $5::text) = ANY(e.zones))
+            THEN 'on' ELSE 'off' END,
+       NULL, NULL, NULL, e.note, NULL, NULL
+  FROM event_evacuation e WHERE e.event_id = $1 AND e.sync_version > $2 AND e.sync_version <= $3
 ORDER BY 1
 """
 

@@ -60,4 +60,6 @@ def _message(alert: Alert) -> str:
             d = alert.details
             return (f"{subject}: gates count {d.get('gate_occupancy')} inside, cameras see about "
                     f"{d.get('camera_people')} — check the counting lines and the camera")
+        case AlertKind.ORDER_UNACKNOWLEDGED:  # issue 20: escalation found nobody else
+            return f"order #{subject} not acknowledged: {alert.details.get('reason')} — act now"
     return f"{alert.kind.value}: {subject}"

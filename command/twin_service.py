@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from command import alerts as al
-from command import store, sync_store
+from command import evacuation, store, sync_store
 from command.errors import StoreUnavailable
 from command.service import CommandService
 from command.twin import TwinInput, TwinModel, TwinOutput, seed, to_update
@@ -62,9 +62,12 @@ class TwinService:
         try:
             async with svc.pool.acquire(timeout=5) as conn:
                 entry_open = await sync_store.entry_open(conn, svc.venue.event.id)
+                evac = await evacuation.current(conn, svc.venue.event.id)  # issue 20
         except store.DB_DOWN as err:
             raise StoreUnavailable(f"database unavailable: {type(err).__name__}") from err
         closed = frozenset() if entry_open else frozenset(g.id for g in svc.venue.gates)
+        if evac is not None and evac["active"]:  # gates on free exit admit nobody
+            closed |= frozenset(evacuation.affected_gates(svc.venue, evac["zones"]))
         doors = svc.venue.event.doors_open
         t0 = doors.timestamp() if doors is not None else svc.started_at
         async with svc._lock:  # a consistent picture: no batch half applied

@@ -72,6 +72,9 @@ class Reason(enum.StrEnum):
     # screening review (issue 17): the holder's registration awaits a reviewer's decision on a
     # watchlist candidate (command/prescreen.py): the ticket goes to a steward, never through
     SCREENING_HOLD = "screening_hold"
+    # evacuation (issue 20): the commander declared it for this gate's zone or the whole venue
+    EVACUATION = "evacuation"  # an entry is refused: the venue (or this zone) is being evacuated
+    FREE_EXIT = "free_exit"  # an exit is let through without any ticket check during an evacuation
 
 
 class WatchSeverity(enum.StrEnum):
@@ -106,6 +109,7 @@ class AlertKind(enum.StrEnum):
     CROWD_DENSITY = "crowd_density"  # a zone's camera density alarm (threshold, minimum duration, repeat)
     CAMERA_DISAGREEMENT = "camera_disagreement"  # data quality: gates and cameras disagree on a zone
     FORECAST_CROSSING = "forecast_crossing"  # the twin forecasts a density line crossed (issue 19)
+    ORDER_UNACKNOWLEDGED = "order_unacknowledged"  # escalation found no next unit: the commander acts (issue 20)
 
 
 class AlertLevel(enum.StrEnum):
@@ -238,3 +242,33 @@ class WhatIfKind(enum.StrEnum):
     BLOCK_ZONE = "block_zone"
     UNBLOCK_ZONE = "unblock_zone"
     END_SHOW = "end_show"  # egress starts
+
+
+# ---- incidents board and escalation (issue 20, second part) ------------------------------------
+
+
+class IncidentOutcome(enum.StrEnum):
+    """How an incident ended (required to close it)."""
+
+    RESOLVED_ON_SITE = "resolved_on_site"  # dealt with where it happened
+    TREATED_ON_SITE = "treated_on_site"  # medical: first aid given, the person stayed
+    TRANSPORTED = "transported"  # medical: taken to hospital
+    HANDED_TO_POLICE = "handed_to_police"
+    PERSON_REMOVED = "person_removed"  # ejected from the venue
+    FALSE_ALARM = "false_alarm"
+    DUPLICATE = "duplicate"  # another incident covers it
+    NO_ACTION_NEEDED = "no_action_needed"
+
+
+class TimelineStep(enum.StrEnum):
+    """One step on an incident's timeline (command/incidents.py timeline, from audit and order rows)."""
+
+    CREATED = "created"
+    ASSIGNED = "assigned"  # a dispatch order to a unit
+    ACKNOWLEDGED = "acknowledged"  # the unit (or a commander for it) acknowledged
+    STATUS_REPORT = "status_report"  # an assigned unit reported its status or position
+    NOTE = "note"
+    ESCALATED = "escalated"  # an assignment was not acknowledged in time
+    REDISPATCHED = "redispatched"  # escalation sent the next proposed unit
+    SUPERVISOR_ALERTED = "supervisor_alerted"  # escalation found no next unit: the commander is alerted
+    CLOSED = "closed"

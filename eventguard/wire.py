@@ -24,12 +24,14 @@ from eventguard.codes import (
     AlertLevel,
     AlertStatus,
     EventKind,
+    IncidentOutcome,
     IncidentSeverity,
     OrderKind,
     OrderStatus,
     Reason,
     StewardAction,
     StewardCode,
+    TimelineStep,
     UnitCapability,
     UnitKind,
     UnitStatus,
@@ -420,6 +422,9 @@ class IncidentView(msgspec.Struct, frozen=True, kw_only=True):
     alert_ids: tuple[int, ...] = ()
     opened_by: str = ""
     opened_at: float = 0.0
+    outcome: IncidentOutcome | None = None  # issue 20: how it ended (set when closed)
+    closed_by: str | None = None
+    closed_at: float | None = None
 
 
 class UnitView(msgspec.Struct, frozen=True, kw_only=True):
@@ -538,6 +543,9 @@ class ListSync(Msg, frozen=True, tag="sync"):
     # screening review (issue 17): registrations held for a reviewer (their tickets go to a
     # steward); a later holders_added or holders_removed of the same id ends the hold
     held: tuple[str, ...] = ()
+    # evacuation (issue 20): this gate is in an evacuated zone (None: no change) and the broadcast text
+    evacuating: bool | None = None
+    evacuation_note: Annotated[str, Meta(max_length=500)] = ""
 
 
 # ---- gate <-> gate (peer links, /ws/peer on each gate's app) ------------------------------------
@@ -647,6 +655,8 @@ class TerminalStatus(Msg, frozen=True, tag="terminal_status"):
     pending: int
     lanes: tuple[LaneCount, ...] = ()
     lanes_closed: tuple[int, ...] = ()
+    evacuating: bool = False  # issue 20: the terminal shows the evacuation banner
+    evacuation_note: str = ""
 
 
 # ---- HTTP request bodies and queries (decoded by decode_body / decode_query) ----------------
@@ -1110,3 +1120,55 @@ class WhatIfBody(Body, frozen=True):
     """POST /api/twin/whatif: the changes to forecast beside the baseline."""
 
     changes: Annotated[tuple[WhatIfChange, ...], Meta(min_length=1, max_length=8)]
+
+
+# ---- incidents board (issue 20, second part) ----------------------------------------------------
+
+
+class IncidentCloseBody(Body, frozen=True):
+    """POST /api/incidents/{id}/close: how it ended (closed vocabulary) and a last note."""
+
+    outcome: IncidentOutcome
+    note: Note | None = None
+
+
+class IncidentNoteBody(Body, frozen=True):
+    """POST /api/incidents/{id}/notes: a note on the incident's timeline."""
+
+    note: Annotated[str, Meta(min_length=1, max_length=500, pattern=_TEXT)]
+
+
+class IncidentAssignBody(Body, frozen=True):
+    """POST /api/incidents/{id}/assign: dispatch a unit to the incident's place."""
+
+    unit_id: Name40
+    note: Note | None = None
+
+
+class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One step of an incident's timeline."""
+
+    at: float
+    step: TimelineStep
+    actor: str
+    role: str = ""
+    unit_id: str | None = None
+    order_id: int | None = None
+    text: str = ""
+
+
+# ---- evacuation (issue 20) ----------------------------------------------------------------------
+
+
+class EvacuationPrepareBody(Body, frozen=True):
+    """POST /api/evacuation/prepare: the zones to evacuate (none: the whole venue) and the
+    broadcast text; answered with a code to confirm within two minutes."""
+
+    zones: Annotated[tuple[Name40, ...], Meta(max_length=64)] = ()
+    note: Note | None = None
+
+
+class EvacuationConfirmBody(Body, frozen=True):
+    """POST /api/evacuation/declare: the code /prepare gave (the second step)."""
+
+    confirm: Annotated[str, Meta(min_length=8, max_length=8, pattern="^[0-9a-f]{8}$")]

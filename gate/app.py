@@ -209,7 +209,8 @@ class Terminal:
         if await svc.open_check(result, crop or None) is not None:
             await self.broadcast(self.checks_msg())
         self._status = TerminalStatus(gate_id=ev.gate_id, online=msg.online, pending=msg.pending, lanes=msg.lanes,
-                                      lanes_closed=tuple(sorted(svc.lanes_closed)))
+                                      lanes_closed=tuple(sorted(svc.lanes_closed)),
+                                      evacuating=svc.cache.evacuating, evacuation_note=svc.cache.evacuation_note)
         await self.broadcast(msg)
         return msg
 
@@ -227,7 +228,8 @@ class Terminal:
         svc = self.service
         return TerminalStatus(gate_id=svc.cfg.gate_id, online=svc.uplink.connected.is_set(),
                               pending=await self.pending(), lanes=await self.lanes(),
-                              lanes_closed=tuple(sorted(svc.lanes_closed)))
+                              lanes_closed=tuple(sorted(svc.lanes_closed)),
+                              evacuating=svc.cache.evacuating, evacuation_note=svc.cache.evacuation_note)
 
     async def watch(self, every_s: float = 1.0) -> None:
         """Push the status when it changes (uplink up/down, replay progress) and new orders."""

@@ -37,6 +37,7 @@ DENY_REASONS = frozenset({
     Reason.OTHER_EVENT, Reason.NOT_YET_VALID, Reason.EXPIRED, Reason.REVOKED,
     Reason.WRONG_ENTRANCE, Reason.ALREADY_INSIDE, Reason.NOT_INSIDE,
     Reason.LANE_CLOSED, Reason.ENTRY_CLOSED,
+    Reason.EVACUATION,  # issue 20: no one enters during an evacuation
 })
 # a 1:N match is a probability, never a verdict: every hit holds the person for a human,
 # whatever the list asks (info and deny lists too) and whatever the ticket says; the steward
@@ -102,6 +103,7 @@ class GateState:
     direction: str = "entry"  # the scan's: "entry" or "exit"
     lane_rule: LaneRule | None = None  # the lane's rule from the venue (None: both ways, every kind)
     refused_kinds: frozenset[str] = frozenset()  # badge kinds not accredited for this gate's zone
+    evacuating: bool = False  # issue 20: free exit (no ticket check), every entry refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,10 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
     (the service makes it only for a valid ticket); `hits`: the 1:N candidates of the face,
     screened whatever the ticket says; `identity` None: no ID document read (it counts only with
     a valid ticket); `held`: the ticket's holder is held for screening review."""
+    if gate.evacuating:  # issue 20: people get out whatever they hold; nobody gets in
+        if gate.direction == "exit":
+            return Decision(Verdict.ADMIT, (Reason.FREE_EXIT,))
+        return Decision(Verdict.DENY, (Reason.EVACUATION,))
     reasons: list[Reason] = []
     if not gate.lane_open:
         reasons.append(Reason.LANE_CLOSED)

@@ -136,6 +136,8 @@ class Lists:
     watch: list[WatchEntry] = field(default_factory=list)
     presence: dict[str, Stay] = field(default_factory=dict)
     entry_open: bool = True
+    evacuating: bool = False  # issue 20: kept across restarts like entry_open
+    evacuation_note: str = ""
     peer_key: bytes = b""
     stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash (eventguard.steward)
     id_key: bytes = b""  # the ID-number HMAC key (opened from its sealed copy)
@@ -273,6 +275,7 @@ class ListCache:
             meta["version"] = "0"
         return Lists(int(meta.get("version", "0")), meta.get("event_id", ""), keys, revoked, holders, watch,
                      presence, entry_open=meta.get("entry_open", "1") == "1",
+                     evacuating=meta.get("evacuating", "0") == "1", evacuation_note=meta.get("evacuation_note", ""),
                      peer_key=bytes.fromhex(meta.get("peer_key", "")), stewards=stewards, id_key=id_key or b"",
                      reissued=reissued,
                      held=held,
@@ -330,6 +333,9 @@ class ListCache:
                 meta = [("version", str(msg.version)), ("event_id", msg.event_id)]
                 if msg.entry_open is not None or msg.full:
                     meta.append(("entry_open", "0" if msg.entry_open is False else "1"))
+                if msg.evacuating is not None or msg.full:  # issue 20
+                    meta.append(("evacuating", "1" if msg.evacuating else "0"))
+                    meta.append(("evacuation_note", msg.evacuation_note if msg.evacuating else ""))
                 if msg.peer_key:
                     meta.append(("peer_key", msg.peer_key.hex()))
                 if msg.id_key:

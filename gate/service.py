@@ -169,6 +169,8 @@ class GateCache:
     watchlist: WatchlistIndex = field(default_factory=WatchlistIndex)
     presence: dict[str, Stay] = field(default_factory=dict)  # ticket -> last known change, venue-wide
     entry_open: bool = True  # False once the commander closed the event's entry (exits only)
+    evacuating: bool = False  # issue 20: this gate's zone is evacuated: free exit, no entry
+    evacuation_note: str = ""
     peer_key: bytes = b""  # the event's secret for peer links (from the sync, persisted)
     stewards: dict[str, bytes] = field(default_factory=dict)  # steward -> PIN hash, this gate's (synced)
     id_key: bytes = b""  # the ID-number HMAC key (synced): 人证票合一 matches keyed hashes, never numbers
@@ -313,6 +315,7 @@ class GateService:
         c.revoked |= stored.revoked
         c.reissued |= stored.reissued
         c.entry_open = stored.entry_open
+        c.evacuating, c.evacuation_note = stored.evacuating, stored.evacuation_note  # issue 20
         c.peer_key = stored.peer_key or c.peer_key
         c.stewards = dict(stored.stewards) or c.stewards
         c.id_key = stored.id_key or c.id_key
@@ -375,6 +378,9 @@ class GateService:
                 c.presence[pc.ticket_id] = merge(c.presence.get(pc.ticket_id), Stay(pc.inside, pc.gate_id, pc.at))
         if msg.entry_open is not None or msg.full:
             c.entry_open = msg.entry_open is not False
+        if msg.evacuating is not None or msg.full:  # issue 20
+            c.evacuating = bool(msg.evacuating)
+            c.evacuation_note = msg.evacuation_note if c.evacuating else ""
         if msg.peer_key:
             c.peer_key = msg.peer_key
         if msg.stewards is not None:
@@ -640,7 +646,8 @@ class GateService:
         state = GateState(lane_open=lane not in self.lanes_closed,
                           face_required=self.cfg.face_required and direction == "entry",
                           entry_open=self.cache.entry_open or direction == "exit", direction=direction,
-                          lane_rule=self.cfg.lane_rule(lane), refused_kinds=self.cfg.refused_kinds)
+                          lane_rule=self.cfg.lane_rule(lane), refused_kinds=self.cfg.refused_kinds,
+                          evacuating=self.cache.evacuating)
         lane_refuses = bool(lane_reasons(state, check) or zone_reasons(state, check))
         if lane_refuses:  # the lane does not serve this scan: no 1:1 check (the face is still screened 1:N)
             state = replace(state, face_required=False)

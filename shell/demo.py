@@ -45,9 +45,11 @@ async def demo(dsn: str, venue: Venue, *, host: str, port: int, duration: float 
     prov = await provision(dsn, venue, key_dir)
     settings = ServerSettings(host=host, port=port, database_url=app_dsn or dsn, admin_database_url=dsn,
                               key_dir=key_dir)
+    from sim.evacuation_model import VenueClearance
     from sim.twin_model import VenueTwin
 
-    runner = await server.start(settings, venue, twin=VenueTwin.for_venue(venue))  # twin: issue 19
+    runner = await server.start(settings, venue, twin=VenueTwin.for_venue(venue),  # twin: issue 19
+                                clearance=VenueClearance(venue))  # evacuation clearance: issue 20
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     assert pool is not None
     journal_dir = Path(tempfile.mkdtemp(prefix="eventguard-gates-"))

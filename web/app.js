@@ -8,6 +8,8 @@ import { Plan } from "./plan.js";
 import { AuditView, UnitsPanel, proposeUnits } from "./ops.js";
 import { TwinPanel } from "./twin.js"; // issue 19
 import { TicketsPanel } from "./tickets.js"; // issue 15: reissue
+import { IncidentBoard } from "./incidents.js"; // issue 20: the incidents board
+import { EvacuationPanel } from "./evacuation.js"; // issue 20: evacuation
 
 const ACTORS = new Set(["commander", "operator"]);
 const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
@@ -129,12 +131,16 @@ function buildAlert(a) {
   const resolve = el("button", { type: "button", "data-action": "resolve", text: "Resolve" });
   const send = el("button", { type: "button", "data-action": "dispatch", text: "Dispatch…" });
   send.addEventListener("click", () => openDispatchFor(state.alerts.get(a.id) || a));
-  const actions = el("div", { class: "actions row" }, ack, resolve, send);
+  const incident = el("button", { type: "button", "data-action": "incident", text: "Incident…" }); // issue 20
+  incident.addEventListener("click", () => incidentBoard.openFor(state.alerts.get(a.id) || a));
+  const actions = el("div", { class: "actions row" }, ack, resolve, send, incident);
   const li = el("li", { class: "alert", "data-alert": a.id },
     el("div", { class: "head" }, level, kind, time, status), msg, actions, err);
   ack.addEventListener("click", () => alertAction(a.id, "ack", item));
   resolve.addEventListener("click", () => alertAction(a.id, "resolve", item));
-  const item = { li, level, kind, time, status, msg, err, ack, resolve, actions, photo: null };
+  const proposed = el("div", { class: "proposals row" }); // issue 20: proposed orders
+  actions.after(proposed);
+  const item = { li, level, kind, time, status, msg, err, ack, resolve, actions, photo: null, proposed, proposedFor: null };
   return item;
 }
 
@@ -148,6 +154,7 @@ function updateAlert(item, a) {
   const act = canAct();
   item.actions.hidden = !act || a.status === "resolved";
   item.ack.hidden = a.status !== "raised";
+  renderProposals(item, a); // issue 20: one click from a suggestion to its order
   const src = act ? photoOf(a.details) : null; // watchlist photos: commander/operator only
   if (src && !item.photo) {
     item.photo = el("img", { class: "photo", alt: "watchlist photo", src });
@@ -251,6 +258,10 @@ function renderUnitOptions() {
   if ([...target.options].some((o) => o.value === keep)) target.value = keep;
   $("dispatch-location-row").hidden = kind !== "dispatch";
   $("dispatch-lane-row").hidden = kind !== "close_lane" && kind !== "open_lane";
+  $("dispatch-to-row").hidden = kind !== "divert"; // issue 20
+  if (kind === "divert" && !$("dispatch-to").options.length) {
+    $("dispatch-to").replaceChildren(...(state.venue ? state.venue.gates : []).map((g) => option(g.id, `${g.id} — ${g.name}`)));
+  }
   $("dispatch-send").disabled = opts.length === 0;
   $("dispatch-error").textContent = opts.length === 0 && kind === "dispatch" ? "No units are registered." : "";
 }
@@ -274,6 +285,10 @@ function setupDispatch() {
     if (kind === "dispatch" && $("dispatch-location").value) body.location = $("dispatch-location").value;
     if (kind === "close_lane" || kind === "open_lane") body.params = { lane: Number($("dispatch-lane").value) };
     if (dispatchAlertId !== null) body.alert_id = dispatchAlertId;
+    if (kind === "divert") { // issue 20: the gate that takes the arrivals
+      body.location = $("dispatch-to").value;
+      body.params = { to: $("dispatch-to").value };
+    }
     $("dispatch-send").disabled = true;
     $("dispatch-error").textContent = "";
     try {
@@ -337,6 +352,7 @@ function putOps(msg) {
   for (const o of msg.orders || []) state.orders.set(o.order_id, o);
   if ((msg.units || []).length) dirty.units = true;
   if ((msg.orders || []).length) dirty.orders = true;
+  if (incidentBoard) incidentBoard.put(msg); // issue 20: incidents board
 }
 
 function handle(msg) {
@@ -529,6 +545,7 @@ function showLogin(message = "") {
   $("who").hidden = $("logout").hidden = $("dispatch-open").hidden = true;
   $("review-link").hidden = true;
   $("entry-toggle").hidden = $("presence-reset").hidden = $("entry-state").hidden = true;
+  $("evac-open").hidden = true; // issue 20
   $("login").hidden = false;
   $("login-error").textContent = message;
   $("login-username").focus();
@@ -555,6 +572,8 @@ async function start(me) {
   unitsPanel.start();
   auditView.start(me.role === "commander");
   ticketsPanel.start();
+  incidentBoard.start(state.venue);
+  evacuationPanel.start(state.venue);
   await twinPanel.start(state.venue, canAct());
   $("app").hidden = false;
   conn.stopped = false;
@@ -610,6 +629,8 @@ async function main() {
 let unitsPanel = null;
 let auditView = null;
 let ticketsPanel = null;
+let incidentBoard = null; // issue 20: web/incidents.js
+let evacuationPanel = null; // issue 20: web/evacuation.js
 let dispatchAlertId = null; // the alert the open dispatch dialog carries out
 
 function setupOps() {
@@ -620,6 +641,8 @@ function setupOps() {
   });
   auditView = new AuditView();
   ticketsPanel = new TicketsPanel({ canAct, toast });
+  incidentBoard = new IncidentBoard({ canAct, toast, orders: () => state.orders, units: () => state.units });
+  evacuationPanel = new EvacuationPanel({ toast, isCommander: () => state.me && state.me.role === "commander" });
   $("dispatch-location").addEventListener("change", () => proposeFor($("dispatch-location").value));
 }
 
@@ -656,6 +679,54 @@ function openDispatchFor(a) {
   $("dispatch-note").value = `alert #${a.id}: ${a.message}`.slice(0, 500);
   $("dispatch").showModal();
   proposeFor(place);
+}
+
+// ---- one click from an alert's suggestion to the order that carries it out (issue 20) ---------
+
+function proposalText(p) {
+  const lane = p.params && p.params.lane !== undefined ? p.params.lane : "";
+  switch (p.kind) {
+    case "close_lane": return `Close lane ${lane} at ${p.target}`;
+    case "open_lane": return `Open lane ${lane} at ${p.target}`;
+    case "divert": return `Divert ${p.target} → ${p.location}`;
+    case "dispatch": return p.target ? `Dispatch ${p.target} to ${p.location}` : `No unit free for ${p.location}`;
+    default: return p.kind;
+  }
+}
+
+/** The orders proposed for an alert, fetched again when its message (level, suggestions) changes. */
+async function renderProposals(item, a) {
+  const show = canAct() && a.status !== "resolved";
+  item.proposed.hidden = !show;
+  if (!show || item.proposedFor === a.message) return;
+  item.proposedFor = a.message;
+  let found = [];
+  try {
+    found = await api("GET", `/api/alerts/${a.id}/orders`);
+  } catch (err) {
+    found = [];
+  }
+  item.proposed.replaceChildren(...found.map((p) => {
+    const b = el("button", { type: "button", "data-action": "propose", "data-kind": p.kind, text: proposalText(p) });
+    b.disabled = !p.target;
+    b.addEventListener("click", () => openOrderFor(p));
+    return b;
+  }));
+}
+
+/** The order dialog prefilled with a proposed order carrying its alert's id. */
+function openOrderFor(p) {
+  dispatchAlertId = p.alert_id;
+  $("dispatch-kind").value = p.kind;
+  $("dispatch-error").textContent = "";
+  $("dispatch-proposal").hidden = true;
+  renderUnitOptions();
+  $("dispatch-target").value = p.target;
+  if (p.kind === "dispatch") $("dispatch-location").value = p.location || "";
+  if (p.params && p.params.lane !== undefined) $("dispatch-lane").value = p.params.lane;
+  if (p.kind === "divert") $("dispatch-to").value = p.location;
+  $("dispatch-note").value = p.note.slice(0, 500);
+  $("dispatch").showModal();
 }
 
 // ---- digital twin (issue 19) ------------------------------------------------------------------

@@ -43,6 +43,9 @@ export const REASON_TEXT = {
   // issue 17: the holder is a watchlist candidate awaiting a reviewer (pre-screening)
   screening_hold: "Hold — registration under screening review: supervisor to the lane",
   entry_closed: "Entry closed — exits only",
+  // issue 20: evacuation
+  evacuation: "Evacuation — no entry",
+  free_exit: "Evacuation — free exit, no ticket check",
 };
 
 const WORD = { admit: "ADMIT", deny: "DENY", secondary: "CHECK" };
@@ -281,6 +284,7 @@ function handle(msg) {
       break;
     case "terminal_status":
       showStatus(msg);
+      showEvacuation(msg); // issue 20
       break;
     case "order":
       showOrder(msg);
@@ -344,3 +348,11 @@ $("steward-signout").addEventListener("click", signOut);
 fetch("/api/steward", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : {}))
   .then((d) => showSteward(d.steward)).catch(() => showSteward(null));
 connect();
+
+// ---- evacuation (issue 20): the commander's broadcast, from the gate's list sync ---------------
+
+function showEvacuation(st) {
+  $("evacuation").hidden = !st.evacuating;
+  $("evacuation-note").textContent = st.evacuating ? st.evacuation_note || "" : "";
+  document.body.dataset.evacuating = st.evacuating ? "1" : "";
+}

@@ -157,16 +157,21 @@ function seconds(a, b) {
 export function orderChains(rows) {
   const chains = new Map();
   const alertAck = new Map();
+  const alertDone = new Map(); // issue 20: the alert's resolution (by an operator, or cleared by itself)
   for (const r of rows) {
     if (r.action === "alert_ack") alertAck.set(r.subject, r);
+    if ((r.action === "alert_resolve" || r.action === "alert_clear") && !alertDone.has(r.subject)) alertDone.set(r.subject, r);
     if (r.action === "order_issue") {
       const d = (typeof r.details === "string" ? JSON.parse(r.details) : r.details) || {};
       chains.set(r.subject, { id: r.subject, alertId: d.alert_id ? String(d.alert_id) : null, issue: r, ack: null,
-        target: d.target, kind: d.kind });
+        target: d.target, kind: d.kind, alertRaisedAt: d.alert_raised_at || null });
     }
     if (r.action === "order_ack" && chains.has(r.subject)) chains.get(r.subject).ack = r;
   }
-  for (const c of chains.values()) c.alertAck = c.alertId ? alertAck.get(c.alertId) || null : null;
+  for (const c of chains.values()) {
+    c.alertAck = c.alertId ? alertAck.get(c.alertId) || null : null;
+    c.alertDone = c.alertId ? alertDone.get(c.alertId) || null : null;
+  }
   return [...chains.values()].reverse();
 }
 
@@ -190,13 +195,23 @@ export class AuditView {
     }
     const chains = orderChains(rows).map((c) => {
       const steps = [];
-      if (c.alertId) steps.push(el("span", { class: "step", text: `alert #${c.alertId}` }));
+      if (c.alertId) {
+        steps.push(el("span", { class: "step", "data-step": "alert",
+          text: `alert #${c.alertId}${c.alertRaisedAt ? ` raised at ${fmtTime(c.alertRaisedAt)}` : ""}` }));
+      }
       steps.push(el("span", { class: "step", "data-step": "issue",
         text: `order #${c.id} ${(c.kind || "").replaceAll("_", " ")} ${c.target || ""} by ${c.issue.actor} at ${fmtTime(c.issue.at)}` }));
       steps.push(c.ack
         ? el("span", { class: "step", "data-step": "ack",
           text: `ack by ${c.ack.actor} (${c.ack.role}) at ${fmtTime(c.ack.at)}, after ${seconds(c.issue.at, c.ack.at)}` })
         : el("span", { class: "step pending", "data-step": "ack", text: "not acknowledged" }));
+      if (c.alertId) { // issue 20: … → alert resolved, with the time from the order
+        const d = c.alertDone;
+        steps.push(d
+          ? el("span", { class: "step", "data-step": "resolved",
+            text: `alert resolved by ${d.actor === "system" ? "itself (cleared)" : d.actor} at ${fmtTime(d.at)}, ${seconds(c.issue.at, d.at)} after the order` })
+          : el("span", { class: "step pending", "data-step": "resolved", text: "alert open" }));
+      }
       const li = el("li", { "data-chain": c.id });
       steps.forEach((s, i) => li.append(...(i ? [" → ", s] : [s])));
       return li;

@@ -60,6 +60,7 @@ async function poll() {
     state.orders = await api("GET", "/api/responder/orders");
     online(true);
     renderOrders();
+    showEvacuation(await api("GET", "/api/responder/evacuation")); // issue 20
   } catch (err) {
     online(false);
     if (err.status === 401 || err.status === 403) showSignin("Signed out: ask your commander for a new link.");
@@ -183,3 +184,15 @@ async function main() {
 }
 
 main();
+
+// ---- evacuation (issue 20): the commander's broadcast ----------------------------------------
+
+function showEvacuation(ev) {
+  const box = $("evacuation");
+  box.hidden = !ev.active;
+  if (!ev.active) return;
+  const routes = (ev.routes || []).filter((r) => r.path.length > 1)
+    .map((r) => `${r.zone}: ${r.path.join(" → ")} (gates ${r.exit_gates.join(", ")})`);
+  box.textContent = `EVACUATION of ${(ev.zones_covered || []).join(", ")}${ev.note ? ` — ${ev.note}` : ""}. `
+    + "Gates there let everyone out, no entry." + (routes.length ? ` Routes: ${routes.join("; ")}.` : "");
+}

@@ -41,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from eventguard.config import load_venue
     from eventguard.settings import ServerSettings
     from shell.runtime import database, setup_logging
+    from sim.evacuation_model import VenueClearance  # evacuation clearance times (issue 20)
     from sim.twin_model import VenueTwin  # the twin beside the server (issue 19)
 
     setup_logging(args.verbose)
@@ -55,7 +56,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"command server for event {venue.event.id} on {scheme}://{args.host}:{args.port}/ "
               "(sign in with an operator account; logs below)", file=sys.stderr, flush=True)
         try:
-            asyncio.run(serve_forever(settings, venue, twin=VenueTwin.for_venue(venue, Path(args.venue))))
+            asyncio.run(serve_forever(settings, venue, twin=VenueTwin.for_venue(venue, Path(args.venue)),
+                                      clearance=VenueClearance(venue)))
         except KeyboardInterrupt:
             pass
     return 0

@@ -183,6 +183,13 @@ REST: dict[str, tuple[type[wire.Body], dict[str, Any]]] = {
                                              "home_zone": "north", "home_x": 1.0, "home_y": 2.0,
                                              "shift": "08:00-16:00"}),
     "/api/responder/login": (wire.ResponderLoginBody, {"token": "t" * 43}),
+    # the incidents board (issue 20, second part); no incident 1: a body that decodes gets 404
+    "/api/incidents/1/assign": (wire.IncidentAssignBody, {"unit_id": "u1", "note": "row 12"}),
+    "/api/incidents/1/notes": (wire.IncidentNoteBody, {"note": "row 12"}),
+    "/api/incidents/1/close": (wire.IncidentCloseBody, {"outcome": "false_alarm", "note": ""}),
+    # evacuation (issue 20): a prepare that decodes holds a code (nothing declared); a bad code is 409
+    "/api/evacuation/prepare": (wire.EvacuationPrepareBody, {"zones": ["north"], "note": "smoke"}),
+    "/api/evacuation/declare": (wire.EvacuationConfirmBody, {"confirm": "0" * 8}),
 }
 
 

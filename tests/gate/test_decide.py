@@ -96,6 +96,11 @@ CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], Ga
      Verdict.SECONDARY, (Reason.REVOKED, Reason.WATCHLIST_INFO)),
     ("entry closed, ambiguous hit: held", OK, MATCH, (_hit("deny", ambiguous=True),), GateState(entry_open=False),
      Verdict.SECONDARY, (Reason.ENTRY_CLOSED, Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.WATCHLIST_AMBIGUOUS)),
+    # issue 20: evacuation — everyone out without a check, nobody in (whatever the ticket, face or list says)
+    ("evacuation: exit without a ticket", None, None, (), GateState(evacuating=True, direction="exit"),
+     Verdict.ADMIT, (Reason.FREE_EXIT,)),
+    ("evacuation: a valid entry is refused", OK, MATCH, (_hit("deny"),), GateState(evacuating=True),
+     Verdict.DENY, (Reason.EVACUATION,)),
 ]
 
 _TICKET_CASES = {
@@ -227,7 +232,8 @@ def test_every_ticket_code_maps_to_a_reason() -> None:
 def test_reason_classes_are_disjoint_and_admit_reasons_are_few() -> None:
     assert not DENY_REASONS & SECONDARY_REASONS
     admit = set(Reason) - DENY_REASONS - SECONDARY_REASONS
-    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MATCH, Reason.ID_PHOTO_MATCH}
+    assert admit == {Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.ID_MATCH, Reason.ID_PHOTO_MATCH,
+                     Reason.FREE_EXIT}  # issue 20: an exit during an evacuation
     assert HIT_REASONS <= SECONDARY_REASONS
 
 

@@ -1,0 +1,115 @@
+"""REST routes for evacuation (issue 20): a commander prepares it for zones or the whole venue,
+confirms it with the code the first step gave, and ends it; each step audited. Staff and
+responders read its state: zones, gates on free exit, egress routes, progress as occupancy falls."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from command import evacuation, store
+from command.appkeys import POOL, SERVICE, VENUE
+from command.auth import STAFF, Principal, Role
+from command.errors import Conflict
+from command.requests import bad_request, read_body
+from command.routing import guarded
+from eventguard.wire import EvacuationConfirmBody, EvacuationPrepareBody
+
+routes = web.RouteTableDef()
+COMMANDERS = frozenset({Role.COMMANDER})
+EVACUATION = web.AppKey("evacuation", evacuation.EvacuationDesk)
+
+
+async def _state(request: web.Request) -> dict[str, Any]:
+    venue, svc = request.app[VENUE], request.app[SERVICE]
+    async with request.app[POOL].acquire() as conn:
+        row = await evacuation.current(conn, venue.event.id)
+    if row is None:
+        return {"active": False}
+    occupancy = svc.state.occupancy()
+    zones = evacuation.covered_zones(venue, row["zones"])
+    clearance = await _clearance(request, {z: occupancy.get(z, 0) for z in zones}) if row["active"] else None
+    return {**row, "clearance_s": dict(clearance.seconds) if clearance else {},
+            "clearance_model": clearance.model if clearance else None, "zones_covered": list(zones), "gates": list(evacuation.affected_gates(venue, row["zones"])),
+            "routes": [{"zone": r.zone, "path": list(r.path), "exit_gates": list(r.exit_gates),
+                        "length_m": r.length_m} for r in evacuation.egress_routes(venue, row["zones"])],
+            "occupancy": {z: occupancy.get(z, 0) for z in zones},
+            "progress": evacuation.progress({z: row["start_occupancy"].get(z, 0) for z in zones}, occupancy)}
+
+
+async def _clearance(request: web.Request, occupancy: dict[str, int]) -> evacuation.Clearance | None:
+    """The simulator's estimate from the occupancy now, in a thread; None without a model."""
+    desk = request.app[EVACUATION]
+    if desk.model is None:
+        return None
+    key = tuple(sorted(occupancy.items()))
+    found = desk.cached(key)
+    if found is None:
+        found = await asyncio.to_thread(desk.model, occupancy, tuple(occupancy))
+        desk.last = (key, found)
+    return found
+
+
+@guarded(routes, "GET", "/api/evacuation", STAFF, tag="evacuation")
+async def state(request: web.Request, who: Principal) -> web.Response:
+    """The evacuation under way (or the last one), its gates, routes and progress."""
+    return web.json_response(await _state(request))
+
+
+@guarded(routes, "GET", "/api/responder/evacuation", frozenset({Role.RESPONDER}), tag="responder")
+async def responder_state(request: web.Request, who: Principal) -> web.Response:
+    """What a responder's phone shows: whether an evacuation is under way, where, and the text."""
+    s = await _state(request)
+    return web.json_response({k: s.get(k) for k in ("active", "zones_covered", "note", "declared_at", "routes",
+                                                     "clearance_s")})
+
+
+@guarded(routes, "POST", "/api/evacuation/prepare", COMMANDERS, body=EvacuationPrepareBody, tag="evacuation")
+async def prepare(request: web.Request, who: Principal) -> web.Response:
+    """First step: what the evacuation would cover, and the code that confirms it (2 min)."""
+    body = await read_body(request, EvacuationPrepareBody)
+    venue, svc = request.app[VENUE], request.app[SERVICE]
+    known = {z.id for z in venue.zones}
+    for i, z in enumerate(body.zones):
+        if z not in known:
+            raise bad_request(f"unknown zone {z!r} (zones: {', '.join(sorted(known))})", f"zones[{i}]")
+    p = request.app[EVACUATION].confirms.prepare(who.subject, tuple(dict.fromkeys(body.zones)), (body.note or "").strip(),
+                                      svc.clock())
+    async with request.app[POOL].acquire() as conn:
+        await store.audit(conn, who.subject, who.role.value, "evacuation_prepare", venue.event.id,
+                          {"zones": list(p.zones), "note": p.note})
+    return web.json_response({"confirm": p.code, "zones": list(evacuation.covered_zones(venue, p.zones)),
+                              "whole_venue": not p.zones, "gates": list(evacuation.affected_gates(venue, p.zones)),
+                              "expires_in_s": evacuation.CONFIRM_WITHIN_S})
+
+
+@guarded(routes, "POST", "/api/evacuation/declare", COMMANDERS, body=EvacuationConfirmBody, tag="evacuation")
+async def declare(request: web.Request, who: Principal) -> web.Response:
+    """Second step: declare the prepared evacuation; its gates switch to free exit."""
+    body = await read_body(request, EvacuationConfirmBody)
+    venue, svc = request.app[VENUE], request.app[SERVICE]
+    p = request.app[EVACUATION].confirms.take(body.confirm, who.subject, svc.clock())
+    if p is None:
+        raise Conflict("no such confirmation: prepare the evacuation again (codes last 2 min, once, for "
+                       "the commander who prepared them)")
+    occupancy = svc.state.occupancy()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        await evacuation.declare(conn, venue.event.id, p.zones, p.note, who.subject,
+                                 {z: occupancy.get(z, 0) for z in evacuation.covered_zones(venue, p.zones)})
+        await store.audit(conn, who.subject, who.role.value, "evacuation_declare", venue.event.id,
+                          {"zones": list(p.zones), "note": p.note,
+                           "gates": list(evacuation.affected_gates(venue, p.zones))})
+    return web.json_response(await _state(request), status=201)
+
+
+@guarded(routes, "POST", "/api/evacuation/end", COMMANDERS, tag="evacuation")
+async def end(request: web.Request, who: Principal) -> web.Response:
+    """End the evacuation: gates return to normal checks."""
+    venue = request.app[VENUE]
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        if not await evacuation.end(conn, venue.event.id, who.subject):
+            raise Conflict("no evacuation is under way")
+        await store.audit(conn, who.subject, who.role.value, "evacuation_end", venue.event.id, {})
+    return web.json_response(await _state(request))
