@@ -169,7 +169,7 @@ SELECT e.sync_version, 'evacuation', e.event_id, NULL, NULL,
        CASE WHEN e.active AND (cardinality(e.zones) = 0 OR $5::text IS NULL
                                OR (SELECT zone_id FROM gates WHERE id = $5::text) = ANY(e.zones))
             THEN 'on' ELSE 'off' END,
-       NULL, NULL, NULL, e.note, NULL, NULL
+       NULL, NULL, NULL, e.note, NULL, NULL, NULL
   FROM event_evacuation e WHERE e.event_id = $1 AND e.sync_version > $2 AND e.sync_version <= $3
 ORDER BY 1
 """
