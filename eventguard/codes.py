@@ -72,6 +72,9 @@ class Reason(enum.StrEnum):
     # screening review (issue 17): the holder's registration awaits a reviewer's decision on a
     # watchlist candidate (command/prescreen.py): the ticket goes to a steward, never through
     SCREENING_HOLD = "screening_hold"
+    # issue 13, liveness (vision/liveness.py): the lane's frames look like a still repeated (a frozen
+    # feed or an injected image) or, when the gate enables it, a flat photo or screen moved: to a steward
+    LIVENESS_SUSPECTED = "liveness_suspected"
 
 
 class WatchSeverity(enum.StrEnum):

@@ -67,6 +67,7 @@ from gate.journal import Journal
 from gate.listcache import FaceFilter, HolderCard, ListCache, applies
 from gate.peers import PeerLinks
 from gate.uplink import Uplink
+from vision import liveness
 from vision.capture import crop_jpeg
 from vision.engine import (
     DEFAULT_BAR,
@@ -82,7 +83,7 @@ from vision.engine import (
     spec,
 )
 from vision.errors import ImageError
-from vision.faceworker import EngineOptions, analyse_frames, face_executor, prime
+from vision.faceworker import EngineOptions, analyse_frames, face_executor, observe_frames, prime
 from vision.image import Frame, decode_bytes
 from vision.index import WatchHit, WatchlistIndex
 from vision.lane import BEST_FRAMES, LaneFaces
@@ -140,6 +141,14 @@ class GateConfig:
     list_key_path: Path | None = None  # the key sealing the faces in the list file; None: beside it
     sight_every_s: float = 0.5  # a lane's camera frames without a ticket are screened 1:N at most this often
     sight_repeat_s: float = 30.0  # an entry seen again on the same lane within this is not reported again
+    # issue 13, liveness from the scanned and recent frames (vision/liveness.py; to a steward, never a refusal):
+    liveness_still: bool = True  # a still repeated (frozen feed, injected image): validated, on
+    liveness_planar: bool = False  # a flat photo/screen moved: validated on attacks only (README), off
+
+    @property
+    def liveness_checks(self) -> liveness.Checks:
+        """The liveness signals this gate judges."""
+        return liveness.Checks(still=self.liveness_still, planar=self.liveness_planar)
 
     @property
     def engine(self) -> EngineSpec:
@@ -535,7 +544,15 @@ class GateService:
         A clear score is decided on one frame, at a third of the cost."""
         loop = asyncio.get_running_loop()
         th, band, index = self.thresholds, self.cfg.fuse_band, self.cache.watchlist
-        lane = await self._analyse(frames[:1])
+        checks = self.cfg.liveness_checks
+        observed = (loop.run_in_executor(self.faces, observe_frames, tuple(frames), self.cfg.engine_options)
+                    if checks.any and len(frames) >= checks.min_frames else None)  # beside the 1:1 work
+        try:
+            lane = await self._analyse(frames[:1])
+        except BaseException:
+            if observed is not None:
+                observed.cancel()
+            raise
         stage = {"detect": lane.detect_ms, "encode": lane.encode_ms}
         registered = self.cache.holders.get(holder) if holder else None
         near: list[WatchHit] | None = None  # entries within screen + band of the scanned face
@@ -557,6 +574,11 @@ class GateService:
                 stage["encode"] += lane.encode_ms
         counts = (lane.frames, len(lane.used))
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
+        spoof = None
+        if observed is not None:
+            t0 = time.perf_counter()
+            spoof = liveness.judge(await observed, checks)
+            stage["liveness"] = (time.perf_counter() - t0) * 1000  # the wait beyond the 1:1 work
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
             return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, None, []
@@ -572,7 +594,8 @@ class GateService:
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
-                         tolerance=th.verify), hits, stage, counts, lane.scan.face, embeddings
+                         tolerance=th.verify, liveness=spoof.value if spoof else None), hits, stage, counts, \
+            lane.scan.face, embeddings
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""

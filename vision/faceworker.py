@@ -33,6 +33,7 @@ from vision.engine import (
 from vision.errors import ImageError
 from vision.image import Frame, decode_bytes, read_file
 from vision.lane import BEST_FRAMES, LaneFaces, analyse_lane
+from vision.liveness import Observation, observe
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,12 @@ def analyse_frames(frames: tuple[Frame, ...], opts: EngineOptions, bar: QualityB
     """A lane's frames (the scanned one first) -> the best ones embedded (runs in a worker);
     `scan`: the scanned frame's result from a first pass, not redone."""
     return analyse_lane(engine(opts), frames, bar=bar, best=best, scan=scan)
+
+
+def observe_frames(frames: tuple[Frame, ...], opts: EngineOptions) -> tuple[Observation | None, ...]:
+    """Each frame's face as liveness sees it (vision/liveness.py; runs in a worker)."""
+    eng = engine(opts)
+    return tuple(observe(eng, f) for f in frames)
 
 
 @dataclass(frozen=True, slots=True)

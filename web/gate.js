@@ -43,6 +43,8 @@ export const REASON_TEXT = {
   // issue 17: the holder is a watchlist candidate awaiting a reviewer (pre-screening)
   screening_hold: "Hold — registration under screening review: supervisor to the lane",
   entry_closed: "Entry closed — exits only",
+  // issue 13: liveness from the lane's frames (a still repeated, or a flat photo/screen moved)
+  liveness_suspected: "Possible photo, screen or frozen camera — steward check",
 };
 
 const WORD = { admit: "ADMIT", deny: "DENY", secondary: "CHECK" };
