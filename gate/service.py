@@ -716,7 +716,8 @@ class GateService:
         reports = [WatchlistHitReport(event_id=event_id, gate_id=self.cfg.gate_id, at=at,
                                       list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                                       distance=h.distance, ticket_id=ticket_id,
-                                      threshold=self.thresholds.screen, capture=capture) for h in hits]
+                                      threshold=self.thresholds.screen, capture=capture,
+                                      model_id=self.spec.model_id) for h in hits]
         await asyncio.get_running_loop().run_in_executor(self.io, self.journal.add_hits, reports)
         await self.flush_hits()
 
