@@ -32,8 +32,8 @@ from vision.engine import (
 )
 from vision.errors import ImageError
 from vision.image import Frame, decode_bytes, read_file
-from vision.lane import BEST_FRAMES, LaneFaces, analyse_lane
-from vision.liveness import Observation, observe
+from vision.lane import BEST_FRAMES, LaneFaces, analyse_lane, assess_recent
+from vision.liveness import Observation, observation, observe
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +72,23 @@ def engine(opts: EngineOptions) -> FaceEngine:
 
 
 def analyse_frames(frames: tuple[Frame, ...], opts: EngineOptions, bar: QualityBar | None = DEFAULT_BAR,
-                   best: int = BEST_FRAMES, scan: FaceResult | None = None) -> LaneFaces:
+                   best: int = BEST_FRAMES, scan: FaceResult | None = None,
+                   recent: tuple[FaceResult, ...] | None = None) -> LaneFaces:
     """A lane's frames (the scanned one first) -> the best ones embedded (runs in a worker);
-    `scan`: the scanned frame's result from a first pass, not redone."""
-    return analyse_lane(engine(opts), frames, bar=bar, best=best, scan=scan)
+    `scan`, `recent`: results of the scanned and recent frames from earlier passes, not redone."""
+    return analyse_lane(engine(opts), frames, bar=bar, best=best, scan=scan, recent=recent)
 
 
-def observe_frames(frames: tuple[Frame, ...], opts: EngineOptions) -> tuple[Observation | None, ...]:
-    """Each frame's face as liveness sees it (vision/liveness.py; runs in a worker)."""
+def analyse_recent(frames: tuple[Frame, ...], opts: EngineOptions, bar: QualityBar | None = DEFAULT_BAR,
+                   embed: int = 1, observe_scan: bool = True,
+                   ) -> tuple[tuple[FaceResult, ...], tuple[Observation | None, ...]]:
+    """Ahead of need, beside the scanned frame's analysis (runs in another worker): the recent
+    frames (frames[1:]) assessed with the best `embed` embedded, and every frame's face as
+    liveness sees it (the scanned frame's detected again here when `observe_scan`)."""
     eng = engine(opts)
-    return tuple(observe(eng, f) for f in frames)
+    rest = assess_recent(eng, frames[1:], bar=bar, embed=embed)
+    scan = observe(eng, frames[0]) if observe_scan else None
+    return rest, (scan, *(observation(eng, f, r.face) for f, r in zip(frames[1:], rest, strict=True)))
 
 
 @dataclass(frozen=True, slots=True)

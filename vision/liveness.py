@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vision.engine import CONFIDENT_SCORE, FaceEngine, Frame
+from vision.engine import CONFIDENT_SCORE, Face, FaceEngine, Frame
 
 MIN_FRAMES = 3  # observed faces (the scanned one and two recent) before any signal
 STILL_CROP_MAD = 0.5  # grey levels: below it two 112 px aligned crops are the same picture
@@ -87,8 +87,13 @@ def observe(engine: FaceEngine, bgr: Frame) -> Observation | None:
     sure = [f for f in faces if f.score >= CONFIDENT_SCORE] or faces
     if not sure:
         return None
-    face = max(sure, key=lambda f: f.area)
-    assert face.landmarks is not None
+    return observation(engine, bgr, max(sure, key=lambda f: f.area))
+
+
+def observation(engine: FaceEngine, bgr: Frame, face: Face | None) -> Observation | None:
+    """A detected face as liveness sees it; None without a face or landmarks."""
+    if face is None or face.landmarks is None:
+        return None
     crop = engine.align(bgr, face)
     grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     return Observation(np.asarray(face.landmarks, dtype=np.float64).reshape(5, 2),
