@@ -83,7 +83,14 @@ from vision.engine import (
     spec,
 )
 from vision.errors import ImageError
-from vision.faceworker import EngineOptions, analyse_frames, analyse_recent, face_executor, prime
+from vision.faceworker import (
+    EngineOptions,
+    analyse_frames,
+    analyse_recent,
+    analyse_scan,
+    face_executor,
+    prime,
+)
 from vision.image import Frame, decode_bytes
 from vision.index import WatchHit, WatchlistIndex
 from vision.lane import BEST_FRAMES, LaneFaces
@@ -144,6 +151,8 @@ class GateConfig:
     # issue 13, liveness from the scanned and recent frames (vision/liveness.py; to a steward, never a refusal):
     liveness_still: bool = True  # a still repeated (frozen feed, injected image): validated, on
     liveness_planar: bool = False  # a flat photo/screen moved: validated on attacks only (README), off
+    embed_ahead: bool = False  # embed the best recent frame beside the scanned one, before knowing it is
+    #   needed: lower latency for fused scans, more CPU for the others (worth it only with idle cores)
 
     @property
     def liveness_checks(self) -> liveness.Checks:
@@ -226,9 +235,9 @@ class _FaceWork:
     """A scan's face work under way (GateService._start_faces)."""
 
     frames: tuple[Frame, ...]  # the scanned frame first, then the lane's recent ones
-    first: asyncio.Future[LaneFaces]  # the scanned frame alone
+    first: asyncio.Future[tuple[LaneFaces, liveness.Observation | None]]  # the scanned frame alone
     ahead: asyncio.Future[tuple[tuple[FaceResult, ...], tuple[liveness.Observation | None, ...]]] | None
-    live: bool  # enough frames for liveness: judged on `ahead`'s observations
+    live: bool  # enough frames for liveness: judged on the observations of `first` and `ahead`
 
 
 class GateService:
@@ -543,17 +552,18 @@ class GateService:
 
     def _start_faces(self, frames: Sequence[Frame]) -> _FaceWork:
         """Start the face work of a scan (before its QR code is read): the scanned frame on one
-        face worker and, with worker processes and recent frames, the recent frames (assessed, the
-        best embedded) and liveness observations on another — ahead of need, so fusing or judging
-        liveness adds little to the latency."""
+        face worker and the recent frames (assessed, their liveness observations; the best one
+        embedded too with `embed_ahead`) on another, so that fusing or judging liveness adds
+        little to the latency."""
         loop = asyncio.get_running_loop()
         checks = self.cfg.liveness_checks
         live = checks.any and len(frames) >= checks.min_frames
-        first = self._analyse(frames[:1])
+        opts, bar = self.cfg.engine_options, self.cfg.quality_bar
+        first = loop.run_in_executor(self.faces, analyse_scan, frames[0], opts, bar, live)
         ahead = None
         if len(frames) > 1 and (self.cfg.face_workers >= 2 or live):
-            ahead = loop.run_in_executor(self.faces, analyse_recent, tuple(frames), self.cfg.engine_options,
-                                         self.cfg.quality_bar, max(1, self.cfg.best_frames - 1), live)
+            embed = max(1, self.cfg.best_frames - 1) if self.cfg.embed_ahead else 0
+            ahead = loop.run_in_executor(self.faces, analyse_recent, tuple(frames[1:]), opts, bar, embed, live)
         return _FaceWork(tuple(frames), first, ahead, live)
 
     async def _face_work(self, work: _FaceWork, holder: str | None,
@@ -582,7 +592,7 @@ class GateService:
         loop = asyncio.get_running_loop()
         th, band, index = self.thresholds, self.cfg.fuse_band, self.cache.watchlist
         frames = work.frames
-        lane = await work.first
+        lane, scan_seen = await work.first
         stage = {"detect": lane.detect_ms, "encode": lane.encode_ms}
         registered = self.cache.holders.get(holder) if holder else None
         near: list[WatchHit] | None = None  # entries within screen + band of the scanned face
@@ -617,7 +627,7 @@ class GateService:
         spoof = None
         if work.live and work.ahead is not None:
             t0 = time.perf_counter()
-            spoof = liveness.judge((await work.ahead)[1], self.cfg.liveness_checks)
+            spoof = liveness.judge((scan_seen, *(await work.ahead)[1]), self.cfg.liveness_checks)
             stage["liveness"] = (time.perf_counter() - t0) * 1000  # the wait beyond the 1:1 work
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
