@@ -65,7 +65,7 @@ def _pct(xs: list[float], q: float) -> float:
 async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int = 3, workers: int = 2,
               face_workers: int = 2, rate: float = 0.0, detect_width: int | None = None, upsample: int = 0, face_px: int = 130,
               engine: str = DEFAULT_ENGINE.value, lane_frames: int = 3, best_frames: int = 2, seed: int = 1,
-              embed_ahead: bool = False,
+              embed_ahead: bool = True,
               faces_dir: Path = FACES_DIR) -> dict[str, Any]:
     """Run the benchmark and return the JSON-ready report (see module docstring)."""
     rng = np.random.default_rng(seed)
