@@ -8,6 +8,7 @@ EventGuardError (eventguard.errors)
       ├── Busy                   too much work in flight; try again after retry_after_s (503)
       ├── ValueRefused           the database will not take a value it was given (422)
       ├── NotFound               a referenced row does not exist (404)
+      ├── ModelMismatch          a hit made by another face model than its entry's (422, final)
       ├── Conflict               the action does not fit the current state (409)
       ├── PhotoSealError         a sealed enrolment photo does not open (wrong key, other row, damaged)
       ├── FaceSealError          a sealed face embedding does not open (wrong key, other row or model, damaged)
@@ -73,6 +74,14 @@ class NotFound(CommandError):
 
     status = 404
     code = "not_found"
+
+
+class ModelMismatch(CommandError):
+    """A gate's hit was made by another face model than the watchlist entry's (issue 13): never
+    stored as a hit; final, so the gate may forget it."""
+
+    status = 422
+    code = "model_mismatch"
 
 
 class Conflict(CommandError):

@@ -11,7 +11,7 @@ from aiohttp import WSMsgType, web
 from command import dispatch, photo_seal, screening_store
 from command.appkeys import HOLDER_PHOTOS, ID_KEY, PHOTO_KEY, SERVICE
 from command.auth import Role
-from command.errors import CommandError, StoreUnavailable
+from command.errors import CommandError, ModelMismatch, StoreUnavailable
 from command.security import principal, watch_session
 from command.service import CommandService
 from command.store import DB_DOWN
@@ -141,6 +141,8 @@ async def _handle(ws: web.WebSocketResponse, service: CommandService, lists: Gat
             await service.handle_gate_report(gate_id, m, capture_sealed=sealed)
         except CommandError as err:
             await send(ws, ErrorMsg(code=err.code, message=str(err)))
+            if isinstance(err, ModelMismatch) and isinstance(m, WatchlistHitReport):
+                await send(ws, HitAck(event_id=m.event_id, entry_id=m.entry_id))  # refused for good: forget it
             return
         if isinstance(m, WatchlistHitReport):  # stored (now or before): the gate may forget it
             await send(ws, HitAck(event_id=m.event_id, entry_id=m.entry_id))

@@ -38,16 +38,22 @@ def _case(r: asyncpg.Record) -> dict[str, Any]:
     return d
 
 
+async def entry_model(conn: asyncpg.Connection, entry_id: str) -> str | None:
+    """The face model of a watchlist entry's embedding (sql/0009); None for an unknown entry."""
+    model: str | None = await conn.fetchval("SELECT model_id FROM watchlist_entries WHERE id = $1", entry_id)
+    return model
+
+
 async def store_gate_hit(conn: asyncpg.Connection, gate_id: str, report: WatchlistHitReport,
                          capture_sealed: bytes | None) -> int | None:
     """Keep a gate's hit once per (event, entry) with its sealed capture, and open its case;
     the hit's id, or None for a replay (call inside the hit's transaction)."""
     hit_id: int | None = await conn.fetchval(
         "INSERT INTO watchlist_hits (event_id, gate_id, at, list_id, entry_id, severity, distance, ticket_id,"
-        " threshold, capture) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " threshold, capture, model_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (event_id, entry_id) DO NOTHING RETURNING id",
         report.event_id, gate_id, store.ts(report.at), report.list_id, report.entry_id, report.severity,
-        report.distance, report.ticket_id, report.threshold, capture_sealed)
+        report.distance, report.ticket_id, report.threshold, capture_sealed, report.model_id)
     if hit_id is None:
         return None
     await conn.execute(

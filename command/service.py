@@ -30,7 +30,7 @@ from command import (
 )
 from command.camera_live import CameraFeed
 from command.density import GridMapper, zone_state
-from command.errors import NotFound, StoreUnavailable, ValueRefused
+from command.errors import ModelMismatch, NotFound, StoreUnavailable, ValueRefused
 from command.forecast import time_to_capacity
 from command.hub import Hub
 from command.state import CrowdState
@@ -263,6 +263,14 @@ class CommandService:
                     if truth is None:
                         raise NotFound(f"no watchlist entry {report.entry_id}")
                     report = msgspec.structs.replace(report, list_id=truth[0], severity=truth[1])
+                    # issue 13: a distance between embeddings of two models means nothing
+                    model = await screening_store.entry_model(conn, report.entry_id)
+                    if report.model_id is not None and report.model_id != model:
+                        await store.audit(conn, gate_id, "gate", "watchlist_hit_refused", report.entry_id,
+                                          {"event_id": report.event_id, "reason": "model_mismatch",
+                                           "hit_model": report.model_id, "entry_model": model})
+                        raise ModelMismatch(f"hit {report.event_id} on entry {report.entry_id} was made by model "
+                                            f"{report.model_id}; the entry's embedding is {model}")
                     async with self._lock:  # the hit, its audit row and its alert commit together
                         book, change = al.watchlist_alert(
                             self.book, event_id=report.event_id, gate_id=gate_id, list_id=report.list_id,

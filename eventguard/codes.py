@@ -75,6 +75,9 @@ class Reason(enum.StrEnum):
     # evacuation (issue 20): the commander declared it for this gate's zone or the whole venue
     EVACUATION = "evacuation"  # an entry is refused: the venue (or this zone) is being evacuated
     FREE_EXIT = "free_exit"  # an exit is let through without any ticket check during an evacuation
+    # issue 13, liveness (vision/liveness.py): the lane's frames look like a still repeated (a frozen
+    # feed or an injected image) or, when the gate enables it, a flat photo or screen moved: to a steward
+    LIVENESS_SUSPECTED = "liveness_suspected"
 
 
 class WatchSeverity(enum.StrEnum):

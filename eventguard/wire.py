@@ -132,6 +132,9 @@ class WatchlistHitReport(Msg, frozen=True, tag="watchlist_hit"):
     # capture — a small JPEG crop of the face (vision/capture.py; checked again by the server)
     threshold: Distance | None = None
     capture: Annotated[bytes, Meta(max_length=MAX_CAPTURE_BYTES)] | None = None
+    # issue 13: the model of the live embedding that made the hit (vision.engine.EngineSpec.model_id);
+    # the server refuses a hit whose model is not the entry's. None: a gate from before this field.
+    model_id: Id | None = None
 
 
 class OrderAck(Msg, frozen=True, tag="order_ack"):

@@ -56,6 +56,8 @@ DENY_REASONS = DENY_REASONS | {Reason.TICKET_REISSUED, Reason.LANE_WRONG_DIRECTI
                                Reason.ZONE_NOT_ACCREDITED}
 SECONDARY_REASONS = SECONDARY_REASONS | {Reason.ID_MISMATCH, Reason.ID_UNVERIFIABLE, Reason.ID_EXPIRED,
                                          Reason.ID_PHOTO_MISMATCH}
+# issue 13: a suspected photo, screen or frozen feed goes to a steward, never a refusal by itself
+SECONDARY_REASONS = SECONDARY_REASONS | {Reason.LIVENESS_SUSPECTED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class FaceCheck:
     problem: str | None = None  # a vision.engine.FaceProblem value, or None
     distance: float | None = None  # None when there is no registered encoding
     tolerance: float = 0.6
+    liveness: str | None = None  # issue 13: a vision.liveness.Spoof value when the frames look like no live person
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,8 @@ def decide(ticket: TicketCheck | None, face: FaceCheck | None, hits: Sequence[Hi
         reasons.append(Reason.SCREENING_HOLD)
     if face is not None:
         reasons += _face_reasons(face)
+        if face.liveness is not None:
+            reasons.append(Reason.LIVENESS_SUSPECTED)
     elif gate.face_required and ticket is not None and ticket.ok:
         reasons.append(Reason.NO_FACE)
     reasons += _hit_reasons(hits)

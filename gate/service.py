@@ -67,6 +67,7 @@ from gate.journal import Journal
 from gate.listcache import FaceFilter, HolderCard, ListCache, applies
 from gate.peers import PeerLinks
 from gate.uplink import Uplink
+from vision import liveness
 from vision.capture import crop_jpeg
 from vision.engine import (
     DEFAULT_BAR,
@@ -82,11 +83,18 @@ from vision.engine import (
     spec,
 )
 from vision.errors import ImageError
-from vision.faceworker import EngineOptions, analyse_frames, face_executor, prime
+from vision.faceworker import (
+    EngineOptions,
+    analyse_frames,
+    analyse_recent,
+    analyse_scan,
+    face_executor,
+    prime,
+)
 from vision.image import Frame, decode_bytes
 from vision.index import WatchHit, WatchlistIndex
 from vision.lane import BEST_FRAMES, LaneFaces
-from vision.screen import screen_frames
+from vision.screen import frame_search_k, screen_frames, search
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +148,17 @@ class GateConfig:
     list_key_path: Path | None = None  # the key sealing the faces in the list file; None: beside it
     sight_every_s: float = 0.5  # a lane's camera frames without a ticket are screened 1:N at most this often
     sight_repeat_s: float = 30.0  # an entry seen again on the same lane within this is not reported again
+    # issue 13, liveness from the scanned and recent frames (vision/liveness.py; to a steward, never a refusal):
+    liveness_still: bool = True  # a still repeated (frozen feed, injected image): validated, on
+    liveness_planar: bool = False  # a flat photo/screen moved: validated on attacks only (README), off
+    embed_ahead: bool = True  # with 2+ face worker processes, embed the best recent frame beside the scanned
+    #   one before knowing it is needed: a fused scan waits for no second embedding, the others spend ~20 ms
+    #   of a worker for nothing (bench gate over 1M: p95 70-230 ms against 83-280 ms without, README)
+
+    @property
+    def liveness_checks(self) -> liveness.Checks:
+        """The liveness signals this gate judges."""
+        return liveness.Checks(still=self.liveness_still, planar=self.liveness_planar)
 
     @property
     def engine(self) -> EngineSpec:
@@ -212,6 +231,16 @@ def _replayed(event: GateEvent) -> ScanResult:
     verdict = event.verdict or {EventKind.ENTRY: Verdict.ADMIT, EventKind.EXIT: Verdict.ADMIT,
                                 EventKind.DENY: Verdict.DENY}.get(event.kind, Verdict.SECONDARY)
     return ScanResult(event, Decision(verdict, tuple(event.reasons)), None, None, (), {}, replayed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _FaceWork:
+    """A scan's face work under way (GateService._start_faces)."""
+
+    frames: tuple[Frame, ...]  # the scanned frame first, then the lane's recent ones
+    first: asyncio.Future[tuple[LaneFaces, liveness.Observation | None]]  # the scanned frame alone
+    ahead: asyncio.Future[tuple[tuple[FaceResult, ...], tuple[liveness.Observation | None, ...]]] | None
+    live: bool  # enough frames for liveness: judged on the observations of `first` and `ahead`
 
 
 class GateService:
@@ -522,29 +551,59 @@ class GateService:
                                            1, None)
         return faces.scan.embedding
 
-    def _analyse(self, frames: Sequence[Frame], scan: FaceResult | None = None) -> asyncio.Future[LaneFaces]:
+    def _analyse(self, frames: Sequence[Frame], scan: FaceResult | None = None,
+                 recent: tuple[FaceResult, ...] | None = None) -> asyncio.Future[LaneFaces]:
         return asyncio.get_running_loop().run_in_executor(
             self.faces, analyse_frames, tuple(frames), self.cfg.engine_options, self.cfg.quality_bar,
-            self.cfg.best_frames, scan)
+            self.cfg.best_frames, scan, recent)
 
-    async def _face_work(self, frames: Sequence[Frame], holder: str | None,
+    def _start_faces(self, frames: Sequence[Frame]) -> _FaceWork:
+        """Start the face work of a scan (before its QR code is read): the scanned frame on one
+        face worker and the recent frames (assessed, their liveness observations; the best one
+        embedded too with `embed_ahead`) on another, so that fusing or judging liveness adds
+        little to the latency."""
+        loop = asyncio.get_running_loop()
+        checks = self.cfg.liveness_checks
+        live = checks.any and len(frames) >= checks.min_frames
+        opts, bar = self.cfg.engine_options, self.cfg.quality_bar
+        first = loop.run_in_executor(self.faces, analyse_scan, frames[0], opts, bar, live)
+        ahead = None
+        if len(frames) > 1 and (self.cfg.face_workers >= 2 or live):
+            embed = max(1, self.cfg.best_frames - 1) if self.cfg.embed_ahead and self.cfg.face_workers >= 2 else 0
+            ahead = loop.run_in_executor(self.faces, analyse_recent, tuple(frames[1:]), opts, bar, embed, live)
+        return _FaceWork(tuple(frames), first, ahead, live)
+
+    async def _face_work(self, work: _FaceWork, holder: str | None,
                          ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int],
                                     Face | None, list[np.ndarray]]:
         """1:1 against the holder and 1:N against the watchlists; the stage times, (frames
         assessed, frames used), the scanned frame's face (its box: the steward's crop and a hit's
         capture) and the live embeddings used.
 
-        First the scanned frame alone. The lane's recent frames are looked at only when they can
+        First the scanned frame alone. The lane's recent frames count only when they can
         change the outcome (`fuse_band`): the scanned face is below the quality bar, its 1:1
         distance lies within fuse_band of the verify threshold, or some watchlist entry lies
         within screen + fuse_band. Then the best of them are fused with it (vision/lane.py).
-        A clear score is decided on one frame, at a third of the cost."""
+        A clear score is decided on one frame. The recent frames' work was started beside the
+        scanned frame's (`_start_faces`); liveness is judged on it when there are enough frames."""
+        try:
+            return await self._face_work_on(work, holder)
+        finally:
+            for fut in (work.first, work.ahead):
+                if fut is not None and not fut.done():
+                    fut.cancel()
+
+    async def _face_work_on(self, work: _FaceWork, holder: str | None,
+                            ) -> tuple[FaceCheck, tuple[Hit, ...], dict[str, float], tuple[int, int],
+                                       Face | None, list[np.ndarray]]:
         loop = asyncio.get_running_loop()
         th, band, index = self.thresholds, self.cfg.fuse_band, self.cache.watchlist
-        lane = await self._analyse(frames[:1])
+        frames = work.frames
+        lane, scan_seen = await work.first
         stage = {"detect": lane.detect_ms, "encode": lane.encode_ms}
         registered = self.cache.holders.get(holder) if holder else None
         near: list[WatchHit] | None = None  # entries within screen + band of the scanned face
+        scanned: list[WatchHit] | None = None  # the scanned face's own search, when made
         first = lane.scan.embedding
         if len(frames) > 1 and first is not None and lane.problem in (None, FaceProblem.FACE_POOR_QUALITY):
             fuse_now = lane.problem is FaceProblem.FACE_POOR_QUALITY
@@ -552,17 +611,31 @@ class GateService:
                 fuse_now = True
             if not fuse_now and len(index):
                 t0 = time.perf_counter()
-                near = await loop.run_in_executor(self.cpu, lambda: screen_frames(
-                    index, self.spec, [first], threshold=th.screen + band, top_k=1))
+                wide = max(th.screen + band, th.screen + self.cfg.watch_margin)  # reused by the fused search
+                scanned = await loop.run_in_executor(self.cpu, lambda: search(
+                    index, self.spec, first, threshold=wide, top_k=frame_search_k()))
                 stage["search"] = (time.perf_counter() - t0) * 1000
+                near = [h for h in scanned if h.distance <= th.screen + band]
                 fuse_now = bool(near)
             if fuse_now:
                 near = None
-                lane = await self._analyse(frames, scan=lane.scan)
+                recent = None
+                if work.ahead is not None:
+                    t0 = time.perf_counter()
+                    recent = (await work.ahead)[0]
+                    stage["ahead_wait"] = (time.perf_counter() - t0) * 1000
+                    stage["detect"] += sum(r.detect_ms for r in recent)
+                    stage["encode"] += sum(r.encode_ms for r in recent)
+                lane = await self._analyse(frames, scan=lane.scan, recent=recent)
                 stage["detect"] += lane.detect_ms
                 stage["encode"] += lane.encode_ms
         counts = (lane.frames, len(lane.used))
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
+        spoof = None
+        if work.live and work.ahead is not None:
+            t0 = time.perf_counter()
+            spoof = liveness.judge((scan_seen, *(await work.ahead)[1]), self.cfg.liveness_checks)
+            stage["liveness"] = (time.perf_counter() - t0) * 1000  # the wait beyond the 1:1 work
         if not embeddings:
             problem = lane.problem.value if lane.problem else "no_face"
             return FaceCheck(problem=problem, tolerance=th.verify), (), stage, counts, None, []
@@ -571,14 +644,21 @@ class GateService:
         found: list[WatchHit] = []
         if len(index) and near != []:  # (no entry within screen + band: no hit, no second search)
             t0 = time.perf_counter()
+            ordered, reuse = embeddings, None
+            if scanned is not None and first is not None:  # the scanned face was searched already: not again
+                same = [i for i, e in enumerate(embeddings) if np.array_equal(e, first)]
+                if same:
+                    ordered = [embeddings[same[0]], *(e for i, e in enumerate(embeddings) if i != same[0])]
+                    reuse = scanned
             found = await loop.run_in_executor(
-                self.cpu, lambda: screen_frames(index, self.spec, embeddings, threshold=th.screen,
-                                                margin=self.cfg.watch_margin))
+                self.cpu, lambda: screen_frames(index, self.spec, ordered, threshold=th.screen,
+                                                margin=self.cfg.watch_margin, first=reuse))
             stage["search"] = stage.get("search", 0.0) + (time.perf_counter() - t0) * 1000
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
-                         tolerance=th.verify), hits, stage, counts, lane.scan.face, embeddings
+                         tolerance=th.verify, liveness=spoof.value if spoof else None), hits, stage, counts, \
+            lane.scan.face, embeddings
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""
@@ -630,7 +710,14 @@ class GateService:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         wants_face = self.cfg.face_required and direction == "entry"
-        texts = await loop.run_in_executor(self.cpu, qr.decode, frame)
+        work = self._start_faces((frame, *recent)) if wants_face else None  # beside the QR decoding
+        try:
+            texts = await loop.run_in_executor(self.cpu, qr.decode, frame)
+        except BaseException:
+            for fut in (work.first, work.ahead) if work is not None else ():
+                if fut is not None:
+                    fut.cancel()
+            raise
         stage = {"qr": (time.perf_counter() - t0) * 1000}
         now = self.clock()
         check: TicketCheck | None = None
@@ -659,7 +746,8 @@ class GateService:
         if wants_face:  # 1:N screens every face at the lane, whatever the ticket says
             valid = check is not None and check.ok and not lane_refuses
             holder = check.ticket.holder_ref if valid and check and check.ticket else None
-            seen, hits, fstage, counts, box, live = await self._face_work((frame, *recent), holder)
+            assert work is not None
+            seen, hits, fstage, counts, box, live = await self._face_work(work, holder)
             stage.update(fstage)
             face = seen if valid else None  # the 1:1 check means something only for a valid ticket
         identity = None
@@ -700,7 +788,8 @@ class GateService:
         reports = [WatchlistHitReport(event_id=event_id, gate_id=self.cfg.gate_id, at=at,
                                       list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                                       distance=h.distance, ticket_id=ticket_id,
-                                      threshold=self.thresholds.screen, capture=capture) for h in hits]
+                                      threshold=self.thresholds.screen, capture=capture,
+                                      model_id=self.spec.model_id) for h in hits]
         await asyncio.get_running_loop().run_in_executor(self.io, self.journal.add_hits, reports)
         await self.flush_hits()
 

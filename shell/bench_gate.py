@@ -65,6 +65,7 @@ def _pct(xs: list[float], q: float) -> float:
 async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int = 3, workers: int = 2,
               face_workers: int = 2, rate: float = 0.0, detect_width: int | None = None, upsample: int = 0, face_px: int = 130,
               engine: str = DEFAULT_ENGINE.value, lane_frames: int = 3, best_frames: int = 2, seed: int = 1,
+              embed_ahead: bool = True,
               faces_dir: Path = FACES_DIR) -> dict[str, Any]:
     """Run the benchmark and return the JSON-ready report (see module docstring)."""
     rng = np.random.default_rng(seed)
@@ -106,7 +107,8 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
         cfg = GateConfig(gate_id=GATE, event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",
                          journal_path=Path(tmp) / "journal.sqlite", face_required=True,
                          detect_width=detect_width, detect_upsample=upsample, workers=workers,
-                         face_workers=face_workers, face_engine=EngineName(engine), best_frames=best_frames)
+                         face_workers=face_workers, face_engine=EngineName(engine), best_frames=best_frames,
+                         embed_ahead=embed_ahead)
         cache = GateCache(keys={1: key.public_key()}, holders={p.holder_ref: p.encoding for p in people},
                           watchlist=index)
         svc = GateService(cfg, cache)  # not started: no uplink, the gate is offline
@@ -177,7 +179,8 @@ async def run(decisions: int = 40, *, watchlist: int = 100_000, concurrency: int
             "concurrency": concurrency if rate <= 0 else None, "offered_per_s": rate or None,
             "frame": "640x480", "face_px": face_px, "detect_px": cfg.engine_options.detect_width,
             "upsample": upsample, "face_engine": engine, "model_id": eng.model_id,
-            "lane_frames": lane_frames, "best_frames": best_frames,
+            "lane_frames": lane_frames, "best_frames": best_frames, "embed_ahead": embed_ahead,
+            "liveness": {"still": cfg.liveness_still, "planar": cfg.liveness_planar},
             "verify_threshold": svc.thresholds.verify, "screen_threshold": svc.thresholds.screen,
             "metric": eng.metric.value, "watchlist": len(index), "holders": len(people),
             "face_required": True, "journal": "sqlite fsync (temp dir)", "server": "none (offline)",

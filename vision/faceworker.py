@@ -32,7 +32,8 @@ from vision.engine import (
 )
 from vision.errors import ImageError
 from vision.image import Frame, decode_bytes, read_file
-from vision.lane import BEST_FRAMES, LaneFaces, analyse_lane
+from vision.lane import BEST_FRAMES, LaneFaces, analyse_lane, assess_recent
+from vision.liveness import Observation, observation
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +72,32 @@ def engine(opts: EngineOptions) -> FaceEngine:
 
 
 def analyse_frames(frames: tuple[Frame, ...], opts: EngineOptions, bar: QualityBar | None = DEFAULT_BAR,
-                   best: int = BEST_FRAMES, scan: FaceResult | None = None) -> LaneFaces:
+                   best: int = BEST_FRAMES, scan: FaceResult | None = None,
+                   recent: tuple[FaceResult, ...] | None = None) -> LaneFaces:
     """A lane's frames (the scanned one first) -> the best ones embedded (runs in a worker);
-    `scan`: the scanned frame's result from a first pass, not redone."""
-    return analyse_lane(engine(opts), frames, bar=bar, best=best, scan=scan)
+    `scan`, `recent`: results of the scanned and recent frames from earlier passes, not redone."""
+    return analyse_lane(engine(opts), frames, bar=bar, best=best, scan=scan, recent=recent)
+
+
+def analyse_scan(frame: Frame, opts: EngineOptions, bar: QualityBar | None = DEFAULT_BAR,
+                 observe_it: bool = False) -> tuple[LaneFaces, Observation | None]:
+    """The scanned frame alone (analyse_frames on it) and, when `observe_it`, its face as
+    liveness sees it (runs in a worker)."""
+    eng = engine(opts)
+    lane = analyse_lane(eng, (frame,), bar=bar)
+    return lane, observation(eng, frame, lane.scan.face) if observe_it else None
+
+
+def analyse_recent(frames: tuple[Frame, ...], opts: EngineOptions, bar: QualityBar | None = DEFAULT_BAR,
+                   embed: int = 0, observe_them: bool = True,
+                   ) -> tuple[tuple[FaceResult, ...], tuple[Observation | None, ...]]:
+    """Ahead of need, beside the scanned frame's analysis (runs in another worker): a lane's
+    recent frames assessed, the best `embed` embedded, and (`observe_them`) their faces as
+    liveness sees them."""
+    eng = engine(opts)
+    rest = assess_recent(eng, frames, bar=bar, embed=embed)
+    seen = tuple(observation(eng, f, r.face) for f, r in zip(frames, rest, strict=True)) if observe_them else ()
+    return rest, seen
 
 
 @dataclass(frozen=True, slots=True)

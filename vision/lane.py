@@ -70,21 +70,38 @@ def recent_candidates(results: Sequence[FaceResult], want: int) -> list[int]:
     return good[:max(0, want)]
 
 
+def assess_recent(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBar | None = DEFAULT_BAR,
+                  embed: int = 1, min_face_px: int | None = None,
+                  clock: Callable[[], float] = time.perf_counter) -> tuple[FaceResult, ...]:
+    """A lane's recent frames (without the scanned one) assessed, the best `embed` usable ones
+    embedded: the work `analyse_lane` would do on them, done ahead (`recent=`), beside the
+    scanned frame's on another face worker."""
+    rest = [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames]
+    for i in recent_candidates([rest[0], *rest] if rest else [], embed):
+        rest[i - 1] = embed_result(engine, frames[i - 1], rest[i - 1], clock)
+    return tuple(rest)
+
+
 def analyse_lane(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBar | None = DEFAULT_BAR,
                  best: int = BEST_FRAMES, min_face_px: int | None = None, scan: FaceResult | None = None,
+                 recent: Sequence[FaceResult] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> LaneFaces:
     """Assess every frame, embed the scanned one and the best consistent recent ones.
 
     `scan`: the scanned frame's result from an earlier pass (assessed and embedded): it is
-    used as it is, and the times reported are those of the new work only."""
+    used as it is, and the times reported are those of the new work only. `recent`: likewise
+    the recent frames' results from `assess_recent` (those already embedded are not redone)."""
     if not frames:
         raise ValueError("a lane analysis needs at least the scanned frame")
+    if recent is not None and len(recent) != len(frames) - 1:
+        raise ValueError("`recent` must hold one result per recent frame")
     spec = engine.spec
     first = scan if scan is not None else assess(engine, frames[0], min_face_px=min_face_px, bar=bar,
                                                  clock=clock)
-    rest = [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames[1:]]
+    rest = (list(recent) if recent is not None
+            else [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames[1:]])
     assessed = [first, *rest]
-    detect_ms = sum(r.detect_ms for r in (rest if scan is not None else assessed))
+    detect_ms = sum(r.detect_ms for r in (() if recent is not None else rest)) + (first.detect_ms if scan is None else 0.0)
     fresh: list[FaceResult] = []  # embedded by this call
 
     def done(used: Sequence[FaceResult], problem: FaceProblem | None, scan: FaceResult) -> LaneFaces:
@@ -100,9 +117,10 @@ def analyse_lane(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBar
         return done((first,), FaceProblem.MULTIPLE_FACES, first)
     anchor_ok = first.problem is None
     want = best - 1 if anchor_ok else best
-    embedded = [embed_result(engine, frames[i], assessed[i], clock)
+    embedded = [assessed[i] if assessed[i].embedding is not None else embed_result(engine, frames[i], assessed[i], clock)
                 for i in recent_candidates(assessed, want)]
-    fresh += embedded
+    fresh += [r for i, r in zip(recent_candidates(assessed, want), embedded, strict=True)
+              if assessed[i].embedding is None]
     assert first.embedding is not None
     same = [r for r in embedded if r.embedding is not None
             and spec.distance(r.embedding, first.embedding) <= spec.thresholds.verify]

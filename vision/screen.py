@@ -53,17 +53,25 @@ def search(index: WatchlistIndex, spec: EngineSpec, embedding: npt.ArrayLike, *,
             for h in found]
 
 
+def frame_search_k(top_k: int = 3) -> int:
+    """How many entries `screen_frames` asks of each frame's search (one more than it keeps)."""
+    return top_k + 1
+
+
 def screen_frames(index: WatchlistIndex, spec: EngineSpec, embeddings: Sequence[npt.ArrayLike], *,
-                  threshold: float, margin: float = 0.0, top_k: int = 3, best: int = 2
-                  ) -> list[WatchHit]:
+                  threshold: float, margin: float = 0.0, top_k: int = 3, best: int = 2,
+                  first: Sequence[WatchHit] | None = None) -> list[WatchHit]:
     """Candidates of one person seen in several frames (see the module docstring), best first.
 
-    A hit is `ambiguous` when another entry's fused distance lies within `margin` of it."""
+    A hit is `ambiguous` when another entry's fused distance lies within `margin` of it.
+    `first`: embeddings[0]'s search already made, with `frame_search_k(top_k)` entries and a
+    threshold at least threshold + margin (not searched again)."""
     if not embeddings or len(index) == 0 or top_k <= 0:
         return []
     loose = threshold + max(0.0, margin)
-    k = top_k + 1  # one more than kept: the neighbour that decides `ambiguous`
-    per_frame = [search(index, spec, e, threshold=loose, top_k=k) for e in embeddings]
+    k = frame_search_k(top_k)  # one more than kept: the neighbour that decides `ambiguous`
+    per_frame = [[h for h in first if h.distance <= loose] if i == 0 and first is not None
+                 else search(index, spec, e, threshold=loose, top_k=k) for i, e in enumerate(embeddings)]
     meta: dict[str, WatchHit] = {}
     for hits in per_frame:
         for h in hits:

@@ -46,6 +46,8 @@ export const REASON_TEXT = {
   // issue 20: evacuation
   evacuation: "Evacuation — no entry",
   free_exit: "Evacuation — free exit, no ticket check",
+  // issue 13: liveness from the lane's frames (a still repeated, or a flat photo/screen moved)
+  liveness_suspected: "Possible photo, screen or frozen camera — steward check",
 };
 
 const WORD = { admit: "ADMIT", deny: "DENY", secondary: "CHECK" };

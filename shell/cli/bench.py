@@ -25,6 +25,8 @@ def register(sub: Any) -> None:
     sp.add_argument("--lane-frames", type=int, default=3,
                     help="frames of the person per scan: the one with the QR and the lane's recent ones")
     sp.add_argument("--best-frames", type=int, default=2, help="of those, how many are embedded and fused")
+    sp.add_argument("--no-embed-ahead", dest="embed_ahead", action="store_false",
+                    help="embed a recent frame only once it is needed (GateConfig.embed_ahead off)")
     add_face_options(sp)
     sp = add(bn, "screening", cmd_bench_screening,
              "1:N watchlist search at 10k-1M entries on real LFW faces: time, memory, recall, FPIR/FNIR")
@@ -72,7 +74,7 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
                                    workers=args.workers, face_workers=args.face_workers, rate=args.rate,
                                    detect_width=args.detect_width, upsample=args.upsample,
                                    engine=args.face_engine, lane_frames=args.lane_frames,
-                                   best_frames=args.best_frames))
+                                   best_frames=args.best_frames, embed_ahead=args.embed_ahead))
     if args.json:
         print_json(report)
     else:

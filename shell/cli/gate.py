@@ -40,6 +40,12 @@ def register(sub: Any) -> None:
     sp.add_argument("--direction", choices=[d.value for d in LaneDirection], default=LaneDirection.BOTH.value,
                     help="what the gate's lanes are for, where the venue's [[gates.lane]] rules say nothing "
                          "(entry, exit or both; default both)")
+    # issue 13: liveness (vision/liveness.py); the still check is on, the planar one off by default
+    sp.add_argument("--liveness-planar", action="store_true",
+                    help="also send a face whose landmarks follow one homography as it turns (a flat photo or "
+                         "screen moved) to a steward; validated on attacks only, see README")
+    sp.add_argument("--no-liveness-still", action="store_true",
+                    help="do not send a still repeated in the lane's frames (frozen feed) to a steward")
     add_face_options(sp)
     add_venue(sp, required=True)
     # issue 17: the key sealing the faces in the gate's list file, on storage of its own
@@ -128,7 +134,8 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
                      watch_threshold=args.screen_threshold, peers=peers,
                      lane_rules=next(g.lane_rules for g in venue.gates if g.id == args.gate_id),
                      default_direction=LaneDirection(args.direction),
-                     refused_kinds=venue.kinds_refused_at(args.gate_id), list_key_path=list_key)
+                     refused_kinds=venue.kinds_refused_at(args.gate_id), list_key_path=list_key,
+                     liveness_still=not args.no_liveness_still, liveness_planar=args.liveness_planar)
     tcfg = TerminalConfig(token=_terminal_token(args.terminal_token_file
                                                 or data_dir() / "gates" / f"{args.gate_id}.terminal-token"),
                           source_lane=args.lane)

@@ -215,9 +215,28 @@ def test_decide_held(name: str, ticket: TicketCheck | None, face: FaceCheck | No
     assert decide(ticket, face, hits, gate, held=True) == Decision(verdict, reasons)
 
 
+# issue 13: liveness (vision/liveness.py) — a suspected still or flat face goes to a steward, never a refusal
+LIVENESS_CASES: list[tuple[str, TicketCheck | None, FaceCheck | None, tuple[Hit, ...], GateState, Verdict,
+                           tuple[Reason, ...]]] = [
+    ("a still repeated, face matching: to a steward", OK, FaceCheck(distance=0.2, tolerance=0.6,
+                                                                     liveness="still_repeat"),
+     (), OPEN, Verdict.SECONDARY, (Reason.TICKET_VALID, Reason.FACE_MATCH, Reason.LIVENESS_SUSPECTED)),
+    ("a flat face that does not match: to a steward for both", OK, FaceCheck(distance=0.9, tolerance=0.6,
+                                                                              liveness="planar_motion"),
+     (), OPEN, Verdict.SECONDARY, (Reason.TICKET_VALID, Reason.FACE_MISMATCH, Reason.LIVENESS_SUSPECTED)),
+]
+
+
+@pytest.mark.parametrize(("name", "ticket", "face", "hits", "gate", "verdict", "reasons"), LIVENESS_CASES,
+                         ids=[c[0] for c in LIVENESS_CASES])
+def test_decide_liveness(name: str, ticket: TicketCheck | None, face: FaceCheck | None, hits: tuple[Hit, ...],
+                         gate: GateState, verdict: Verdict, reasons: tuple[Reason, ...]) -> None:
+    assert decide(ticket, face, hits, gate) == Decision(verdict, reasons)
+
+
 # every table row as (name, verdict, reasons)
 _ROWS = ([(c[0], c[5], c[6]) for c in CASES] + [(c[0], c[4], c[5]) for c in ID_CASES]
-         + [(c[0], c[5], c[6]) for c in HELD_CASES])
+         + [(c[0], c[5], c[6]) for c in HELD_CASES] + [(c[0], c[5], c[6]) for c in LIVENESS_CASES])
 
 
 def test_every_reason_is_covered_by_a_case() -> None:

@@ -12,7 +12,7 @@ from support import shared
 from sim import frames as lane_frames
 from vision.engine import DEFAULT_ENGINE, SPECS, Face, FaceProblem, Frame, QualityBar, spec
 from vision.faceworker import EngineOptions, engine
-from vision.lane import analyse_lane, recent_candidates
+from vision.lane import analyse_lane, assess_recent, recent_candidates
 from vision.quality import Pose, Quality
 
 ENGINE = spec(DEFAULT_ENGINE)
@@ -92,6 +92,28 @@ def test_lane_choice(name: str, shots: list[Shot], problem: FaceProblem | None, 
     assert got == used, name
     assert emb == embedded, name
     assert lane.frames == len(shots)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("shots", [
+    [Shot(sharp=60), Shot(sharp=90), Shot(sharp=300)],
+    [BLUR, Shot()],
+    [TURNED, BLUR, TURNED],
+    [Shot(faces=0), Shot()],
+    [Shot(sharp=60), Shot(who=OTHER, sharp=400)],
+    [BLUR, Shot(who=OTHER), Shot(sharp=50)],
+])
+def test_recent_frames_done_ahead_give_the_same_choice_and_are_not_embedded_twice(shots: list[Shot]) -> None:
+    """The gate assesses the recent frames beside the scanned one (assess_recent); the lane's
+    choice from those results is the one analyse_lane makes alone."""
+    alone, _ = _run(shots)
+    eng = Scripted(shots)
+    fs = [np.full((4, 4, 3), i, np.uint8) for i in range(len(shots))]
+    recent = assess_recent(eng, fs[1:], bar=QualityBar(), embed=1)
+    lane = analyse_lane(eng, fs, bar=QualityBar(), recent=recent)
+    assert lane.problem is alone.problem  # type: ignore[attr-defined]
+    assert ([int(np.argmax(r.embedding[10:])) for r in lane.used]  # type: ignore[union-attr]
+            == [int(np.argmax(r.embedding[10:])) for r in alone.used])  # type: ignore[attr-defined]
+    assert len(eng.embedded) == len(set(eng.embedded))  # nothing embedded twice
 
 
 def test_recent_candidates_rank_by_quality() -> None:

@@ -105,3 +105,22 @@ def test_ambiguous_when_two_entries_fuse_within_the_margin() -> None:
     assert [(h.entry_id, h.ambiguous) for h in hits] == [("e0", False), ("e1", False)]
     assert screen_frames(_index(gallery[2:]), SFACE, [q], threshold=0.5378) == []
     assert screen_frames(WatchlistIndex(), SFACE, [q], threshold=0.5378) == []
+
+
+def test_a_frame_searched_already_gives_the_same_screening() -> None:
+    """The gate searches the scanned face once (wider threshold, same k) and passes that search
+    to the fused screening: the result equals searching every frame again."""
+    from vision.screen import frame_search_k
+
+    rng = np.random.default_rng(8)
+    for trial in range(20):
+        gallery = _unit(rng, 300)
+        person = _unit(rng, 1)[0]
+        for i in range(6):
+            gallery[i] = _near(rng, person, rng.uniform(0.3, 0.8))
+        index = _index(gallery)
+        frames = [_near(rng, person, rng.uniform(0.05, 0.35)) for _ in range(2)]
+        first = search(index, SFACE, frames[0], threshold=0.5378 + 0.1, top_k=frame_search_k())
+        again = screen_frames(index, SFACE, frames, threshold=0.5378, margin=0.05)
+        reused = screen_frames(index, SFACE, frames, threshold=0.5378, margin=0.05, first=first)
+        assert reused == again, trial
