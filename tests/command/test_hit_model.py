@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 import websockets
-from support import Server
+from support import Server, face_key
 
 from command import watchlist_store
 from eventguard.codes import WatchSeverity
@@ -41,12 +41,12 @@ async def test_the_gate_names_its_model_in_every_hit_report(tmp_path: Path) -> N
         await svc.stop()
 
 
-async def test_a_hit_of_another_model_is_refused_and_the_model_is_stored(server: Server) -> None:
+async def test_a_hit_of_another_model_is_refused_and_the_model_is_stored(server: Server, tmp_path: Path) -> None:
     conn = await asyncpg.connect(server.db_url)
     try:
         wl = await watchlist_store.create_list(conn, "model-list", WatchSeverity.INFO, "t")
         entry = await watchlist_store.add_entry(conn, wl["id"], "Someone", np.full(128, 128 ** -0.5), "t", None,
-                                                model_id=SFACE)
+                                                model_id=SFACE, face_key=face_key(tmp_path))
     finally:
         await conn.close()
     ids = {m: f"N1:{uuid.uuid4().hex}" for m in ("same", "other", "unstated")}
