@@ -404,11 +404,13 @@ function setStatus(kind, text) {
   c.dataset.state = kind;
 }
 
-function connect() {
+async function connect() {
   clearTimeout(conn.timer);
   if (conn.stopped) return;
   setStatus("connecting", conn.attempt ? `reconnecting (try ${conn.attempt + 1})` : "connecting");
-  const ws = new WebSocket(wsUrl("/ws/live"));
+  const url = await liveUrl();
+  if (conn.stopped || (conn.ws && conn.ws.readyState <= WebSocket.OPEN)) return;
+  const ws = new WebSocket(url);
   conn.ws = ws;
   ws.addEventListener("open", () => {
     conn.attempt = 0;
@@ -745,3 +747,19 @@ $("map").addEventListener("click", (ev) => {
   if (dot) showCameraFrame(dot.getAttribute("data-camera"));
 });
 $("camera-frame-refresh").addEventListener("click", () => { if (frameCamera) showCameraFrame(frameCamera); });
+
+// ---- live push at scale (issue 20) -----------------------------------------------------------
+// /ws/live may be served by the fan-out replicas on their own port; the server says which.
+
+async function liveUrl() {
+  try {
+    const where = await api("GET", "/api/live");
+    if (where && where.port) {
+      const proto = location.protocol === "https:" ? "wss:" : "ws:";
+      return `${proto}//${location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname}:${where.port}${where.path}`;
+    }
+  } catch (err) {
+    // unreachable or signed out: the same-origin socket fails the same way and the usual path follows
+  }
+  return wsUrl("/ws/live");
+}
