@@ -25,6 +25,7 @@ from command import (
     tickets_api,
     twin_api,
     units_api,
+    wallmap_api,
     watchlists,
 )
 from command.appkeys import (
@@ -49,6 +50,7 @@ from command.gate_ws import gate_ws
 from command.hub import Hub
 from command.live_ws import live_ws
 from command.ratelimit import LoginLimits
+from command.series import series_ctx
 from command.service import CommandService
 from command.store import REFUSED
 from command.sync import feed_ctx
@@ -211,6 +213,9 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
     app.cleanup_ctx.append(replicas.replicas_ctx)
     app.add_routes(replicas.routes)
     app.router.add_get("/ws/feed", feed_ws)
+    # the wall map (issue 20): plan picture, chart history kept by the server
+    app.cleanup_ctx.append(series_ctx)
+    app.add_routes(wallmap_api.routes)
     if (settings.web_dir / "index.html").exists():
         app.router.add_get("/", index)
         app.router.add_get("/responder", responder_api.page)
