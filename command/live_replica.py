@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import ssl
 import sys
@@ -345,15 +346,18 @@ async def serve(cfg: ReplicaConfig, sock: socket.socket) -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1, keepalive_timeout=10)
     await runner.setup()
     await web.SockSite(runner, sock, ssl_context=tls).start()
+    parent = os.getppid()
+
     async def lagging() -> None:  # a slow client rejoins once drained, even when no message comes
-        while True:
+        while os.getppid() == parent:  # the server that started it is gone (even by kill -9): stop too
             await asyncio.sleep(0.1)
             app[FANOUT].check_lagging()
+        log.warning("replica %d: the command server is gone; stopping", cfg.index)
 
     tasks = [asyncio.create_task(feed_client(cfg, app[FANOUT])), asyncio.create_task(lagging()),
              asyncio.create_task(app[SESSIONS].run(pool, cfg.session_recheck_s))]
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for t in tasks:
             t.cancel()

@@ -36,9 +36,18 @@ def image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return png(tmp_path / "plan.png", 200, 100)
 
 
-def test_the_demo_venue_has_its_plan_picture() -> None:
-    plan = load_venue(DEFAULT_VENUE).plan
-    assert plan is not None and plan.media_type == "image/svg+xml" and plan.image.exists()
+def test_the_demo_plan_picture_loads_from_a_venue_file(tmp_path: Path) -> None:
+    art = DEFAULT_VENUE.parent / "demo-plan.svg"
+    (tmp_path / "demo-plan.svg").write_bytes(art.read_bytes())
+    path = tmp_path / "venue.toml"
+    path.write_text(DEFAULT_VENUE.read_text(encoding="utf-8") + """
+[plan]
+image = "demo-plan.svg"
+size_px = [800, 840]
+points = [{ px = [0, 0], m = [0, 0] }, { px = [800, 840], m = [40, 42] }]
+""", encoding="utf-8")
+    plan = load_venue(path).plan
+    assert plan is not None and plan.media_type == "image/svg+xml" and plan.image == (tmp_path / "demo-plan.svg")
     assert apply_affine(plan.transform, (800, 840)) == pytest.approx((40, 42))
 
 

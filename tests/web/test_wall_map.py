@@ -11,8 +11,28 @@ import aiohttp
 import pytest
 from support import ARTIFACTS, Server, send_entries
 
+from eventguard.config import Venue, parse_venue
+from eventguard.settings import DEFAULT_VENUE
+
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 10_000
+
+
+PLAN = DEFAULT_VENUE.parent / "demo-plan.svg"  # 20 px per metre, its corner at (0, 0) m
+
+
+@pytest.fixture
+def venue() -> Venue:
+    """The demo venue with its plan picture ([plan] as a venue file gives it)."""
+    import tomllib
+
+    raw = tomllib.loads(DEFAULT_VENUE.read_text(encoding="utf-8") + f"""
+[plan]
+image = "{PLAN}"
+size_px = [800, 840]
+points = [{{ px = [0, 0], m = [0, 0] }}, {{ px = [800, 840], m = [40, 42] }}]
+""")
+    return parse_venue(raw, source=str(DEFAULT_VENUE))
 
 
 async def sign_in(browser: Any, server: Server) -> tuple[Any, list[str]]:
