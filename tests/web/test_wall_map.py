@@ -70,7 +70,7 @@ async def test_plan_picture_units_and_chart_history_across_a_reload(browser: Any
     chart = page.locator('canvas[data-chart="north"]')
     await page.wait_for_function(
         "() => Number(document.querySelector('canvas[data-chart=north]').dataset.points) >= 2", timeout=TIMEOUT_MS)
-    await asyncio.sleep(4.5)
+    await asyncio.sleep(2.0)  # at least one more sample by the server (every 2 s)
     reloaded_at = await page.evaluate("Date.now() / 1000")
     await page.reload()
     await page.locator("#conn[data-state=live]").wait_for(timeout=TIMEOUT_MS)
