@@ -98,6 +98,10 @@ class Fanout:
     fresh: bool = False  # no message since the latest snapshot: a joiner may take it as it is
     requested: bool = False
     messages: int = 0
+    # messages wait for the end of the feed read they came in: call_soon in the replica
+    schedule: Callable[[Callable[[], None]], object] = lambda cb: cb()
+    _out: list[tuple[bytes, bytes]] = field(default_factory=list)
+    _flush_due: bool = False
 
     def join(self, c: Client) -> None:
         """A new (or resyncing) client: a snapshot, then the messages after it."""
@@ -117,6 +121,7 @@ class Fanout:
 
     def feed_lost(self) -> None:
         """The feed is gone: every client waits for the snapshot after it is back."""
+        self.flush()
         self.joining.extend(self.live)
         self.live.clear()
         self.fresh = self.requested = False
@@ -124,6 +129,7 @@ class Fanout:
     def on_frame(self, f: FeedFrame) -> None:
         """One frame of the feed, in order."""
         if f.snapshot:
+            self.flush()  # the messages before it go to the clients that were live before it
             snap = (ws_text_frame(f.staff), ws_text_frame(f.viewer))
             self.snapshot, self.fresh, self.requested = snap, True, False
             takers = [*self.joining, *(self.live if f.resync else ())]
@@ -135,7 +141,20 @@ class Fanout:
         self.fresh = False
         self.messages += 1
         staff = ws_text_frame(f.staff)
-        viewer = staff if f.viewer is f.staff else ws_text_frame(f.viewer)
+        self._out.append((staff, staff if f.viewer is f.staff else ws_text_frame(f.viewer)))
+        if not self._flush_due:
+            self._flush_due = True
+            self.schedule(self.flush)
+
+    def flush(self) -> None:
+        """Write the messages of this round to every live client, one write each (the frames
+        that came in one read of the feed — zones, gates, grid — go out together)."""
+        self._flush_due = False
+        if not self._out:
+            return
+        staff = b"".join(m[0] for m in self._out)
+        viewer = staff if all(m[0] is m[1] for m in self._out) else b"".join(m[1] for m in self._out)
+        self._out.clear()
         limit = self.buffer_bytes
         slow: list[Client] = []
         for c in self.live:
@@ -321,7 +340,7 @@ def create_replica_app(cfg: ReplicaConfig, pool: asyncpg.Pool) -> web.Applicatio
     app[POOL] = pool
     app[SETTINGS] = ServerSettings(database_url=cfg.database_url, session_recheck_s=cfg.session_recheck_s,
                                    allowed_origins=cfg.allowed_origins)
-    app[FANOUT] = Fanout(cfg.buffer_bytes)
+    app[FANOUT] = Fanout(cfg.buffer_bytes, schedule=asyncio.get_running_loop().call_soon)
     app[SESSIONS] = Sessions()
 
     async def health(request: web.Request) -> web.Response:
