@@ -24,11 +24,13 @@ from command import (
     ops_api,
     photo_seal,
     registration,
+    replicas,
     responder_api,
     screening_api,
     tickets_api,
     twin_api,
     units_api,
+    wallmap_api,
     watchlists,
 )
 from command.appkeys import (
@@ -49,10 +51,12 @@ from command.db.binding import bind_event
 from command.db.migrate import migrate
 from command.errors import CommandError, ValueRefused
 from command.evacuation import ClearanceModel
+from command.feed import feed_ws
 from command.gate_ws import gate_ws
 from command.hub import Hub
 from command.live_ws import live_ws
 from command.ratelimit import LoginLimits
+from command.series import series_ctx
 from command.service import CommandService
 from command.store import REFUSED
 from command.sync import feed_ctx
@@ -193,7 +197,11 @@ def _twin_ctx(model: TwinModel) -> Callable[[web.Application], AsyncIterator[Non
 
 async def index(request: web.Request) -> web.StreamResponse:
     """The live map page."""
-    return web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
+    resp = web.FileResponse(request.app[SETTINGS].web_dir / "index.html")
+    csp = replicas.page_csp(request)  # live push on the replicas' port (issue 20)
+    if csp is not None:
+        resp.headers["Content-Security-Policy"] = csp
+    return resp
 
 
 def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None = None,
@@ -233,6 +241,13 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)
+    # live push at scale (issue 20): fan-out replicas fed over /ws/feed serve /ws/live
+    app.cleanup_ctx.append(replicas.replicas_ctx)
+    app.add_routes(replicas.routes)
+    app.router.add_get("/ws/feed", feed_ws)
+    # the wall map (issue 20): plan picture, chart history kept by the server
+    app.cleanup_ctx.append(series_ctx)
+    app.add_routes(wallmap_api.routes)
     if (settings.web_dir / "index.html").exists():
         app.router.add_get("/", index)
         app.router.add_get("/responder", responder_api.page)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -38,12 +39,20 @@ class Subscriber:
             self.queue.put_nowait(_RESYNC)
 
 
+class FeedSink(Protocol):
+    """A fan-out replica's link (command/feed.py): takes every message, staff and viewer versions."""
+
+    def offer(self, data: bytes, viewer: bytes) -> None:
+        """Queue one message (never blocks)."""
+
+
 class Hub:
     """All live subscribers of one server."""
 
     def __init__(self, limit: int = 256) -> None:
         self.limit = limit
         self.subscribers: set[Subscriber] = set()
+        self.feeds: set[FeedSink] = set()  # fan-out replicas (command/feed.py): every message, both versions
 
     def publish(self, text: str, *, viewer: str | None = None) -> None:
         """Offer one message to every subscriber (never blocks); UTF-8 encoded once for all.
@@ -52,6 +61,8 @@ class Hub:
         redacted = viewer.encode() if viewer is not None else data
         for s in self.subscribers:
             s.offer(redacted if s.viewer else data)
+        for f in self.feeds:
+            f.offer(data, redacted)
 
     def attach(self, ws: web.WebSocketResponse, *, viewer: bool = False) -> Subscriber:
         """Register a client; it receives deltas published from now on."""

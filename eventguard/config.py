@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import enum
 import math
@@ -120,6 +121,7 @@ class Venue:
     cameras: tuple[Camera, ...] = ()  # crowd sensing (see the cameras block below)
     density_alarms: tuple[DensityAlarm, ...] = ()
     accreditations: tuple[Accreditation, ...] = ()  # zone rights of badge kinds
+    plan: VenuePlan | None = None  # the picture under the live map (issue 20; see the plan block)
 
     def kinds_refused_at(self, gate_id: str) -> frozenset[str]:
         """The ticket kinds whose accreditation does not cover the zone this gate admits into."""
@@ -179,7 +181,7 @@ class Venue:
 
 # The keys each table may hold; anything else is a typo or a misplaced setting, never ignored.
 TOP_LEVEL = ("event", "zones", "gates", "connections", "thresholds", "sim",  # [sim]: the simulator's
-             "cameras", "density_alarms", "accreditations")
+             "cameras", "density_alarms", "accreditations", "plan")
 EVENT_KEYS = ("id", "name", "doors_open", "starts_at", "ends_at")
 ZONE_KEYS = ("id", "name", "area_m2", "capacity", "polygon", "warning_density", "critical_density")
 GATE_KEYS = ("id", "name", "zone", "lanes", "position", "address", "lane")
@@ -319,7 +321,10 @@ def _lane_rules(v: Any, lanes: int, where: str) -> tuple[LaneRule, ...]:
 def parse_venue(raw: dict[str, Any], source: str = "venue") -> Venue:
     """Validate a decoded venue document; raise ConfigError naming the file, table and key."""
     try:
-        return _parse_venue(raw)
+        venue = _parse_venue(raw)
+        src = Path(source)
+        plan = parse_plan(raw, src.parent if src.is_file() else Path.cwd())  # the image: beside the file
+        return dataclasses.replace(venue, plan=plan) if plan is not None else venue
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from err
 
@@ -594,3 +599,124 @@ def parse_accreditations(raw: dict[str, Any], zone_ids: list[str]) -> tuple[Accr
             raise ConfigError(f"{where}.kind: kind {kind!r} has two accreditations")
         out.append(Accreditation(kind=kind, zones=tuple(dict.fromkeys(zones))))
     return tuple(out)
+
+
+# ---- the venue plan (issue 20): a picture of the venue under the live map -----------------------
+# [plan] image = "plan.png" (PNG, JPEG or SVG, relative to the venue file), size_px = [w, h],
+# and points = [{px = [x, y], m = [x, y]}, ...]: two or more image pixels and the venue metres
+# they show. Two points fix a similarity (scale, rotation, shift); three or more a least-squares
+# affine map, refused when the points disagree with it by more than 1 % of the plan's extent.
+
+PLAN_KEYS = ("image", "size_px", "points")
+PLAN_POINT_KEYS = ("px", "m")
+PLAN_MAX_BYTES = 20 * 1024 * 1024
+Affine = tuple[float, float, float, float, float, float]  # SVG matrix(a b c d e f): metres from pixels
+
+
+@dataclass(frozen=True, slots=True)
+class VenuePlan:
+    """The plan picture and its georeference (pixels -> venue metres)."""
+
+    image: Path
+    size_px: Point
+    transform: Affine
+    media_type: str
+
+
+def apply_affine(t: Affine, p: Point) -> Point:
+    """Venue metres of an image point."""
+    a, b, c, d, e, f = t
+    return (a * p[0] + c * p[1] + e, b * p[0] + d * p[1] + f)
+
+
+def plan_transform(pairs: list[tuple[Point, Point]]) -> Affine:
+    """Pixels -> metres from (pixel, metre) pairs (ConfigError when they cannot fix one)."""
+    if len(pairs) < 2:
+        raise ConfigError(f"[plan] points: needs at least 2 points, got {len(pairs)}")
+    if len(pairs) == 2:
+        (p1, m1), (p2, m2) = pairs
+        z = complex(p2[0] - p1[0], p2[1] - p1[1])
+        if abs(z) < 1e-9 or abs(complex(m2[0] - m1[0], m2[1] - m1[1])) < 1e-9:
+            raise ConfigError("[plan] points: the two points must be distinct, in pixels and in metres")
+        s = complex(m2[0] - m1[0], m2[1] - m1[1]) / z
+        t = complex(*m1) - s * complex(*p1)
+        return (s.real, s.imag, -s.imag, s.real, t.real, t.imag)
+    # least squares: [x y 1] . (a c e) = mx and (b d f) = my, by the 3x3 normal equations
+    sxx = sum(p[0] * p[0] for p, _ in pairs)
+    sxy = sum(p[0] * p[1] for p, _ in pairs)
+    syy = sum(p[1] * p[1] for p, _ in pairs)
+    sx = sum(p[0] for p, _ in pairs)
+    sy = sum(p[1] for p, _ in pairs)
+    n = float(len(pairs))
+    m = ((sxx, sxy, sx), (sxy, syy, sy), (sx, sy, n))
+    det = _det3(m)
+    scale = max(1.0, max(abs(v) for row in m for v in row))
+    if abs(det) < 1e-9 * scale ** 2:
+        raise ConfigError("[plan] points: three or more points must not lie on one line")
+    sol = []
+    for k in (0, 1):
+        rhs = (sum(p[0] * q[k] for p, q in pairs), sum(p[1] * q[k] for p, q in pairs), sum(q[k] for _, q in pairs))
+        sol.append(tuple(_det3(tuple(tuple(rhs[r] if col == j else m[r][col] for col in range(3))
+                                     for r in range(3))) / det for j in range(3)))
+    (a, c, e), (b, d, f) = sol
+    return (a, b, c, d, e, f)
+
+
+def _det3(m: Any) -> float:
+    return float(m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                 + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+
+
+def _image_type(path: Path, head: bytes) -> str:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if path.suffix.lower() == ".svg" and b"<svg" in head[:1024]:
+        return "image/svg+xml"
+    raise ConfigError(f"[plan] image: {path.name} is not a PNG, JPEG or SVG file")
+
+
+def parse_plan(raw: dict[str, Any], base: Path) -> VenuePlan | None:
+    """The [plan] table, or None without one."""
+    if "plan" not in raw:
+        return None
+    t = _table(raw["plan"], "[plan]")
+    check_keys(t, PLAN_KEYS, "[plan]")
+    image = base / _str(t, "image", "plan")
+    try:
+        if image.stat().st_size > PLAN_MAX_BYTES:
+            raise ConfigError(f"[plan] image: {image} is over {PLAN_MAX_BYTES // 2**20} MB")
+        with image.open("rb") as fh:
+            head = fh.read(1024)
+    except OSError as err:
+        raise ConfigError(f"[plan] image: cannot read {image}: {err.strerror}") from err
+    media = _image_type(image, head)
+    w, h = _point(_req(t, "size_px", "[plan]"), "[plan] size_px")
+    if not (w >= 1 and h >= 1):
+        raise ConfigError(f"[plan] size_px: width and height must be at least 1 pixel, got {[w, h]}")
+    if media == "image/png" and len(head) >= 24:
+        real = (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"))
+        if real != (w, h):
+            raise ConfigError(f"[plan] size_px: {[w, h]} but {image.name} is {real[0]}x{real[1]} pixels")
+    raw_pts = _req(t, "points", "[plan]")
+    if not isinstance(raw_pts, list):
+        raise ConfigError(f"[plan] points: expected an array of {{px = [x, y], m = [x, y]}}, got {raw_pts!r}")
+    pairs = []
+    for i, q in enumerate(raw_pts):
+        where = f"[plan] points[{i}]"
+        q = _table(q, where)
+        check_keys(q, PLAN_POINT_KEYS, where)
+        px = _point(_req(q, "px", where), f"{where}.px")
+        if not (0 <= px[0] <= w and 0 <= px[1] <= h):
+            raise ConfigError(f"{where}.px: {list(px)} lies outside the {w:g}x{h:g} image")
+        pairs.append((px, _point(_req(q, "m", where), f"{where}.m")))
+    tf = plan_transform(pairs)
+    ms = [m for _, m in pairs]
+    extent = max(max(m[0] for m in ms) - min(m[0] for m in ms), max(m[1] for m in ms) - min(m[1] for m in ms))
+    for i, (px, m) in enumerate(pairs):
+        got = apply_affine(tf, px)
+        if math.dist(got, m) > max(0.01 * extent, 1e-6):
+            raise ConfigError(f"[plan] points[{i}]: maps to {[round(v, 2) for v in got]} m, not {list(m)} — "
+                              "the points disagree with one map of the picture")
+    return VenuePlan(image=image.resolve(), size_px=(w, h), transform=tf, media_type=media)

@@ -60,6 +60,10 @@ class ServerSettings:
     # digital twin (issue 19): how often it forecasts, and how far ahead (runs only when a model is given)
     twin_interval_s: float = 30.0
     twin_horizon_s: float = 900.0
+    # live push at scale (issue 20): /ws/live served by fan-out replica processes fed by this server
+    live_replicas: int = 0  # 0: this process serves /ws/live itself (`serve` defaults to 2)
+    live_port: int = 0  # the replicas' port (0: any free one; the pages ask GET /api/live)
+    live_buffer_bytes: int = 1 << 20  # unsent bytes per live client before it is resynced
 
     def validate(self) -> ServerSettings:
         """Refuse unsafe combinations; return self for chaining."""
@@ -72,6 +76,9 @@ class ServerSettings:
         if not 0 < self.twin_interval_s <= 3600 or not 60 <= self.twin_horizon_s <= 3600:
             raise ConfigError(f"twin_interval_s {self.twin_interval_s} must be in (0, 3600] s and "
                               f"twin_horizon_s {self.twin_horizon_s} in [60, 3600] s")
+        if not 0 <= self.live_replicas <= 64 or not 0 <= self.live_port < 65536:
+            raise ConfigError(f"live_replicas {self.live_replicas} must be in [0, 64] and "
+                              f"live_port {self.live_port} in [0, 65535]")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("give both --tls-cert and --tls-key, or neither")
         if not is_loopback(self.host) and self.tls_cert is None and not self.allow_insecure:

@@ -4,7 +4,10 @@ are driven from this process and the live clients from a third one.
 
 Figures: events stored per second (acknowledged by the server, so durably committed),
 scan-to-live-map latency percentiles (gate clock at send to the client's receipt of the
-zone delta that includes it — same host, same clock), live clients, server RSS.
+zone delta that includes it — same host, same clock), live clients, server RSS, and the CPU
+the ingest process and the fan-out replicas used. The live clients connect to the replicas'
+port (GET /api/live), as the pages do; they run in `client_procs` processes of their own
+(shell/live_load.py: one bare protocol per client).
 """
 
 from __future__ import annotations
@@ -29,12 +32,10 @@ from eventguard.wire import (
     EventBatch,
     EventKind,
     GateEvent,
-    Snapshot,
-    ZonesUpdate,
     decode_server_message,
     encode,
 )
-from shell import stack
+from shell import live_load, stack
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -44,49 +45,25 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-async def _clients(url: str, token: str, n: int, duration_s: float, ready: Any, out: Any) -> None:
-    lat: list[float] = []
-    connected = 0
-
-    import aiohttp
-
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-
-    async def one() -> None:
-        nonlocal connected
-        async with session.ws_connect(url, headers={"Authorization": f"Bearer {token}"},
-                                      max_msg_size=1 << 24, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
-            first = await ws.receive()
-            assert isinstance(decode_server_message(first.data), Snapshot)
-            connected += 1
-            async for msg in ws:
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    return
-                raw = msg.data
-                if '"type":"zones"' in raw[:20]:
-                    m = decode_server_message(raw)
-                    if isinstance(m, ZonesUpdate) and m.last_scan_at:
-                        lat.append((time.time() - m.last_scan_at) * 1000)
-
-    tasks = []
-    for i in range(n):
-        tasks.append(asyncio.create_task(one()))
-        if i % 50 == 49:
-            await asyncio.sleep(0.05)
-    while connected < n and not all(t.done() for t in tasks):  # noqa: ASYNC110 - counts connects
-        await asyncio.sleep(0.1)
+async def _clients(host: str, port: int, path: str, token: str, n: int, duration_s: float, ready: Any,
+                   go: Any, out: Any) -> None:
+    stats = live_load.LoadStats()
+    clients = await live_load.connect_many(host, port, path, token, n, stats)
     ready.set()
-    # the driver signals the end through a file-less channel: the duration plus a grace period
+    while not go.is_set():  # noqa: ASYNC110 - a multiprocessing event
+        await asyncio.sleep(0.05)
+    stats.latencies_ms.clear()  # only the gate load counts
     await asyncio.sleep(duration_s + 3)
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await session.close()
-    out.put({"connected": connected, "latencies_ms": lat})
+    for c in clients:
+        if c.transport is not None:
+            c.transport.abort()
+    out.put({"connected": stats.connected, "failed": stats.failed, "latencies_ms": stats.latencies_ms,
+             "resyncs": stats.snapshots - stats.connected, "messages": stats.messages})
 
 
-def _client_proc(url: str, token: str, n: int, duration_s: float, ready: Any, out: Any) -> None:
-    asyncio.run(_clients(url, token, n, duration_s, ready, out))
+def _client_proc(host: str, port: int, path: str, token: str, n: int, duration_s: float, ready: Any, go: Any,
+                 out: Any) -> None:
+    asyncio.run(_clients(host, port, path, token, n, duration_s, ready, go, out))
 
 
 async def _gate(url: str, token: str, gate_id: str, batch: int, until: float, rate_per_s: float) -> int:
@@ -132,47 +109,90 @@ async def _login(url: str) -> str:
         return str((await r.json())["token"])
 
 
-def run(*, clients: int = 1000, duration_s: float = 10.0, batch: int = 200, rate_per_gate: float = 0.0) -> dict[str, Any]:
+async def _live_endpoint(url: str, token: str) -> tuple[int, str]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as s, s.get(f"{url}/api/live",
+                                                   headers={"Authorization": f"Bearer {token}"}) as r:
+        where = await r.json()
+    return int(where["port"] or url.rsplit(":", 1)[1]), str(where["path"])
+
+
+def _cpu_s(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
+def run(*, clients: int = 1000, duration_s: float = 10.0, batch: int = 200, rate_per_gate: float = 0.0,
+        replicas: int = 2, client_procs: int = 1) -> dict[str, Any]:
     """Run the benchmark; return the figures (see module docstring)."""
-    with stack.running(load_venue(DEFAULT_VENUE), prefix="eventguard-bench-") as st:
+    serve_args = ("--live-replicas", str(replicas))
+    with stack.running(load_venue(DEFAULT_VENUE), prefix="eventguard-bench-", serve_args=serve_args) as st:
         asyncio.run(_bench_operator(st.dsn))
         tokens, port, server = st.tokens, st.port, st.server
         assert server is not None
         base = f"http://127.0.0.1:{port}"
         token = asyncio.run(_login(base))
+        live_port, path = asyncio.run(_live_endpoint(base, token))
         ctx = mp.get_context("spawn")
-        ready, out = ctx.Event(), ctx.Queue()
-        proc = ctx.Process(target=_client_proc, args=(f"ws://127.0.0.1:{port}/ws/live", token, clients,
-                                                      duration_s, ready, out))
-        proc.start()
-        if not ready.wait(180):
-            raise RuntimeError("live clients did not connect")
-        rss_before = psutil.Process(server.pid).memory_info().rss
+        go, out = ctx.Event(), ctx.Queue()
+        procs, readies = [], []
+        for i in range(client_procs):
+            n = clients // client_procs + (1 if i < clients % client_procs else 0)
+            ready = ctx.Event()
+            p = ctx.Process(target=_client_proc, args=("127.0.0.1", live_port, path, token, n, duration_s,
+                                                       ready, go, out))
+            p.start()
+            procs.append(p)
+            readies.append(ready)
+        for ready in readies:
+            if not ready.wait(600):
+                raise RuntimeError("live clients did not connect")
+        ingest = psutil.Process(server.pid)
+        fanouts = ingest.children()
+        rss_before = ingest.memory_info().rss
+        loaders = [psutil.Process(p.pid) for p in procs]
+        cpu0 = (_cpu_s(ingest), sum(_cpu_s(f) for f in fanouts), sum(_cpu_s(p) for p in loaders))
+        load0 = os.getloadavg()[0]
 
         async def drive() -> tuple[int, float]:
             until = time.time() + duration_s
             t0 = time.time()
+            go.set()
             counts = await asyncio.gather(*(_gate(f"ws://127.0.0.1:{port}/ws/gate", tokens[g], g, batch, until,
                                                   rate_per_gate) for g in tokens))
             return sum(counts), time.time() - t0
 
         stored, elapsed = asyncio.run(drive())
-        rss = psutil.Process(server.pid).memory_info().rss
-        result = out.get(timeout=120)
-        proc.join(30)
-        lat = result["latencies_ms"]
+        cpu1 = (_cpu_s(ingest), sum(_cpu_s(f) for f in fanouts), sum(_cpu_s(p) for p in loaders))
+        load1 = os.getloadavg()[0]
+        rss = ingest.memory_info().rss
+        results = [out.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(30)
+        lat = [x for r in results for x in r["latencies_ms"]]
         return {
             "events_per_s": round(stored / elapsed, 1),
             "events_stored": stored,
             "push_p50_ms": round(_pct(lat, 0.50), 1),
+            "push_p95_ms": round(_pct(lat, 0.95), 1),
             "push_p99_ms": round(_pct(lat, 0.99), 1),
             "push_samples": len(lat),
-            "clients": result["connected"],
+            "clients": sum(r["connected"] for r in results),
+            "clients_failed": sum(r["failed"] for r in results),
+            "client_resyncs": sum(r["resyncs"] for r in results),
             "rss_mb": round(rss / 2**20, 1),
             "rss_idle_mb": round(rss_before / 2**20, 1),
             "conditions": {"duration_s": duration_s, "gates": len(tokens), "batch": batch,
+                           "rate_per_gate": rate_per_gate or "as fast as acks come back",
                            "cpus": os.cpu_count(), "postgres": "embedded, fsync on, loopback",
-                           "live_interval_s": 0.1, "mean_push_ms": round(statistics.fmean(lat), 1) if lat else None},
+                           "live_interval_s": 0.1, "gates_every_s": 0.5, "fanout_replicas": replicas,
+                           "client_processes": client_procs,
+                           "ingest_cpu_pct": round(100 * (cpu1[0] - cpu0[0]) / elapsed, 1),
+                           "replicas_cpu_pct": round(100 * (cpu1[1] - cpu0[1]) / elapsed, 1),
+                           "clients_cpu_pct": round(100 * (cpu1[2] - cpu0[2]) / elapsed, 1),
+                           "load_avg_1min": [round(load0, 2), round(load1, 2)],
+                           "mean_push_ms": round(statistics.fmean(lat), 1) if lat else None},
         }
 
 

@@ -28,12 +28,12 @@ from eventguard.settings import DEFAULT_VENUE
 
 
 def spawn(dsn: str, port: int, data_root: Path, *, venue_path: Path | None = None,
-          timeout_s: float = 60.0) -> subprocess.Popen[bytes]:
+          timeout_s: float = 60.0, serve_args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     """`eventguard serve` in its own process (log in data_root/server.log); returns once
     /api/health answers, or raises RuntimeError. Without a venue file: the demo venue. The DSN (it
     holds a password) goes in the environment, not on the command line every local user can read."""
     args = [sys.executable, "-m", "shell.cli", "serve", "--port", str(port), "--venue",
-            str(venue_path or DEFAULT_VENUE)]
+            str(venue_path or DEFAULT_VENUE), *serve_args]
     log = data_root / "server.log"
     with log.open("ab") as out:  # the child keeps its own descriptor
         proc = subprocess.Popen(args, env={**os.environ, "XDG_DATA_HOME": str(data_root), "DATABASE_URL": dsn},
@@ -64,8 +64,9 @@ class Stack:
     """PostgreSQL + command server of one venue on loopback, under one root folder."""
 
     def __init__(self, venue: Venue, root: Path | None = None, *, venue_path: Path | None = None,
-                 prefix: str = "eventguard-stack-") -> None:
+                 prefix: str = "eventguard-stack-", serve_args: tuple[str, ...] = ()) -> None:
         self.venue = venue
+        self.serve_args = serve_args  # more `eventguard serve` options (e.g. --live-replicas)
         self.venue_path = venue_path  # the file `venue` came from, for the server (None: the default)
         self._own_root = root is None  # a temporary root is removed by close()
         self.root = Path(root or tempfile.mkdtemp(prefix=prefix))
@@ -109,7 +110,8 @@ class Stack:
 
     def start_server(self) -> None:
         """Start the command server subprocess (as the app role) and wait for /api/health."""
-        self.server = spawn(self.pg.app_dsn("postgres"), self.port, self.root, venue_path=self.venue_path)
+        self.server = spawn(self.pg.app_dsn("postgres"), self.port, self.root, venue_path=self.venue_path,
+                            serve_args=self.serve_args)
 
     def kill_server(self) -> None:
         """kill -9 the command server."""
@@ -148,9 +150,9 @@ class Stack:
 
 @contextlib.contextmanager
 def running(venue: Venue, *, venue_path: Path | None = None,
-            prefix: str = "eventguard-stack-") -> Iterator[Stack]:
+            prefix: str = "eventguard-stack-", serve_args: tuple[str, ...] = ()) -> Iterator[Stack]:
     """A started stack for synchronous programs (sim run, bench command); closed on exit."""
-    s = Stack(venue, venue_path=venue_path, prefix=prefix)
+    s = Stack(venue, venue_path=venue_path, prefix=prefix, serve_args=serve_args)
     try:
         s.start_sync()
         yield s

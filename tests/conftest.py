@@ -77,8 +77,16 @@ def venue() -> Venue:
 
 
 @pytest.fixture
-async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres) -> AsyncIterator[Server]:
-    """A real command server on a free port with demo operators and gate tokens."""
+def live_replicas() -> int:
+    """Fan-out replicas beside the `server` fixture (issue 20); 0: it serves /ws/live itself."""
+    return 0
+
+
+@pytest.fixture
+async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres,
+                 live_replicas: int) -> AsyncIterator[Server]:
+    """A real command server on a free port with demo operators and gate tokens (and
+    `live_replicas` fan-out processes serving /ws/live: the browser tests use one)."""
     from command import server
     from command.provision import DEMO_USERS, provision
     from eventguard.settings import ServerSettings
@@ -87,7 +95,8 @@ async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres
     port = free_port()
     app_url = pg.app_dsn(db_url.rsplit("/", 1)[1])  # the server runs as the app role, as in production
     runner = await server.start(ServerSettings(port=port, database_url=app_url, admin_database_url=db_url,
-                                               key_dir=tmp_path / "keys", session_recheck_s=0.3), venue)
+                                               key_dir=tmp_path / "keys", session_recheck_s=0.3,
+                                               live_replicas=live_replicas), venue)
     try:
         yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
                      venue=venue, gate_tokens=prov.gate_tokens,

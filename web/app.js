@@ -359,6 +359,7 @@ function handle(msg) {
   if (typeof msg.at === "number" && msg.at > 0) state.serverAt = msg.at;
   state.receivedAt = Date.now();
   cameraLive(msg); // crowd sensing (issue 18): camera density grids
+  wallMap(msg); // the wall map (issue 20): units and incidents on the plan
   switch (msg.type) {
     case "snapshot": // resync: the snapshot replaces everything
       $("event-name").textContent = msg.event_name;
@@ -420,11 +421,13 @@ function setStatus(kind, text) {
   c.dataset.state = kind;
 }
 
-function connect() {
+async function connect() {
   clearTimeout(conn.timer);
   if (conn.stopped) return;
   setStatus("connecting", conn.attempt ? `reconnecting (try ${conn.attempt + 1})` : "connecting");
-  const ws = new WebSocket(wsUrl("/ws/live"));
+  const url = await liveUrl();
+  if (conn.stopped || (conn.ws && conn.ws.readyState <= WebSocket.OPEN)) return;
+  const ws = new WebSocket(url);
   conn.ws = ws;
   ws.addEventListener("open", () => {
     conn.attempt = 0;
@@ -564,6 +567,7 @@ async function start(me) {
   state.venue = await api("GET", "/api/venue");
   plan.setVenue(state.venue);
   charts.clear();
+  await wallMapStart(); // the wall map (issue 20): plan picture, chart history from the server
   gateRows.clear();
   $("gates").tBodies[0].replaceChildren();
   for (const item of alertItems.values()) item.li.remove();
@@ -816,3 +820,56 @@ $("map").addEventListener("click", (ev) => {
   if (dot) showCameraFrame(dot.getAttribute("data-camera"));
 });
 $("camera-frame-refresh").addEventListener("click", () => { if (frameCamera) showCameraFrame(frameCamera); });
+
+// ---- live push at scale (issue 20) -----------------------------------------------------------
+// /ws/live may be served by the fan-out replicas on their own port; the server says which.
+
+async function liveUrl() {
+  try {
+    const where = await api("GET", "/api/live");
+    if (where && where.port) {
+      const proto = location.protocol === "https:" ? "wss:" : "ws:";
+      return `${proto}//${location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname}:${where.port}${where.path}`;
+    }
+  } catch (err) {
+    // unreachable or signed out: the same-origin socket fails the same way and the usual path follows
+  }
+  return wsUrl("/ws/live");
+}
+
+// ---- the wall map (issue 20): plan picture, units and incidents, chart history -------------------
+
+const wall = { units: new Map(), incidents: new Map(), resizeBound: false };
+
+async function wallMapStart() {
+  wall.units.clear();
+  wall.incidents.clear();
+  try {
+    plan.setBackground((await api("GET", "/api/plan")).plan);
+  } catch (err) {
+    plan.setBackground(null);
+  }
+  try {
+    charts.seed(await api("GET", "/api/series"), state.venue.zones);
+  } catch (err) {
+    // no history: the charts start from what this page sees
+  }
+  plan.fitLabels();
+  if (!wall.resizeBound) {
+    wall.resizeBound = true;
+    window.addEventListener("resize", () => plan.fitLabels());
+  }
+}
+
+function wallMap(msg) {
+  if (msg.type !== "snapshot" && msg.type !== "ops") return;
+  if (msg.type === "snapshot") {
+    wall.units.clear();
+    wall.incidents.clear();
+  }
+  for (const u of msg.units || []) wall.units.set(u.id, u);
+  for (const i of msg.incidents || []) wall.incidents.set(i.id, i);
+  if ((msg.units || []).length || (msg.incidents || []).length || msg.type === "snapshot") {
+    plan.updateOps([...wall.units.values()], [...wall.incidents.values()]);
+  }
+}

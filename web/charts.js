@@ -20,7 +20,7 @@ export class Charts {
   ensure(id, name) {
     let s = this.series.get(id);
     if (s) return s;
-    const canvas = el("canvas", { width: 240, height: 36, "data-chart": id,
+    const canvas = el("canvas", { width: 240, height: 56, "data-chart": id,
       "aria-label": `occupancy and inflow of ${name}` });
     const value = el("span", { class: "k" });
     const row = el("div", { class: "chart" }, el("div", {}, el("div", { text: name }), value), canvas);
@@ -80,3 +80,49 @@ export class Charts {
     ctx.stroke();
   }
 }
+
+// ---- the wall map (issue 20): history from the server, labelled axes ---------------------------
+// GET /api/series gives the last ten minutes the server sampled; they go before the points this
+// page has seen itself, so a reload keeps the chart. Axes: time (−10 min … now) and people.
+
+/** Put the server's history of each zone before the live points. */
+Charts.prototype.seed = function seed(history, zones) {
+  const names = new Map(zones.map((z) => [z.id, z]));
+  for (const [id, rows] of Object.entries(history.zones || {})) {
+    const z = names.get(id);
+    if (!z) continue;
+    const s = this.ensure(id, z.name);
+    s.cap = Math.max(1, z.capacity);
+    const first = s.points.length ? s.points[0][0] : Infinity;
+    const older = rows.filter((r) => r[0] < first).map((r) => [r[0], r[1], r[2]]);
+    s.points = [...older, ...s.points];
+    s.canvas.dataset.points = String(s.points.length);
+  }
+};
+
+const baseDraw = Charts.prototype.draw;
+Charts.prototype.draw = function draw(ids, now) {
+  baseDraw.call(this, ids, now);
+  for (const id of ids) {
+    const s = this.series.get(id);
+    if (!s) continue;
+    s.canvas.dataset.points = String(s.points.length);
+    s.canvas.dataset.since = s.points.length ? String(s.points[0][0]) : "";
+    const ctx = s.canvas.getContext("2d");
+    const W = s.canvas.width, H = s.canvas.height;
+    ctx.save();
+    ctx.font = "9px sans-serif";
+    ctx.fillStyle = "#9aa8b8";
+    ctx.textBaseline = "bottom";
+    ctx.fillText("−10 min", 1, H - 1);
+    ctx.textAlign = "right";
+    ctx.fillText("now", W - 1, H - 1);
+    ctx.textBaseline = "top";
+    ctx.fillStyle = "#f0b429";
+    ctx.fillText(`people (max ${s.cap})`, W - 1, 1);
+    ctx.textAlign = "left";
+    ctx.fillStyle = "#4aa3ff";
+    ctx.fillText("in/min", 1, 1);
+    ctx.restore();
+  }
+};

@@ -274,3 +274,73 @@ Plan.prototype.removeCameraHeat = function removeCameraHeat(cameraId) {
   const g = this.cameraHeat && this.cameraHeat.get(cameraId);
   if (g) g.replaceChildren();
 };
+
+// ---- the wall map (issue 20): plan picture, units and incidents, labels readable on a wall -------
+// The venue file's [plan] picture lies under everything, placed by its georeference (an SVG
+// matrix from pixels to metres). Units and incidents that have a position are drawn on top.
+// Labels are sized in metres, but never below a minimum on screen (refitted on resize).
+
+const MIN_LABEL_PX = 13;
+
+/** Put the plan picture under the map; `info`: GET /api/plan's `plan` (null: none). */
+Plan.prototype.setBackground = function setBackground(info) {
+  if (this.planImage) this.planImage.remove();
+  this.planImage = null;
+  if (!info) return;
+  const [w, h] = info.size_px;
+  const im = svg("image", { class: "plan-bg", href: info.url, x: 0, y: 0, width: w, height: h,
+    transform: `matrix(${info.transform.join(" ")})`, preserveAspectRatio: "none", "data-plan": "1" });
+  this.svg.insertBefore(im, this.svg.firstChild);
+  this.planImage = im;
+};
+
+/** Draw units (squares) and incidents (triangles) that have a position. */
+Plan.prototype.updateOps = function updateOps(units, incidents) {
+  if (!this.opsLayer) {
+    this.opsLayer = svg("g", { id: "layer-ops" });
+    this.labelLayer.before(this.opsLayer);
+  }
+  const s = this.fs * 0.8;
+  const items = [];
+  for (const u of units) {
+    if (u.x == null || u.y == null || u.retired) continue;
+    const g = svg("g", { class: `unit-mark unit-${u.status}`, "data-unit": u.id });
+    g.append(svg("rect", { x: u.x - s / 2, y: u.y - s / 2, width: s, height: s, "stroke-width": s * 0.12 }));
+    const label = svg("text", { class: "map-label", x: u.x + s * 0.8, y: u.y, "dominant-baseline": "middle",
+      "font-size": this.labelSize(), "stroke-width": this.labelSize() * 0.1 });
+    label.textContent = u.name || u.id;
+    const title = svg("title");
+    title.textContent = `unit ${u.name || u.id} (${u.kind}, ${u.status})`;
+    g.append(label, title);
+    items.push(g);
+  }
+  for (const i of incidents) {
+    if (i.x == null || i.y == null || i.status === "closed") continue;
+    const g = svg("g", { class: `incident-mark sev-${i.severity}`, "data-incident": i.id });
+    g.append(svg("polygon", { points: `${i.x},${i.y - s} ${i.x + s},${i.y + s * 0.7} ${i.x - s},${i.y + s * 0.7}`,
+      "stroke-width": s * 0.12 }));
+    const title = svg("title");
+    title.textContent = `incident #${i.id} ${i.kind} (${i.severity}, ${i.status}) at ${i.location}`;
+    g.append(title);
+    items.push(g);
+  }
+  this.opsLayer.replaceChildren(...items);
+};
+
+/** Font size (metres) for labels: the plan's own size, at least MIN_LABEL_PX on screen. */
+Plan.prototype.labelSize = function labelSize(base = 0.75) {
+  const ctm = this.svg.getScreenCTM && this.svg.getScreenCTM();
+  const pxPerUnit = ctm && ctm.a > 0 ? ctm.a : 0;
+  const min = pxPerUnit ? MIN_LABEL_PX / pxPerUnit : 0;
+  return Math.max(this.fs * base, min);
+};
+
+/** Refit gate labels to the screen (after a resize). */
+Plan.prototype.fitLabels = function fitLabels() {
+  const fs = this.labelSize();
+  for (const g of this.gates.values()) {
+    g.label.setAttribute("font-size", fs);
+    g.label.setAttribute("stroke-width", fs * 0.1);
+  }
+  if (this.opsLayer) for (const t of this.opsLayer.querySelectorAll("text")) t.setAttribute("font-size", fs);
+};

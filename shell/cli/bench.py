@@ -53,6 +53,8 @@ def register(sub: Any) -> None:
     sp.add_argument("--batch", type=int, default=200, help="events per gate batch")
     sp.add_argument("--rate-per-gate", type=float, default=0.0,
                     help="events/s each gate sends (0: as fast as acks come back)")
+    sp.add_argument("--replicas", type=int, default=2, help="fan-out processes serving /ws/live (0: the server)")
+    sp.add_argument("--client-procs", type=int, default=1, help="processes the live clients run in")
     sp = add(bn, "camera", cmd_bench_camera,  # crowd sensing (issue 18)
              "crowd-sensing camera: fps on one core at 640x480, count and line error on labelled frames")
     sp.add_argument("--json", action="store_true")
@@ -104,12 +106,20 @@ def cmd_bench_command(args: argparse.Namespace) -> int:
     from shell import bench_command
 
     report = bench_command.run(clients=args.clients, duration_s=args.duration, batch=args.batch,
-                       rate_per_gate=args.rate_per_gate)
+                       rate_per_gate=args.rate_per_gate, replicas=args.replicas,
+                       client_procs=args.client_procs)
     if args.json:
         print_json(report)
     else:
+        c = report["conditions"]
         print(f"{report['events_per_s']} events/s stored; push p50 {report['push_p50_ms']} ms, "
-              f"p99 {report['push_p99_ms']} ms to {report['clients']} clients; RSS {report['rss_mb']} MB")
+              f"p95 {report['push_p95_ms']} ms, p99 {report['push_p99_ms']} ms to {report['clients']} clients "
+              f"({report['clients_failed']} failed, {report['client_resyncs']} resyncs); RSS {report['rss_mb']} MB\n"
+              f"conditions: {c['fanout_replicas']} fan-out replica(s), {c['client_processes']} client process(es), "
+              f"coalescing {c['live_interval_s']} s (zones; gates every {c['gates_every_s']} s), {c['cpus']} cores, "
+              f"load {c['load_avg_1min'][0]}->{c['load_avg_1min'][1]}; CPU ingest {c['ingest_cpu_pct']}%, "
+              f"replicas {c['replicas_cpu_pct']}%, live clients {c['clients_cpu_pct']}%; {c['gates']} gates x {c['batch']}-event batches, "
+              f"{c['duration_s']} s")
     return 0
 
 

@@ -29,6 +29,10 @@ def register(sub: Any) -> None:
             sp.add_argument("--key-dir", type=Path, default=None,
                             help="where the photo key lives (default: data dir/keys)")
             add_face_engine(sp)
+            sp.add_argument("--live-replicas", type=int, default=2,
+                            help="fan-out processes serving the live map (0: this process; default %(default)s)")
+            sp.add_argument("--live-port", type=int, default=0,
+                            help="the live map's port (default: any free one; pages ask the server)")
         else:
             sp.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
             sp.add_argument("--rate", type=float, default=3.0, help="arrivals per second (default %(default)s)")
@@ -51,7 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                   admin_database_url=dbs.admin,
                                   venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
                                   allow_insecure=args.allow_insecure, face_engine=args.face_engine,
-                                  key_dir=args.key_dir).validate()
+                                  key_dir=args.key_dir, live_replicas=args.live_replicas,
+                                  live_port=args.live_port).validate()
         scheme = "https" if args.tls_cert else "http"
         print(f"command server for event {venue.event.id} on {scheme}://{args.host}:{args.port}/ "
               "(sign in with an operator account; logs below)", file=sys.stderr, flush=True)

@@ -35,3 +35,9 @@ async def browser() -> AsyncIterator[object]:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture
+def live_replicas() -> int:
+    """The live map in the browser goes through a fan-out replica, as `eventguard serve` does."""
+    return 1

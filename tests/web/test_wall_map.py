@@ -1,0 +1,85 @@
+"""The wall map (issue 20) in headless chromium against a real command server and its fan-out
+replica: the venue's plan picture under the zones, units drawn where they are, and charts that
+keep their history across a reload (the server keeps it)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+from support import ARTIFACTS, Server, send_entries
+
+from eventguard.config import Venue, parse_venue
+from eventguard.settings import DEFAULT_VENUE
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 10_000
+
+
+PLAN = DEFAULT_VENUE.parent / "demo-plan.svg"  # 20 px per metre, its corner at (0, 0) m
+
+
+@pytest.fixture
+def venue() -> Venue:
+    """The demo venue with its plan picture ([plan] as a venue file gives it)."""
+    import tomllib
+
+    raw = tomllib.loads(DEFAULT_VENUE.read_text(encoding="utf-8") + f"""
+[plan]
+image = "{PLAN}"
+size_px = [800, 840]
+points = [{{ px = [0, 0], m = [0, 0] }}, {{ px = [800, 840], m = [40, 42] }}]
+""")
+    return parse_venue(raw, source=str(DEFAULT_VENUE))
+
+
+async def sign_in(browser: Any, server: Server) -> tuple[Any, list[str]]:
+    page = await browser.new_page(viewport={"width": 1400, "height": 950})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    await page.goto(server.url + "/")
+    await page.locator("#login-form").wait_for(state="visible", timeout=TIMEOUT_MS)
+    await page.fill("#login-username", "commander")
+    await page.fill("#login-password", server.passwords["commander"])
+    await page.click("#login-submit")
+    await page.locator("#conn[data-state=live]").wait_for(timeout=TIMEOUT_MS)
+    return page, errors
+
+
+async def test_plan_picture_units_and_chart_history_across_a_reload(browser: Any, server: Server) -> None:
+    page, errors = await sign_in(browser, server)
+    # the plan picture lies under the zones, placed in metres by the venue file's georeference
+    bg = page.locator("#map image.plan-bg")
+    await bg.wait_for(state="attached", timeout=TIMEOUT_MS)
+    box = await bg.evaluate("e => { const b = e.getBBox(); return [b.width, b.height]; }")
+    assert box == [800, 840]  # in pixels, before its matrix (20 px per metre: 40 x 42 m)
+    assert await page.evaluate("fetch('/api/plan/image').then(r => r.status)") == 200
+    # a unit with a position is drawn on the plan
+    token = await server.login("commander")
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{server.url}/api/units", json={"id": "M1", "kind": "medic", "name": "Medic 1", "x": 20, "y": 20},
+            headers={"Authorization": f"Bearer {token}"}) as r:
+        assert r.status == 200, await r.text()
+    await page.locator('#map [data-unit="M1"]').wait_for(state="attached", timeout=TIMEOUT_MS)
+    # crowd through N1; the server samples every 2 s
+    await send_entries(server, "N1", 40)
+    chart = page.locator('canvas[data-chart="north"]')
+    await page.wait_for_function(
+        "() => Number(document.querySelector('canvas[data-chart=north]').dataset.points) >= 2", timeout=TIMEOUT_MS)
+    await asyncio.sleep(2.0)  # at least one more sample by the server (every 2 s)
+    reloaded_at = await page.evaluate("Date.now() / 1000")
+    await page.reload()
+    await page.locator("#conn[data-state=live]").wait_for(timeout=TIMEOUT_MS)
+    await chart.wait_for(timeout=TIMEOUT_MS)
+    # after the reload the chart starts seconds before it, with the 40 people already in
+    since = float(await chart.get_attribute("data-since") or "nan")
+    assert since < reloaded_at - 2
+    assert int(await chart.get_attribute("data-points") or 0) >= 3
+    assert await page.locator("#map image.plan-bg").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "wall-map.png"), full_page=True)
+    assert errors == []
