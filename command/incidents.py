@@ -15,11 +15,11 @@ from typing import Any
 
 import asyncpg
 
-from command.dispatch import incident_view, order_view
+from command.dispatch import incident_view, order_view, unit_view
 from command.errors import NotFound
 from command.walking import Candidate
 from eventguard.codes import IncidentOutcome, OrderKind, OrderStatus, TimelineStep
-from eventguard.wire import IncidentView, Order, TimelineEntry
+from eventguard.wire import IncidentView, Order, TimelineEntry, UnitView
 
 # ---- the timeline (pure) ------------------------------------------------------------------------
 
@@ -164,3 +164,32 @@ async def close_incident(conn: asyncpg.Connection, incident_id: int, outcome: In
     if r is None:
         raise NotFound(f"no open incident {incident_id}")
     return incident_view(r)
+
+
+def units_to_release(incident_id: int, orders: Iterable[Order], open_incidents: Collection[int]) -> list[str]:
+    """The units sent to this incident that no other open incident still holds (pure): they are
+    free again when it closes (a unit sent elsewhere meanwhile stays with that incident)."""
+    def sent(o: Order) -> bool:
+        return o.kind == OrderKind.DISPATCH and o.status != OrderStatus.CANCELLED  # rows give plain strings
+
+    mine = {o.target for o in orders if sent(o) and o.incident_id == incident_id}
+    held = {o.target for o in orders if sent(o) and o.incident_id is not None and o.incident_id != incident_id
+            and o.incident_id in open_incidents}
+    return sorted(mine - held)
+
+
+async def release_units(conn: asyncpg.Connection, incident_id: int) -> list[UnitView]:
+    """After closing an incident: its units that no other open incident holds become available
+    (dispatched or busy ones; off-shift, retired or available units are left as they are)."""
+    units = [r["target"] for r in await conn.fetch(
+        "SELECT DISTINCT target FROM orders WHERE incident_id = $1 AND kind = 'dispatch'", incident_id)]
+    if not units:
+        return []
+    orders = [order_view(r) for r in await conn.fetch(
+        "SELECT * FROM orders WHERE kind = 'dispatch' AND target = ANY($1::text[]) AND incident_id IS NOT NULL",
+        units)]
+    open_ids = {r["id"] for r in await conn.fetch("SELECT id FROM incidents WHERE status = 'open'")}
+    free = units_to_release(incident_id, orders, open_ids)
+    rows = await conn.fetch("UPDATE units SET status = 'available', updated_at = now() WHERE id = ANY($1::text[])"
+                            " AND status IN ('dispatched', 'busy') AND retired_at IS NULL RETURNING *", free)
+    return [unit_view(r) for r in rows]

@@ -78,7 +78,9 @@ async def close(request: web.Request, who: Principal) -> web.Response:
     body = await read_body(request, IncidentCloseBody)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         inc = await incidents.close_incident(conn, _id(request), body.outcome, who.subject)
+        freed = await incidents.release_units(conn, inc.id)
         await store.audit(conn, who.subject, who.role.value, "incident_close", str(inc.id),
-                          {"outcome": body.outcome.value, "note": (body.note or "").strip()})
-    request.app[SERVICE].publish_ops(incidents=[inc])
+                          {"outcome": body.outcome.value, "note": (body.note or "").strip(),
+                           "units_released": [u.id for u in freed]})
+    request.app[SERVICE].publish_ops(incidents=[inc], units=freed)
     return web.json_response(to_builtins(inc))

@@ -121,6 +121,18 @@ async def _until(check: Any, within_s: float = 10.0) -> Any:
     raise AssertionError("not reached in time")
 
 
+def test_closing_an_incident_frees_its_units_unless_another_open_incident_holds_them() -> None:
+    orders = [_order(1, "MED-1"), _order(2, "MED-2"), _order(3, "MED-2", incident=8), _order(4, "MED-3"),
+              _order(5, "MED-3", incident=9), _order(6, "ST-1", incident=8),
+              _order(7, "MED-4"), Order(order_id=8, kind=OrderKind.DISPATCH, target="MED-4", incident_id=8,
+                                        status=OrderStatus.CANCELLED),
+              _order(9, "N1", kind=OrderKind.CLOSE_LANE)]
+    # incident 8 is still open (it holds MED-2), 9 is closed (MED-3 is free of it)
+    assert incidents.units_to_release(7, orders, open_incidents={8}) == ["MED-1", "MED-3", "MED-4"]
+    assert incidents.units_to_release(8, orders, open_incidents={7}) == ["ST-1"]
+    assert incidents.units_to_release(99, orders, open_incidents=set()) == []
+
+
 async def test_an_incident_is_assigned_acknowledged_escalated_noted_and_closed_on_its_timeline(
         server: Server) -> None:
     chief, viewer = await server.login("commander"), await server.login("viewer")
@@ -170,6 +182,9 @@ async def test_an_incident_is_assigned_acknowledged_escalated_noted_and_closed_o
                             {"outcome": "transported", "note": "to City hospital"})
     assert (st, closed["status"], closed["outcome"], closed["closed_by"]) == (200, "closed", "transported", "commander")
     assert (await call(server, "POST", f"/api/incidents/{iid}/close", chief, {"outcome": "transported"}))[0] == 404
+    # its units are free again (busy MED-1, unanswering MED-2 and MED-3); the steward was never sent
+    units = {u["id"]: u["status"] for u in (await call(server, "GET", "/api/units", chief))[1]}
+    assert units == {"MED-1": "available", "MED-2": "available", "MED-3": "available", "ST-1": "available"}
 
     st, tl = await call(server, "GET", f"/api/incidents/{iid}/timeline", viewer)
     assert st == 200
