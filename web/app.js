@@ -377,6 +377,7 @@ function handle(msg) {
         state.grid = msg.grid;
         dirty.grid = true;
       }
+      if (evacuationPanel) evacuationPanel.refresh(); // issue 20: pushes missed before it are read back
       break;
     case "zones":
       putZones(msg.zones, msg.at);
@@ -400,6 +401,9 @@ function handle(msg) {
       break;
     case "twin": // issue 19: the twin's forecast
       twinPanel.put(msg);
+      break;
+    case "evacuation": // issue 20: declared, ended, people out
+      evacuationPanel.put(msg);
       break;
     case "error":
       toast(`Server: ${msg.message}`);
