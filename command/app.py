@@ -238,6 +238,7 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
     app.add_routes(incidents_api.routes)  # issue 20: the incidents board
     app.add_routes(evacuation_api.routes)  # issue 20: evacuation
     app[evacuation_api.EVACUATION] = evacuation.EvacuationDesk(model=clearance)
+    app.cleanup_ctx.append(evacuation_api.push_ctx)  # pushed to live maps when it changes
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)

@@ -12,6 +12,7 @@ EventGuardError (eventguard.errors)
       ├── Conflict               the action does not fit the current state (409)
       ├── PhotoSealError         a sealed enrolment photo does not open (wrong key, other row, damaged)
       ├── FaceSealError          a sealed face embedding does not open (wrong key, other row or model, damaged)
+      ├── FeedRefused            the command server refused a live replica's feed secret (final)
       └── AlertError             an operator action on an alert cannot be applied (409)
            ├── UnknownAlert          no open alert has this id (404)
            └── AlertAlreadyResolved  the alert was resolved or auto-cleared already (409)
@@ -101,6 +102,13 @@ class FaceSealError(CommandError):
     """A face embedding sealed in the database cannot be opened with this key for this row and model."""
 
     code = "face_seal"
+
+
+class FeedRefused(CommandError):
+    """The command server refused a live replica's feed secret: retrying cannot help."""
+
+    status = 401
+    code = "feed_refused"
 
 
 class AlertError(CommandError):

@@ -6,6 +6,7 @@ everyone out without a ticket check and refuses every entry (gate/decide.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import json
 import random
@@ -144,11 +145,14 @@ class ClearanceModel(Protocol):
 @dataclass
 class EvacuationDesk:
     """The server's evacuation helpers: pending confirmations, the clearance model (None when the
-    server runs without one) and its latest answer, reused while the occupancy is unchanged."""
+    server runs without one) and its latest answer, reused while the occupancy is unchanged, and
+    the state last pushed to live maps."""
 
     confirms: Confirmations = field(default_factory=Confirmations)
     model: ClearanceModel | None = None
     last: tuple[tuple[tuple[str, int], ...], Clearance] | None = None
+    pushing: asyncio.Lock = field(default_factory=asyncio.Lock)  # one state read and push at a time, in order
+    pushed: bytes | None = None  # the latest state pushed to live maps
 
     def cached(self, key: tuple[tuple[str, int], ...]) -> Clearance | None:
         """The answer for this occupancy of the evacuated zones, if it was computed already."""

@@ -1,47 +1,90 @@
 """REST routes for evacuation (issue 20): a commander prepares it for zones or the whole venue,
 confirms it with the code the first step gave, and ends it; each step audited. Staff and
-responders read its state: zones, gates on free exit, egress routes, progress as occupancy falls."""
+responders read its state: zones, gates on free exit, egress routes, progress as occupancy falls;
+live maps are pushed it (an `evacuation` message through the hub and the replicas' feed) when it
+changes."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 
+import asyncpg
+import msgspec
 from aiohttp import web
 
 from command import evacuation, store
-from command.appkeys import POOL, SERVICE, VENUE
+from command.appkeys import HUB, POOL, SERVICE, VENUE
 from command.auth import STAFF, Principal, Role
 from command.errors import Conflict
 from command.requests import bad_request, read_body
 from command.routing import guarded
-from eventguard.wire import EvacuationConfirmBody, EvacuationPrepareBody
+from eventguard.wire import (
+    EgressRoute,
+    EvacuationConfirmBody,
+    EvacuationPrepareBody,
+    EvacuationUpdate,
+    encode,
+)
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+PUSH_EVERY_S = 1.0  # how often the state is read for changes (occupancy, clearance) while nothing else says
 COMMANDERS = frozenset({Role.COMMANDER})
 EVACUATION = web.AppKey("evacuation", evacuation.EvacuationDesk)
 
 
-async def _state(request: web.Request) -> dict[str, Any]:
-    venue, svc = request.app[VENUE], request.app[SERVICE]
-    async with request.app[POOL].acquire() as conn:
+async def _state(app: web.Application) -> EvacuationUpdate:
+    venue, svc = app[VENUE], app[SERVICE]
+    async with app[POOL].acquire() as conn:
         row = await evacuation.current(conn, venue.event.id)
     if row is None:
-        return {"active": False}
+        return EvacuationUpdate()
     occupancy = svc.state.occupancy()
     zones = evacuation.covered_zones(venue, row["zones"])
-    clearance = await _clearance(request, {z: occupancy.get(z, 0) for z in zones}) if row["active"] else None
-    return {**row, "clearance_s": dict(clearance.seconds) if clearance else {},
-            "clearance_model": clearance.model if clearance else None, "zones_covered": list(zones), "gates": list(evacuation.affected_gates(venue, row["zones"])),
-            "routes": [{"zone": r.zone, "path": list(r.path), "exit_gates": list(r.exit_gates),
-                        "length_m": r.length_m} for r in evacuation.egress_routes(venue, row["zones"])],
-            "occupancy": {z: occupancy.get(z, 0) for z in zones},
-            "progress": evacuation.progress({z: row["start_occupancy"].get(z, 0) for z in zones}, occupancy)}
+    clearance = await _clearance(app, {z: occupancy.get(z, 0) for z in zones}) if row["active"] else None
+    return EvacuationUpdate(
+        **row, clearance_s=dict(clearance.seconds) if clearance else {},
+        clearance_model=clearance.model if clearance else None, zones_covered=zones,
+        gates=evacuation.affected_gates(venue, row["zones"]),
+        routes=tuple(EgressRoute(zone=r.zone, path=r.path, exit_gates=r.exit_gates, length_m=r.length_m)
+                     for r in evacuation.egress_routes(venue, row["zones"])),
+        occupancy={z: occupancy.get(z, 0) for z in zones},
+        progress=evacuation.progress({z: row["start_occupancy"].get(z, 0) for z in zones}, occupancy))
 
 
-async def _clearance(request: web.Request, occupancy: dict[str, int]) -> evacuation.Clearance | None:
+async def push(app: web.Application) -> None:
+    """Publish the state to live maps (through the hub and the replicas' feed) if it changed."""
+    desk = app[EVACUATION]
+    async with desk.pushing:  # read and publish in order: a state read before a change never follows it
+        data = encode(await _state(app))
+        if data != desk.pushed:
+            desk.pushed = data
+            app[HUB].publish(data.decode())
+
+
+async def push_ctx(app: web.Application) -> AsyncIterator[None]:
+    """While the server runs: push the state when it changes (declared, ended, people out)."""
+    async def run() -> None:
+        while True:
+            try:
+                await push(app)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                log.warning("evacuation state not pushed: %s", err)
+            await asyncio.sleep(PUSH_EVERY_S)
+
+    task = asyncio.create_task(run(), name="evacuation-push")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _clearance(app: web.Application, occupancy: dict[str, int]) -> evacuation.Clearance | None:
     """The simulator's estimate from the occupancy now, in a thread; None without a model."""
-    desk = request.app[EVACUATION]
+    desk = app[EVACUATION]
     if desk.model is None:
         return None
     key = tuple(sorted(occupancy.items()))
@@ -52,16 +95,21 @@ async def _clearance(request: web.Request, occupancy: dict[str, int]) -> evacuat
     return found
 
 
+def _json(state: EvacuationUpdate, status: int = 200) -> web.Response:
+    return web.Response(body=encode(state), status=status, content_type="application/json")
+
+
 @guarded(routes, "GET", "/api/evacuation", STAFF, tag="evacuation")
 async def state(request: web.Request, who: Principal) -> web.Response:
-    """The evacuation under way (or the last one), its gates, routes and progress."""
-    return web.json_response(await _state(request))
+    """The evacuation under way (or the last one), its gates, routes and progress (what the
+    live map is pushed; read on a load or a resync)."""
+    return _json(await _state(request.app))
 
 
 @guarded(routes, "GET", "/api/responder/evacuation", frozenset({Role.RESPONDER}), tag="responder")
 async def responder_state(request: web.Request, who: Principal) -> web.Response:
     """What a responder's phone shows: whether an evacuation is under way, where, and the text."""
-    s = await _state(request)
+    s = msgspec.to_builtins(await _state(request.app))
     return web.json_response({k: s.get(k) for k in ("active", "zones_covered", "note", "declared_at", "routes",
                                                      "clearance_s")})
 
@@ -101,7 +149,8 @@ async def declare(request: web.Request, who: Principal) -> web.Response:
         await store.audit(conn, who.subject, who.role.value, "evacuation_declare", venue.event.id,
                           {"zones": list(p.zones), "note": p.note,
                            "gates": list(evacuation.affected_gates(venue, p.zones))})
-    return web.json_response(await _state(request), status=201)
+    await push(request.app)  # every live map shows it now, not at its next read
+    return _json(await _state(request.app), status=201)
 
 
 @guarded(routes, "POST", "/api/evacuation/end", COMMANDERS, tag="evacuation")
@@ -112,4 +161,5 @@ async def end(request: web.Request, who: Principal) -> web.Response:
         if not await evacuation.end(conn, venue.event.id, who.subject):
             raise Conflict("no evacuation is under way")
         await store.audit(conn, who.subject, who.role.value, "evacuation_end", venue.event.id, {})
-    return web.json_response(await _state(request))
+    await push(request.app)
+    return _json(await _state(request.app))

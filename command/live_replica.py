@@ -2,7 +2,9 @@
 
 `python -m command.live_replica --fd N` (started by command/replicas.py; its settings as one
 JSON object on stdin, the listening socket inherited as descriptor N, shared by every replica —
-the kernel spreads the connections). Each replica authenticates live-map clients against
+the kernel spreads the connections), or `eventguard live-replica` on another machine (its own
+socket, a fixed feed secret, the pages' origin given; it stops only when told, and at once,
+in one line, when the server refuses its secret). Each replica authenticates live-map clients against
 PostgreSQL exactly as the command server does (bearer or session cookie, staff roles, the
 Origin of the server's pages), re-checks open sessions (once per session, not per socket),
 sends a snapshot on connect and then every message of the feed, the viewer's version to
@@ -27,6 +29,7 @@ import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -35,7 +38,7 @@ from aiohttp import WSMsgType, web
 from command import auth
 from command.appkeys import POOL, SETTINGS
 from command.auth import STAFF, Principal, Role
-from command.errors import CommandError
+from command.errors import CommandError, FeedRefused
 from command.feed import SNAPSHOT_REQUEST, FeedFrame, decode_frame
 from command.security import CLOSE_REVOKED, CLOSE_ROLE_CHANGED, bearer, principal
 from eventguard.browser import SECURITY_HEADERS, same_origin
@@ -62,6 +65,9 @@ class ReplicaConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     index: int = 0
+    page_origin: str = ""  # scheme://host:port of the pages (another machine's); empty: this host, page_port
+    feed_ca: str | None = None  # certificate(s) the feed's TLS certificate is checked against (None: the system's)
+    feed_check_hostname: bool = True  # False for local replicas: the server's own certificate, on loopback
 
 
 def ws_text_frame(payload: bytes) -> bytes:
@@ -239,8 +245,12 @@ def _page_host(request: web.Request, port: int) -> str:
 async def live_ws(request: web.Request) -> web.StreamResponse:
     """/ws/live served by the replica (same authentication and roles as the command server's)."""
     cfg = request.app[CONFIG]
-    if not same_origin(request.headers.get("Origin"), scheme=cfg.page_scheme,
-                       host=_page_host(request, cfg.page_port), allowed=cfg.allowed_origins):
+    if cfg.page_origin:  # the pages come from another machine: their origin is given
+        page = urlsplit(cfg.page_origin)
+        scheme, host = page.scheme, page.netloc
+    else:
+        scheme, host = cfg.page_scheme, _page_host(request, cfg.page_port)
+    if not same_origin(request.headers.get("Origin"), scheme=scheme, host=host, allowed=cfg.allowed_origins):
         return web.json_response({"error": "bad_origin", "message": "request from another origin refused"},
                                  status=403)
     who = await principal(request, *STAFF)
@@ -291,9 +301,9 @@ def _requester(ws: aiohttp.ClientWebSocketResponse) -> Callable[[], None]:
 async def feed_client(cfg: ReplicaConfig, fanout: Fanout) -> None:
     """Follow the command server's feed; reconnect (every client resynced) when it drops."""
     ctx: ssl.SSLContext | bool = True
-    if cfg.feed_url.startswith("wss:") and cfg.tls_cert:
-        ctx = ssl.create_default_context(cafile=cfg.tls_cert)
-        ctx.check_hostname = False  # the server's own certificate, reached on loopback
+    if cfg.feed_url.startswith("wss:") and cfg.feed_ca:
+        ctx = ssl.create_default_context(cafile=cfg.feed_ca)
+        ctx.check_hostname = cfg.feed_check_hostname
     delay = 0.2
     async with aiohttp.ClientSession() as session:
         while True:
@@ -310,6 +320,11 @@ async def feed_client(cfg: ReplicaConfig, fanout: Fanout) -> None:
                             fanout.on_frame(decode_frame(msg.data))
                         elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                             break
+            except aiohttp.WSServerHandshakeError as err:
+                if err.status in (401, 403):
+                    raise FeedRefused(f"the command server at {cfg.feed_url} refused the feed secret "
+                                      f"(HTTP {err.status}): use the file its live_feed_secret_file names") from err
+                log.debug("replica %d: feed unreachable: %s", cfg.index, err)
             except (aiohttp.ClientError, OSError, TimeoutError) as err:
                 log.debug("replica %d: feed unreachable: %s", cfg.index, err)
             fanout.feed_lost()
@@ -353,8 +368,9 @@ def create_replica_app(cfg: ReplicaConfig, pool: asyncpg.Pool) -> web.Applicatio
     return app
 
 
-async def serve(cfg: ReplicaConfig, sock: socket.socket) -> None:
-    """Serve the inherited socket until cancelled."""
+async def serve(cfg: ReplicaConfig, sock: socket.socket, *, parent: int | None = None) -> None:
+    """Serve the socket until cancelled (or, with `parent`, until that process is gone); raises
+    FeedRefused when the command server refuses the secret."""
     pool = await asyncpg.create_pool(cfg.database_url, min_size=1, max_size=4, command_timeout=30)
     assert pool is not None
     app = create_replica_app(cfg, pool)
@@ -365,10 +381,9 @@ async def serve(cfg: ReplicaConfig, sock: socket.socket) -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1, keepalive_timeout=10)
     await runner.setup()
     await web.SockSite(runner, sock, ssl_context=tls).start()
-    parent = os.getppid()
 
     async def lagging() -> None:  # a slow client rejoins once drained, even when no message comes
-        while os.getppid() == parent:  # the server that started it is gone (even by kill -9): stop too
+        while parent is None or os.getppid() == parent:  # the server that started it is gone (even by kill -9)
             await asyncio.sleep(0.1)
             app[FANOUT].check_lagging()
         log.warning("replica %d: the command server is gone; stopping", cfg.index)
@@ -376,7 +391,9 @@ async def serve(cfg: ReplicaConfig, sock: socket.socket) -> None:
     tasks = [asyncio.create_task(feed_client(cfg, app[FANOUT])), asyncio.create_task(lagging()),
              asyncio.create_task(app[SESSIONS].run(pool, cfg.session_recheck_s))]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            t.result()  # FeedRefused (or a bug) ends the replica with its error
     finally:
         for t in tasks:
             t.cancel()
@@ -397,7 +414,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     sock = socket.socket(fileno=args.fd)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(cfg, sock))
+        asyncio.run(serve(cfg, sock, parent=os.getppid()))
 
 
 if __name__ == "__main__":

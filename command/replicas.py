@@ -4,8 +4,13 @@ With `live_replicas` > 0 the server binds the live port itself (`live_port`, 0: 
 one), starts that many `python -m command.live_replica` processes sharing the socket (the
 kernel spreads connections between them), hands each its settings on stdin and the feed
 secret, and restarts one that dies. The pages learn the live port from GET /api/live, and the
-page's Content-Security-Policy lets it connect there. A replica on another machine needs only
-the feed URL, the secret and the database.
+page's Content-Security-Policy lets it connect there.
+
+Replicas on other machines (`eventguard live-replica`, the same code as the local ones) need
+the feed URL, the secret and the database: `live_feed_secret_file` fixes the secret (else one
+is generated at each start, which only local replicas learn), and `live_public_url` is where the
+live maps connect instead (a load balancer in front of the replicas): GET /api/live returns it
+and the page's policy allows its origin.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -28,7 +34,7 @@ from command.feed import FEED_TOKEN
 from command.live_replica import ReplicaConfig
 from command.routing import guarded
 from eventguard.browser import CSP
-from eventguard.settings import ServerSettings
+from eventguard.settings import ServerSettings, read_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +59,8 @@ def replica_config(settings: ServerSettings, token: str, index: int) -> ReplicaC
         page_scheme="https" if tls else "http", allowed_origins=settings.allowed_origins,
         session_recheck_s=settings.session_recheck_s, buffer_bytes=settings.live_buffer_bytes,
         tls_cert=str(settings.tls_cert) if settings.tls_cert else None,
-        tls_key=str(settings.tls_key) if settings.tls_key else None, index=index)
+        tls_key=str(settings.tls_key) if settings.tls_key else None, index=index,
+        feed_ca=str(settings.tls_cert) if settings.tls_cert else None, feed_check_hostname=False)
 
 
 async def _keep_running(cfg: ReplicaConfig, sock: socket.socket, procs: dict[int, asyncio.subprocess.Process]
@@ -76,7 +83,9 @@ async def _keep_running(cfg: ReplicaConfig, sock: socket.socket, procs: dict[int
 async def replicas_ctx(app: web.Application) -> AsyncIterator[None]:
     """Bind the live port and run the replicas for the app's lifetime (none: LIVE_PORT 0)."""
     settings = app[SETTINGS]
-    app[FEED_TOKEN] = token = secrets.token_urlsafe(32)
+    app[FEED_TOKEN] = token = (
+        await asyncio.to_thread(read_secret_file, settings.live_feed_secret_file, "live_feed_secret_file")
+        if settings.live_feed_secret_file is not None else secrets.token_urlsafe(32))
     if settings.live_replicas == 0:
         app[LIVE_PORT] = 0
         yield
@@ -118,19 +127,32 @@ async def replicas_ctx(app: web.Application) -> AsyncIterator[None]:
         sock.close()
 
 
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a ws(s) URL (as a CSP source)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
 def page_csp(request: web.Request) -> str | None:
-    """The live map page's policy when /ws/live is on the replicas' port (None: the default)."""
-    port = request.app[LIVE_PORT]
-    if not port:
+    """The live map page's policy when /ws/live is on the replicas' port or behind the public
+    live URL (None: the default)."""
+    port, public = request.app[LIVE_PORT], request.app[SETTINGS].live_public_url
+    sources = []
+    if port:
+        h = request.host
+        name = h[:h.index("]") + 1] if h.startswith("[") else h.split(":")[0]
+        sources.append(f"{'wss' if request.app[SETTINGS].tls_cert is not None else 'ws'}://{name}:{port}")
+    if public:
+        sources.append(_origin(public))
+    if not sources:
         return None
-    h = request.host
-    name = h[:h.index("]") + 1] if h.startswith("[") else h.split(":")[0]
-    scheme = "wss" if request.app[SETTINGS].tls_cert is not None else "ws"
-    return CSP.replace("connect-src 'self'", f"connect-src 'self' {scheme}://{name}:{port}")
+    return CSP.replace("connect-src 'self'", f"connect-src 'self' {' '.join(sources)}")
 
 
 @guarded(routes, "GET", "/api/live", STAFF, tag="live")
 async def live_endpoint(request: web.Request, who: Principal) -> web.Response:
-    """Where the live map's feed is served: the replicas' port, or null for this server."""
+    """Where the live map's feed is served: the public live URL (replicas on other machines),
+    else the local replicas' port, or nulls for this server."""
+    public = request.app[SETTINGS].live_public_url
     port = request.app[LIVE_PORT]
-    return web.json_response({"port": port or None, "path": "/ws/live"})
+    return web.json_response({"url": public or None, "port": port or None, "path": "/ws/live"})

@@ -31,6 +31,40 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+SECRET_MIN_CHARS = 32
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """A shared secret from a file only its owner may read (0600): at least 32 characters on
+    its first line. ConfigError naming the file and what is wrong."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{what}: cannot read {path}: {getattr(err, 'strerror', None) or err}") from err
+    if mode & 0o077:
+        raise ConfigError(f"{what}: {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it")
+    lines = text.strip().splitlines()
+    secret = lines[0].strip() if lines else ""
+    if len(secret) < SECRET_MIN_CHARS or len(lines) > 1 or any(c.isspace() for c in secret):
+        raise ConfigError(f"{what}: {path} must hold one line of at least {SECRET_MIN_CHARS} characters "
+                          "without spaces (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return secret
+
+
+def live_url(url: str, what: str) -> str:
+    """A ws:// or wss:// URL with a host (the live maps' address); ConfigError otherwise."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - refuses a port that is not a number
+    except ValueError as err:
+        raise ConfigError(f"{what}: bad port in {url!r}") from err
+    if parts.scheme not in ("ws", "wss") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{what} must be a ws:// or wss:// URL with a host (e.g. wss://live.example.org/ws/live), "
+                          f"not {url!r}")
+    return url
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     """Command server settings."""
@@ -64,6 +98,10 @@ class ServerSettings:
     live_replicas: int = 0  # 0: this process serves /ws/live itself (`serve` defaults to 2)
     live_port: int = 0  # the replicas' port (0: any free one; the pages ask GET /api/live)
     live_buffer_bytes: int = 1 << 20  # unsent bytes per live client before it is resynced
+    # replicas on other machines: a fixed feed secret (a 0600 file) they share with this server, and
+    # the URL live maps connect to (a load balancer in front of them); GET /api/live returns it
+    live_feed_secret_file: Path | None = None  # None: a secret generated at each start (local replicas only)
+    live_public_url: str = ""  # ws(s)://host[:port]/ws/live; empty: this server or its local replicas
 
     def validate(self) -> ServerSettings:
         """Refuse unsafe combinations; return self for chaining."""
@@ -79,6 +117,10 @@ class ServerSettings:
         if not 0 <= self.live_replicas <= 64 or not 0 <= self.live_port < 65536:
             raise ConfigError(f"live_replicas {self.live_replicas} must be in [0, 64] and "
                               f"live_port {self.live_port} in [0, 65535]")
+        if self.live_public_url:
+            live_url(self.live_public_url, "live_public_url")
+        if self.live_feed_secret_file is not None:
+            read_secret_file(self.live_feed_secret_file, "live_feed_secret_file")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("give both --tls-cert and --tls-key, or neither")
         if not is_loopback(self.host) and self.tls_cert is None and not self.allow_insecure:

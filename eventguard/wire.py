@@ -600,10 +600,42 @@ class TwinUpdate(Msg, frozen=True, tag="twin"):
     at: float
 
 
+class EgressRoute(msgspec.Struct, frozen=True, kw_only=True):
+    """The walk out of an evacuated zone: zone by zone to the zone whose gates are the way out."""
+
+    zone: str
+    path: tuple[str, ...]
+    exit_gates: tuple[str, ...]
+    length_m: float
+
+
+class EvacuationUpdate(Msg, frozen=True, tag="evacuation"):
+    """The evacuation under way (or the last one, `active` false) as the live map shows it (issue
+    20): pushed when it is declared or ended and when its zones' occupancy or clearance changes;
+    GET /api/evacuation answers the same for a page that (re)loads."""
+
+    active: bool = False
+    zones: tuple[str, ...] = ()  # as declared; empty: the whole venue
+    zones_covered: tuple[str, ...] = ()
+    gates: tuple[str, ...] = ()  # on free exit
+    note: str = ""
+    declared_by: str | None = None
+    declared_at: float | None = None
+    ended_by: str | None = None
+    ended_at: float | None = None
+    start_occupancy: dict[str, int] = {}
+    occupancy: dict[str, int] = {}
+    progress: dict[str, float] = {}  # share of each zone's people out, 0..1
+    clearance_s: dict[str, float | None] = {}  # the simulator's estimate from the occupancy now
+    clearance_model: str | None = None
+    routes: tuple[EgressRoute, ...] = ()
+
+
 ServerMessage = (
     ListSync | BatchAck | HitAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
     | AlertsUpdate | OpsUpdate | Snapshot | CameraHeat
     | TwinUpdate  # issue 19: the twin's forecast
+    | EvacuationUpdate  # issue 20: evacuation pushed to the live map
 )
 
 # ---- gate -> its terminal page (/ws/terminal on the gate) ----------------------------------

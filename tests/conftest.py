@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -83,8 +84,14 @@ def live_replicas() -> int:
 
 
 @pytest.fixture
+def server_settings() -> dict[str, Any]:
+    """More ServerSettings fields for the `server` fixture (a test module may override it)."""
+    return {}
+
+
+@pytest.fixture
 async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres,
-                 live_replicas: int) -> AsyncIterator[Server]:
+                 live_replicas: int, server_settings: dict[str, Any]) -> AsyncIterator[Server]:
     """A real command server on a free port with demo operators and gate tokens (and
     `live_replicas` fan-out processes serving /ws/live: the browser tests use one)."""
     from command import server
@@ -96,7 +103,7 @@ async def server(db_url: str, venue: Venue, tmp_path: Path, pg: EmbeddedPostgres
     app_url = pg.app_dsn(db_url.rsplit("/", 1)[1])  # the server runs as the app role, as in production
     runner = await server.start(ServerSettings(port=port, database_url=app_url, admin_database_url=db_url,
                                                key_dir=tmp_path / "keys", session_recheck_s=0.3,
-                                               live_replicas=live_replicas), venue)
+                                               live_replicas=live_replicas, **server_settings), venue)
     try:
         yield Server(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", db_url=db_url,
                      venue=venue, gate_tokens=prov.gate_tokens,

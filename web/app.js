@@ -377,6 +377,7 @@ function handle(msg) {
         state.grid = msg.grid;
         dirty.grid = true;
       }
+      if (evacuationPanel) evacuationPanel.refresh(); // issue 20: pushes missed before it are read back
       break;
     case "zones":
       putZones(msg.zones, msg.at);
@@ -400,6 +401,9 @@ function handle(msg) {
       break;
     case "twin": // issue 19: the twin's forecast
       twinPanel.put(msg);
+      break;
+    case "evacuation": // issue 20: declared, ended, people out
+      evacuationPanel.put(msg);
       break;
     case "error":
       toast(`Server: ${msg.message}`);
@@ -822,11 +826,13 @@ $("map").addEventListener("click", (ev) => {
 $("camera-frame-refresh").addEventListener("click", () => { if (frameCamera) showCameraFrame(frameCamera); });
 
 // ---- live push at scale (issue 20) -----------------------------------------------------------
-// /ws/live may be served by the fan-out replicas on their own port; the server says which.
+// /ws/live may be served by the fan-out replicas on their own port, or behind a public live URL
+// (replicas on other machines); the server says which.
 
 async function liveUrl() {
   try {
     const where = await api("GET", "/api/live");
+    if (where && where.url) return where.url; // replicas on other machines, behind a load balancer
     if (where && where.port) {
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
       return `${proto}//${location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname}:${where.port}${where.path}`;

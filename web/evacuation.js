@@ -1,13 +1,14 @@
 // Evacuation on the live map (issue 20): a commander declares it for chosen zones or the whole
 // venue in two steps (prepare → confirm with the server's code), sees the broadcast banner, the
 // egress routes drawn on the plan, per-zone progress as occupancy falls and the simulator's
-// clearance estimate, and ends it. State from GET /api/evacuation (polled every 3 s).
+// clearance estimate, and ends it. The state is pushed on /ws/live (an "evacuation" message, when
+// it is declared or ended and as people leave); GET /api/evacuation is read on a load and after a
+// snapshot (a reconnect or a resync may have missed a push).
 
 import { api, el, fmtTime } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
-const POLL_MS = 3000;
 
 function centre(polygon) {
   const xs = polygon.map((p) => p[0]);
@@ -25,7 +26,7 @@ export class EvacuationPanel {
     this.isCommander = isCommander;
     this.toast = toast;
     this.prepared = null;
-    this.timer = 0;
+    this.pushes = 0; // pushes seen: a read answered after a newer push is dropped
     this.state = { active: false };
     $("evac-open").addEventListener("click", () => this.openDialog());
     $("evac-cancel").addEventListener("click", () => $("evac-dialog").close());
@@ -41,8 +42,6 @@ export class EvacuationPanel {
     $("evac-open").hidden = !this.isCommander();
     $("evac-zones").replaceChildren(...venue.zones.map((z) => el("label", { class: "check" },
       el("input", { type: "checkbox", value: z.id, "data-zone": z.id }), ` ${z.name}`)));
-    clearInterval(this.timer);
-    this.timer = setInterval(() => this.refresh(), POLL_MS);
     this.refresh();
   }
 
@@ -107,11 +106,20 @@ export class EvacuationPanel {
     }
   }
 
+  /** A pushed "evacuation" message from /ws/live. */
+  put(msg) {
+    this.pushes += 1;
+    this.show(msg);
+  }
+
+  /** Read the state (on a load, and after a snapshot: pushes may have been missed). */
   async refresh() {
+    const before = this.pushes;
     try {
-      this.show(await api("GET", "/api/evacuation"));
+      const s = await api("GET", "/api/evacuation");
+      if (this.pushes === before) this.show(s);
     } catch (err) {
-      // a signed-out or offline page: the next poll tries again
+      // a signed-out or offline page: the next snapshot (reconnect) reads again
     }
   }
 

@@ -23,10 +23,11 @@ from shell.cli import (
     soak,
     tickets,
 )
+from shell.cli import live as live_replica  # live replicas on other machines (issue 20)
 from shell.cli import report as report_command  # command operations (issue 20)
 from shell.cli import units as units_group  # command operations (issue 20)
 
-GROUPS = (db, serve, accounts, tickets, register, qr, faces, gate, bench, soak, sim, units_group, report_command,
+GROUPS = (db, serve, live_replica, accounts, tickets, register, qr, faces, gate, bench, soak, sim, units_group, report_command,
           camera,  # crowd sensing (issue 18)
           screening, privacy)  # screening, privacy: issue 17
 

@@ -33,6 +33,12 @@ def register(sub: Any) -> None:
                             help="fan-out processes serving the live map (0: this process; default %(default)s)")
             sp.add_argument("--live-port", type=int, default=0,
                             help="the live map's port (default: any free one; pages ask the server)")
+            sp.add_argument("--live-feed-secret-file", type=Path, default=None,
+                            help="a fixed feed secret (0600) for `eventguard live-replica` on other machines "
+                                 "(default: one generated at each start, for the local replicas only)")
+            sp.add_argument("--live-public-url", default="",
+                            help="where live maps connect instead, e.g. wss://live.example.org/ws/live "
+                                 "(a load balancer in front of replicas on other machines)")
         else:
             sp.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
             sp.add_argument("--rate", type=float, default=3.0, help="arrivals per second (default %(default)s)")
@@ -56,7 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                   venue_path=args.venue, tls_cert=args.tls_cert, tls_key=args.tls_key,
                                   allow_insecure=args.allow_insecure, face_engine=args.face_engine,
                                   key_dir=args.key_dir, live_replicas=args.live_replicas,
-                                  live_port=args.live_port).validate()
+                                  live_port=args.live_port, live_feed_secret_file=args.live_feed_secret_file,
+                                  live_public_url=args.live_public_url).validate()
         scheme = "https" if args.tls_cert else "http"
         print(f"command server for event {venue.event.id} on {scheme}://{args.host}:{args.port}/ "
               "(sign in with an operator account; logs below)", file=sys.stderr, flush=True)

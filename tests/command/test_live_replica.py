@@ -13,7 +13,7 @@ from support import Server, send_entries
 
 from command.appkeys import HUB
 from command.feed import FeedFrame, decode_frame, encode_message, encode_snapshot
-from eventguard.wire import Snapshot, ZonesUpdate, decode_server_message
+from eventguard.wire import EvacuationUpdate, Snapshot, ZonesUpdate, decode_server_message
 
 
 @pytest.fixture
@@ -142,3 +142,29 @@ async def test_a_slow_client_is_resynced_without_stalling_others(server: Server)
                     break
                 seen += 1
         assert seen < 150
+
+
+async def test_an_evacuation_is_pushed_to_live_maps_through_the_replica(server: Server) -> None:
+    """Declared and ended: each reaches a replica's client as a typed `evacuation` message at once."""
+    token = await server.login("commander")
+    url = await live_url(server, token)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def next_evacuation(ws: websockets.ClientConnection) -> EvacuationUpdate:
+        async with asyncio.timeout(1.5):  # pushed, not found by a later read
+            while True:
+                m = decode_server_message(await ws.recv())
+                if isinstance(m, EvacuationUpdate):
+                    return m
+
+    async with websockets.connect(url, additional_headers=headers) as ws, aiohttp.ClientSession(headers=headers) as s:
+        assert isinstance(decode_server_message(await ws.recv()), Snapshot)
+        async with s.post(f"{server.url}/api/evacuation/prepare", json={"zones": ["north"], "note": "smoke"}) as r:
+            code = (await r.json())["confirm"]
+        async with s.post(f"{server.url}/api/evacuation/declare", json={"confirm": code}) as r:
+            assert r.status == 201
+        m = await next_evacuation(ws)
+        assert (m.active, m.zones_covered, m.gates, m.note) == (True, ("north",), ("N1", "N2"), "smoke")
+        async with s.post(f"{server.url}/api/evacuation/end") as r:
+            assert r.status == 200
+        assert not (await next_evacuation(ws)).active

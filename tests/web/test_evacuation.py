@@ -70,6 +70,17 @@ async def test_an_evacuation_declared_on_the_map_reaches_a_gate_terminal_and_a_r
         await chief.fill("#login-password", server.passwords["commander"])
         await chief.click("#login-submit")
         await chief.locator("#conn[data-state=live]").wait_for(timeout=15_000)
+        # an operator's map elsewhere: it learns of the evacuation only by push (no poll)
+        watch_ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        watch = _errors(await watch_ctx.new_page(), errors)
+        reads: list[str] = []
+        watch.on("request", lambda r: reads.append(r.url) if r.url.endswith("/api/evacuation") else None)
+        await watch.goto(server.url + "/")
+        await watch.fill("#login-username", "operator")
+        await watch.fill("#login-password", server.passwords["operator"])
+        await watch.click("#login-submit")
+        await watch.locator("#conn[data-state=live]").wait_for(timeout=15_000)
+        await expect(watch.locator("#evac-banner")).to_be_hidden()
 
         # two steps: choose and prepare, then confirm what the server says it covers
         await chief.click("#evac-open")
@@ -80,8 +91,13 @@ async def test_an_evacuation_declared_on_the_map_reaches_a_gate_terminal_and_a_r
         await chief.click("#evac-prepare")
         await expect(chief.locator("#evac-summary")).to_contain_text("zone(s) north: gate(s) N1, N2 switch to free exit")
         assert not gate.cache.evacuating  # nothing happens before the second step
+        await watch.wait_for_timeout(300)  # the reads of the load and the snapshot are done
+        read_before = len(reads)
         await chief.click("#evac-confirm")
         await expect(chief.locator("#evac-banner")).to_contain_text("EVACUATION of north")
+        # pushed through the hub, the feed and the replica: well before any 3 s poll could have
+        await expect(watch.locator("#evac-banner")).to_contain_text("Smoke in the north concourse", timeout=1_500)
+        assert len(reads) == read_before, "the banner came from a read, not a push"
         await expect(chief.locator("#evac-banner")).to_contain_text("Free exit at N1, N2")
         row = chief.locator("#evac-zones-table tr[data-zone=north]")
         await expect(row.locator("[data-field=now]")).to_have_text("30")
@@ -111,6 +127,7 @@ async def test_an_evacuation_declared_on_the_map_reaches_a_gate_terminal_and_a_r
         # progress as occupancy falls (the exit went up the uplink like every event)
         await expect(row.locator("[data-field=now]")).to_have_text("29", timeout=15_000)
         await expect(row.locator("[data-field=progress]")).to_contain_text("3 %")
+        await expect(watch.locator("#evac-zones-table tr[data-zone=north] [data-field=now]")).to_have_text("29")
         await chief.screenshot(path=str(ARTIFACTS / "map-evacuation.png"), full_page=True)
 
         # the responder's phone shows the broadcast
@@ -123,12 +140,15 @@ async def test_an_evacuation_declared_on_the_map_reaches_a_gate_terminal_and_a_r
         # the commander ends it: banners go, the gate checks tickets again
         await chief.click("#evac-end")
         await expect(chief.locator("#evac-banner")).to_be_hidden()
+        await expect(watch.locator("#evac-banner")).to_be_hidden(timeout=1_500)
+        assert len(reads) == read_before  # the whole evacuation reached the operator's map by push
         await expect(terminal.locator("#evacuation")).to_be_hidden()
         await expect(phone.locator("#evacuation")).to_be_hidden()
         assert not gate.cache.evacuating
         assert errors == []
         await phone_ctx.close()
         await chief_ctx.close()
+        await watch_ctx.close()
         await terminal.close()
     finally:
         await runner.cleanup()
