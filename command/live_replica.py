@@ -35,12 +35,11 @@ import aiohttp
 import asyncpg
 from aiohttp import WSMsgType, web
 
-from command import auth
 from command.appkeys import POOL, SETTINGS
 from command.auth import STAFF, Principal, Role
 from command.errors import CommandError, FeedRefused
 from command.feed import SNAPSHOT_REQUEST, FeedFrame, decode_frame
-from command.security import CLOSE_REVOKED, CLOSE_ROLE_CHANGED, bearer, principal
+from command.security import bearer, principal, recheck
 from eventguard.browser import SECURITY_HEADERS, same_origin
 from eventguard.errors import WireError
 from eventguard.logs import EscapingFormatter
@@ -216,16 +215,10 @@ class Sessions:
         while True:
             await asyncio.sleep(every_s)
             for (token, who), socks in list(self.open.items()):
-                try:
-                    async with pool.acquire(timeout=5) as conn:
-                        now = await auth.resolve(conn, token)
-                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-                    log.debug("session check of %s postponed: %s", who.subject, err)  # not a revocation
+                ended = await recheck(pool, token, who)
+                if ended is None:
                     continue
-                if now == who:
-                    continue
-                code, why = ((CLOSE_REVOKED, "session ended") if now is None else
-                             (CLOSE_ROLE_CHANGED, f"role changed to {now.role}; reconnect"))
+                code, why = ended
                 for ws in list(socks):
                     await ws.close(code=code, message=why.encode())
 

@@ -43,25 +43,32 @@ async def principal(request: web.Request, *roles: Role) -> Principal:
     return who.require(*roles) if roles else who
 
 
+async def recheck(pool: asyncpg.Pool, token: str | None, who: Principal) -> tuple[int, str] | None:
+    """Resolve an open socket's credentials again: None while they still name the same subject and
+    role (or the database cannot tell now: an outage is not a revocation), else the websocket
+    close code and why (logged out, expired, disabled, demoted, promoted, a token rotated)."""
+    try:
+        async with pool.acquire(timeout=5) as conn:
+            now = await auth.resolve(conn, token) if token else None
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        log.debug("session check of %s postponed: %s", who.subject, err)
+        return None
+    if now == who:
+        return None
+    return ((CLOSE_REVOKED, "session ended") if now is None else
+            (CLOSE_ROLE_CHANGED, f"role changed to {now.role}; reconnect"))
+
+
 async def watch_session(request: web.Request, who: Principal, ws: web.WebSocketResponse) -> None:
     """Keep checking a websocket's credentials while it is open, as every REST request is checked:
-    once its token no longer resolves to the same subject and role (logged out, expired,
-    disabled, demoted, promoted, a gate token rotated) the socket is closed with a code saying
-    why. A database outage is not a revocation: the socket stays and the next check decides."""
+    once they change (see `recheck`) the socket is closed with a code saying why."""
     token = bearer(request)
     every = request.app[SETTINGS].session_recheck_s
     while not ws.closed:
         await asyncio.sleep(every)
-        try:
-            async with request.app[POOL].acquire(timeout=5) as conn:
-                now = await auth.resolve(conn, token) if token else None
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-            log.debug("session check of %s postponed: %s", who.subject, err)
-            continue
-        if now == who:
-            continue
-        code, why = ((CLOSE_REVOKED, "session ended") if now is None else
-                     (CLOSE_ROLE_CHANGED, f"role changed to {now.role}; reconnect"))
-        log.info("closing the websocket of %s: %s", who.subject, why)
-        await ws.close(code=code, message=why.encode())
-        return
+        ended = await recheck(request.app[POOL], token, who)
+        if ended is not None:
+            code, why = ended
+            log.info("closing the websocket of %s: %s", who.subject, why)
+            await ws.close(code=code, message=why.encode())
+            return
