@@ -216,9 +216,7 @@ def qr_png_bytes(payload: str, *, scale: int = 6, border: int = 4) -> bytes:
 
 def render_png(payload: str, path: Path, *, scale: int = 6, border: int = 4) -> Path:
     """Write the ticket's QR (ECC level M) as a PNG."""
-    import segno
-
-    qr = segno.make(payload, error="m", micro=False, boost_error=False)
+    png = qr_png_bytes(payload, scale=scale, border=border)
     path.parent.mkdir(parents=True, exist_ok=True)
-    qr.save(str(path), kind="png", scale=scale, border=border)
+    path.write_bytes(png)
     return path

@@ -283,6 +283,11 @@ def _address(v: Any, where: str) -> str | None:
     return str(v)
 
 
+def _is_kind(k: Any) -> bool:
+    """A ticket kind as tickets carry it: 1-MAX_KIND characters, no surrounding space."""
+    return isinstance(k, str) and 0 < len(k) <= MAX_KIND and k.strip() == k
+
+
 def _lane_rules(v: Any, lanes: int, where: str) -> tuple[LaneRule, ...]:
     """`[[gates.lane]]` tables: index (0 .. lanes-1, once each), direction, kinds."""
     if v is None:
@@ -306,8 +311,7 @@ def _lane_rules(v: Any, lanes: int, where: str) -> tuple[LaneRule, ...]:
             raise ConfigError(f"{at}.direction: expected entry, exit or both, got {raw_dir!r}"
                               f"{suggest(str(raw_dir), [d.value for d in LaneDirection])}") from None
         kinds = t.get("kinds", [])
-        if not isinstance(kinds, list) or not all(isinstance(k, str) and 0 < len(k) <= MAX_KIND and k.strip() == k
-                                                  for k in kinds):
+        if not isinstance(kinds, list) or not all(_is_kind(k) for k in kinds):
             raise ConfigError(f"{at}.kinds: expected a list of ticket kinds (1-{MAX_KIND} characters each), "
                               f"got {kinds!r}")
         if len(set(kinds)) != len(kinds):
@@ -587,7 +591,7 @@ def parse_accreditations(raw: dict[str, Any], zone_ids: list[str]) -> tuple[Accr
         where = f"accreditations[{i}]"
         check_keys(a, ACCREDITATION_KEYS, f"[[accreditations]] #{i + 1}")
         kind = _str(a, "kind", where)
-        if len(kind) > MAX_KIND or kind.strip() != kind:
+        if not _is_kind(kind):
             raise ConfigError(f"{where}.kind: expected a ticket kind of 1-{MAX_KIND} characters, got {kind!r}")
         zones = _req(a, "zones", where)
         if not isinstance(zones, list) or not zones or not all(isinstance(z, str) for z in zones):
