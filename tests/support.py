@@ -49,6 +49,19 @@ def face_key(tmp_path: Path) -> bytes:
     return photo_seal.load_key(photo_seal.key_path(tmp_path / "keys"))
 
 
+def read_bgr(path: Path) -> Any:
+    """A photo from ../shared/data as a BGR uint8 array, as a camera frame is (skips the test when
+    the file is missing)."""
+    import cv2
+    import numpy as np
+
+    if not path.exists():
+        pytest.skip(f"shared test data missing: {path} (see ../shared/README.md)")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert img is not None, path
+    return np.asarray(img, dtype=np.uint8)
+
+
 def shared(*parts: str) -> Path:
     """A path inside ../shared/data, skipping the test when the folder is missing."""
     p = SHARED.joinpath(*parts)

@@ -8,25 +8,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+from support import read_bgr
 
 from vision.quality import FRONTAL_NOSE_DROP, Quality, face_crop, pose, quality, sharpness
 from vision.yunet import YuNet, nearest_centre
 
 IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "faces" / "images"
-
-
-def _bgr(name: str) -> npt.NDArray[np.uint8]:
-    path = IMAGES / name
-    if not path.exists():
-        pytest.skip(f"shared test data missing: {path} (see ../shared/README.md)")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert img is not None, path
-    return np.asarray(img, dtype=np.uint8)
-
-
-@pytest.fixture(scope="module")
-def yunet() -> YuNet:
-    return YuNet()
 
 
 def _face(yunet: YuNet, img: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -42,7 +29,7 @@ def _quality(yunet: YuNet, img: npt.NDArray[np.uint8]) -> Quality:
 
 def test_face_size_follows_the_resolution_ladder(yunet: YuNet) -> None:
     """The same video frame at 240p, 480p, 720p and 1080p: sizes in proportion."""
-    ladder = [_quality(yunet, _bgr(f"examples__obama-{r}.jpg")) for r in ("240p", "480p", "720p", "1080p")]
+    ladder = [_quality(yunet, read_bgr(IMAGES / f"examples__obama-{r}.jpg")) for r in ("240p", "480p", "720p", "1080p")]
     px = [q.face_px for q in ladder]
     eyes = [q.eye_distance_px for q in ladder]
     assert px == sorted(px) and eyes == sorted(eyes)
@@ -52,7 +39,7 @@ def test_face_size_follows_the_resolution_ladder(yunet: YuNet) -> None:
 
 @pytest.mark.parametrize(("sigma", "at_most"), [(2.0, 0.3), (4.0, 0.1)])
 def test_blur_lowers_sharpness(yunet: YuNet, sigma: float, at_most: float) -> None:
-    img = _bgr("examples__obama.jpg")
+    img = read_bgr(IMAGES / "examples__obama.jpg")
     row = _face(yunet, img)
     blurred = np.asarray(cv2.GaussianBlur(img, (0, 0), sigma), dtype=np.uint8)
     assert quality(blurred, row).sharpness < at_most * quality(img, row).sharpness
@@ -67,13 +54,13 @@ def test_sharpness_of_a_flat_image_is_zero() -> None:
     "name", ["examples__obama.jpg", "examples__obama_small.jpg", "examples__obama-480p.jpg"]
 )
 def test_frontal_photos_score_high(yunet: YuNet, name: str) -> None:
-    p = _quality(yunet, _bgr(name)).pose
+    p = _quality(yunet, read_bgr(IMAGES / name)).pose
     assert p.frontal > 0.75
     assert abs(p.roll_deg) < 5 and abs(p.yaw) < 0.1
 
 
 def test_rotating_the_photo_shows_as_roll(yunet: YuNet) -> None:
-    img = _bgr("examples__obama.jpg")
+    img = read_bgr(IMAGES / "examples__obama.jpg")
     h, w = img.shape[:2]
     before = _quality(yunet, img).pose
     m = cv2.getRotationMatrix2D((w / 2, h / 2), 20, 1.0)  # 20 degrees anticlockwise on screen
@@ -84,7 +71,7 @@ def test_rotating_the_photo_shows_as_roll(yunet: YuNet) -> None:
 
 
 def test_mirroring_the_photo_mirrors_yaw_and_roll(yunet: YuNet) -> None:
-    img = _bgr("examples__obama2.jpg")  # head turned a little (yaw ~ -0.15)
+    img = read_bgr(IMAGES / "examples__obama2.jpg")  # head turned a little (yaw ~ -0.15)
     a = _quality(yunet, img).pose
     b = _quality(yunet, np.asarray(cv2.flip(img, 1), dtype=np.uint8)).pose
     assert b.yaw == pytest.approx(-a.yaw, abs=0.05)
@@ -93,7 +80,7 @@ def test_mirroring_the_photo_mirrors_yaw_and_roll(yunet: YuNet) -> None:
 
 
 def test_a_face_cut_by_the_edge_still_gets_a_quality(yunet: YuNet) -> None:
-    img = _bgr("tests__obama_partial_face.jpg")
+    img = read_bgr(IMAGES / "tests__obama_partial_face.jpg")
     row = _face(yunet, img)
     crop = face_crop(img, row)
     assert 0 < crop.shape[0] <= img.shape[0] and 0 < crop.shape[1] <= img.shape[1]

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+from support import read_bgr
 
 from vision.models import SFACE, locate
 from vision.sface import (
@@ -42,20 +43,6 @@ PHOTOS = [
 ]
 
 
-def _bgr(name: str) -> npt.NDArray[np.uint8]:
-    path = IMAGES / name
-    if not path.exists():
-        pytest.skip(f"shared test data missing: {path} (see ../shared/README.md)")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert img is not None, path
-    return np.asarray(img, dtype=np.uint8)
-
-
-@pytest.fixture(scope="module")
-def yunet() -> YuNet:
-    return YuNet()
-
-
 @pytest.fixture(scope="module")
 def sface() -> SFace:
     return SFace()
@@ -65,7 +52,7 @@ def sface() -> SFace:
 def embeddings(yunet: YuNet, sface: SFace) -> dict[str, npt.NDArray[np.float32]]:
     out = {}
     for name, _ in PHOTOS:
-        img = _bgr(name)
+        img = read_bgr(IMAGES / name)
         faces = yunet.infer(img)
         i = nearest_centre(faces, img.shape[1], img.shape[0])
         assert i is not None, name
@@ -108,7 +95,7 @@ def test_embedding_is_unit_float32(embeddings: dict[str, npt.NDArray[np.float32]
 
 
 def test_same_crop_same_embedding_and_row_or_landmarks(yunet: YuNet, sface: SFace) -> None:
-    img = _bgr("examples__obama.jpg")
+    img = read_bgr(IMAGES / "examples__obama.jpg")
     row = yunet.infer(img)[0]
     a = sface.infer(img, row)
     b = sface.infer(img, landmarks_of(row))
@@ -136,7 +123,7 @@ def test_align_matches_opencv_aligncrop(yunet: YuNet) -> None:
     """Our alignment equals cv2.FaceRecognizerSF.alignCrop up to rounding."""
     ref = cv2.FaceRecognizerSF.create(str(locate(SFACE)), "")
     for name in ("examples__obama.jpg", "examples__biden.jpg", "examples__two_people.jpg"):
-        img = _bgr(name)
+        img = read_bgr(IMAGES / name)
         for row in yunet.infer(img):
             ours = align(img, landmarks_of(row)).astype(np.int16)
             theirs = np.asarray(ref.alignCrop(img, row), dtype=np.int16)

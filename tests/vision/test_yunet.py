@@ -6,27 +6,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 import pytest
+from support import read_bgr
 
 from vision.yunet import YuNet, detections, nearest_centre
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 IMAGES = SHARED / "faces" / "images"
 QR_NO_FACE = SHARED / "qr" / "qrcode-1" / "1.png"
-
-
-def _bgr(path: Path) -> npt.NDArray[np.uint8]:
-    if not path.exists():
-        pytest.skip(f"shared test data missing: {path} (see ../shared/README.md)")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert img is not None, path
-    return np.asarray(img, dtype=np.uint8)
-
-
-@pytest.fixture(scope="module")
-def yunet() -> YuNet:
-    return YuNet()
 
 
 @pytest.mark.parametrize(
@@ -42,13 +29,13 @@ def yunet() -> YuNet:
     ids=lambda v: v.name if isinstance(v, Path) else str(v),
 )
 def test_face_count(yunet: YuNet, path: Path, count: int) -> None:
-    faces = yunet.infer(_bgr(path))
+    faces = yunet.infer(read_bgr(path))
     assert faces.shape == (count, 15)
     assert faces.dtype == np.float32
 
 
 def test_obama_has_exactly_one_face_with_landmarks_inside_it(yunet: YuNet) -> None:
-    img = _bgr(IMAGES / "examples__obama.jpg")
+    img = read_bgr(IMAGES / "examples__obama.jpg")
     (d,) = detections(yunet.infer(img))
     assert d.score > 0.9
     assert 150 < d.w < 350 and 150 < d.h < 450  # the face is ~230 x 320 px
@@ -60,7 +47,7 @@ def test_obama_has_exactly_one_face_with_landmarks_inside_it(yunet: YuNet) -> No
 
 
 def test_input_size_follows_the_frame(yunet: YuNet) -> None:
-    img = _bgr(IMAGES / "examples__obama.jpg")
+    img = read_bgr(IMAGES / "examples__obama.jpg")
     yunet.set_input_size((320, 320))
     assert yunet.input_size == (320, 320)
     small = np.asarray(cv2.resize(img, (455, 568)), dtype=np.uint8)
@@ -88,7 +75,7 @@ def test_nearest_centre(boxes: list[list[float]], size: tuple[int, int], expecte
 
 
 def test_two_people_nearest_centre_is_one_of_them(yunet: YuNet) -> None:
-    img = _bgr(IMAGES / "examples__two_people.jpg")
+    img = read_bgr(IMAGES / "examples__two_people.jpg")
     faces = yunet.infer(img)
     i = nearest_centre(faces, img.shape[1], img.shape[0])
     assert i is not None
