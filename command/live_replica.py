@@ -40,6 +40,7 @@ from command.auth import STAFF, Principal, Role
 from command.errors import CommandError, FeedRefused
 from command.feed import SNAPSHOT_REQUEST, FeedFrame, decode_frame
 from command.security import bearer, principal, recheck
+from eventguard import aio
 from eventguard.browser import SECURITY_HEADERS, same_origin
 from eventguard.errors import WireError
 from eventguard.logs import EscapingFormatter
@@ -407,7 +408,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     sock = socket.socket(fileno=args.fd)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(cfg, sock, parent=os.getppid()))
+        aio.run(serve(cfg, sock, parent=os.getppid()))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 import websockets
 
+from eventguard import aio
 from eventguard.codes import Verdict
 from eventguard.config import load_venue
 from eventguard.settings import DEFAULT_VENUE
@@ -63,7 +64,7 @@ async def _clients(host: str, port: int, path: str, token: str, n: int, duration
 
 def _client_proc(host: str, port: int, path: str, token: str, n: int, duration_s: float, ready: Any, go: Any,
                  out: Any) -> None:
-    asyncio.run(_clients(host, port, path, token, n, duration_s, ready, go, out))
+    aio.run(_clients(host, port, path, token, n, duration_s, ready, go, out))
 
 
 async def _gate(url: str, token: str, gate_id: str, batch: int, until: float, rate_per_s: float) -> int:
@@ -163,7 +164,7 @@ def run(*, clients: int = 1000, duration_s: float = 10.0, batch: int = 200, rate
                                                   rate_per_gate) for g in tokens))
             return sum(counts), time.time() - t0
 
-        stored, elapsed = asyncio.run(drive())
+        stored, elapsed = aio.run(drive())
         cpu1 = (_cpu_s(ingest), sum(_cpu_s(f) for f in fanouts), sum(_cpu_s(p) for p in loaders))
         load1 = os.getloadavg()[0]
         rss = ingest.memory_info().rss
@@ -185,7 +186,7 @@ def run(*, clients: int = 1000, duration_s: float = 10.0, batch: int = 200, rate
             "rss_idle_mb": round(rss_before / 2**20, 1),
             "conditions": {"duration_s": duration_s, "gates": len(tokens), "batch": batch,
                            "rate_per_gate": rate_per_gate or "as fast as acks come back",
-                           "cpus": os.cpu_count(), "postgres": "embedded, fsync on, loopback",
+                           "event_loop": aio.loop_name(), "cpus": os.cpu_count(), "postgres": "embedded, fsync on, loopback",
                            "live_interval_s": 0.1, "gates_every_s": 0.5, "fanout_replicas": replicas,
                            "client_processes": client_procs,
                            "ingest_cpu_pct": round(100 * (cpu1[0] - cpu0[0]) / elapsed, 1),

@@ -14,6 +14,7 @@ import base64
 import os
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 _LAST = b'"last_scan_at":'
 
@@ -42,9 +43,8 @@ class LiveClient(asyncio.Protocol):
         self.ready = asyncio.get_running_loop().create_future()  # the first snapshot arrived
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
+        self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stats.closed += 1

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eventguard import aio
 from eventguard.errors import ConfigError
 from shell.cli.common import add, add_db, add_venue, with_db
 
@@ -101,7 +102,7 @@ def cmd_camera_run(args: argparse.Namespace) -> int:
     frames = open_frames(args.source, stop, args.fps)
     print(f"camera {args.camera_id}: {args.source} -> {args.server} (journal {journal})", file=sys.stderr)
     try:
-        reports = asyncio.run(run(cfg, frames, stop))
+        reports = aio.run(run(cfg, frames, stop))
     except (KeyboardInterrupt, asyncio.CancelledError):
         stop.set()
         return 0

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eventguard import aio
 from eventguard.config import LaneDirection, suggest
 from eventguard.errors import ConfigError
 from eventguard.settings import GateEndpoints, data_dir
@@ -142,7 +143,7 @@ def cmd_gate_run(args: argparse.Namespace) -> int:
     source = open_source(args.source) if args.source else None
     print(f"gate {args.gate_id} on http://{args.host}:{args.port}/ (journal {journal})", file=sys.stderr)
     try:
-        asyncio.run(serve(cfg, GateCache(), tcfg, host=args.host, port=args.port, source=source,
+        aio.run(serve(cfg, GateCache(), tcfg, host=args.host, port=args.port, source=source,
                           tls=(endpoints.tls_cert, endpoints.tls_key) if endpoints.tls_cert and endpoints.tls_key
                           else None))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM (gate.app.serve)

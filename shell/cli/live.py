@@ -4,13 +4,13 @@ command server's feed (the same code as the replicas `serve` starts itself)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import socket
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from eventguard import aio
 from eventguard.errors import ConfigError
 from eventguard.settings import is_loopback, read_secret_file
 from shell.cli.common import add, add_db, db_url
@@ -85,7 +85,7 @@ def cmd_live_replica(args: argparse.Namespace) -> int:
     print(f"live replica on {'wss' if args.tls_cert else 'ws'}://{args.listen}/ws/live, fed by {feed_url}",
           file=sys.stderr, flush=True)
     try:
-        asyncio.run(serve(cfg, sock))
+        aio.run(serve(cfg, sock))
     except KeyboardInterrupt:
         pass
     finally:

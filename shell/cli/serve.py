@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
+from eventguard import aio
 from eventguard.settings import data_dir
 from shell.cli.common import add, add_db, add_face_engine, add_venue, db_url
 
@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"command server for event {venue.event.id} on {scheme}://{args.host}:{args.port}/ "
               "(sign in with an operator account; logs below)", file=sys.stderr, flush=True)
         try:
-            asyncio.run(serve_forever(settings, venue, twin=VenueTwin.for_venue(venue, Path(args.venue)),
+            aio.run(serve_forever(settings, venue, twin=VenueTwin.for_venue(venue, Path(args.venue)),
                                       clearance=VenueClearance(venue)))
         except KeyboardInterrupt:
             pass
@@ -84,7 +84,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     venue = load_venue(args.venue)
     with database(db_url(args), event_id=venue.event.id) as dbs:
         try:
-            return asyncio.run(demo(dbs.admin, venue, app_dsn=dbs.app, host=args.host, port=args.port,
+            return aio.run(demo(dbs.admin, venue, app_dsn=dbs.app, host=args.host, port=args.port,
                                     duration=args.duration,
                                     rate_per_s=args.rate, seed=args.seed, key_dir=data_dir() / "keys"))
         except KeyboardInterrupt:
