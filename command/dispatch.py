@@ -115,12 +115,13 @@ async def issue_order(conn: asyncpg.Connection, *, kind: str, target: str, by: s
 
 
 async def acknowledge_order(conn: asyncpg.Connection, order_id: int, by: str,
-                            target: str | None = None) -> Order:
-    """Mark an order acknowledged (by its receiver; `target` scopes a gate to its own orders)."""
+                            target: str | None = None, kind: OrderKind | None = None) -> Order:
+    """Mark an order acknowledged (by its receiver; `target` scopes a gate or a unit to its own
+    orders, `kind` a unit to dispatches: a unit whose id is a gate's never gets the gate's)."""
     r = await conn.fetchrow(
         "UPDATE orders SET status = 'acknowledged', ack_by = $2, ack_at = now()"
         " WHERE id = $1 AND status IN ('sent', 'escalated') AND ($3::text IS NULL OR target = $3)"
-        " RETURNING *", order_id, by, target)
+        " AND ($4::text IS NULL OR kind = $4) RETURNING *", order_id, by, target, kind)
     if r is None:
         exists = await conn.fetchval("SELECT status FROM orders WHERE id = $1", order_id)
         if exists is None:
@@ -130,11 +131,13 @@ async def acknowledge_order(conn: asyncpg.Connection, order_id: int, by: str,
     return order_view(r)
 
 
-async def list_orders(conn: asyncpg.Connection, pending_only: bool = False, target: str | None = None) -> list[Order]:
-    """Orders, newest first."""
+async def list_orders(conn: asyncpg.Connection, pending_only: bool = False, target: str | None = None,
+                      kind: OrderKind | None = None) -> list[Order]:
+    """Orders, newest first (at most 500)."""
     rows = await conn.fetch(
         "SELECT * FROM orders WHERE ($1 = false OR status IN ('sent', 'escalated'))"
-        " AND ($2::text IS NULL OR target = $2) ORDER BY id DESC LIMIT 500", pending_only, target)
+        " AND ($2::text IS NULL OR target = $2) AND ($3::text IS NULL OR kind = $3)"
+        " ORDER BY id DESC LIMIT 500", pending_only, target, kind)
     return [order_view(r) for r in rows]
 
 
