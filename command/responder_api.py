@@ -1,6 +1,7 @@
 """The responder page for phones and its REST routes: a unit signs in with the token a commander
-issued, sees and acknowledges its orders, reports status and position. Least privilege: the
-`responder` role is bound to one unit and reaches only these routes."""
+issued, sees and acknowledges its orders, reports status and position; its orders and the
+evacuation are pushed on /ws/responder (command/responder_ws.py). Least privilege: the
+`responder` role is bound to one unit and reaches only these routes and that socket."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ async def me(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "GET", "/api/responder/orders", RESPONDER, tag="responder")
 async def orders(request: web.Request, who: Principal) -> web.Response:
-    """This unit's orders, newest first (escalated ones are overdue: acknowledge now)."""
+    """This unit's orders, newest first (escalated ones are overdue: acknowledge now); the page
+    is pushed them on /ws/responder and reads this only while that socket is down."""
     async with request.app[POOL].acquire() as conn:
         found = await dispatch.list_orders(conn, target=who.subject, kind=OrderKind.DISPATCH)
     return web.json_response(to_builtins(found))
