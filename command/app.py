@@ -40,6 +40,7 @@ from command.appkeys import (
     ID_KEY,
     PHOTO_KEY,
     POOL,
+    RESPONDERS,
     SERVICE,
     SETTINGS,
     TWIN,
@@ -56,6 +57,8 @@ from command.gate_ws import gate_ws
 from command.hub import Hub
 from command.live_ws import live_ws
 from command.ratelimit import LoginLimits
+from command.responder_ws import responder_ws
+from command.responders import Responders
 from command.series import series_ctx
 from command.service import CommandService
 from command.store import REFUSED
@@ -124,7 +127,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
                                      command_timeout=30)
     assert pool is not None
     app[POOL] = pool
-    service = CommandService(app[VENUE], pool, app[HUB], order_ack_timeout_s=settings.order_ack_timeout_s)
+    service = CommandService(app[VENUE], pool, app[HUB], order_ack_timeout_s=settings.order_ack_timeout_s,
+                             responders=app[RESPONDERS])
     await service.start()
     app[SERVICE] = service
     tasks = [asyncio.create_task(service.run_ticker(settings.tick_s), name="command-ticker"),
@@ -214,6 +218,7 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
     app[SETTINGS] = settings
     app[VENUE] = venue
     app[HUB] = Hub(settings.live_queue)
+    app[RESPONDERS] = Responders()  # issue 20: units' responder pages, pushed their orders
     app[api.LOGIN_LIMITS] = LoginLimits(settings.login_attempts_per_min, settings.login_attempts_per_min,
                                         settings.login_failures_per_min)
     app.cleanup_ctx.append(_password_checks)
@@ -242,6 +247,7 @@ def create_app(settings: ServerSettings, venue: Venue, *, twin: TwinModel | None
     app.router.add_get("/ws/gate", gate_ws)
     app.router.add_get("/ws/live", live_ws)
     app.router.add_get("/ws/camera", camera_ws)  # crowd sensing (issue 18)
+    app.router.add_get("/ws/responder", responder_ws)  # issue 20: a unit's orders and evacuation by push
     # live push at scale (issue 20): fan-out replicas fed over /ws/feed serve /ws/live
     app.cleanup_ctx.append(replicas.replicas_ctx)
     app.add_routes(replicas.routes)

@@ -10,6 +10,7 @@ from aiohttp import web
 from command.holder_cards import PhotoCache
 from command.hub import Hub
 from command.photo_seal import KeyFile
+from command.responders import Responders
 from command.service import CommandService
 from command.twin_service import TwinService
 from eventguard.config import Venue
@@ -24,5 +25,6 @@ FACES = web.AppKey("faces", Executor)  # the server's face thread (watchlist pho
 PHOTO_KEY = web.AppKey("photo_key", KeyFile)  # seals enrolment photos (command/photo_seal.py)
 ID_KEY = web.AppKey("id_key", KeyFile)  # the ID-number HMAC secret (command/registration.py), synced to gates
 HOLDER_PHOTOS = web.AppKey("holder_photos", PhotoCache)  # small registered photos for gates' checks
+RESPONDERS = web.AppKey("responders", Responders)  # open responder sockets by unit (issue 20)
 
 TWIN = web.AppKey("twin", TwinService)  # issue 19; absent when the server has no twin model

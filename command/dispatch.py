@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from command.errors import Conflict, NotFound
-from eventguard.codes import IncidentSeverity, OrderKind, UnitKind
+from eventguard.codes import IncidentSeverity, OrderKind, OrderStatus, UnitKind
 from eventguard.wire import IncidentView, Order, UnitView, to_builtins
 
 ORDER_KINDS = tuple(OrderKind)
@@ -115,12 +115,13 @@ async def issue_order(conn: asyncpg.Connection, *, kind: str, target: str, by: s
 
 
 async def acknowledge_order(conn: asyncpg.Connection, order_id: int, by: str,
-                            target: str | None = None) -> Order:
-    """Mark an order acknowledged (by its receiver; `target` scopes a gate to its own orders)."""
+                            target: str | None = None, kind: OrderKind | None = None) -> Order:
+    """Mark an order acknowledged (by its receiver; `target` scopes a gate or a unit to its own
+    orders, `kind` a unit to dispatches: a unit whose id is a gate's never gets the gate's)."""
     r = await conn.fetchrow(
         "UPDATE orders SET status = 'acknowledged', ack_by = $2, ack_at = now()"
         " WHERE id = $1 AND status IN ('sent', 'escalated') AND ($3::text IS NULL OR target = $3)"
-        " RETURNING *", order_id, by, target)
+        " AND ($4::text IS NULL OR kind = $4) RETURNING *", order_id, by, target, kind)
     if r is None:
         exists = await conn.fetchval("SELECT status FROM orders WHERE id = $1", order_id)
         if exists is None:
@@ -130,12 +131,57 @@ async def acknowledge_order(conn: asyncpg.Connection, order_id: int, by: str,
     return order_view(r)
 
 
-async def list_orders(conn: asyncpg.Connection, pending_only: bool = False, target: str | None = None) -> list[Order]:
-    """Orders, newest first."""
+async def list_orders(conn: asyncpg.Connection, pending_only: bool = False, target: str | None = None,
+                      kind: OrderKind | None = None) -> list[Order]:
+    """Orders, newest first (at most 500)."""
     rows = await conn.fetch(
         "SELECT * FROM orders WHERE ($1 = false OR status IN ('sent', 'escalated'))"
-        " AND ($2::text IS NULL OR target = $2) ORDER BY id DESC LIMIT 500", pending_only, target)
+        " AND ($2::text IS NULL OR target = $2) AND ($3::text IS NULL OR kind = $3)"
+        " ORDER BY id DESC LIMIT 500", pending_only, target, kind)
     return [order_view(r) for r in rows]
+
+
+def frees_unit(cancelled: Order, others: Iterable[Order], open_incidents: Collection[int]) -> bool:
+    """Pure: is a unit free again once `cancelled` (its dispatch) is called off? Not while another
+    dispatch to it still waits for an answer, nor while another open incident holds it (as
+    `incidents.units_to_release` decides when an incident closes)."""
+    if cancelled.kind != OrderKind.DISPATCH:
+        return False
+    for o in others:
+        if o.order_id == cancelled.order_id or o.kind != OrderKind.DISPATCH or o.target != cancelled.target:
+            continue
+        if o.status in (OrderStatus.SENT, OrderStatus.ESCALATED):
+            return False
+        if (o.status != OrderStatus.CANCELLED and o.incident_id is not None and o.incident_id != cancelled.incident_id
+                and o.incident_id in open_incidents):
+            return False
+    return True
+
+
+async def cancel_order(conn: asyncpg.Connection, order_id: int) -> tuple[Order, UnitView | None]:
+    """Call off a unit's dispatch that is not acknowledged yet; its unit, when `frees_unit` says so
+    and it is still on its way (dispatched), is available again (returned; else None). A gate's
+    order is not cancelled here: the gate carries it out at once or at its terminal."""
+    async with conn.transaction():
+        r = await conn.fetchrow(
+            "UPDATE orders SET status = 'cancelled' WHERE id = $1 AND kind = 'dispatch'"
+            " AND status IN ('sent', 'escalated') RETURNING *", order_id)
+        if r is None:
+            found = await conn.fetchrow("SELECT kind, status FROM orders WHERE id = $1", order_id)
+            if found is None:
+                raise NotFound(f"no order {order_id}")
+            if found["kind"] != OrderKind.DISPATCH:
+                raise Conflict(f"order {order_id} is a gate order ({found['kind']}): only a unit's dispatch is cancelled")
+            raise Conflict(f"order {order_id} is {found['status']}")
+        order = order_view(r)
+        others = [order_view(x) for x in await conn.fetch(
+            "SELECT * FROM orders WHERE kind = 'dispatch' AND target = $1 AND id <> $2", order.target, order_id)]
+        open_ids = {x["id"] for x in await conn.fetch("SELECT id FROM incidents WHERE status = 'open'")}
+        if not frees_unit(order, others, open_ids):
+            return order, None
+        u = await conn.fetchrow("UPDATE units SET status = 'available', updated_at = now() WHERE id = $1"
+                                " AND status = 'dispatched' AND retired_at IS NULL RETURNING *", order.target)
+    return order, unit_view(u) if u is not None else None
 
 
 async def issue_details(conn: asyncpg.Connection, order: Order) -> dict[str, Any]:

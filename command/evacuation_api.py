@@ -2,7 +2,7 @@
 confirms it with the code the first step gave, and ends it; each step audited. Staff and
 responders read its state: zones, gates on free exit, egress routes, progress as occupancy falls;
 live maps are pushed it (an `evacuation` message through the hub and the replicas' feed) when it
-changes."""
+changes, responder pages their view of it (a `responder_evacuation` message on /ws/responder)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
-import msgspec
 from aiohttp import web
 
-from command import evacuation, store
-from command.appkeys import HUB, POOL, SERVICE, VENUE
+from command import evacuation, responder_view, store
+from command.appkeys import HUB, POOL, RESPONDERS, SERVICE, VENUE
 from command.auth import STAFF, Principal, Role
 from command.errors import Conflict
 from command.requests import bad_request, read_body
@@ -26,6 +25,7 @@ from eventguard.wire import (
     EvacuationConfirmBody,
     EvacuationPrepareBody,
     EvacuationUpdate,
+    ResponderEvacuation,
     encode,
 )
 
@@ -56,13 +56,16 @@ async def _state(app: web.Application) -> EvacuationUpdate:
 
 
 async def push(app: web.Application) -> None:
-    """Publish the state to live maps (through the hub and the replicas' feed) if it changed."""
+    """Publish the state to live maps (through the hub and the replicas' feed) if it changed,
+    and the responders' view of it to their pages (sent by them only when that changed)."""
     desk = app[EVACUATION]
     async with desk.pushing:  # read and publish in order: a state read before a change never follows it
-        data = encode(await _state(app))
+        now = await _state(app)
+        data = encode(now)
         if data != desk.pushed:
             desk.pushed = data
             app[HUB].publish(data.decode())
+        app[RESPONDERS].evacuation_changed(encode(responder_view.evacuation(now)))
 
 
 async def push_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -95,7 +98,7 @@ async def _clearance(app: web.Application, occupancy: dict[str, int]) -> evacuat
     return found
 
 
-def _json(state: EvacuationUpdate, status: int = 200) -> web.Response:
+def _json(state: EvacuationUpdate | ResponderEvacuation, status: int = 200) -> web.Response:
     return web.Response(body=encode(state), status=status, content_type="application/json")
 
 
@@ -108,10 +111,9 @@ async def state(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "GET", "/api/responder/evacuation", frozenset({Role.RESPONDER}), tag="responder")
 async def responder_state(request: web.Request, who: Principal) -> web.Response:
-    """What a responder's phone shows: whether an evacuation is under way, where, and the text."""
-    s = msgspec.to_builtins(await _state(request.app))
-    return web.json_response({k: s.get(k) for k in ("active", "zones_covered", "note", "declared_at", "routes",
-                                                     "clearance_s")})
+    """What a responder's phone shows: whether an evacuation is under way, where, the text and the
+    ways out (what /ws/responder pushes; read while that socket is down)."""
+    return _json(responder_view.evacuation(await _state(request.app)))
 
 
 @guarded(routes, "POST", "/api/evacuation/prepare", COMMANDERS, body=EvacuationPrepareBody, tag="evacuation")

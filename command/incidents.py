@@ -2,8 +2,8 @@
 pure; and the thin store functions that feed them (an incident, its orders, its audit rows).
 
 The timeline is not stored: every step is already an audit row (incident_open, incident_note,
-incident_close, order_issue, order_ack, order_escalated, order_supervisor, unit_report) or an
-order that carries the incident's id; `timeline` reads them back in time order.
+incident_close, order_issue, order_ack, order_escalated, order_supervisor, order_cancel,
+unit_report) or an order that carries the incident's id; `timeline` reads them back in time order.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from eventguard.wire import IncidentView, Order, TimelineEntry, UnitView
 _INCIDENT_STEPS = {"incident_open": TimelineStep.CREATED, "incident_note": TimelineStep.NOTE,
                    "incident_close": TimelineStep.CLOSED}
 _ORDER_STEPS = {"order_issue": TimelineStep.ASSIGNED, "order_ack": TimelineStep.ACKNOWLEDGED,
-                "order_escalated": TimelineStep.ESCALATED, "order_supervisor": TimelineStep.SUPERVISOR_ALERTED}
+                "order_escalated": TimelineStep.ESCALATED, "order_supervisor": TimelineStep.SUPERVISOR_ALERTED,
+                "order_cancel": TimelineStep.CANCELLED}
 
 
 def _details(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,6 +72,8 @@ def timeline(incident: IncidentView, orders: Sequence[Order],
                 text = f"{o.target} did not acknowledge within {float(d.get('waited_s') or 0):.0f} s"
             elif action == "order_supervisor":
                 text = str(d.get("reason") or "no other unit can go")
+            elif action == "order_cancel":
+                text = f"{o.target} called off"
             out.append(TimelineEntry(at=at, step=step, actor=actor, role=role,
                                      unit_id=o.target if o.kind == OrderKind.DISPATCH else None,
                                      order_id=o.order_id, text=text))

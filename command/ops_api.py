@@ -144,6 +144,19 @@ async def ack_order(request: web.Request, who: Principal) -> web.Response:
     return web.json_response(to_builtins(order))
 
 
+@guarded(routes, "POST", "/api/orders/{id}/cancel", ACTORS, tag="orders")
+async def cancel_order(request: web.Request, who: Principal) -> web.Response:
+    """Call off a unit's dispatch not acknowledged yet (409 otherwise, and for a gate's order);
+    the unit's page shows it at once, and the unit is available again unless another order or
+    open incident holds it. Audited."""
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        order, freed = await dispatch.cancel_order(conn, _int(request, "id"))
+        await store.audit(conn, who.subject, who.role.value, "order_cancel", str(order.order_id),
+                          {"target": order.target, "unit_released": freed is not None})
+    request.app[SERVICE].publish_ops(orders=[order], units=[freed] if freed else [])
+    return web.json_response(to_builtins(order))
+
+
 # ---- audit and description --------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """The responder page for phones and its REST routes: a unit signs in with the token a commander
-issued, sees and acknowledges its orders, reports status and position. Least privilege: the
-`responder` role is bound to one unit and reaches only these routes."""
+issued, sees and acknowledges its orders, reports status and position; its orders and the
+evacuation are pushed on /ws/responder (command/responder_ws.py). Least privilege: the
+`responder` role is bound to one unit and reaches only these routes and that socket."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from command.requests import bad_request, read_body
 from command.routing import guarded, public
 from command.security import COOKIE
 from command.walking import place_zone, zone_at
+from eventguard.codes import OrderKind
 from eventguard.wire import ResponderLoginBody, ResponderReportBody, to_builtins
 
 routes = web.RouteTableDef()
@@ -58,9 +60,10 @@ async def me(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "GET", "/api/responder/orders", RESPONDER, tag="responder")
 async def orders(request: web.Request, who: Principal) -> web.Response:
-    """This unit's orders, newest first (escalated ones are overdue: acknowledge now)."""
+    """This unit's orders, newest first (escalated ones are overdue: acknowledge now); the page
+    is pushed them on /ws/responder and reads this only while that socket is down."""
     async with request.app[POOL].acquire() as conn:
-        found = await dispatch.list_orders(conn, target=who.subject)
+        found = await dispatch.list_orders(conn, target=who.subject, kind=OrderKind.DISPATCH)
     return web.json_response(to_builtins(found))
 
 
@@ -72,7 +75,8 @@ async def ack(request: web.Request, who: Principal) -> web.Response:
     except ValueError:
         raise bad_request("id must be an integer", "id") from None
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        order = await dispatch.acknowledge_order(conn, order_id, who.subject, target=who.subject)
+        order = await dispatch.acknowledge_order(conn, order_id, who.subject, target=who.subject,
+                                                 kind=OrderKind.DISPATCH)
         await store.audit(conn, who.subject, who.role.value, "order_ack", str(order.order_id),
                           {"alert_id": order.alert_id} if order.alert_id else {})
     request.app[SERVICE].publish_ops(orders=[order])

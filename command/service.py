@@ -33,6 +33,7 @@ from command.density import GridMapper, zone_state
 from command.errors import ModelMismatch, NotFound, StoreUnavailable, ValueRefused
 from command.forecast import time_to_capacity
 from command.hub import Hub
+from command.responders import Responders
 from command.state import CrowdState
 from command.texts import alert_message
 from eventguard.codes import OrderKind
@@ -102,10 +103,12 @@ class CommandService:
 
     def __init__(self, venue: Venue, pool: asyncpg.Pool, hub: Hub, *,
                  clock: Callable[[], float] = time.time, order_ack_timeout_s: float = 60.0,
-                 alert_cfg: al.AlertConfig | None = None, cell_m: float = 2.0) -> None:
+                 alert_cfg: al.AlertConfig | None = None, cell_m: float = 2.0,
+                 responders: Responders | None = None) -> None:
         self.venue = venue
         self.pool = pool
         self.hub = hub
+        self.responders = responders if responders is not None else Responders()  # units' pages (issue 20)
         self.clock = clock
         self.order_ack_timeout_s = order_ack_timeout_s
         self.alert_cfg = alert_cfg or al.AlertConfig(
@@ -504,10 +507,13 @@ class CommandService:
 
     def publish_ops(self, *, incidents: Iterable[IncidentView] = (), units: Iterable[UnitView] = (),
                     orders: Iterable[Order] = ()) -> None:
-        """Publish changed incidents, units and orders to the live map."""
+        """Publish changed incidents, units and orders (committed) to the live map, and tell the
+        responder pages of the units concerned (issue 20): every order issued, escalated,
+        acknowledged or cancelled, and every change of a unit, passes here."""
         msg = OpsUpdate(incidents=tuple(incidents), units=tuple(units), orders=tuple(orders), at=self.clock())
         if msg.incidents or msg.units or msg.orders:
             self.hub.publish(encode(msg).decode())
+        self.responders.changed(msg.orders, msg.units)
 
     async def snapshot_async(self) -> Snapshot:
         """Snapshot including incidents, units and pending orders from the database."""

@@ -274,4 +274,5 @@ class TimelineStep(enum.StrEnum):
     ESCALATED = "escalated"  # an assignment was not acknowledged in time
     REDISPATCHED = "redispatched"  # escalation sent the next proposed unit
     SUPERVISOR_ALERTED = "supervisor_alerted"  # escalation found no next unit: the commander is alerted
+    CANCELLED = "cancelled"  # an assignment was called off before the unit acknowledged it
     CLOSED = "closed"

@@ -631,11 +631,41 @@ class EvacuationUpdate(Msg, frozen=True, tag="evacuation"):
     routes: tuple[EgressRoute, ...] = ()
 
 
+# ---- command -> a unit's responder page (/ws/responder, issue 20) -----------------------------
+
+
+class ResponderOrders(Msg, frozen=True, tag="responder_orders"):
+    """Every order of one unit, newest first (at most 500), and the unit as it is now (status,
+    where), as its responder page shows them: sent when the socket opens and again, whole,
+    whenever one of its orders is issued, escalated, acknowledged or cancelled or the unit
+    changes. A page that missed one is whole again with the next; it replaces its list and merges
+    nothing, so nothing is lost or shown twice across a reconnect."""
+
+    unit_id: str
+    orders: tuple[Order, ...] = ()
+    unit: UnitView | None = None
+    at: float = 0.0
+
+
+class ResponderEvacuation(Msg, frozen=True, tag="responder_evacuation"):
+    """What a responder's phone shows of an evacuation (command/responder_view.py): whether one is
+    under way, where, the commander's text and the ways out; no occupancy. Sent when the socket
+    opens and when it changes; GET /api/responder/evacuation answers the same."""
+
+    active: bool = False
+    zones_covered: tuple[str, ...] = ()
+    note: str = ""
+    declared_at: float | None = None
+    routes: tuple[EgressRoute, ...] = ()
+    clearance_s: dict[str, float | None] = {}
+
+
 ServerMessage = (
     ListSync | BatchAck | HitAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
     | AlertsUpdate | OpsUpdate | Snapshot | CameraHeat
     | TwinUpdate  # issue 19: the twin's forecast
     | EvacuationUpdate  # issue 20: evacuation pushed to the live map
+    | ResponderOrders | ResponderEvacuation  # issue 20: pushed to a unit's responder page
 )
 
 # ---- gate -> its terminal page (/ws/terminal on the gate) ----------------------------------

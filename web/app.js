@@ -220,18 +220,38 @@ function renderOrders() {
   orders.forEach((o, i) => {
     let li = orderItems.get(o.order_id);
     if (!li) {
-      li = el("li", { "data-order": o.order_id }, el("span"), el("span"), el("span"));
+      const off = el("button", { type: "button", "data-action": "cancel", text: "Call off" });
+      off.addEventListener("click", () => cancelOrder(o.order_id, off));
+      li = el("li", { "data-order": o.order_id }, el("span"), el("span"), el("span"), off);
       orderItems.set(o.order_id, li);
     }
-    const [what, where, st] = li.children;
+    const [what, where, st, off] = li.children;
     what.textContent = `#${o.order_id} ${o.kind.replaceAll("_", " ")} ${o.target}`;
     where.textContent = o.location ? `→ ${o.location}` : "";
     st.textContent = o.status;
     st.className = `st-${o.status}`;
+    // issue 20: a unit's dispatch not acknowledged yet can be called off (its phone shows it at once)
+    off.hidden = !(canAct() && o.kind === "dispatch" && (o.status === "sent" || o.status === "escalated"));
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
   });
   while (list.children.length > orders.length) list.lastChild.remove();
   $("orders-empty").hidden = orders.length > 0;
+}
+
+async function cancelOrder(id, button) {
+  if (!window.confirm(`Call off order #${id}? The unit's phone shows it cancelled.`)) return;
+  button.disabled = true;
+  try {
+    const o = await api("POST", `/api/orders/${id}/cancel`);
+    state.orders.set(o.order_id, o);
+    dirty.orders = true;
+    schedule();
+    toast(`Order #${id} called off`);
+  } catch (err) {
+    toast(`Not called off: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // ---- dispatch dialog ---------------------------------------------------------------------

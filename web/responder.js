@@ -1,13 +1,21 @@
 // Responder page for a unit's phone: sign in with the link a commander issued (#token=…), see and
-// acknowledge the unit's orders (polled; escalated ones flagged), report status and position.
+// acknowledge the unit's orders (escalated ones flagged), report status and position, see an
+// evacuation. Orders and the evacuation come by push on /ws/responder (issue 20): the socket sends
+// the unit's orders whole when it opens and whenever one is issued, escalated, acknowledged or
+// cancelled, and the evacuation when it changes, so the page replaces what it shows and merges
+// nothing. A dropped socket is retried with backoff (and at once when the phone comes back online
+// or the page is shown again); the reopened socket's first messages are a fresh snapshot. While it
+// is down the page reads the same over REST, slowly (each retry from the third on), never while
+// it is live. 4401 (token rotated, unit retired) signs the page out.
 
-import { api, el, fmtTime } from "./api.js";
+import { api, backoff, el, fmtTime, wsUrl } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
-const POLL_MS = 3000;
+const PING_EVERY_MS = 10000; // a phone's socket can die silently: no answer to 3 pings closes it
 
-const state = { unit: null, venue: null, orders: [], timer: 0 };
+const state = { unit: null, venue: null, orders: [] };
+const conn = { ws: null, attempt: 0, timer: 0, ping: 0, lastHeard: 0, stopped: true };
 
 function svg(tag, attrs) {
   const e = document.createElementNS(SVG, tag);
@@ -15,13 +23,15 @@ function svg(tag, attrs) {
   return e;
 }
 
-function online(ok) {
-  $("conn").className = `conn conn-${ok ? "live" : "off"}`;
-  $("conn").textContent = ok ? "live" : "offline";
+function setConn(kind, text) {
+  const c = $("conn");
+  c.className = `conn conn-${kind}`;
+  c.textContent = text;
+  c.dataset.state = kind;
 }
 
 function showSignin(message = "") {
-  clearInterval(state.timer);
+  disconnect();
   $("resp").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = message;
@@ -39,8 +49,9 @@ function renderOrders() {
     const what = el("div", { class: "what", text: `#${o.order_id} ${o.kind.replaceAll("_", " ")}${o.location ? ` → ${o.location}` : ""}` });
     const meta = el("div", { class: "muted", text: `from ${o.issued_by} at ${fmtTime(o.issued_at)} · ${o.status}`
       + (o.ack_at ? ` at ${fmtTime(o.ack_at)}` : "") });
-    const card = el("div", { class: `order st-${o.status}`, "data-order": o.order_id }, what, meta);
+    const card = el("div", { class: `order st-${o.status}`, "data-order": o.order_id, "data-status": o.status }, what, meta);
     if (o.note) card.append(el("div", { text: o.note }));
+    if (o.status === "cancelled") card.append(el("div", { class: "called-off", text: "Called off: do not go." }));
     if (o.status === "sent" || o.status === "escalated") {
       const ack = el("button", { type: "button", "data-action": "ack", text: "Acknowledge" });
       ack.addEventListener("click", () => acknowledge(o.order_id, ack));
@@ -55,16 +66,9 @@ function renderOrders() {
   $("banner").textContent = overdue.length ? `Overdue: acknowledge order #${overdue.map((o) => o.order_id).join(", #")} now` : "";
 }
 
-async function poll() {
-  try {
-    state.orders = await api("GET", "/api/responder/orders");
-    online(true);
-    renderOrders();
-    showEvacuation(await api("GET", "/api/responder/evacuation")); // issue 20
-  } catch (err) {
-    online(false);
-    if (err.status === 401 || err.status === 403) showSignin("Signed out: ask your commander for a new link.");
-  }
+function putOrders(orders) {
+  state.orders = orders;
+  renderOrders();
 }
 
 async function acknowledge(id, button) {
@@ -73,12 +77,110 @@ async function acknowledge(id, button) {
   try {
     const o = await api("POST", `/api/responder/orders/${id}/ack`);
     state.orders = state.orders.map((x) => (x.order_id === id ? o : x));
-    renderOrders();
+    renderOrders(); // the push that follows says the same
   } catch (err) {
     $("error").textContent = `Not acknowledged: ${err.message}`;
     button.disabled = false;
   }
 }
+
+// ---- push: /ws/responder -----------------------------------------------------------------
+
+function handle(msg) {
+  switch (msg.type) {
+    case "responder_orders": // the unit and its orders, whole: on connect and after every change
+      if (msg.unit) showUnit(msg.unit);
+      putOrders(msg.orders);
+      break;
+    case "responder_evacuation":
+      showEvacuation(msg);
+      break;
+    case "error":
+      $("error").textContent = `Server: ${msg.message}`;
+      break;
+    default:
+      break; // pong and future messages
+  }
+}
+
+function connect() {
+  clearTimeout(conn.timer);
+  if (conn.stopped || (conn.ws && conn.ws.readyState <= WebSocket.OPEN)) return;
+  setConn("connecting", conn.attempt ? `reconnecting (try ${conn.attempt + 1})` : "connecting");
+  const ws = new WebSocket(wsUrl("/ws/responder")); // the session cookie authenticates it
+  conn.ws = ws;
+  ws.addEventListener("open", () => {
+    conn.attempt = 0;
+    conn.lastHeard = Date.now();
+    setConn("live", "live");
+    clearInterval(conn.ping);
+    conn.ping = setInterval(() => {
+      if (Date.now() - conn.lastHeard > 3 * PING_EVERY_MS) ws.close(4000, "no answer");
+      else if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping", nonce: String(Date.now()) }));
+    }, PING_EVERY_MS);
+  });
+  ws.addEventListener("message", (ev) => {
+    conn.lastHeard = Date.now();
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch (err) {
+      return;
+    }
+    handle(msg);
+  });
+  ws.addEventListener("close", async (ev) => {
+    clearInterval(conn.ping);
+    if (conn.ws !== ws || conn.stopped) return;
+    conn.ws = null;
+    // the server re-checks open sockets: 4401 the token was rotated or the unit retired
+    if (ev.code === 4401 || ev.code === 4403) {
+      showSignin("Signed out: ask your commander for a new link.");
+      return;
+    }
+    const delay = backoff(conn.attempt++);
+    setConn("off", `offline — retry in ${Math.ceil(delay / 1000)} s`);
+    if (conn.attempt >= 2 && !(await refresh())) return; // down a while: read over REST meanwhile
+    if (!conn.stopped) conn.timer = setTimeout(connect, delay);
+  });
+}
+
+function disconnect() {
+  conn.stopped = true;
+  clearTimeout(conn.timer);
+  clearInterval(conn.ping);
+  if (conn.ws) {
+    const ws = conn.ws;
+    conn.ws = null;
+    ws.close(1000, "signed out");
+  }
+  setConn("off", "offline");
+}
+
+/** While the socket is down: the orders and the evacuation over REST; false once signed out. */
+async function refresh() {
+  try {
+    putOrders(await api("GET", "/api/responder/orders"));
+    showEvacuation(await api("GET", "/api/responder/evacuation"));
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) {
+      showSignin("Signed out: ask your commander for a new link.");
+      return false;
+    }
+  }
+  return true;
+}
+
+function reconnectNow() {
+  if (conn.stopped || conn.ws) return;
+  conn.attempt = 0;
+  connect();
+}
+
+window.addEventListener("online", reconnectNow); // the phone has a network again
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") reconnectNow();
+});
 
 // ---- status and position -----------------------------------------------------------------
 
@@ -147,9 +249,9 @@ async function start() {
   $("plan").replaceChildren();
   drawPlan(me);
   showUnit(me.unit);
-  await poll();
-  clearInterval(state.timer);
-  state.timer = setInterval(poll, POLL_MS);
+  conn.stopped = false;
+  conn.attempt = 0;
+  connect(); // its first messages are the unit's orders and the evacuation
 }
 
 async function main() {

@@ -58,6 +58,7 @@ async def test_every_route_refuses_missing_and_wrong_credentials(server: Server)
 @pytest.mark.parametrize(("path", "who", "status"), [
     ("/ws/live", None, 401), ("/ws/live", "gate", 403), ("/ws/gate", None, 401),
     ("/ws/gate", "viewer", 403), ("/ws/gate", "commander", 403),
+    ("/ws/responder", None, 401), ("/ws/responder", "viewer", 403), ("/ws/responder", "gate", 403),
 ])
 async def test_websockets_refuse_wrong_credentials(server: Server, path: str, who: str | None,
                                                    status: int) -> None:

@@ -133,6 +133,16 @@ def test_closing_an_incident_frees_its_units_unless_another_open_incident_holds_
     assert incidents.units_to_release(99, orders, open_incidents=set()) == []
 
 
+
+def test_an_assignment_called_off_is_on_the_timeline() -> None:
+    rows = [_row(100, "incident_open", "7"), _row(110, "order_issue", "1", target="MED-1", params={}),
+            _row(130, "order_cancel", "1", target="MED-1", unit_released=True),
+            _row(131, "order_cancel", "3", target="MED-9")]  # another incident's order
+    steps = incidents.timeline(INC, [_order(1, "MED-1"), _order(3, "MED-9", incident=8)], rows)
+    assert [(e.step, e.unit_id, e.order_id, e.text) for e in steps[1:]] == [
+        (TimelineStep.ASSIGNED, "MED-1", 1, "dispatch MED-1 → bowl"),
+        (TimelineStep.CANCELLED, "MED-1", 1, "MED-1 called off")]
+
 async def test_an_incident_is_assigned_acknowledged_escalated_noted_and_closed_on_its_timeline(
         server: Server) -> None:
     chief, viewer = await server.login("commander"), await server.login("viewer")
