@@ -850,7 +850,7 @@ async function liveUrl() {
 
 // ---- the wall map (issue 20): plan picture, units and incidents, chart history -------------------
 
-const wall = { units: new Map(), incidents: new Map(), resizeBound: false };
+const wall = { units: new Map(), incidents: new Map() };
 
 async function wallMapStart() {
   wall.units.clear();
@@ -868,10 +868,7 @@ async function wallMapStart() {
     // no history: the charts start from what this page sees
   }
   plan.fitLabels();
-  if (!wall.resizeBound) {
-    wall.resizeBound = true;
-    window.addEventListener("resize", () => plan.fitLabels());
-  }
+  plan.watchSize(); // refits once the map is shown (it is hidden here) and on every resize
 }
 
 function wallMap(msg) {
