@@ -10,31 +10,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import expect
 from support import ARTIFACTS, Server, send_entries, start_gate, ticket_png
 
-from eventguard.config import Venue, parse_venue
-from eventguard.settings import DEFAULT_VENUE
 from vision.image import read_file
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 10_000
-
-
-PLAN = DEFAULT_VENUE.parent / "demo-plan.svg"  # 20 px per metre, its corner at (0, 0) m
-
-
-@pytest.fixture
-def venue() -> Venue:
-    """The demo venue with its plan picture ([plan] as a venue file gives it)."""
-    import tomllib
-
-    raw = tomllib.loads(DEFAULT_VENUE.read_text(encoding="utf-8") + f"""
-[plan]
-image = "{PLAN}"
-size_px = [800, 840]
-points = [{{ px = [0, 0], m = [0, 0] }}, {{ px = [800, 840], m = [40, 42] }}]
-""")
-    return parse_venue(raw, source=str(DEFAULT_VENUE))
 
 
 async def sign_in(browser: Any, server: Server) -> tuple[Any, list[str]]:
@@ -52,14 +34,25 @@ async def sign_in(browser: Any, server: Server) -> tuple[Any, list[str]]:
     return page, errors
 
 
+async def label_fits(page: Any) -> None:
+    """A gate's label on the plan is readable and no larger than a line of text: at least the
+    13 px the plan keeps labels to, at most 40 px high on screen."""
+    label = page.locator('#map [data-gate-label="N1"]')
+    await label.wait_for(state="attached", timeout=TIMEOUT_MS)
+    height = await label.evaluate("e => e.getBoundingClientRect().height")
+    assert 13 <= height <= 40, height
+
+
 async def test_plan_picture_units_and_chart_history_across_a_reload(browser: Any, server: Server) -> None:
     page, errors = await sign_in(browser, server)
-    # the plan picture lies under the zones, placed in metres by the venue file's georeference
+    # the demo venue's plan picture (demo.toml's [plan]) lies under the zones, placed in metres by
+    # the venue file's georeference
     bg = page.locator("#map image.plan-bg")
     await bg.wait_for(state="attached", timeout=TIMEOUT_MS)
     box = await bg.evaluate("e => { const b = e.getBBox(); return [b.width, b.height]; }")
     assert box == [800, 840]  # in pixels, before its matrix (20 px per metre: 40 x 42 m)
     assert await page.evaluate("fetch('/api/plan/image').then(r => r.status)") == 200
+    await label_fits(page)
     # a unit with a position is drawn on the plan
     token = await server.login("commander")
     async with aiohttp.ClientSession() as s, s.post(
@@ -82,6 +75,7 @@ async def test_plan_picture_units_and_chart_history_across_a_reload(browser: Any
     assert since < reloaded_at - 2
     assert int(await chart.get_attribute("data-points") or 0) >= 3
     assert await page.locator("#map image.plan-bg").count() == 1
+    await label_fits(page)  # the page was laid out after its labels were made: they were refitted
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "wall-map.png"), full_page=True)
     assert errors == []
@@ -122,7 +116,7 @@ async def test_gate_charts_draw_real_scans_and_keep_them_across_a_reload(browser
         await page.wait_for_function(
             "() => Number(document.querySelector('canvas[data-gate-chart=N1]').dataset.points) >= 2",
             timeout=TIMEOUT_MS)
-        assert "4/min" in (await row.inner_text())  # entries over the last minute, as the server counts
+        await expect(row).to_contain_text("4/min · queue 0", timeout=TIMEOUT_MS)  # the server's count, last minute
         assert not await page.evaluate(RATE_DRAWN, "S1")  # nobody scanned at S1: its line lies at zero
         await asyncio.sleep(2.5)  # the server samples every 2 s
         reloaded_at = await page.evaluate("Date.now() / 1000")
