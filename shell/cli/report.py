@@ -23,8 +23,8 @@ def register(sub: Any) -> None:
     sp.add_argument("--pdf", type=Path, default=None,
                     help="also print the page to this PDF file with headless Chromium (Debian's chromium)")
     sp.add_argument("--chromium", type=Path, default=None,
-                    help="the Chromium to print the PDF with (default: chromium, chromium-browser or "
-                         "google-chrome on PATH, else /usr/bin/chromium)")
+                    help="the Chromium to print the PDF with (default: the first of chromium, chromium-browser, "
+                         "google-chrome, google-chrome-stable on PATH, else /usr/bin/chromium)")
     sp.add_argument("--bucket-min", type=int, default=5, help="minutes per interval of the entries table")
     add_db(sp)
 
