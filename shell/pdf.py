@@ -1,7 +1,9 @@
 """Print a self-contained HTML page to PDF with headless Chromium (Debian's `chromium`), as a
 subprocess with a timeout — never on an event loop. Used by `eventguard report --pdf`.
 
-Chromium runs with a throwaway profile and in its own process group, so a renderer that hangs
+The page is our own, static and under a Content-Security-Policy that forbids scripts and loads
+(command/after_action.py), which is why Chromium may run without its sandbox (as root it does not
+start with the sandbox on). It runs with a throwaway profile and in its own process group, so one that hangs
 is killed whole (browser, zygote and renderer processes) when the timeout runs out. The PDF is
 written beside the target and renamed into place only once it is a PDF, so a failed run leaves
 no half-written file.
