@@ -136,7 +136,14 @@ def _since(a: datetime | None, b: datetime | None) -> float | None:
 
 _CSS = """body{font:14px system-ui,sans-serif;margin:2rem;color:#1f2328}h1{margin:0}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:right}
-th:first-child,td:first-child{text-align:left}.muted{color:#656d76}svg{background:#f6f8fa;margin-bottom:1rem}"""
+th:first-child,td:first-child{text-align:left}.muted{color:#656d76}
+svg.chart{display:block;width:100%;max-width:720px;height:auto;background:#f6f8fa;margin-bottom:1rem}
+@page{size:A4;margin:12mm}
+@media print{body{margin:0;font-size:11px}h2{break-after:avoid}tr,svg{break-inside:avoid}
+thead{display:table-header-group}*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}"""
+# The page loads nothing and runs nothing: styles inline, charts as inline SVG (so a PDF printer
+# draws them without waiting for any script).
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def _e(v: object) -> str:
@@ -163,38 +170,78 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[object]], cls: str) -> s
             + f"</tr></thead><tbody>{body}</tbody></table>")
 
 
+def _nice_top(top: int) -> float:
+    """The axis maximum: the smallest 1, 2, 2.5 or 5 × 10^k at or above `top` (at least 4)."""
+    top = max(4, top)
+    scale = 1.0
+    while True:
+        for m in (1.0, 2.0, 2.5, 5.0):
+            if m * scale >= top:
+                return m * scale
+        scale *= 10
+
+
 def _chart(entries: dict[str, dict[float, int]], bucket_s: int) -> str:
-    """Entries per gate over time as grouped bars (inline SVG, no scripts)."""
+    """Entries per gate over time as grouped bars with labelled axes (inline SVG, no scripts)."""
     times = sorted({t for per in entries.values() for t in per})
     if not times:
         return '<p class="muted">No entries recorded.</p>'
     gates = sorted(entries)
-    top = max(n for per in entries.values() for n in per.values())
-    w, h, group = 720, 200, 720 / len(times)
+    top = _nice_top(max(n for per in entries.values() for n in per.values()))
+    left, right, above, below = 52, 8, 26, 40  # margins around the plot, for the axes' labels
+    w, h = 720, 200  # the plot area
+    group = w / len(times)
     bar = group / (len(gates) + 1)
+    every = max(1, -(-len(times) * 40 // w))  # one time label per 40 px at most
     colours = ["#1f6feb", "#d29922", "#2ea043", "#bf3989", "#8250df", "#cf222e"]
-    parts = [f'<svg width="{w}" height="{h + 40}" role="img" aria-label="entries per gate over time">']
+    unit = f"entries per {bucket_s // 60} min" if bucket_s % 60 == 0 else f"entries per {bucket_s} s"
+    width, height = left + w + right, above + h + below
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img"'
+             f' aria-label="{_e(unit)} at each gate over time" font-family="sans-serif">',
+             f'<g transform="translate({left},{above})">']
+    for k in range(5):  # y axis: ticks and grid lines at quarters of the top
+        v = top * k / 4
+        y = h - h * k / 4
+        parts.append(f'<line x1="0" x2="{w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>'
+                     f'<text x="-6" y="{y + 3.5:.1f}" font-size="10" text-anchor="end">{v:g}</text>')
+    parts.append(f'<text transform="translate(-40,{h / 2:.0f}) rotate(-90)" font-size="11" text-anchor="middle">'
+                 f"{_e(unit)}</text>")
     for i, t in enumerate(times):
         for j, g in enumerate(gates):
             n = entries[g].get(t, 0)
             bh = h * n / top
-            parts.append(f'<rect x="{i * group + j * bar:.1f}" y="{h - bh:.1f}" width="{bar:.1f}" height="{bh:.1f}"'
-                         f' fill="{colours[j % len(colours)]}"><title>{_e(g)} {_hm(t)}: {n}</title></rect>')
-        parts.append(f'<text x="{i * group:.1f}" y="{h + 14}" font-size="10">{_hm(t)}</text>')
-    for j, g in enumerate(gates):
-        parts.append(f'<text x="{j * 80}" y="{h + 34}" font-size="11" fill="{colours[j % len(colours)]}">'
-                     f"■ {_e(g)}</text>")
-    parts.append("</svg>")
+            parts.append(f'<rect x="{i * group + (j + 0.5) * bar:.1f}" y="{h - bh:.1f}" width="{bar:.1f}"'
+                         f' height="{bh:.1f}" fill="{colours[j % len(colours)]}"><title>{_e(g)} {_hm(t)}: {n}'
+                         "</title></rect>")
+        if i % every == 0:
+            parts.append(f'<text x="{i * group:.1f}" y="{h + 14}" font-size="10">{_hm(t)}</text>')
+    parts.append(f'<line x1="0" x2="{w}" y1="{h}" y2="{h}" stroke="#656d76"/>'
+                 f'<text x="{w / 2:.0f}" y="{h + 32}" font-size="11" text-anchor="middle">'
+                 "start of the interval (UTC)</text>")
+    for j, g in enumerate(gates):  # legend above the plot
+        parts.append(f'<text x="{j * 80}" y="-10" font-size="11" fill="{colours[j % len(colours)]}">■ {_e(g)}</text>')
+    parts.append("</g></svg>")
     return "".join(parts)
+
+
+COLUMNS = 12  # intervals per table of entries (an hour at 5 min)
+
+
+def _columns(times: list[float]) -> list[tuple[list[float], bool]]:
+    """The intervals cut into tables of at most COLUMNS, each with whether it is the last."""
+    parts = [times[i:i + COLUMNS] for i in range(0, len(times), COLUMNS)] or [[]]
+    return [(part, i == len(parts) - 1) for i, part in enumerate(parts)]
 
 
 def render_html(r: Report) -> str:
     """The report as one self-contained HTML page."""
     times = sorted({t for per in r.entries.values() for t in per})
     gates = sorted(set(r.entries) | set(r.gate_totals))
-    per_time = _table(["gate", *[_hm(t) for t in times], "total"],
-                      ([g, *[r.entries.get(g, {}).get(t, 0) for t in times], sum(r.entries.get(g, {}).values())]
-                       for g in gates), "entries")
+    per_time = "".join(  # at most COLUMNS intervals a table, so a long event fits a page's width
+        _table(["gate", *[_hm(t) for t in part], *(["total"] if last else [])],
+               ([g, *[r.entries.get(g, {}).get(t, 0) for t in part],
+                 *([sum(r.entries.get(g, {}).values())] if last else [])] for g in gates), "entries")
+        for part, last in _columns(times))
     totals = _table(["gate", "entries", "exits", "denied", "second check", "transfers"],
                     ([g, *(r.gate_totals.get(g, {}).get(k, 0) for k in ("entry", "exit", "deny", "secondary",
                                                                        "transfer"))] for g in gates), "totals")
@@ -215,7 +262,9 @@ def render_html(r: Report) -> str:
     screening = _table(["what", "count"], sorted(r.screening.items()), "screening")
     units = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(r.units.items())) or "none"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>After-action report — {_e(r.event_id)}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<title>After-action report — {_e(r.event_id)}</title>
 <style>{_CSS}</style></head><body>
 <h1>After-action report — {_e(r.event_id)}</h1>
 <p class="muted">Generated {_t(r.generated_at)} from the event's database. Gate events from {_t(r.first_at)}

@@ -498,6 +498,15 @@ class CommandService:
             gmsg = GatesUpdate(gates=tuple(self.state.gate_view(g, now) for g in gs), at=now)
             self.hub.publish(encode(gmsg).decode())
 
+    def republish(self, zones: Iterable[str], gates: Iterable[str]) -> None:
+        """Send these zones and gates again with the next crowd delta: their rates moved with time
+        alone (no event), and a live map would otherwise hold the old rate (issue 20's charts)."""
+        zs, gs = set(zones), set(gates)
+        if zs or gs:
+            self._dirty_zones |= zs
+            self._dirty_gates |= gs
+            self._dirty.set()
+
     def _publish_alerts(self, alerts: Iterable[al.Alert]) -> None:
         views = tuple(alert_view(a, self.suggestions) for a in alerts)
         if views:

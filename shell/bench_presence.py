@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +49,9 @@ def venue_with_gates(n: int, root: Path) -> Path:
     path = root / f"venue-{n}-gates.toml"
     path.write_text(head.replace('id = "demo-2026"', 'id = "bench-presence"') + gates + "\n" + tail,
                     encoding="utf-8")
+    plan = load_venue(DEFAULT_VENUE).plan
+    if plan is not None:  # [plan] finds its picture beside the venue file
+        shutil.copy(plan.image, root / plan.image.name)
     return path
 
 

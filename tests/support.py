@@ -70,6 +70,19 @@ def shared(*parts: str) -> Path:
     return p
 
 
+def demo_venue_as(path: Path, event_id: str, extra: str = "") -> Path:
+    """The demo venue file written to `path` under another event id (with `extra` TOML after it),
+    its plan picture copied beside it: [plan] finds the picture relative to the venue file."""
+    import shutil
+
+    from eventguard.settings import DEFAULT_VENUE
+
+    text = DEFAULT_VENUE.read_text(encoding="utf-8").replace('id = "demo-2026"', f'id = "{event_id}"')
+    path.write_text(text + extra, encoding="utf-8")
+    shutil.copy(DEFAULT_VENUE.parent / "demo-plan.svg", path.parent / "demo-plan.svg")
+    return path
+
+
 @dataclass
 class Server:
     """A command server running on loopback for one test."""

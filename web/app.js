@@ -3,7 +3,7 @@
 // DOM/SVG elements of the dirty ids in place.
 
 import { api, ApiError, backoff, el, fmtTime, wsUrl } from "./api.js";
-import { Charts } from "./charts.js";
+import { Charts, GATES, ZONES } from "./charts.js";
 import { Plan } from "./plan.js";
 import { AuditView, UnitsPanel, proposeUnits } from "./ops.js";
 import { TwinPanel } from "./twin.js"; // issue 19
@@ -34,7 +34,7 @@ const state = {
 
 const dirty = { zones: new Set(), gates: new Set(), alerts: false, orders: false, units: false, grid: false };
 let frame = 0;
-let plan, charts;
+let plan, charts, gateCharts; // gateCharts: entries/min and queue per gate (issue 20)
 
 function canAct() {
   return state.me && ACTORS.has(state.me.role);
@@ -54,6 +54,7 @@ function render() {
   }
   if (dirty.zones.size) charts.draw(dirty.zones, state.serverAt);
   dirty.zones.clear();
+  if (dirty.gates.size) gateCharts.draw(dirty.gates, state.serverAt);
   for (const id of dirty.gates) {
     const g = state.gates.get(id);
     if (g) {
@@ -357,9 +358,10 @@ function putZones(zones, at) {
   }
 }
 
-function putGates(gates) {
+function putGates(gates, at) {
   for (const g of gates) {
     state.gates.set(g.id, g);
+    gateCharts.add(g, at);
     dirty.gates.add(g.id);
   }
 }
@@ -389,7 +391,7 @@ function handle(msg) {
       state.units.clear();
       state.orders.clear();
       putZones(msg.zones, msg.at);
-      putGates(msg.gates);
+      putGates(msg.gates, msg.at);
       for (const a of msg.alerts || []) state.alerts.set(a.id, a);
       putOps(msg);
       dirty.alerts = dirty.orders = dirty.units = true;
@@ -403,7 +405,7 @@ function handle(msg) {
       putZones(msg.zones, msg.at);
       break;
     case "gates":
-      putGates(msg.gates);
+      putGates(msg.gates, msg.at);
       break;
     case "alerts":
       for (const a of msg.alerts) state.alerts.set(a.id, a);
@@ -520,6 +522,7 @@ setInterval(() => {
   $("last-update").textContent = `updated ${s < 2 ? "just now" : `${s} s ago`}`;
   // scroll the chart time axis even when nothing changes
   if (charts && state.serverAt) charts.draw(charts.series.keys(), state.serverAt + s);
+  if (gateCharts && state.serverAt) gateCharts.draw(gateCharts.series.keys(), state.serverAt + s);
 }, 2000);
 
 // ---- session -----------------------------------------------------------------------------
@@ -591,6 +594,7 @@ async function start(me) {
   state.venue = await api("GET", "/api/venue");
   plan.setVenue(state.venue);
   charts.clear();
+  gateCharts.clear();
   await wallMapStart(); // the wall map (issue 20): plan picture, chart history from the server
   gateRows.clear();
   $("gates").tBodies[0].replaceChildren();
@@ -638,7 +642,8 @@ function setupLogin() {
 
 async function main() {
   plan = new Plan($("map"));
-  charts = new Charts($("charts"));
+  charts = new Charts($("charts"), ZONES);
+  gateCharts = new Charts($("gate-charts"), GATES);
   setupLogin();
   setupDispatch();
   setupEvent();
@@ -865,7 +870,7 @@ async function liveUrl() {
 
 // ---- the wall map (issue 20): plan picture, units and incidents, chart history -------------------
 
-const wall = { units: new Map(), incidents: new Map(), resizeBound: false };
+const wall = { units: new Map(), incidents: new Map() };
 
 async function wallMapStart() {
   wall.units.clear();
@@ -876,15 +881,14 @@ async function wallMapStart() {
     plan.setBackground(null);
   }
   try {
-    charts.seed(await api("GET", "/api/series"), state.venue.zones);
+    const history = await api("GET", "/api/series");
+    charts.seed(history, state.venue.zones);
+    gateCharts.seed(history, state.venue.gates);
   } catch (err) {
     // no history: the charts start from what this page sees
   }
   plan.fitLabels();
-  if (!wall.resizeBound) {
-    wall.resizeBound = true;
-    window.addEventListener("resize", () => plan.fitLabels());
-  }
+  plan.watchSize(); // refits once the map is shown (it is hidden here) and on every resize
 }
 
 function wallMap(msg) {

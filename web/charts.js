@@ -1,15 +1,67 @@
-// Client-side time series per zone (occupancy and inflow) kept from the deltas, drawn as
-// canvas sparklines. Only charts whose data changed are redrawn, at most once per frame.
+// The live map's time series (issue 20): per zone (occupancy, inflow per minute) and per gate
+// (entries per minute, queue), as canvas step charts over the last ten minutes with labelled axes.
+// The server samples every zone and gate every 2 s and keeps ten minutes (GET /api/series); a page
+// starts from that, so a reload or a second screen keeps the history, then adds the readings the
+// live feed brings. Only charts whose data changed are redrawn, at most once per frame.
 
 import { el } from "./api.js";
 
 const WINDOW_S = 600; // ten minutes of history
 const MAX_POINTS = 900;
+const BLUE = "#4aa3ff";
+const AMBER = "#f0b429";
+const MUTED = "#9aa8b8";
+
+/** The smallest 1, 2 or 5 × 10^k at or above v (and at least `floor`): a readable axis top. */
+function niceTop(v, floor) {
+  const x = Math.max(floor, v);
+  const p = 10 ** Math.floor(Math.log10(x));
+  for (const m of [1, 2, 5, 10]) if (m * p >= x) return m * p;
+  return 10 * p;
+}
+
+const maxOf = (points, col) => points.reduce((m, p) => Math.max(m, p[col]), 0);
+
+/** Zones: occupancy against capacity (amber, right axis), inflow per minute (blue, left axis).
+ * Points are [at, occupancy, inflow_per_min], the server's zone columns. */
+export const ZONES = {
+  attr: "data-chart",
+  history: "zones",
+  historyColumns: "zone_columns",
+  columns: ["occupancy", "inflow_per_min"],
+  reading: (z) => [z.occupancy, z.inflow_per_min],
+  scale: (s, z) => { s.cap = Math.max(1, z.capacity); },
+  aria: (name) => `occupancy and inflow of ${name} over the last 10 minutes`,
+  text: (z) => `${z.occupancy} · ${z.inflow_per_min.toFixed(0)}/min`,
+  lines: [
+    { col: 2, colour: BLUE, top: (s) => niceTop(maxOf(s.points, 2), 10), label: (top) => `in/min (0–${top})` },
+    { col: 1, colour: AMBER, top: (s) => s.cap, label: (top) => `people (0–${top})`, right: true },
+  ],
+};
+
+/** Gates: entries per minute (blue, left axis; the server's rate over the last minute) and the
+ * queue the gate reports (amber, right axis). Points are [at, entries_per_min, queue]. */
+export const GATES = {
+  attr: "data-gate-chart",
+  history: "gates",
+  historyColumns: "gate_columns",
+  columns: ["entries_per_min", "queue"],
+  reading: (g) => [g.entries_per_min, g.queue],
+  scale: () => {},
+  aria: (name) => `entries per minute and queue of ${name} over the last 10 minutes`,
+  text: (g) => `${g.entries_per_min.toFixed(0)}/min · queue ${Math.round(g.queue)}`,
+  lines: [
+    { col: 1, colour: BLUE, top: (s) => niceTop(maxOf(s.points, 1), 10), label: (top) => `entries/min (0–${top})` },
+    { col: 2, colour: AMBER, top: (s) => niceTop(maxOf(s.points, 2), 5), label: (top) => `queue, people (0–${top})`, right: true },
+  ],
+};
 
 export class Charts {
-  constructor(container) {
+  /** `kind` is ZONES or GATES. */
+  constructor(container, kind = ZONES) {
     this.container = container;
-    this.series = new Map(); // id -> {points: [[t, occ, inflow]], cap, row, canvas, value}
+    this.kind = kind;
+    this.series = new Map(); // id -> {points: [[t, a, b]], cap, row, canvas, value}
   }
 
   clear() {
@@ -20,8 +72,8 @@ export class Charts {
   ensure(id, name) {
     let s = this.series.get(id);
     if (s) return s;
-    const canvas = el("canvas", { width: 240, height: 56, "data-chart": id,
-      "aria-label": `occupancy and inflow of ${name}` });
+    const canvas = el("canvas", { width: 240, height: 56, [this.kind.attr]: id, role: "img",
+      "aria-label": this.kind.aria(name) });
     const value = el("span", { class: "k" });
     const row = el("div", { class: "chart" }, el("div", {}, el("div", { text: name }), value), canvas);
     this.container.append(row);
@@ -30,41 +82,89 @@ export class Charts {
     return s;
   }
 
-  /** Record a zone reading (from a snapshot or a delta) at server time `at`. */
-  add(zone, at) {
-    const s = this.ensure(zone.id, zone.name);
-    s.cap = Math.max(1, zone.capacity);
+  /** Record a reading of a zone or gate view (from a snapshot or a delta) at server time `at`. */
+  add(view, at) {
+    const s = this.ensure(view.id, view.name);
+    this.kind.scale(s, view);
+    const [a, b] = this.kind.reading(view);
     const last = s.points[s.points.length - 1];
     if (last && at <= last[0]) {
-      last[1] = zone.occupancy; last[2] = zone.inflow_per_min;
+      last[1] = a; last[2] = b;
     } else {
-      s.points.push([at, zone.occupancy, zone.inflow_per_min]);
+      s.points.push([at, a, b]);
     }
     const cutoff = at - WINDOW_S;
     while (s.points.length > MAX_POINTS || (s.points.length > 2 && s.points[1][0] < cutoff)) s.points.shift();
-    const text = `${zone.occupancy} · ${zone.inflow_per_min.toFixed(0)}/min`;
+    const text = this.kind.text(view);
     if (s.value.textContent !== text) s.value.textContent = text;
+  }
+
+  /** Put the server's history (GET /api/series) before the readings this page has seen itself;
+   * `views` are the venue's zones or gates (id, name, and a zone's capacity). */
+  seed(history, views) {
+    const rows = (history && history[this.kind.history]) || {};
+    const names = (history && history[this.kind.historyColumns]) || [];
+    const idx = this.kind.columns.map((c) => names.indexOf(c));
+    if (idx.some((i) => i < 1)) return; // not the columns this chart draws: start from the live feed
+    const byId = new Map(views.map((v) => [v.id, v]));
+    for (const [id, list] of Object.entries(rows)) {
+      const v = byId.get(id);
+      if (!v) continue;
+      const s = this.ensure(id, v.name || id);
+      this.kind.scale(s, v);
+      const first = s.points.length ? s.points[0][0] : Infinity;
+      const older = list.filter((r) => r[0] < first).map((r) => [r[0], r[idx[0]], r[idx[1]]]);
+      s.points = [...older, ...s.points];
+      s.canvas.dataset.points = String(s.points.length);
+    }
   }
 
   /** Redraw the charts of `ids` with the time axis ending at `now` (server seconds). */
   draw(ids, now) {
     for (const id of ids) {
       const s = this.series.get(id);
-      if (!s) continue;
-      const c = s.canvas;
-      const ctx = c.getContext("2d");
-      const W = c.width, H = c.height;
-      ctx.clearRect(0, 0, W, H);
-      if (!s.points.length) continue;
-      const t0 = now - WINDOW_S;
-      const x = (t) => Math.max(0, ((t - t0) / WINDOW_S) * W);
-      const maxIn = Math.max(10, ...s.points.map((p) => p[2]));
-      this.line(ctx, s.points, x, (p) => H - 2 - (p[2] / maxIn) * (H - 4), "#4aa3ff", now, W);
-      this.line(ctx, s.points, x, (p) => H - 2 - Math.min(1, p[1] / s.cap) * (H - 4), "#f0b429", now, W);
+      if (s) this.drawOne(s, now);
     }
   }
 
-  line(ctx, points, x, y, colour, now, W) {
+  drawOne(s, now) {
+    const c = s.canvas;
+    c.dataset.points = String(s.points.length);
+    c.dataset.since = s.points.length ? String(s.points[0][0]) : "";
+    // draw at the size the page shows, in device pixels, so the labels stay sharp and legible
+    const dpr = window.devicePixelRatio || 1;
+    const W = c.clientWidth || 240, H = c.clientHeight || 56;
+    if (c.width !== Math.round(W * dpr) || c.height !== Math.round(H * dpr)) {
+      c.width = Math.round(W * dpr);
+      c.height = Math.round(H * dpr);
+    }
+    const ctx = c.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, W, H);
+    const top = 12, bottom = H - 12; // the plot between the label rows
+    const t0 = now - WINDOW_S;
+    const x = (t) => Math.max(0, ((t - t0) / WINDOW_S) * W);
+    ctx.font = "10px sans-serif";
+    ctx.textBaseline = "top";
+    for (const line of this.kind.lines) {
+      const max = line.top(s);
+      ctx.fillStyle = line.colour;
+      ctx.textAlign = line.right ? "right" : "left";
+      ctx.fillText(line.label(max), line.right ? W - 1 : 1, 1);
+      if (s.points.length) {
+        const y = (p) => bottom - Math.min(1, Math.max(0, p[line.col]) / max) * (bottom - top);
+        this.line(ctx, s.points, x, y, line.colour, W);
+      }
+    }
+    ctx.fillStyle = MUTED;
+    ctx.textBaseline = "bottom";
+    ctx.textAlign = "left";
+    ctx.fillText("−10 min", 1, H);
+    ctx.textAlign = "right";
+    ctx.fillText("now", W - 1, H);
+  }
+
+  line(ctx, points, x, y, colour, W) {
     ctx.strokeStyle = colour;
     ctx.lineWidth = 1.5;
     ctx.beginPath();
@@ -80,49 +180,3 @@ export class Charts {
     ctx.stroke();
   }
 }
-
-// ---- the wall map (issue 20): history from the server, labelled axes ---------------------------
-// GET /api/series gives the last ten minutes the server sampled; they go before the points this
-// page has seen itself, so a reload keeps the chart. Axes: time (−10 min … now) and people.
-
-/** Put the server's history of each zone before the live points. */
-Charts.prototype.seed = function seed(history, zones) {
-  const names = new Map(zones.map((z) => [z.id, z]));
-  for (const [id, rows] of Object.entries(history.zones || {})) {
-    const z = names.get(id);
-    if (!z) continue;
-    const s = this.ensure(id, z.name);
-    s.cap = Math.max(1, z.capacity);
-    const first = s.points.length ? s.points[0][0] : Infinity;
-    const older = rows.filter((r) => r[0] < first).map((r) => [r[0], r[1], r[2]]);
-    s.points = [...older, ...s.points];
-    s.canvas.dataset.points = String(s.points.length);
-  }
-};
-
-const baseDraw = Charts.prototype.draw;
-Charts.prototype.draw = function draw(ids, now) {
-  baseDraw.call(this, ids, now);
-  for (const id of ids) {
-    const s = this.series.get(id);
-    if (!s) continue;
-    s.canvas.dataset.points = String(s.points.length);
-    s.canvas.dataset.since = s.points.length ? String(s.points[0][0]) : "";
-    const ctx = s.canvas.getContext("2d");
-    const W = s.canvas.width, H = s.canvas.height;
-    ctx.save();
-    ctx.font = "9px sans-serif";
-    ctx.fillStyle = "#9aa8b8";
-    ctx.textBaseline = "bottom";
-    ctx.fillText("−10 min", 1, H - 1);
-    ctx.textAlign = "right";
-    ctx.fillText("now", W - 1, H - 1);
-    ctx.textBaseline = "top";
-    ctx.fillStyle = "#f0b429";
-    ctx.fillText(`people (max ${s.cap})`, W - 1, 1);
-    ctx.textAlign = "left";
-    ctx.fillStyle = "#4aa3ff";
-    ctx.fillText("in/min", 1, 1);
-    ctx.restore();
-  }
-};

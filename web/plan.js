@@ -278,7 +278,8 @@ Plan.prototype.removeCameraHeat = function removeCameraHeat(cameraId) {
 // ---- the wall map (issue 20): plan picture, units and incidents, labels readable on a wall -------
 // The venue file's [plan] picture lies under everything, placed by its georeference (an SVG
 // matrix from pixels to metres). Units and incidents that have a position are drawn on top.
-// Labels are sized in metres, but never below a minimum on screen (refitted on resize).
+// Labels are sized in metres, but never below a minimum on screen (refitted when the map's size
+// on screen changes).
 
 const MIN_LABEL_PX = 13;
 
@@ -327,12 +328,22 @@ Plan.prototype.updateOps = function updateOps(units, incidents) {
   this.opsLayer.replaceChildren(...items);
 };
 
-/** Font size (metres) for labels: the plan's own size, at least MIN_LABEL_PX on screen. */
+/** Font size (metres) for labels: the plan's own size, at least MIN_LABEL_PX on screen. While
+ * the map is not laid out (hidden before sign-in) its screen matrix means nothing: no minimum. */
 Plan.prototype.labelSize = function labelSize(base = 0.75) {
-  const ctm = this.svg.getScreenCTM && this.svg.getScreenCTM();
+  const shown = this.svg.clientWidth > 0 && this.svg.clientHeight > 0;
+  const ctm = shown && this.svg.getScreenCTM && this.svg.getScreenCTM();
   const pxPerUnit = ctm && ctm.a > 0 ? ctm.a : 0;
   const min = pxPerUnit ? MIN_LABEL_PX / pxPerUnit : 0;
   return Math.max(this.fs * base, min);
+};
+
+/** Refit the labels whenever the map's size on screen changes — when it is first shown after
+ * sign-in as well as on a resize (a window resize alone misses the first). */
+Plan.prototype.watchSize = function watchSize() {
+  if (this.sizeWatch || typeof ResizeObserver === "undefined") return;
+  this.sizeWatch = new ResizeObserver(() => this.fitLabels());
+  this.sizeWatch.observe(this.svg);
 };
 
 /** Refit gate labels to the screen (after a resize). */

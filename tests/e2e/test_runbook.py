@@ -20,10 +20,10 @@ from typing import Any
 import aiohttp
 import cv2
 import pytest
-from support import shared
+from support import demo_venue_as, shared
 
 from command.db.embedded import free_port
-from eventguard.settings import DEFAULT_VENUE, REPO_ROOT
+from eventguard.settings import REPO_ROOT
 from sim import frames
 from vision.image import read_file
 
@@ -57,8 +57,7 @@ async def test_the_readme_runbook_runs_a_new_event_end_to_end(db_url: str, tmp_p
     work = tmp_path / "event"
     work.mkdir()
     venue = work / "arena.toml"
-    venue.write_text(DEFAULT_VENUE.read_text(encoding="utf-8").replace('id = "demo-2026"', 'id = "arena-runbook"'),
-                     encoding="utf-8")
+    demo_venue_as(venue, "arena-runbook")  # with its plan picture, as a user copies both
     photos = work / "photos"
     photos.mkdir()
     for name in ("examples__obama.jpg", "examples__biden.jpg"):

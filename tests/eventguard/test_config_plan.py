@@ -4,6 +4,7 @@ validated strictly; errors name the table and key."""
 from __future__ import annotations
 
 import struct
+import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
 from typing import Any
@@ -36,19 +37,38 @@ def image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return png(tmp_path / "plan.png", 200, 100)
 
 
-def test_the_demo_plan_picture_loads_from_a_venue_file(tmp_path: Path) -> None:
-    art = DEFAULT_VENUE.parent / "demo-plan.svg"
-    (tmp_path / "demo-plan.svg").write_bytes(art.read_bytes())
+def test_the_demo_venue_puts_its_picture_under_its_zones() -> None:
+    """demo.toml's [plan]: the outlines drawn in demo-plan.svg (concourses and bowl), taken to
+    metres by the georeference, are the zones' polygons; a copy of the file elsewhere finds its
+    picture beside it."""
+    venue = load_venue(DEFAULT_VENUE)
+    plan = venue.plan
+    assert plan is not None and plan.media_type == "image/svg+xml"
+    assert plan.image == DEFAULT_VENUE.parent / "demo-plan.svg"
+    outlines = ET.parse(plan.image).getroot().find("svg:g[@fill='none']", {"svg": "http://www.w3.org/2000/svg"})
+    assert outlines is not None
+    drawn = []
+    for r in outlines:
+        x, y, w, h = (float(r.get(k, "0")) for k in ("x", "y", "width", "height"))
+        (x0, y0), (x1, y1) = apply_affine(plan.transform, (x, y)), apply_affine(plan.transform, (x + w, y + h))
+        drawn.append((round(x0, 6), round(y0, 6), round(x1, 6), round(y1, 6)))
+    zones = []
+    for z in venue.zones:
+        xs, ys = [p[0] for p in z.polygon], [p[1] for p in z.polygon]
+        zones.append((min(xs), min(ys), max(xs), max(ys)))
+    assert sorted(drawn) == sorted(zones)
+
+
+def test_a_copied_venue_file_finds_its_picture_beside_it(tmp_path: Path) -> None:
+    (tmp_path / "demo-plan.svg").write_bytes((DEFAULT_VENUE.parent / "demo-plan.svg").read_bytes())
     path = tmp_path / "venue.toml"
-    path.write_text(DEFAULT_VENUE.read_text(encoding="utf-8") + """
-[plan]
-image = "demo-plan.svg"
-size_px = [800, 840]
-points = [{ px = [0, 0], m = [0, 0] }, { px = [800, 840], m = [40, 42] }]
-""", encoding="utf-8")
+    path.write_text(DEFAULT_VENUE.read_text(encoding="utf-8"), encoding="utf-8")
     plan = load_venue(path).plan
-    assert plan is not None and plan.media_type == "image/svg+xml" and plan.image == (tmp_path / "demo-plan.svg")
+    assert plan is not None and plan.image == (tmp_path / "demo-plan.svg")
     assert apply_affine(plan.transform, (800, 840)) == pytest.approx((40, 42))
+    (tmp_path / "demo-plan.svg").unlink()
+    with pytest.raises(ConfigError, match=r"\[plan\] image: cannot read .*demo-plan.svg"):
+        load_venue(path)
 
 
 def test_two_points_fix_scale_rotation_and_shift(image: Path) -> None:

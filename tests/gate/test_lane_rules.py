@@ -51,14 +51,13 @@ async def test_the_gate_applies_its_lane_rules(tmp_path: Path) -> None:
 async def test_gate_run_direction_and_badge_zone_rights_apply(tmp_path: Path) -> None:
     """`gate run --direction exit` makes the lanes the venue names no rule for exit-only; a badge
     kind accredited only for other zones is refused at this gate's zone, with no 1:1 check."""
-    from eventguard.config import load_venue
-    from eventguard.settings import DEFAULT_VENUE
+    from support import demo_venue_as
 
-    raw = DEFAULT_VENUE.read_text(encoding="utf-8") + (
+    from eventguard.config import load_venue
+
+    venue = load_venue(demo_venue_as(tmp_path / "v.toml", "demo-2026", (
         '\n[[accreditations]]\nkind = "crew"\nzones = ["bowl"]\n[[accreditations]]\nkind = "staff"\n'
-        'zones = ["south", "bowl"]\n')
-    (tmp_path / "v.toml").write_text(raw, encoding="utf-8")
-    venue = load_venue(tmp_path / "v.toml")
+        'zones = ["south", "bowl"]\n')))
     assert venue.kinds_refused_at("S1") == {"crew"} and venue.kinds_refused_at("N1") == {"crew", "staff"}
     key = tickets.new_key()
     cfg = GateConfig(gate_id="S1", event_id=EVENT, server_url="ws://127.0.0.1:9/ws/gate", token="-",

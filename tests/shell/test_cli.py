@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import shared
+from support import demo_venue_as, shared
 
 from command.db.embedded import free_port
 from eventguard.settings import DEFAULT_VENUE
@@ -172,9 +172,7 @@ async def test_each_event_gets_its_own_embedded_database(tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(XDG_DATA_HOME=str(tmp_path / "data"), EVENTGUARD_PG_PORT=str(free_port()),
                EVENTGUARD_PASSWORD="s3cret-pass")
-    other = tmp_path / "arena.toml"
-    other.write_text(DEFAULT_VENUE.read_text(encoding="utf-8").replace('id = "demo-2026"', 'id = "arena-0612"'),
-                     encoding="utf-8")
+    other = demo_venue_as(tmp_path / "arena.toml", "arena-0612")
     try:
         assert (await _eg(env, "keys", "create"))[0] == 0  # the demo event
         rc, out, _ = await _eg(env, "tickets", "issue", "--count", "2")

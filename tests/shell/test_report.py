@@ -1,11 +1,14 @@
 """`eventguard report` on an event driven through the real server: gate events over the gate
 websocket, a density alert acknowledged and resolved, a dispatch from it acknowledged; the HTML
-carries the numbers PostgreSQL holds, and no identities."""
+carries the numbers PostgreSQL holds, and no identities; `--pdf` prints the same page to a PDF
+with Debian's chromium, its chart drawn."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +18,7 @@ import aiohttp
 import asyncpg
 import pytest
 import websockets
-from support import Server, wait_for
+from support import ARTIFACTS, Server, wait_for
 
 from command.after_action import replay_peaks
 from eventguard.wire import (
@@ -123,3 +126,73 @@ async def test_the_report_renders_the_numbers_the_database_holds(server: Server,
     assert dict(map(tuple, table("screening"))) == {"lane decisions: ticket_revoked": "3",
                                                      "lane decisions: watchlist_info": "2"}
     assert "T-SECRET" not in page  # no identities
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
+
+
+def poppler(tool: str, *args: str) -> bytes:
+    """The output of one of poppler-utils' tools (pdftotext, pdfinfo, pdftoppm)."""
+    if shutil.which(tool) is None:
+        pytest.skip(f"reading the PDF needs {tool} (apt-get install poppler-utils)")
+    return subprocess.run([tool, *args], check=True, capture_output=True, timeout=60).stdout
+
+
+def colour_pixels(ppm: bytes, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of a binary PPM (P6, 8 bit) are within 12 of `rgb` on every channel."""
+    fields = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", ppm)
+    assert fields, ppm[:20]
+    body = ppm[fields.end():]
+    return sum(1 for i in range(0, len(body) - 2, 3)
+               if all(abs(body[i + k] - rgb[k]) <= 12 for k in range(3)))
+
+
+def read_pdf(path: Path) -> tuple[int, str, bytes]:
+    """A PDF's page count, its text (whitespace squeezed) and its first page as a PPM at 50 dpi."""
+    assert path.read_bytes().startswith(b"%PDF-")
+    pages = re.search(rb"^Pages:\s+(\d+)", poppler("pdfinfo", str(path)), re.M)
+    assert pages, "pdfinfo found no pages"
+    text = " ".join(poppler("pdftotext", "-layout", str(path), "-").decode().split())
+    return int(pages.group(1)), text, poppler("pdftoppm", "-r", "50", "-f", "1", "-l", "1", str(path))
+
+
+@pytest.mark.browser
+async def test_the_report_prints_to_a_pdf_with_its_tables_and_chart(server: Server, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"the PDF needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    t0 = time.time() - 300  # five minutes of an event: entries at two gates, refusals at a third
+    for minute, n in enumerate((30, 55, 80, 40)):
+        await send(server, "N1", [{"kind": EventKind.ENTRY, "at": t0 + minute * 60 + i * 0.1, "verdict": "admit",
+                                   "ticket_id": f"T-SECRET-{minute}-{i}"} for i in range(n)])
+    await send(server, "S1", [{"kind": EventKind.ENTRY, "at": t0 + 90 + i, "verdict": "admit"} for i in range(25)])
+    await send(server, "N2", [{"kind": EventKind.DENY, "at": t0 + 100, "verdict": "deny",
+                               "reasons": ("ticket_revoked",)} for _ in range(4)])
+    html, out = tmp_path / "report.html", tmp_path / "report.pdf"
+    capsys.readouterr()
+    rc = await asyncio.to_thread(main, ["report", "--event", "demo-2026", "--out", str(html), "--pdf", str(out),
+                                        "--bucket-min", "1", "--database-url", server.db_url])
+    printed = capsys.readouterr().out
+    assert rc == 0 and f"PDF written to {out}" in printed, printed
+    pages, text, ppm = await asyncio.to_thread(read_pdf, out)
+    assert pages >= 1
+    assert "After-action report — demo-2026" in text
+    assert "N1 205 0 0 0 0" in text and "S1 25 0 0 0 0" in text and "N2 0 0 4 0 0" in text  # decisions per gate
+    assert "North concourse (north)" in text and "lane decisions: ticket_revoked 4" in text
+    assert "entries per 1 min" in text and "start of the interval (UTC)" in text  # the chart's axes
+    assert "T-SECRET" not in text
+    # the chart's bars are drawn: page 1 has N1's blue and S1's amber (the second gate with entries)
+    assert colour_pixels(ppm, (0x1F, 0x6F, 0xEB)) > 200 and colour_pixels(ppm, (0xD2, 0x99, 0x22)) > 50
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "after-action-report.pdf").write_bytes(await asyncio.to_thread(out.read_bytes))
+
+
+def test_the_pdf_without_a_renderer_is_refused_before_any_work(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    html = tmp_path / "report.html"
+    rc = main(["report", "--out", str(html), "--pdf", str(tmp_path / "r.pdf"), "--chromium", str(tmp_path / "none"),
+               "--database-url", "postgresql://127.0.0.1:1/none"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no executable there to print the PDF with" in err and "apt-get install chromium" in err
+    assert not html.exists()
