@@ -16,7 +16,6 @@ import errno
 import hmac
 import json
 import logging
-import signal
 import ssl
 import time
 import uuid
@@ -684,11 +683,7 @@ def _report_source_end(task: asyncio.Task[None]) -> None:
 async def serve(cfg: GateConfig, cache: GateCache, tcfg: TerminalConfig, *, host: str, port: int,
                 source: CaptureSource | FolderSource | None = None, tls: tuple[Path, Path] | None = None) -> None:
     """Run a gate until cancelled (the CLI's `gate run`; tls: certificate and key files).
-    SIGTERM cancels it like Ctrl-C, from the loop, so shutdown runs its cleanup quietly."""
-    this = asyncio.current_task()
-    if this is not None:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, this.cancel)
+    (SIGTERM cancels it like Ctrl-C, from the loop: eventguard.aio.run.)"""
     ctx = None
     if tls is not None:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -145,3 +145,15 @@ async def test_the_readme_runbook_runs_a_new_event_end_to_end(db_url: str, tmp_p
             os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
         log.close()
+    # every program the runbook started stops on SIGTERM (the shell exiting does not stop them)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError("programs of the runbook still run 30 s after SIGTERM:\n"
+                                 + (work / "runbook.log").read_text()[-3000:])
+        await asyncio.sleep(0.2)
