@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from command import dispatch, proposals, store
+from command import dispatch, proposals, store, units
 from command.appkeys import POOL, SERVICE, VENUE
 from command.auth import ACTORS, STAFF, Principal, Role
 from command.requests import bad_request, read_body
@@ -127,10 +127,11 @@ async def issue_order(request: web.Request, who: Principal) -> web.Response:
             incident_id=body.incident_id, gate_ids=[g.id for g in venue.gates], alert_id=body.alert_id)
         await store.audit(conn, who.subject, who.role.value, "order_issue", str(order.order_id),
                           await dispatch.issue_details(conn, order))
+        sent = await units.get_unit(conn, order.target) if order.kind == OrderKind.DISPATCH else None
     svc = request.app[SERVICE]
     if order.kind in GATE_ORDER_KINDS:
         await svc.deliver_order(order)
-    svc.publish_ops(orders=[order])
+    svc.publish_ops(orders=[order], units=[sent] if sent else [])  # the map shows the unit dispatched
     return web.json_response(to_builtins(order), status=201)
 
 

@@ -143,10 +143,12 @@ async def confirm(request: web.Request, who: Principal) -> web.Response:
         await store.audit(conn, who.subject, who.role.value, "screening_confirm", str(case_id),
                           {"entry": case["entry_id"], "decision_s": decided["decision_s"], "incident": incident.id,
                            "orders": [o.order_id for o in orders]})
+        dispatched = {o.target for o in orders if o.kind == OrderKind.DISPATCH}
+        sent = [u for u in await dispatch.list_units(conn) if u.id in dispatched] if dispatched else []
     for o in orders:
         if o.kind == OrderKind.HOLD_PERSON:
             await svc.deliver_order(o)
-    svc.publish_ops(incidents=[incident], orders=orders)
+    svc.publish_ops(incidents=[incident], orders=orders, units=sent)  # the map shows the unit dispatched
     await _settle_alert(request, who, decided)
     return web.json_response(_decided(decided, incident=to_builtins(incident), orders=to_builtins(orders)))
 

@@ -14,7 +14,11 @@ from eventguard.wire import UnitView
 async def create_unit(conn: asyncpg.Connection, *, unit_id: str, kind: str, name: str,
                       capabilities: Sequence[str] = (), agency: str = "", home_zone: str | None = None,
                       home_x: float | None = None, home_y: float | None = None, shift: str = "") -> UnitView:
-    """A new unit, available at its home (Conflict if the id is taken, retired units included)."""
+    """A new unit, available at its home (Conflict if the id is taken, retired units included, or
+    is a gate's or a zone's: orders, acks and the map address units, gates and zones by id, and a
+    unit "N1" would be sent gate N1's orders)."""
+    if unit_id in await known_places(conn):
+        raise Conflict(f"unit id {unit_id} is the id of a gate or zone of the venue; choose another")
     r = await conn.fetchrow(
         "INSERT INTO units (id, kind, name, capabilities, agency, home_zone, home_x, home_y, shift,"
         " zone, x, y) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6, $7, $8)"

@@ -43,9 +43,17 @@ async def units(server: Server, *specs: tuple[str, str, str]) -> dict[str, str]:
     op, chief = await server.login("operator"), await server.login("commander")
     tokens = {}
     for uid, kind, zone in specs:
-        st, made = await call(server, "POST", "/api/units/new", op,
-                              {"id": uid, "kind": kind, "name": uid, "home_zone": zone})
-        assert st == 201, made
+        if uid in {g.id for g in server.venue.gates}:  # refused today; a unit made before the gate existed
+            conn = await asyncpg.connect(server.db_url)
+            try:
+                await conn.execute("INSERT INTO units (id, kind, name, home_zone, zone) VALUES ($1, $2, $1, $3, $3)",
+                                   uid, kind, zone)
+            finally:
+                await conn.close()
+        else:
+            st, made = await call(server, "POST", "/api/units/new", op,
+                                  {"id": uid, "kind": kind, "name": uid, "home_zone": zone})
+            assert st == 201, made
         st, issued = await call(server, "POST", f"/api/units/{uid}/token", chief)
         assert st == 200, issued
         tokens[uid] = issued["token"]
@@ -99,7 +107,8 @@ def statuses(msg: ServerMessage) -> dict[int, str]:
 
 
 async def test_a_unit_is_pushed_its_own_orders_and_nothing_else(server: Server) -> None:
-    # the unit N1 has the id of a gate: it must not get that gate's orders
+    # the unit N1 has the id of a gate (made before the venue had gate N1; creating one is refused
+    # now): it must not get that gate's orders
     tokens = await units(server, ("ST-1", "steward", "north"), ("ST-2", "steward", "bowl"), ("N1", "steward", "north"))
     op = await server.login("operator")
     async with (phone(server, tokens["ST-1"]) as one, phone(server, tokens["ST-2"]) as two,

@@ -3,14 +3,17 @@ responder tokens bound to one unit, reports, and the dispatch proposal by walkin
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import aiohttp
 import asyncpg
+import websockets
 from support import Server
 
 from command.routing import REGISTRY
+from eventguard.wire import OpsUpdate, Snapshot, decode_server_message
 
 
 def concrete(path: str) -> str:
@@ -125,3 +128,29 @@ async def test_a_responder_sees_acknowledges_and_reports_for_its_own_unit_only(s
     assert ("ST-1", "order_ack", str(mine["order_id"])) in actions
     assert ("ST-1", "unit_report", "ST-1") in actions
     assert ("commander", "unit_token_issue", "ST-1") in actions
+
+
+async def test_a_unit_cannot_take_a_gate_or_zone_id(server: Server) -> None:
+    """Orders and acks address gates and units by id: a unit "N1" would be sent gate N1's orders."""
+    op = await server.login("operator")
+    for taken in ("N1", "north"):
+        st, err = await call(server, "POST", "/api/units/new", op, {"id": taken, "kind": "steward", "name": "x"})
+        assert st == 409, err
+        assert f"unit id {taken} is the id of a gate or zone" in err["message"], err
+
+
+async def test_a_dispatch_shows_its_unit_dispatched_on_the_live_map(server: Server) -> None:
+    op, viewer = await server.login("operator"), await server.login("viewer")
+    st, _ = await call(server, "POST", "/api/units/new", op, {"id": "MED-1", "kind": "medic", "name": "Medic 1"})
+    assert st == 201
+    async with websockets.connect(f"{server.ws_url}/ws/live",
+                                  additional_headers={"Authorization": f"Bearer {viewer}"}) as live:
+        assert isinstance(decode_server_message(await live.recv()), Snapshot)
+        st, order = await call(server, "POST", "/api/orders", op, {"kind": "dispatch", "target": "MED-1"})
+        assert st == 201, order
+        async with asyncio.timeout(10):
+            while True:
+                m = decode_server_message(await live.recv())
+                if isinstance(m, OpsUpdate) and any(u.id == "MED-1" for u in m.units):
+                    break
+    assert [u.status for u in m.units if u.id == "MED-1"] == ["dispatched"]
