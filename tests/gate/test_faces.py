@@ -240,3 +240,60 @@ async def test_a_watchlisted_face_seen_without_any_ticket_is_reported_once(tmp_p
         assert len(svc.journal.hits_to_send(now=2**31)) == 2
     finally:
         await svc.stop()
+
+
+async def test_the_frames_a_scan_fuses_are_searched_in_one_call(tmp_path: Path) -> None:
+    """Two face workers (the best recent face embedded ahead, beside the scanned one) and three
+    frames (liveness waits for the recent ones anyway): the scanned and the recent face are
+    searched in one index call, whether the watchlist then makes the scan fuse them (another photo
+    of the person listed) or not (an entry far away); the fused hit is the mean of each face's
+    distance to the entry, as computed here from the same frames."""
+    import cv2
+
+    from vision.engine import fuse
+    from vision.faceworker import engine
+    from vision.index import WatchEntry
+    from vision.lane import analyse_lane
+
+    images = shared("faces", "images")
+    person = frames.load_person(images / "examples__obama.jpg")
+    listed = frames.embed_photo(images / "examples__obama2.jpg")
+    assert listed is not None
+    key = tickets.new_key()
+    t = tickets.Ticket(event_id=EVENT, ticket_id="f" * 32, holder_ref=person.holder_ref, entrances=(),
+                       valid_from=0, valid_until=2**31, issued_at=0, key_id=1)
+    frame = frames.compose(person.crop, frames.qr_image(tickets.sign(t, key)))
+    blank = np.full((8, 8, 3), 150, np.uint8)
+    recent = [frames.compose(np.ascontiguousarray(cv2.resize(person.crop, None, fx=f, fy=f,
+                                                             interpolation=cv2.INTER_AREA)), blank)
+              for f in (0.9, 1.1)]  # the person a moment before, nearer and further (not a still)
+    rng = np.random.default_rng(5)
+    for run, (watched, fused) in enumerate(((listed, True), (_at_distance(person.encoding, 0.95), False))):
+        cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: person.encoding})
+        cache.watchlist.add(WatchEntry("w", "wanted", WatchSeverity.DENY, watched))
+        for j in range(50):
+            cache.watchlist.add(WatchEntry(f"x{j}", "other", WatchSeverity.INFO, rng.normal(size=128)))
+        calls: list[int] = []
+        many = cache.watchlist.search_many
+
+        def counted(qs: np.ndarray, _many=many, _calls=calls, **kw: object) -> object:  # type: ignore[no-untyped-def]
+            _calls.append(len(qs))
+            return _many(qs, **kw)
+
+        cache.watchlist.search_many = counted  # type: ignore[method-assign]
+        svc = GateService(_cfg(tmp_path / str(run), face_workers=2), cache)
+        try:
+            res = await svc.scan(frame, recent=recent)
+        finally:
+            await svc.stop()
+        assert calls == [2], (run, calls)  # the scanned face and the one embedded ahead, together
+        assert Reason.FACE_MATCH in res.decision.reasons
+        if not fused:
+            assert res.face_frames == (1, 1) and res.hits == ()
+            continue
+        assert res.face_frames == (3, 2) and [h.entry_id for h in res.hits] == ["w"]
+        assert res.decision.verdict is Verdict.SECONDARY and Reason.WATCHLIST_DENY in res.decision.reasons
+        lane = analyse_lane(engine(svc.cfg.engine_options), [frame, *recent])
+        assert len(lane.used) == 2
+        want = fuse([SFACE.distance(r.embedding, listed) for r in lane.used if r.embedding is not None])
+        assert res.hits[0].distance == pytest.approx(want, abs=1e-5)
