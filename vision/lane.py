@@ -6,6 +6,9 @@ quality, ~6 ms each with YuNet at 320 px) and embeds the best `best` (two by def
 `vision.quality.rank` (size, sharpness, frontal-ness); the gate fuses their distances
 (`vision.engine.fuse`, the mean).
 
+The faces to embed are known before any is embedded (the scanned one, and the best recent
+ones by quality), so they are embedded in one forward pass (`embed_results`).
+
 The scanned frame (frames[0], the one with the ticket) says who is being checked: its face
 is always embedded, and a recent frame counts only if its face is the same person's (within
 the engine's verify threshold of the scanned face). A frame of the person before, still in
@@ -35,6 +38,7 @@ from vision.engine import (
     QualityBar,
     assess,
     embed_result,
+    embed_results,
 )
 from vision.quality import rank
 
@@ -77,8 +81,9 @@ def assess_recent(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBa
     embedded: the work `analyse_lane` would do on them, done ahead (`recent=`), beside the
     scanned frame's on another face worker."""
     rest = [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames]
-    for i in recent_candidates([rest[0], *rest] if rest else [], embed):
-        rest[i - 1] = embed_result(engine, frames[i - 1], rest[i - 1], clock)
+    picks = [i - 1 for i in recent_candidates([rest[0], *rest] if rest else [], embed)]
+    for i, r in zip(picks, embed_results(engine, [(frames[i], rest[i]) for i in picks], clock), strict=True):
+        rest[i] = r
     return tuple(rest)
 
 
@@ -110,17 +115,20 @@ def analyse_lane(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBar
 
     if first.problem not in (None, FaceProblem.MULTIPLE_FACES, FaceProblem.FACE_POOR_QUALITY):
         return done((), first.problem, first)
-    if first.embedding is None:
-        first = embed_result(engine, frames[0], first, clock)
-        fresh.append(first)
     if first.problem is FaceProblem.MULTIPLE_FACES:
+        if first.embedding is None:
+            first = embed_result(engine, frames[0], first, clock)
+            fresh.append(first)
         return done((first,), FaceProblem.MULTIPLE_FACES, first)
     anchor_ok = first.problem is None
     want = best - 1 if anchor_ok else best
-    embedded = [assessed[i] if assessed[i].embedding is not None else embed_result(engine, frames[i], assessed[i], clock)
-                for i in recent_candidates(assessed, want)]
-    fresh += [r for i, r in zip(recent_candidates(assessed, want), embedded, strict=True)
-              if assessed[i].embedding is None]
+    picks = recent_candidates(assessed, want)
+    todo = [i for i in (0, *picks) if assessed[i].embedding is None]  # in one forward pass
+    fresh = embed_results(engine, [(frames[i], assessed[i]) for i in todo], clock)
+    for i, r in zip(todo, fresh, strict=True):
+        assessed[i] = r
+    first = assessed[0]
+    embedded = [assessed[i] for i in picks]
     assert first.embedding is not None
     same = [r for r in embedded if r.embedding is not None
             and spec.distance(r.embedding, first.embedding) <= spec.thresholds.verify]
