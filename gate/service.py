@@ -93,8 +93,8 @@ from vision.faceworker import (
 )
 from vision.image import Frame, decode_bytes
 from vision.index import WatchHit, WatchlistIndex
-from vision.lane import BEST_FRAMES, LaneFaces
-from vision.screen import frame_search_k, screen_frames, search
+from vision.lane import BEST_FRAMES, LaneFaces, choose, to_embed
+from vision.screen import frame_search_k, screen_frames, search_frames
 
 log = logging.getLogger(__name__)
 
@@ -585,7 +585,11 @@ class GateService:
         distance lies within fuse_band of the verify threshold, or some watchlist entry lies
         within screen + fuse_band. Then the best of them are fused with it (vision/lane.py).
         A clear score is decided on one frame. The recent frames' work was started beside the
-        scanned frame's (`_start_faces`); liveness is judged on it when there are enough frames."""
+        scanned frame's (`_start_faces`); liveness is judged on it when there are enough frames.
+        The faces a scan fuses are searched in one index call (vision.screen.search_frames): the
+        scanned face's search, which decides whether to fuse, takes the recent face embedded ahead
+        along when it is at hand, and the fused screening reuses both searches. When the faces to
+        fuse were embedded ahead they are chosen here (vision.lane.choose), not by a face worker."""
         try:
             return await self._face_work_on(work, holder)
         finally:
@@ -603,32 +607,46 @@ class GateService:
         stage = {"detect": lane.detect_ms, "encode": lane.encode_ms}
         registered = self.cache.holders.get(holder) if holder else None
         near: list[WatchHit] | None = None  # entries within screen + band of the scanned face
-        scanned: list[WatchHit] | None = None  # the scanned face's own search, when made
+        searched: list[tuple[np.ndarray, list[WatchHit]]] = []  # embeddings searched already, their hits
+        recent: tuple[FaceResult, ...] | None = None  # the recent frames' results, once awaited
         first = lane.scan.embedding
         if len(frames) > 1 and first is not None and lane.problem in (None, FaceProblem.FACE_POOR_QUALITY):
             fuse_now = lane.problem is FaceProblem.FACE_POOR_QUALITY
             if registered is not None and abs(self.spec.distance(first, registered) - th.verify) <= band:
                 fuse_now = True
             if not fuse_now and len(index):
+                # The scanned face's search decides whether to fuse. The recent faces embedded
+                # ahead go into the same call when they are at hand: liveness waits for them
+                # anyway (3+ frames), or they are done. Searching the scanned face alone at once
+                # instead (while the recent work ends) was measured no faster: on 2 cores that
+                # search slows the face worker, and at 1M entries nearly every scan fuses (the
+                # look-alikes within screen + band), so its recent face is searched after all.
+                batch = [first]
+                if work.ahead is not None and (work.live or work.ahead.done()):
+                    recent = await self._await_ahead(work, stage)
+                    batch += [r.embedding for r in recent if r.embedding is not None]
                 t0 = time.perf_counter()
                 wide = max(th.screen + band, th.screen + self.cfg.watch_margin)  # reused by the fused search
-                scanned = await loop.run_in_executor(self.cpu, lambda: search(
-                    index, self.spec, first, threshold=wide, top_k=frame_search_k()))
+                per_frame = await loop.run_in_executor(self.cpu, lambda: search_frames(
+                    index, self.spec, batch, threshold=wide, top_k=frame_search_k()))
                 stage["search"] = (time.perf_counter() - t0) * 1000
-                near = [h for h in scanned if h.distance <= th.screen + band]
+                searched = list(zip(batch, per_frame, strict=True))
+                near = [h for h in per_frame[0] if h.distance <= th.screen + band]
                 fuse_now = bool(near)
             if fuse_now:
                 near = None
-                recent = None
-                if work.ahead is not None:
-                    t0 = time.perf_counter()
-                    recent = (await work.ahead)[0]
-                    stage["ahead_wait"] = (time.perf_counter() - t0) * 1000
-                    stage["detect"] += sum(r.detect_ms for r in recent)
-                    stage["encode"] += sum(r.encode_ms for r in recent)
-                lane = await self._analyse(frames, scan=lane.scan, recent=recent)
-                stage["detect"] += lane.detect_ms
-                stage["encode"] += lane.encode_ms
+                if recent is None and work.ahead is not None:
+                    recent = await self._await_ahead(work, stage)
+                assessed = (lane.scan, *recent) if recent is not None else None
+                if assessed is not None and not to_embed(assessed, self.cfg.best_frames):
+                    # every face to fuse is embedded (ahead): chosen here, no round trip of the
+                    # frames to a face worker (7 ms median in bench gate over 1M)
+                    used, why = choose(self.spec, assessed, self.cfg.best_frames)
+                    lane = LaneFaces(self.spec.model_id, len(frames), used, why, lane.scan, 0.0, 0.0)
+                else:
+                    lane = await self._analyse(frames, scan=lane.scan, recent=recent)
+                    stage["detect"] += lane.detect_ms
+                    stage["encode"] += lane.encode_ms
         counts = (lane.frames, len(lane.used))
         embeddings = [r.embedding for r in lane.used if r.embedding is not None]
         spoof = None
@@ -644,21 +662,27 @@ class GateService:
         found: list[WatchHit] = []
         if len(index) and near != []:  # (no entry within screen + band: no hit, no second search)
             t0 = time.perf_counter()
-            ordered, reuse = embeddings, None
-            if scanned is not None and first is not None:  # the scanned face was searched already: not again
-                same = [i for i, e in enumerate(embeddings) if np.array_equal(e, first)]
-                if same:
-                    ordered = [embeddings[same[0]], *(e for i, e in enumerate(embeddings) if i != same[0])]
-                    reuse = scanned
+            known = [next((hits for e, hits in searched if e is emb or np.array_equal(e, emb)), None)
+                     for emb in embeddings]  # searched above: not again (the others in one call)
             found = await loop.run_in_executor(
-                self.cpu, lambda: screen_frames(index, self.spec, ordered, threshold=th.screen,
-                                                margin=self.cfg.watch_margin, first=reuse))
+                self.cpu, lambda: screen_frames(index, self.spec, embeddings, threshold=th.screen,
+                                                margin=self.cfg.watch_margin, searched=known))
             stage["search"] = stage.get("search", 0.0) + (time.perf_counter() - t0) * 1000
         hits = tuple(Hit(list_id=h.list_id, entry_id=h.entry_id, severity=h.severity,
                          distance=h.distance, ambiguous=h.ambiguous) for h in found)
         return FaceCheck(problem=lane.problem.value if lane.problem else None, distance=dist,
                          tolerance=th.verify, liveness=spoof.value if spoof else None), hits, stage, counts, \
             lane.scan.face, embeddings
+
+    async def _await_ahead(self, work: _FaceWork, stage: dict[str, float]) -> tuple[FaceResult, ...]:
+        """The recent frames' results from `_start_faces` (waited for once; their time counted)."""
+        assert work.ahead is not None
+        t0 = time.perf_counter()
+        recent = (await work.ahead)[0]
+        stage["ahead_wait"] = (time.perf_counter() - t0) * 1000
+        stage["detect"] += sum(r.detect_ms for r in recent)
+        stage["encode"] += sum(r.encode_ms for r in recent)
+        return recent
 
     async def warm_up(self) -> None:
         """Load the face models (in every worker) before the first real scan."""

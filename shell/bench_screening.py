@@ -9,6 +9,9 @@ Gaussian with the real embeddings' mean and covariance) to each list size, and f
 
 - query time: every probe searched one at a time through WatchlistIndex.search (top 3, as the
   gate does), `repeats` passes, p50/p95/p99 per pass; load averages before and after;
+- two frames: the probes in pairs, each pair searched as two `search` calls and as one
+  `search_many` (one faiss call, as the gate searches the frames it fuses), alternated, and
+  whether the batch's hits equal the single searches' exactly;
 - recall: the top-1 entry of `recall_queries` probes against the exact scan (search(exact=True))
   of the same index, whose times are the exact baseline;
 - memory: RSS growth while the index is built, and the bytes of its arrays;
@@ -215,6 +218,7 @@ def _measure(mat: npt.NDArray[np.float32], ids: list[str], metric: DistanceMetri
                 top_d[j] = hits[0].distance
         passes.append(_pcts(ms))
     load_after = _load()
+    pairs = _pairs(idx, probes)
     m_found = np.array([top_ids[j] == ids[mate_slot[j]] for j in range(n_mated)], dtype=bool)
     out: dict[str, Any] = {
         "entries": n, "method": (f"PQ fast scan ({COARSE_CANDIDATES} candidates) + exact float64 "
@@ -222,7 +226,7 @@ def _measure(mat: npt.NDArray[np.float32], ids: list[str], metric: DistanceMetri
         "build_s": round(build_s, 2), "query_ms": passes, "load_before": load_before,
         "load_after": load_after, "memory": {**mem, "rss_delta": rss_delta,
                                              "bytes_per_entry": round(rss_delta / n, 1)},
-        "nm_top": top_d[n_mated:], "m_top": top_d[:n_mated], "m_found": m_found,
+        "nm_top": top_d[n_mated:], "m_top": top_d[:n_mated], "m_found": m_found, "pairs": pairs,
     }
     if recall:
         picks = np.random.default_rng(n).choice(len(probes), min(recall, len(probes)), replace=False)
@@ -249,6 +253,25 @@ def _measure(mat: npt.NDArray[np.float32], ids: list[str], metric: DistanceMetri
         gc.collect()
         out["alternatives"] = _alternatives(mat, ids, metric, probes[picks], exact_ids, log)
     return out
+
+
+def _pairs(idx: WatchlistIndex, probes: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """The probes two by two, as a gate searches the two frames it fuses: two `search` calls
+    against one `search_many`, alternated pair by pair (the same load for both), and whether the
+    batch gave exactly the single searches' hits (top 4, the gate's k)."""
+    two, one, same = [], [], 0
+    load_before = _load()
+    for j in range(0, len(probes) - 1, 2):
+        pair = probes[j : j + 2]
+        s = time.perf_counter()
+        alone = [idx.search(q, threshold=math.inf, top_k=4) for q in pair]
+        two.append((time.perf_counter() - s) * 1e3)
+        s = time.perf_counter()
+        batch = idx.search_many(pair, threshold=math.inf, top_k=4)
+        one.append((time.perf_counter() - s) * 1e3)
+        same += batch == alone
+    return {"two_searches_ms": _pcts(two), "search_many_ms": _pcts(one), "pairs": len(two),
+            "identical": same, "load_before": load_before, "load_after": _load()}
 
 
 def _alternatives(mat: npt.NDArray[np.float32], ids: list[str], metric: DistanceMetric,
@@ -395,6 +418,12 @@ def text(report: dict[str, Any]) -> str:
                          f"RSS +{mem['rss_delta'] / 2**20:.0f} MB ({mem['bytes_per_entry']:.0f} B/entry; "
                          f"vectors {mem['vectors'] / 2**20:.0f} MB, PQ codes "
                          f"{mem['pq_codes'] / 2**20:.0f} MB)")
+            if "pairs" in t:
+                pr, a, b = t["pairs"], t["pairs"]["two_searches_ms"], t["pairs"]["search_many_ms"]
+                lines.append(f"      two frames: 2 searches p50 {a['p50']:.2f} / p95 {a['p95']:.2f} ms, one "
+                             f"search_many p50 {b['p50']:.2f} / p95 {b['p95']:.2f} ms; identical hits "
+                             f"{pr['identical']:,}/{pr['pairs']:,} pairs (load {pr['load_before']} -> "
+                             f"{pr['load_after']})")
             if "recall" in t:
                 r = t["recall"]
                 x = r["exact_query_ms"]

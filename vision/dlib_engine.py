@@ -9,10 +9,12 @@ one instance per process (vision/faceworker.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from vision import dlibface
-from vision.engine import SPECS, EngineName, EngineSpec, Face, Frame
+from vision.engine import SPECS, Embedding, EngineName, EngineSpec, Face, Frame
 from vision.image import to_rgb
 from vision.quality import Quality, of_box
 
@@ -47,6 +49,11 @@ class DlibEngine:
     def embed(self, crop: Frame) -> dlibface.Encoding:
         """The 128-d float64 encoding of a chip."""
         return np.asarray(dlibface.describe(crop, engine=self._impl), dtype=np.float64)
+
+    def embed_many(self, crops: Sequence[Frame]) -> list[Embedding]:
+        """The encodings of several chips, one at a time (vision/encoder.py evaluates one chip;
+        batching it is not done: dlib's model is not the default engine)."""
+        return [self.embed(c) for c in crops]
 
     def quality(self, bgr: Frame, face: Face) -> Quality:
         """Size and sharpness (no pose without landmarks)."""

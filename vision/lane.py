@@ -6,6 +6,10 @@ quality, ~6 ms each with YuNet at 320 px) and embeds the best `best` (two by def
 `vision.quality.rank` (size, sharpness, frontal-ness); the gate fuses their distances
 (`vision.engine.fuse`, the mean).
 
+The faces to embed are known before any is embedded (`to_embed`: the scanned one, and the
+best recent ones by quality), so they are embedded in one forward pass (`embed_results`); the
+choice among them (`choose`) is pure.
+
 The scanned frame (frames[0], the one with the ticket) says who is being checked: its face
 is always embedded, and a recent frame counts only if its face is the same person's (within
 the engine's verify threshold of the scanned face). A frame of the person before, still in
@@ -28,13 +32,14 @@ from dataclasses import dataclass
 
 from vision.engine import (
     DEFAULT_BAR,
+    EngineSpec,
     FaceEngine,
     FaceProblem,
     FaceResult,
     Frame,
     QualityBar,
     assess,
-    embed_result,
+    embed_results,
 )
 from vision.quality import rank
 
@@ -77,16 +82,54 @@ def assess_recent(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBa
     embedded: the work `analyse_lane` would do on them, done ahead (`recent=`), beside the
     scanned frame's on another face worker."""
     rest = [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames]
-    for i in recent_candidates([rest[0], *rest] if rest else [], embed):
-        rest[i - 1] = embed_result(engine, frames[i - 1], rest[i - 1], clock)
+    picks = [i - 1 for i in recent_candidates([rest[0], *rest] if rest else [], embed)]
+    for i, r in zip(picks, embed_results(engine, [(frames[i], rest[i]) for i in picks], clock), strict=True):
+        rest[i] = r
     return tuple(rest)
+
+
+def to_embed(assessed: Sequence[FaceResult], best: int = BEST_FRAMES) -> list[int]:
+    """The frames (0: the scanned one) whose faces `choose` needs embedded and that are not yet,
+    in the order to embed them (pure). They are known before any is embedded."""
+    first = assessed[0]
+    if first.problem not in (None, FaceProblem.MULTIPLE_FACES, FaceProblem.FACE_POOR_QUALITY):
+        return []
+    if first.problem is FaceProblem.MULTIPLE_FACES:
+        return [0] if first.embedding is None else []
+    want = best - 1 if first.problem is None else best
+    return [i for i in (0, *recent_candidates(assessed, want)) if assessed[i].embedding is None]
+
+
+def choose(spec: EngineSpec, assessed: Sequence[FaceResult], best: int = BEST_FRAMES,
+           ) -> tuple[tuple[FaceResult, ...], FaceProblem | None]:
+    """The faces fused (best quality first) and the problem, from every frame's result once
+    `to_embed` is empty (pure: no model runs, so the gate chooses in-process when the faces it
+    needs were embedded ahead)."""
+    if to_embed(assessed, best):
+        raise ValueError("choose needs the faces of to_embed() embedded first")
+    first = assessed[0]
+    if first.problem not in (None, FaceProblem.MULTIPLE_FACES, FaceProblem.FACE_POOR_QUALITY):
+        return (), first.problem
+    if first.problem is FaceProblem.MULTIPLE_FACES:
+        return (first,), FaceProblem.MULTIPLE_FACES
+    anchor_ok = first.problem is None
+    picks = recent_candidates(assessed, best - 1 if anchor_ok else best)
+    assert first.embedding is not None
+    same = [assessed[i] for i in picks if (e := assessed[i].embedding) is not None
+            and spec.distance(e, first.embedding) <= spec.thresholds.verify]
+    used = ([first] if anchor_ok else []) + same
+    used.sort(key=lambda r: -_rank(r))
+    if not used:
+        return (), FaceProblem.FACE_POOR_QUALITY
+    return tuple(used[:best]), None
 
 
 def analyse_lane(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBar | None = DEFAULT_BAR,
                  best: int = BEST_FRAMES, min_face_px: int | None = None, scan: FaceResult | None = None,
                  recent: Sequence[FaceResult] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> LaneFaces:
-    """Assess every frame, embed the scanned one and the best consistent recent ones.
+    """Assess every frame, embed the scanned one and the best consistent recent ones (in one
+    forward pass: `to_embed`), and `choose`.
 
     `scan`: the scanned frame's result from an earlier pass (assessed and embedded): it is
     used as it is, and the times reported are those of the new work only. `recent`: likewise
@@ -102,30 +145,10 @@ def analyse_lane(engine: FaceEngine, frames: Sequence[Frame], *, bar: QualityBar
             else [assess(engine, f, min_face_px=min_face_px, bar=bar, clock=clock) for f in frames[1:]])
     assessed = [first, *rest]
     detect_ms = sum(r.detect_ms for r in (() if recent is not None else rest)) + (first.detect_ms if scan is None else 0.0)
-    fresh: list[FaceResult] = []  # embedded by this call
-
-    def done(used: Sequence[FaceResult], problem: FaceProblem | None, scan: FaceResult) -> LaneFaces:
-        return LaneFaces(spec.model_id, len(frames), tuple(used), problem, scan, detect_ms,
-                         sum(r.encode_ms for r in fresh))
-
-    if first.problem not in (None, FaceProblem.MULTIPLE_FACES, FaceProblem.FACE_POOR_QUALITY):
-        return done((), first.problem, first)
-    if first.embedding is None:
-        first = embed_result(engine, frames[0], first, clock)
-        fresh.append(first)
-    if first.problem is FaceProblem.MULTIPLE_FACES:
-        return done((first,), FaceProblem.MULTIPLE_FACES, first)
-    anchor_ok = first.problem is None
-    want = best - 1 if anchor_ok else best
-    embedded = [assessed[i] if assessed[i].embedding is not None else embed_result(engine, frames[i], assessed[i], clock)
-                for i in recent_candidates(assessed, want)]
-    fresh += [r for i, r in zip(recent_candidates(assessed, want), embedded, strict=True)
-              if assessed[i].embedding is None]
-    assert first.embedding is not None
-    same = [r for r in embedded if r.embedding is not None
-            and spec.distance(r.embedding, first.embedding) <= spec.thresholds.verify]
-    used = ([first] if anchor_ok else []) + same
-    used.sort(key=lambda r: -_rank(r))
-    if not used:
-        return done((), FaceProblem.FACE_POOR_QUALITY, first)
-    return done(used[:best], None, first)
+    todo = to_embed(assessed, best)
+    fresh = embed_results(engine, [(frames[i], assessed[i]) for i in todo], clock)
+    for i, r in zip(todo, fresh, strict=True):
+        assessed[i] = r
+    used, problem = choose(spec, assessed, best)
+    return LaneFaces(spec.model_id, len(frames), used, problem, assessed[0], detect_ms,
+                     sum(r.encode_ms for r in fresh))

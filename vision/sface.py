@@ -10,11 +10,17 @@ its input without a name, which OpenCV refuses when a graph has more than one in
 the input ("data") works, gives the same numbers under OpenCV's classic and new engines
 (<= 4e-7 apart), and the new engine (the default) is about twice as fast. onnxruntime
 1.32 refuses the file outright (it asks for the weights as inputs). One instance per worker.
+
+The graph takes a batch: a blob of N crops (N, 3, 112, 112) gives (N, 128), each row within
+3e-7 of that crop's embedding alone (40 LFW faces; `embed_aligned_many`). On one core it saves
+little: 46.8 ms for three crops against 48.7 ms one by one, 32 against 32.5 ms for two.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -110,20 +116,37 @@ class SFace:
         return self.embed_aligned(align(bgr, lm.reshape(5, 2)))
 
     def infer_all(self, bgr: Image, faces: Faces) -> npt.NDArray[np.float32]:
-        """Embeddings (N, 128) of every YuNet row in `faces`."""
-        out = np.zeros((len(faces), EMBEDDING_SIZE), dtype=np.float32)
-        for i, row in enumerate(faces):
-            out[i] = self.infer(bgr, row)
-        return out
+        """Embeddings (N, 128) of every YuNet row in `faces` (one forward pass)."""
+        if not len(faces):
+            return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+        return self.embed_aligned_many([align(bgr, landmarks_of(row)) for row in faces])
 
     def embed_aligned(self, crop: Image) -> Embedding:
         """Embedding of an aligned 112x112 BGR crop."""
         blob = cv2.dnn.blobFromImage(
             crop, 1.0, (CROP_SIZE, CROP_SIZE), (0.0, 0.0, 0.0), swapRB=True, crop=False
         )
+        return self._forward(blob)[0]
+
+    def embed_aligned_many(self, crops: Sequence[Image]) -> npt.NDArray[np.float32]:
+        """Embeddings (N, 128) of aligned 112x112 BGR crops, in one forward pass of a batch."""
+        if not crops:
+            return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+        blob = cv2.dnn.blobFromImages(
+            list(crops), 1.0, (CROP_SIZE, CROP_SIZE), (0.0, 0.0, 0.0), swapRB=True, crop=False
+        )
+        return self._forward(blob)
+
+    def _forward(self, blob: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        """The network on a blob of N crops: N unit-length rows."""
+        n = blob.shape[0]
         self._net.setInput(blob, INPUT_NAME)
-        raw = np.asarray(self._net.forward(), dtype=np.float32).reshape(-1)
-        if raw.size != EMBEDDING_SIZE:
-            raise ValueError(f"SFace gave {raw.size} numbers, expected {EMBEDDING_SIZE}")
-        norm = float(np.linalg.norm(raw))
-        return (raw / norm if norm > 0 else raw).astype(np.float32)
+        raw = np.asarray(self._net.forward(), dtype=np.float32)
+        if raw.size != n * EMBEDDING_SIZE:
+            raise ValueError(f"SFace gave {raw.size} numbers for {n} crops, expected {n * EMBEDDING_SIZE}")
+        out = raw.reshape(n, EMBEDDING_SIZE).copy()
+        for row in out:  # each row normalised as a single embedding always was
+            norm = float(np.linalg.norm(row))
+            if norm > 0:
+                row /= norm
+        return out

@@ -15,10 +15,12 @@ One instance per process or thread: OpenCV's networks are not safe to share.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
-from vision.engine import SPECS, EngineName, EngineSpec, Face, Frame
+from vision.engine import SPECS, Embedding, EngineName, EngineSpec, Face, Frame
 from vision.quality import Quality, of_box
 from vision.sface import Embedding as SFaceEmbedding
 from vision.sface import SFace, align
@@ -60,6 +62,10 @@ class SFaceEngine:
     def embed(self, crop: Frame) -> SFaceEmbedding:
         """Unit-length 128-d float32 embedding of an aligned crop."""
         return self.recogniser.embed_aligned(crop)
+
+    def embed_many(self, crops: Sequence[Frame]) -> list[Embedding]:
+        """The embeddings of several aligned crops, in one forward pass of a batch."""
+        return list(self.recogniser.embed_aligned_many(crops))
 
     def quality(self, bgr: Frame, face: Face) -> Quality:
         """Size, sharpness and pose (from the five landmarks)."""

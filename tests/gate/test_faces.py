@@ -240,3 +240,89 @@ async def test_a_watchlisted_face_seen_without_any_ticket_is_reported_once(tmp_p
         assert len(svc.journal.hits_to_send(now=2**31)) == 2
     finally:
         await svc.stop()
+
+
+async def test_the_faces_a_scan_fuses_are_searched_in_one_call_and_chosen_in_the_gate(tmp_path: Path) -> None:
+    """Two face workers (the best recent face embedded ahead, beside the scanned one) and three
+    real frames of the person (liveness waits for the recent ones anyway): whether the scan is
+    fused for its 1:1 score (the registered face at the verify threshold), for the watchlist
+    (another photo of him listed) or not at all (an entry far away), and whether the recent work
+    was done before the scanned face's or not, the faces are searched in one index call, and
+    the same hit comes out to the bit. The faces to fuse were embedded ahead, so the gate chooses
+    them itself (no round trip of the frames to a face worker); the fused distance is the mean of
+    each face's distance, computed here from the same frames."""
+    import cv2
+
+    from vision.engine import fuse
+    from vision.faceworker import engine
+    from vision.index import WatchEntry
+    from vision.lane import analyse_lane
+
+    images = shared("faces", "images")
+    person = frames.load_person(images / "examples__obama.jpg")
+    listed = frames.embed_photo(images / "examples__obama2.jpg")
+    assert listed is not None
+    key = tickets.new_key()
+    t = tickets.Ticket(event_id=EVENT, ticket_id="f" * 32, holder_ref=person.holder_ref, entrances=(),
+                       valid_from=0, valid_until=2**31, issued_at=0, key_id=1)
+    frame = frames.compose(person.crop, frames.qr_image(tickets.sign(t, key)))
+    blank = np.full((8, 8, 3), 150, np.uint8)
+    recent = [frames.compose(np.ascontiguousarray(cv2.resize(person.crop, None, fx=f, fy=f,
+                                                             interpolation=cv2.INTER_AREA)), blank)
+              for f in (0.9, 1.1)]  # the person a moment before, nearer and further (not a still)
+    rng = np.random.default_rng(5)
+    far = _at_distance(person.encoding, 0.95)
+    runs = iter(range(100))
+
+    async def face_work(holder: np.ndarray, watched: np.ndarray, *, ahead_done: bool,
+                        ) -> tuple[list[int], int, tuple[int, int], tuple[object, ...]]:
+        """(rows of each index call, face worker round trips after the first pass, frames
+        assessed and fused, hits) of one scan's face work."""
+        cache = GateCache(keys={1: key.public_key()}, holders={person.holder_ref: holder})
+        cache.watchlist.add(WatchEntry("w", "wanted", WatchSeverity.DENY, watched))
+        for j in range(50):
+            cache.watchlist.add(WatchEntry(f"x{j}", "other", WatchSeverity.INFO, rng.normal(size=128)))
+        calls: list[int] = []
+        many = cache.watchlist.search_many
+
+        def counted(qs: np.ndarray, **kw: object) -> object:
+            calls.append(len(qs))
+            return many(qs, **kw)  # type: ignore[arg-type]
+
+        cache.watchlist.search_many = counted  # type: ignore[method-assign]
+        svc = GateService(_cfg(tmp_path / str(next(runs)), face_workers=2), cache)
+        trips: list[int] = []
+        analyse = svc._analyse  # noqa: SLF001
+
+        def counted_trip(*a: object, **kw: object) -> object:
+            trips.append(1)
+            return analyse(*a, **kw)  # type: ignore[arg-type]
+
+        svc._analyse = counted_trip  # type: ignore[method-assign]  # noqa: SLF001
+        try:
+            work = svc._start_faces((frame, *recent))  # noqa: SLF001
+            assert work.ahead is not None and work.live
+            if ahead_done:
+                await asyncio.wait([work.first, work.ahead])
+            face, hits, _, counts, _, _ = await svc._face_work(work, person.holder_ref)  # noqa: SLF001
+        finally:
+            await svc.stop()
+        assert face.problem is None and face.distance is not None
+        return calls, len(trips), counts, hits
+
+    lane = analyse_lane(engine(_cfg(tmp_path).engine_options), [frame, *recent])
+    assert len(lane.used) == 2
+    want = fuse([SFACE.distance(r.embedding, listed) for r in lane.used if r.embedding is not None])
+    at_verify = _at_distance(person.encoding, SFACE.thresholds.verify)
+    first_hits = None
+    for done in (True, False):
+        # fused for the 1:1 score before any search
+        assert await face_work(at_verify, far, ahead_done=done) == ([2], 0, (3, 2), ())
+        # fused for the watchlist: the scanned face's search decides, the recent face searched along
+        calls, trips, counts, hits = await face_work(person.encoding, listed, ahead_done=done)
+        assert (calls, trips, counts) == ([2], 0, (3, 2))
+        assert [h.entry_id for h in hits] == ["w"] and hits[0].distance == pytest.approx(want, abs=1e-5)  # type: ignore[attr-defined]
+        assert first_hits is None or hits == first_hits
+        first_hits = hits
+        # a clear face, no entry near: decided on the scanned face
+        assert await face_work(person.encoding, far, ahead_done=done) == ([2], 0, (1, 1), ())

@@ -29,6 +29,8 @@ def test_bench_screening_json(capsys: pytest.CaptureFixture[str], tmp_path: Path
         assert 0 < t["query_ms"][0]["p50"] <= t["query_ms"][0]["p99"]
         assert t["recall"]["queries"] == 12 and t["recall"]["top1"] == 1.0
         assert t["memory"]["vectors"] >= t["entries"] * 128 * 4
+        p = t["pairs"]  # the probes two by two: one search_many gave the single searches' hits
+        assert p["pairs"] == 7 and p["identical"] == 7 and p["search_many_ms"]["p50"] > 0
     assert big["memory"]["pq_codes"] >= 3000 * 32 and small["memory"]["pq_codes"] == 0
     assert set(big["churn"]) == {"add_ms", "remove_ms", "replace_ms"}
     assert [a["method"] for a in big["alternatives"]] == ["faiss Flat", "faiss SQ8 + exact re-score of 16"]
@@ -50,4 +52,5 @@ def test_bench_screening_text(capsys: pytest.CaptureFixture[str], tmp_path: Path
                  "--cache", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "300 entries [exact" in out and "recall of exact top-1: 100.00%" in out
+    assert "one search_many" in out and "identical hits 7/7 pairs" in out
     assert "rank-1 identification" in out and "conditions:" in out

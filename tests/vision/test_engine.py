@@ -202,6 +202,11 @@ def test_the_dlib_engine_behind_the_same_interface(photos: dict[str, Photo]) -> 
 
     ref = face_recognition.face_encodings(np.ascontiguousarray(img[:, :, ::-1]))[0]
     assert s.distance(r.embedding, ref) < 0.1
+    # several chips at once (one at a time inside): each the encoding `embed` gives it
+    imgs = [img, read_file(shared("faces", "images", "examples__biden.jpg"))]
+    chips = [dlib.align(im, analyse(dlib, im).face) for im in imgs]  # type: ignore[arg-type]
+    many = dlib.embed_many(chips)
+    assert len(many) == 2 and all(np.array_equal(m, dlib.embed(c)) for m, c in zip(many, chips, strict=True))
 
 
 # ---- pure ---------------------------------------------------------------------------------

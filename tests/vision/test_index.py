@@ -634,3 +634,107 @@ def test_recall_of_exact_top1_on_real_faces_among_60k(lfw_sface: tuple[list[str]
             found += got.entry_id == want.entry_id
     assert same / len(probes) >= 0.99, f"recall {same}/{len(probes)}"
     assert relevant and found == relevant, f"a hit the exact scan finds was lost: {found}/{relevant}"
+
+
+# ---- a batch of queries (the frames of one person): one faiss call, the answers of single searches
+
+
+class _CountingPQ:
+    """The faiss index of a WatchlistIndex, counting its search calls (and their rows)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.calls: list[int] = []
+
+    def search(self, x: np.ndarray, k: int) -> object:
+        self.calls.append(len(x))
+        return self.inner.search(x, k)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def _lfw_gallery(lfw_sface: tuple[list[str], np.ndarray], size: int,
+                 ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """LFW people enrolled with one photo, padded with the bench's Gaussian look-alikes to `size`;
+    the ids, the rows, and the probes (other photos of the enrolled, then photos of others)."""
+    labels, emb = lfw_sface
+    rng = np.random.default_rng(0)
+    split = cal.open_set_split(labels, min(1000, len(set(labels)) // 2), rng)
+    gallery = list(split.gallery)
+    distractors = screening.draw_distractors(
+        screening.fit_distractors(emb, DistanceMetric.COSINE), size - len(gallery), rng)
+    ids = [f"real:{labels[i]}" for i in gallery] + [f"syn:{j}" for j in range(len(distractors))]
+    probes = emb[list(split.mated)[:150] + list(split.non_mated)[:90]]
+    return ids, np.concatenate([emb[gallery], distractors]), probes
+
+
+def _same_as_single(idx: WatchlistIndex, probes: np.ndarray, *, exact: bool = False) -> int:
+    """Every probe in batches of 2 and 3 (a lane's fused frames) and all at once: each row's
+    hits — ids, lists, severities, exact distances, ambiguity — equal that probe searched alone,
+    at the screen threshold and with no threshold (the top 4 and their exact re-scores); the
+    number of hits compared."""
+    compared = 0
+    for threshold in (0.5378 + 0.1, np.inf):
+        alone = [idx.search(p, threshold=threshold, top_k=4, margin=0.05, exact=exact) for p in probes]
+        compared += sum(map(len, alone))
+        for size in (2, 3):
+            for s in range(0, len(probes), size):
+                got = idx.search_many(probes[s : s + size], threshold=threshold, top_k=4, margin=0.05,
+                                      exact=exact)
+                assert got == alone[s : s + size], (threshold, size, s)
+        assert idx.search_many(probes, threshold=threshold, top_k=4, margin=0.05, exact=exact) == alone
+    return compared
+
+
+def test_a_batch_answers_as_single_searches_on_real_faces(lfw_sface: tuple[list[str], np.ndarray]) -> None:
+    """Real LFW faces among 60,000 entries (the PQ fast-scan stage on): one faiss call answers a
+    batch, row for row the same hits and the same exact float64 distances as single searches;
+    likewise the exact scan (exact=True, and a list too small for the coarse stage)."""
+    ids, mat, probes = _lfw_gallery(lfw_sface, 60_000)
+    idx = WatchlistIndex.from_arrays(ids, ["L"] * len(ids), ["info"] * len(ids), mat, metric="cosine")
+    assert idx.coarse
+    counting = _CountingPQ(idx._coarse)  # noqa: SLF001
+    idx._coarse = counting  # noqa: SLF001
+    assert len(idx.search_many(probes[:3], threshold=0.6, top_k=4)) == 3
+    assert counting.calls == [3], "one faiss call for the batch"
+    compared = _same_as_single(idx, probes)
+    assert compared > 2 * len(probes), "the probes must find entries, not only agree on none"
+    assert any(h.distance <= 0.5378 for p in probes[:150] for h in idx.search(p, threshold=0.5378)), \
+        "mated probes find their person"
+    _same_as_single(idx, probes[:60], exact=True)
+    small = WatchlistIndex.from_arrays(ids[:5000], ["L"] * 5000, ["info"] * 5000, mat[:5000], metric="cosine")
+    assert not small.coarse
+    _same_as_single(small, probes)
+
+
+def test_a_batch_answers_as_single_searches_during_a_background_rebuild(
+        lfw_sface: tuple[list[str], np.ndarray]) -> None:
+    """While a background rebuild is held between its snapshot and its swap (a third of the
+    entries removed, entries added meanwhile: searches run on the old PQ codes with dead slots
+    and a tail), and after the swap (new codebooks): a batch answers as single searches."""
+    ids, mat, probes = _lfw_gallery(lfw_sface, 60_000)
+    idx = WatchlistIndex.from_arrays(ids, ["L"] * len(ids), ["info"] * len(ids), mat, metric="cosine",
+                                     version=1, background_min=0)
+    started, release = threading.Event(), threading.Event()
+    build = idx._build  # noqa: SLF001
+
+    def paused(snap: object) -> object:
+        started.set()
+        assert release.wait(60)
+        return build(snap)  # type: ignore[arg-type]
+
+    idx._build = paused  # type: ignore[method-assign]  # noqa: SLF001
+    gone = ids[1000::3]  # 19,667 of 60,000: over the quarter that starts a rebuild
+    assert idx.apply(2, remove=gone)
+    assert started.wait(30) and idx._building is not None  # noqa: SLF001
+    rng = np.random.default_rng(1)
+    added = [_entry(f"new:{i}", probes[i] + rng.normal(0, 0.01, 128), WatchSeverity.DENY, "L2")
+             for i in range(0, len(probes), 7)]
+    assert idx.apply(3, add=added)
+    during = _same_as_single(idx, probes)
+    assert any(h.entry_id.startswith("new:") for h in idx.search_many(probes[:8], threshold=0.2)[0])
+    release.set()
+    assert idx.settle(120) and idx.rebuilds >= 2 and idx.coarse
+    after = _same_as_single(idx, probes)
+    assert during and after

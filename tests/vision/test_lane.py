@@ -12,7 +12,7 @@ from support import shared
 from sim import frames as lane_frames
 from vision.engine import DEFAULT_ENGINE, SPECS, Face, FaceProblem, Frame, QualityBar, spec
 from vision.faceworker import EngineOptions, engine
-from vision.lane import analyse_lane, assess_recent, recent_candidates
+from vision.lane import analyse_lane, assess_recent, choose, recent_candidates, to_embed
 from vision.quality import Pose, Quality
 
 ENGINE = spec(DEFAULT_ENGINE)
@@ -38,6 +38,7 @@ class Scripted:
     def __init__(self, shots: list[Shot]) -> None:
         self.shots = shots
         self.embedded: list[int] = []
+        self.batches: list[list[int]] = []  # the frames of each embed_many call
 
     def _shot(self, bgr: Frame) -> Shot:
         return self.shots[int(bgr[0, 0, 0])]
@@ -53,6 +54,10 @@ class Scripted:
         i = int(crop[0, 0, 0])
         self.embedded.append(i)
         return (self._shot(crop).who + 0.01 * np.eye(128)[10 + i]).astype(np.float32)  # who, and which frame
+
+    def embed_many(self, crops: list[Frame]) -> list[np.ndarray]:
+        self.batches.append([int(c[0, 0, 0]) for c in crops])
+        return [self.embed(c) for c in crops]
 
     def quality(self, bgr: Frame, face: Face) -> Quality:
         s = self._shot(bgr)
@@ -114,6 +119,53 @@ def test_recent_frames_done_ahead_give_the_same_choice_and_are_not_embedded_twic
     assert ([int(np.argmax(r.embedding[10:])) for r in lane.used]  # type: ignore[union-attr]
             == [int(np.argmax(r.embedding[10:])) for r in alone.used])  # type: ignore[attr-defined]
     assert len(eng.embedded) == len(set(eng.embedded))  # nothing embedded twice
+
+
+@pytest.mark.parametrize("shots", [
+    [Shot(sharp=60), Shot(sharp=90), Shot(sharp=300)],
+    [BLUR, Shot()],
+    [BLUR, Shot(), Shot(sharp=50)],
+    [TURNED, BLUR, TURNED],
+    [Shot(faces=0), Shot()],
+    [Shot(faces=2), Shot()],
+    [Shot(sharp=60), Shot(who=OTHER, sharp=400)],
+])
+def test_the_gate_chooses_alone_when_the_faces_were_embedded_ahead(shots: list[Shot]) -> None:
+    """The scanned frame analysed alone and the recent ones assessed with the best embedded (as
+    the gate's two face workers do): when nothing is left `to_embed`, `choose` — pure, in the
+    gate — gives analyse_lane's choice; otherwise it refuses and the gate asks a face worker."""
+    alone, _ = _run(shots)
+    eng = Scripted(shots)
+    fs = [np.full((4, 4, 3), i, np.uint8) for i in range(len(shots))]
+    assessed = [analyse_lane(eng, fs[:1], bar=QualityBar()).scan,
+                *assess_recent(eng, fs[1:], bar=QualityBar(), embed=1)]
+    if to_embed(assessed):
+        assert shots[0] is BLUR  # a blurred scan wants two recent faces; one was embedded ahead
+        with pytest.raises(ValueError):
+            choose(eng.spec, assessed)
+        return
+    used, problem = choose(eng.spec, assessed)
+    assert problem is alone.problem  # type: ignore[attr-defined]
+    assert ([int(np.argmax(r.embedding[10:])) for r in used]  # type: ignore[index]
+            == [int(np.argmax(r.embedding[10:])) for r in alone.used])  # type: ignore[attr-defined]
+
+
+def test_the_faces_to_embed_go_through_the_model_in_one_batch() -> None:
+    """The scanned face and the best recent ones are chosen before any is embedded, so they are
+    embedded in one call (a batch); a face done ahead is not in it."""
+    eng = Scripted([Shot(sharp=60), Shot(sharp=90), Shot(sharp=300)])
+    fs = [np.full((4, 4, 3), i, np.uint8) for i in range(3)]
+    lane = analyse_lane(eng, fs, bar=QualityBar(), best=3)
+    assert eng.batches == [[0, 2, 1]] and len(lane.used) == 3
+    assert lane.encode_ms == pytest.approx(sum(r.encode_ms for r in lane.used))
+    eng = Scripted([BLUR, Shot(), Shot(sharp=100)])  # a blurred scan: it and the two best recent faces
+    analyse_lane(eng, fs, bar=QualityBar())
+    assert eng.batches == [[0, 1, 2]]
+    eng = Scripted([Shot(sharp=60), Shot(sharp=90), Shot(sharp=300)])
+    recent = assess_recent(eng, fs[1:], bar=QualityBar(), embed=2)
+    assert eng.batches == [[2, 1]]
+    analyse_lane(eng, fs, bar=QualityBar(), best=3, recent=recent)
+    assert eng.embedded == [2, 1, 0]  # only the scanned face was left (embed_result: no batch of one)
 
 
 def test_recent_candidates_rank_by_quality() -> None:

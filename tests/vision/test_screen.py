@@ -8,7 +8,14 @@ import pytest
 from eventguard.codes import WatchSeverity
 from vision.engine import SPECS, EngineName, fuse
 from vision.index import WatchlistIndex
-from vision.screen import index_vector, screen_frames, search
+from vision.screen import (
+    frame_search_k,
+    fuse_frames,
+    index_vector,
+    screen_frames,
+    search,
+    search_frames,
+)
 
 SFACE = SPECS[EngineName.SFACE]
 DLIB = SPECS[EngineName.DLIB_NUMPY]
@@ -107,11 +114,33 @@ def test_ambiguous_when_two_entries_fuse_within_the_margin() -> None:
     assert screen_frames(WatchlistIndex(), SFACE, [q], threshold=0.5378) == []
 
 
-def test_a_frame_searched_already_gives_the_same_screening() -> None:
-    """The gate searches the scanned face once (wider threshold, same k) and passes that search
-    to the fused screening: the result equals searching every frame again."""
-    from vision.screen import frame_search_k
+def test_frames_are_searched_in_one_call_as_each_alone() -> None:
+    """search_frames makes one index call for all the frames, each frame's hits those of
+    `search` on it alone (distances in the engine's metric, to the bit)."""
+    rng = np.random.default_rng(9)
+    gallery = _unit(rng, 3000)
+    person = _unit(rng, 1)[0]
+    for i in range(6):
+        gallery[i] = _near(rng, person, rng.uniform(0.3, 0.6))
+    index = _index(gallery)
+    calls: list[int] = []
+    many = index.search_many
 
+    def counted(qs: np.ndarray, **kw: object) -> object:
+        calls.append(len(qs))
+        return many(qs, **kw)  # type: ignore[arg-type]
+
+    index.search_many = counted  # type: ignore[method-assign]
+    frames = [_near(rng, person, d) * s for d, s in ((0.1, 1.0), (0.2, 3.0), (0.3, 0.5))]
+    got = search_frames(index, SFACE, frames, threshold=0.6378, top_k=frame_search_k())
+    assert calls == [3]
+    assert got == [search(index, SFACE, f, threshold=0.6378, top_k=frame_search_k()) for f in frames]
+    assert got[0] and search_frames(index, SFACE, [], threshold=0.6378) == []
+
+
+def test_searches_made_earlier_with_a_wider_threshold_give_the_same_screening() -> None:
+    """The gate searches the frames it may fuse once, with the widest threshold it needs (to
+    decide whether to fuse at all), and fuses those searches: the result equals screen_frames."""
     rng = np.random.default_rng(8)
     for trial in range(20):
         gallery = _unit(rng, 300)
@@ -120,7 +149,9 @@ def test_a_frame_searched_already_gives_the_same_screening() -> None:
             gallery[i] = _near(rng, person, rng.uniform(0.3, 0.8))
         index = _index(gallery)
         frames = [_near(rng, person, rng.uniform(0.05, 0.35)) for _ in range(2)]
-        first = search(index, SFACE, frames[0], threshold=0.5378 + 0.1, top_k=frame_search_k())
         again = screen_frames(index, SFACE, frames, threshold=0.5378, margin=0.05)
-        reused = screen_frames(index, SFACE, frames, threshold=0.5378, margin=0.05, first=first)
-        assert reused == again, trial
+        wide = search_frames(index, SFACE, frames, threshold=0.5378 + 0.1, top_k=frame_search_k())
+        assert fuse_frames(wide, threshold=0.5378, margin=0.05) == again, trial
+        for known in ([wide[0]], [None, wide[1]], wide):  # some searched already: the others are searched
+            assert screen_frames(index, SFACE, frames, threshold=0.5378, margin=0.05, searched=known) == again
+        assert fuse_frames([], threshold=0.5378) == []

@@ -141,3 +141,41 @@ def test_match_is_cosine(a: list[float], b: list[float], expected: float) -> Non
     vb = np.array(b, dtype=np.float32)
     assert match(va, vb) == pytest.approx(expected)
     assert match(vb, va) == pytest.approx(expected)
+
+
+def test_a_batch_of_crops_gives_each_crop_s_own_embedding(yunet: YuNet, sface: SFace) -> None:
+    """cv2.dnn runs the SFace graph on a blob of N crops: on 24 LFW faces, in batches of 2, 3 and
+    all at once, every row equals that crop embedded alone within float rounding (the same
+    face, the same decision at any threshold); the engine's embed_many and infer_all likewise."""
+    from support import shared
+
+    from vision.engine import Choose, assess, embed_results
+    from vision.sface_engine import SFaceEngine
+
+    lfw = shared("faces-lfw")
+    files = [line.split(",")[0] for line in (lfw / "labels.csv").read_text().splitlines()[1:]][::200][:24]
+    crops, frames = [], []
+    for name in files:
+        img = read_bgr(lfw / name)
+        faces = yunet.infer(img)
+        i = nearest_centre(faces, img.shape[1], img.shape[0])
+        assert i is not None, name
+        crops.append(align(img, landmarks_of(faces[i])))
+        frames.append(img)
+    alone = np.stack([sface.embed_aligned(c) for c in crops])
+    for size in (2, 3, len(crops)):
+        for s in range(0, len(crops), size):
+            batch = sface.embed_aligned_many(crops[s : s + size])
+            assert batch.shape == (len(crops[s : s + size]), 128) and batch.dtype == np.float32
+            assert np.abs(batch - alone[s : s + size]).max() < 1e-5, (size, s)
+            assert all(match(b, a) > 1.0 - 1e-6 for b, a in zip(batch, alone[s : s + size], strict=True))
+    assert sface.embed_aligned_many([]).shape == (0, 128)
+    eng = SFaceEngine()
+    assert np.abs(np.stack(eng.embed_many(crops[:3])) - alone[:3]).max() < 1e-5
+    results = [assess(eng, f, choose=Choose.CENTRE) for f in frames[:3]]
+    embedded = embed_results(eng, list(zip(frames[:3], results, strict=True)))
+    assert all(r.embedding is not None and r.encode_ms > 0 for r in embedded)
+    assert np.abs(np.stack([r.embedding for r in embedded]) - alone[:3]).max() < 1e-5  # type: ignore[arg-type]
+    img = read_bgr(IMAGES / "examples__obama.jpg")
+    rows = yunet.infer(img)
+    assert sface.infer_all(img, rows) == pytest.approx(np.stack([sface.infer(img, r) for r in rows]), abs=1e-5)
