@@ -39,13 +39,12 @@ from command.appkeys import POOL, SETTINGS
 from command.auth import STAFF, Principal, Role
 from command.errors import CommandError, FeedRefused
 from command.feed import SNAPSHOT_REQUEST, FeedFrame, decode_frame
+from command.page_socket import answer_pings
 from command.security import bearer, principal, recheck
 from eventguard import aio
 from eventguard.browser import SECURITY_HEADERS, same_origin
-from eventguard.errors import WireError
 from eventguard.logs import EscapingFormatter
 from eventguard.settings import ServerSettings
-from eventguard.wire import ErrorMsg, Ping, Pong, decode_gate_message, encode
 
 log = logging.getLogger(__name__)
 
@@ -260,19 +259,7 @@ async def live_ws(request: web.Request) -> web.StreamResponse:
     fanout.join(client)
     sessions.add(token, who, ws)
     try:
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            try:
-                m = decode_gate_message(msg.data)
-            except WireError as err:
-                await ws.send_str(encode(ErrorMsg(code="bad_message", message=str(err))).decode())
-                continue
-            if isinstance(m, Ping):
-                await ws.send_str(encode(Pong(nonce=m.nonce)).decode())
-            else:
-                await ws.send_str(encode(ErrorMsg(code="unsupported",
-                                                  message=f"{type(m).__name__} is not accepted here")).decode())
+        await answer_pings(ws)
     finally:
         fanout.leave(client)
         sessions.remove(token, who, ws)

@@ -6,15 +6,14 @@ import asyncio
 import contextlib
 import logging
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from command.appkeys import HUB, SERVICE
 from command.auth import STAFF, Role
-from command.gate_ws import send
+from command.page_socket import answer_pings
 from command.security import principal, watch_session
 from command.service import snapshot_for_viewer
-from eventguard.errors import WireError
-from eventguard.wire import ErrorMsg, Ping, Pong, decode_gate_message, encode
+from eventguard.wire import encode
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +34,7 @@ async def live_ws(request: web.Request) -> web.WebSocketResponse:
     pump = asyncio.create_task(hub.pump(sub, snapshot))
     watch = asyncio.create_task(watch_session(request, who, ws))  # demoted or disabled: closed
     try:
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            try:
-                m = decode_gate_message(msg.data)
-            except WireError as err:
-                await send(ws, ErrorMsg(code="bad_message", message=str(err)))
-                continue
-            if isinstance(m, Ping):
-                await send(ws, Pong(nonce=m.nonce))
-            else:
-                await send(ws, ErrorMsg(code="unsupported", message=f"{type(m).__name__} is not accepted here"))
+        await answer_pings(ws)
     finally:
         hub.detach(sub)
         for task in (pump, watch):

@@ -21,12 +21,12 @@ from command import dispatch, units
 from command.appkeys import POOL, RESPONDERS, SERVICE
 from command.auth import Role
 from command.gate_ws import send
+from command.page_socket import answer_pings
 from command.responders import ResponderLink
 from command.security import principal, watch_session
 from command.store import DB_DOWN
 from eventguard.codes import OrderKind
-from eventguard.errors import WireError
-from eventguard.wire import ErrorMsg, Ping, Pong, ResponderOrders, decode_gate_message
+from eventguard.wire import ResponderOrders
 
 log = logging.getLogger(__name__)
 RETRY_S = 2.0  # the database did not answer: read the orders again after this
@@ -50,18 +50,7 @@ async def responder_ws(request: web.Request) -> web.WebSocketResponse:
     pump = asyncio.create_task(_pump(link, orders), name=f"responder-{who.subject}")
     watch = asyncio.create_task(watch_session(request, who, ws))  # a rotated token or retired unit: closed
     try:
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            try:
-                m = decode_gate_message(msg.data)
-            except WireError as err:
-                await send(ws, ErrorMsg(code="bad_message", message=str(err)))
-                continue
-            if isinstance(m, Ping):
-                await send(ws, Pong(nonce=m.nonce))
-            else:
-                await send(ws, ErrorMsg(code="unsupported", message=f"{type(m).__name__} is not accepted here"))
+        await answer_pings(ws)
     finally:
         responders.detach(link)
         for task in (pump, watch):
