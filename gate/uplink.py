@@ -177,10 +177,10 @@ class Uplink:
 
     async def _stream(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
         while not reader.done():
+            self._wake.clear()  # before reading: an event journaled from here on wakes the next round
             rows = await asyncio.get_running_loop().run_in_executor(
                 self.executor, self.journal.unacked_raw, self.batch_size)
             if not rows:
-                self._wake.clear()
                 waiter = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
