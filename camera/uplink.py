@@ -20,6 +20,7 @@ from websockets.exceptions import InvalidStatus
 from camera.errors import UplinkRefused
 from camera.journal import CameraJournal
 from eventguard.errors import WireError
+from eventguard.uplink import BATCH_BYTES, fit
 from eventguard.wire import (
     BatchAck,
     CameraLive,
@@ -127,6 +128,7 @@ class CameraUplink:
                 if ws.close_code is not None:
                     raise websockets.ConnectionClosedOK(None, None)
                 continue
+            rows = fit(rows, BATCH_BYTES)
             batch_id = uuid.uuid4().hex
             await ws.send(encode_camera_batch(batch_id, [body for _, body in rows]).decode())
             reply = await self._reply(ws, batch_id)

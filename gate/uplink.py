@@ -20,8 +20,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from eventguard.errors import WireError
+from eventguard.uplink import BATCH_BYTES, fit
 from eventguard.wire import (
-    MAX_MESSAGE_BYTES,
     BatchAck,
     ErrorMsg,
     Msg,
@@ -35,18 +35,6 @@ from gate.errors import UplinkRefused
 from gate.journal import Journal
 
 log = logging.getLogger(__name__)
-BATCH_BYTES = MAX_MESSAGE_BYTES // 2  # a batch stays well under the server's message limit
-
-
-def fit(rows: list[tuple[str, bytes]], budget: int) -> list[tuple[str, bytes]]:
-    """The oldest rows whose JSON fits in budget bytes (at least one: a single event is far
-    smaller than the limit, the gate builds it)."""
-    total = 0
-    for n, (_, body) in enumerate(rows):
-        total += len(body) + 1
-        if total > budget and n:
-            return rows[:n]
-    return rows
 
 
 class Uplink:
