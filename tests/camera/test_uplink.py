@@ -17,7 +17,7 @@ from support import AckingServer, Server, wait_for
 
 from camera.errors import UplinkRefused
 from camera.journal import CameraJournal
-from camera.uplink import CameraUplink
+from camera.uplink import CameraUplink, wrong_welcome
 from command.appkeys import SERVICE
 from command.db.embedded import free_port
 from eventguard.config import Venue, load_venue
@@ -28,6 +28,7 @@ from eventguard.wire import (
     CameraReport,
     DensityCells,
     LineTransfer,
+    Welcome,
     ZoneEstimate,
     decode_from_camera,
     encode,
@@ -126,3 +127,16 @@ async def test_a_backlog_of_large_reports_goes_up_in_batches_the_server_accepts(
     sizes = [len(encode(b)) for b in server.batches]
     assert len(server.batches) > 1 and max(sizes) <= MAX_MESSAGE_BYTES // 2, sizes
     assert [r.report_id for b in server.batches for r in b.reports] == [f"C1-{n:04d}" for n in range(200)]
+
+
+@pytest.mark.parametrize(("subject", "event_id", "refusal"), [
+    ("C1", "crowd-test", None),
+    ("C1", "", None),  # a server that does not say its event
+    ("C2", "crowd-test", "the token in use belongs to 'C2', not camera 'C1': eventguard cameras token C1"),
+    ("C1", "other", "the command server at ws://h:1/ws/camera serves event 'other', this camera is "
+                    "configured for 'crowd-test'"),
+])
+def test_a_welcome_for_another_camera_or_event_stops_the_camera(subject: str, event_id: str,
+                                                                refusal: str | None) -> None:
+    welcome = Welcome(subject=subject, role="camera", server_time=0.0, event_id=event_id)
+    assert wrong_welcome(welcome, url="ws://h:1/ws/camera", camera_id="C1", event_id="crowd-test") == refusal

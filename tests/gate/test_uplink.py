@@ -6,15 +6,31 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from support import AckingServer, wait_for
 
-from eventguard.wire import EventKind, GateEvent, decode_gate_message
+from eventguard.wire import EventKind, GateEvent, Welcome, decode_gate_message
 from gate.journal import Journal
-from gate.uplink import Uplink
+from gate.uplink import Uplink, wrong_welcome
 
 
 def entry(n: int) -> GateEvent:
     return GateEvent(event_id=f"G1:{n}", gate_id="G1", kind=EventKind.ENTRY, at=1000.0 + n, verdict="admit")
+
+
+@pytest.mark.parametrize(("subject", "event_id", "gate_id", "refusal"), [
+    ("N1", "demo", "N1", None),
+    ("N1", "", "N1", None),  # a server that does not say its event
+    ("N2", "demo", None, None),  # no gate id configured: any
+    ("N2", "demo", "N1", "the token in use belongs to gate 'N2', not 'N1': give this gate its own token "
+                         "(eventguard gates token N1)"),
+    ("N1", "other", "N1", "the command server at ws://h:1/ws/gate serves event 'other', this gate is "
+                          "configured for 'demo': check --venue/--event or --server"),
+])
+def test_a_welcome_for_another_gate_or_event_stops_the_gate(subject: str, event_id: str, gate_id: str | None,
+                                                             refusal: str | None) -> None:
+    welcome = Welcome(subject=subject, role="gate", server_time=0.0, event_id=event_id)
+    assert wrong_welcome(welcome, url="ws://h:1/ws/gate", gate_id=gate_id, event_id="demo") == refusal
 
 
 async def test_a_lost_ack_is_resent_and_later_acks_are_not_swallowed(tmp_path: Path) -> None:
