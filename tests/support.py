@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +197,17 @@ async def send_entries(server: Server, gate_id: str, n: int) -> None:
                 return
 
 
+@contextlib.asynccontextmanager
+async def running(uplink: Any) -> AsyncIterator[asyncio.Task[None]]:
+    """The uplink's run() as a task for the block, cancelled (and awaited) when it ends."""
+    task = asyncio.create_task(uplink.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 class AckingServer:
     """A stand-in for the command server's /ws/gate or /ws/camera on loopback, for uplink tests:
     welcomes `subject`, keeps every batch it reads (`decode` turns a frame into a message) and
@@ -210,8 +223,6 @@ class AckingServer:
         self._server: Any = None
 
     async def _handle(self, ws: Any) -> None:
-        import contextlib
-
         from websockets.exceptions import ConnectionClosed
 
         from eventguard.wire import BatchAck, Welcome, encode

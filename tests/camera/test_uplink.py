@@ -13,7 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from support import AckingServer, Server, wait_for
+from support import AckingServer, Server, running, wait_for
 
 from camera.errors import UplinkRefused
 from camera.journal import CameraJournal
@@ -116,14 +116,10 @@ async def test_a_backlog_of_large_reports_goes_up_in_batches_the_server_accepts(
         journal.append(crowded_report(n))
     async with AckingServer("C1", lambda raw: decode_from_camera(raw)[0]) as server:
         up = CameraUplink(server.url, "token", journal, io, camera_id="C1", event_id="crowd-test", retry_s=0.05)
-        task = asyncio.create_task(up.run())
-        try:
+        async with running(up):
             await wait_for(lambda: journal.pending() == 0, within=10)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            io.shutdown()
-            journal.close()
+    io.shutdown()
+    journal.close()
     sizes = [len(encode(b)) for b in server.batches]
     assert len(server.batches) > 1 and max(sizes) <= MAX_MESSAGE_BYTES // 2, sizes
     assert [r.report_id for b in server.batches for r in b.reports] == [f"C1-{n:04d}" for n in range(200)]

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from support import AckingServer, wait_for
+from support import AckingServer, running, wait_for
 
 from eventguard.wire import EventKind, GateEvent, Welcome, decode_gate_message
 from gate.journal import Journal
@@ -41,17 +41,13 @@ async def test_a_lost_ack_is_resent_and_later_acks_are_not_swallowed(tmp_path: P
     io = ThreadPoolExecutor(1)
     async with AckingServer("G1", decode_gate_message, lose=1) as server:
         uplink = Uplink(server.url, "token", journal, io, ack_timeout_s=0.3, retry_s=0.05)
-        task = asyncio.create_task(uplink.run())
-        try:
+        async with running(uplink):
             for n in range(3):
                 journal.append(entry(n))
                 uplink.notify()
                 await wait_for(lambda: journal.pending() == 0, within=5)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            io.shutdown()
-            journal.close()
+    io.shutdown()
+    journal.close()
     batches = server.batches
     assert batches[0].events == batches[1].events  # the unacknowledged batch was sent again
     assert len(batches) == 4
@@ -83,13 +79,9 @@ async def test_an_event_journaled_while_the_uplink_reads_an_empty_journal_is_sen
     async with AckingServer("G1", decode_gate_message) as server:
         uplink = Uplink(server.url, "token", journal, io, retry_s=0.05)
         journal.tell = uplink
-        task = asyncio.create_task(uplink.run())
-        try:
+        async with running(uplink):
             await wait_for(lambda: journal.tell is None, within=5)
             await wait_for(lambda: journal.pending() == 0, within=3)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            io.shutdown()
-            journal.close()
+    io.shutdown()
+    journal.close()
     assert [e.event_id for b in server.batches for e in b.events] == ["G1:1"]
