@@ -5,7 +5,10 @@ EventGuardError
  ├── WireError          a wire message cannot be decoded or has an unknown type
  ├── TicketFormatError  a ticket payload is not a well-formed EventGuard ticket
  ├── TicketingError     a ticket cannot be issued as asked (no signing key, unknown holder, ...)
- └── DatabaseError      the database is unreachable or a migration failed
+ ├── DatabaseError      the database is unreachable or a migration failed
+ └── UplinkRefused      the command server will never take this uplink as configured (token
+                        refused or another's, wrong path, other event); gate.errors and
+                        camera.errors each derive their own
 """
 
 from __future__ import annotations
@@ -39,3 +42,8 @@ class TicketingError(EventGuardError, LookupError):
 
 class DatabaseError(EventGuardError):
     """The database cannot be reached or migrated."""
+
+
+class UplinkRefused(EventGuardError):
+    """The command server refused an uplink for a reason retrying cannot fix; the message says
+    what to change."""

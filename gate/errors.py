@@ -5,13 +5,15 @@ EventGuardError (eventguard.errors)
       ├── SourceError      a camera / video / folder source cannot be opened
       ├── Overloaded       every scan slot is taken (503 + Retry-After)
       └── UplinkRefused    the command server will never take this gate as configured
-                           (token refused or of another gate, wrong path, other event)
+                           (token refused or of another gate, wrong path, other event);
+                           also an eventguard.errors.UplinkRefused
 
 Image errors (bad uploads and frames) come from vision.errors.
 """
 
 from __future__ import annotations
 
+from eventguard import errors as base
 from eventguard.errors import EventGuardError
 
 
@@ -27,7 +29,7 @@ class SourceError(GateError):
     code = "bad_source"
 
 
-class UplinkRefused(GateError):
+class UplinkRefused(GateError, base.UplinkRefused):
     """The command server refused the gate for a reason retrying cannot fix; the message says
     what to change."""
 

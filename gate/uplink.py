@@ -1,215 +1,82 @@
-"""The gate's link to the command server: replays the journal in order, batch by batch.
-
-One batch is in flight at a time; it is marked acknowledged in the journal only after the
-server's BatchAck says it is stored. Lost connections, refused batches (database down) and
-timeouts all lead to the same thing: wait, reconnect, resend. The server de-duplicates by
-event id, so a resend after a lost ack never double counts.
+"""The gate's link to the command server (/ws/gate): replays the journal in order, batch by
+batch, as eventguard.uplink does for every journal (the shared loop: acks, resends, back-off,
+refusals). What is the gate's own: what a welcome must carry, the SyncRequest that opens every
+connection, the server's lists and orders handed to the service, and a refusal that stops the
+gate (`stopped`) rather than raise out of run().
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
-
-from eventguard.errors import WireError
-from eventguard.wire import (
-    MAX_MESSAGE_BYTES,
-    BatchAck,
-    ErrorMsg,
-    Msg,
-    ServerMessage,
-    Welcome,
-    decode_server_message,
-    encode,
-    encode_event_batch,
-)
+from eventguard.uplink import JournalUplink
+from eventguard.wire import Msg, ServerMessage, Welcome, encode_event_batch
 from gate.errors import UplinkRefused
 from gate.journal import Journal
 
 log = logging.getLogger(__name__)
-BATCH_BYTES = MAX_MESSAGE_BYTES // 2  # a batch stays well under the server's message limit
 
 
-def fit(rows: list[tuple[str, bytes]], budget: int) -> list[tuple[str, bytes]]:
-    """The oldest rows whose JSON fits in budget bytes (at least one: a single event is far
-    smaller than the limit, the gate builds it)."""
-    total = 0
-    for n, (_, body) in enumerate(rows):
-        total += len(body) + 1
-        if total > budget and n:
-            return rows[:n]
-    return rows
+def wrong_welcome(welcome: Welcome, *, url: str, gate_id: str | None, event_id: str | None) -> str | None:
+    """Why the gate must stop when the server at url welcomes it so (another gate's token, a
+    server of another event); None to go on (None ids: anything is right)."""
+    if gate_id is not None and welcome.subject != gate_id:
+        return (f"the token in use belongs to gate {welcome.subject!r}, not {gate_id!r}: "
+                f"give this gate its own token (eventguard gates token {gate_id})")
+    if event_id is not None and welcome.event_id and welcome.event_id != event_id:
+        return (f"the command server at {url} serves event {welcome.event_id!r}, this gate "
+                f"is configured for {event_id!r}: check --venue/--event or --server")
+    return None
 
 
-class Uplink:
-    """Keeps the journal flowing to the server whenever it is reachable."""
+class Uplink(JournalUplink):
+    """Keeps the gate's journal flowing to the server whenever it is reachable."""
+
+    kind = "gate"
+    label = "uplink"
+    outage_log = "command server unreachable at %s (%s); deciding offline, %d events pending"
+    set_aside_log = "server set aside %d event(s) of batch %s (see its rejected_events)"
+    refusal = UplinkRefused
+    logger = log
+    max_size = 1 << 22  # list syncs (faces, holder cards) are large
 
     def __init__(self, url: str, token: str, journal: Journal, executor: Executor, *,
                  batch_size: int = 500, ack_timeout_s: float = 10.0, retry_s: float = 1.0,
                  on_message: Callable[[ServerMessage], Awaitable[None]] | None = None,
                  hello: Callable[[], Msg | None] | None = None, gate_id: str | None = None,
                  event_id: str | None = None) -> None:
-        self.url = url
-        self.token = token
-        self.journal = journal
-        self.executor = executor
-        self.batch_size = batch_size
-        self.ack_timeout_s = ack_timeout_s
-        self.retry_s = retry_s
+        super().__init__(url, token, journal, executor, batch_size=batch_size, ack_timeout_s=ack_timeout_s,
+                         retry_s=retry_s)
         self.on_message = on_message
         self.hello = hello  # first message after Welcome on every connection (e.g. SyncRequest)
-        self.connected = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._acks: asyncio.Queue[BatchAck | ErrorMsg] = asyncio.Queue()
-        self._ws: ClientConnection | None = None
-        self.sent_batches = 0
         self.gate_id, self.event_id = gate_id, event_id  # what the server must agree to (None: anything)
-        self.refused: UplinkRefused | None = None  # set when retrying cannot help; run() then returns
         self.stopped = asyncio.Event()  # set when run() gave up (see `refused`)
 
-    def notify(self) -> None:
-        """New events are in the journal."""
-        self._wake.set()
+    def welcome_refusal(self, welcome: Welcome) -> str | None:
+        """Another gate's token or a server of another event stops the gate."""
+        return wrong_welcome(welcome, url=self.url, gate_id=self.gate_id, event_id=self.event_id)
 
-    async def _io(self, fn: Callable[..., object], *args: object) -> object:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    def greeting(self) -> Msg | None:
+        """What `hello` says (a SyncRequest), if anything."""
+        return self.hello() if self.hello is not None else None
 
-    async def send(self, msg: Msg) -> bool:
-        """Send a message now if connected (orders acks, hit reports); False if offline."""
-        ws = self._ws
-        if ws is None:
-            return False
-        try:
-            await ws.send(encode(msg).decode())
-            return True
-        except websockets.ConnectionClosed:
-            return False
+    def encode_batch(self, batch_id: str, bodies: list[bytes]) -> bytes:
+        """An EventBatch."""
+        return encode_event_batch(batch_id, bodies)
 
-    def _refuse(self, message: str) -> UplinkRefused:
-        self.refused = UplinkRefused(message)
-        log.error("uplink: %s", message)
-        return self.refused
-
-    def _check_welcome(self, welcome: Welcome) -> None:
-        if self.gate_id is not None and welcome.subject != self.gate_id:
-            raise self._refuse(f"the token in use belongs to gate {welcome.subject!r}, not {self.gate_id!r}: "
-                               f"give this gate its own token (eventguard gates token {self.gate_id})")
-        if self.event_id is not None and welcome.event_id and welcome.event_id != self.event_id:
-            raise self._refuse(f"the command server at {self.url} serves event {welcome.event_id!r}, this gate "
-                               f"is configured for {self.event_id!r}: check --venue/--event or --server")
+    async def received(self, msg: ServerMessage) -> None:
+        """Lists, orders and hit acks go to the service."""
+        if self.on_message is not None:
+            await self.on_message(msg)
 
     async def run(self) -> None:
         """Connect, replay, stream; forever (cancel to stop), or until the server refuses the gate
         for good (`refused`, `stopped`)."""
         try:
-            await self._run()
-        except UplinkRefused:
+            await super().run()
+        except UplinkRefused as err:
+            log.error("uplink: %s", err)
             self.stopped.set()
-
-    async def _run(self) -> None:
-        delay = self.retry_s
-        down_logged = False
-        while True:
-            try:
-                async with connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
-                                   open_timeout=5, ping_interval=10, ping_timeout=10,
-                                   max_size=1 << 22) as ws:
-                    first = decode_server_message(await asyncio.wait_for(ws.recv(), 5))
-                    if not isinstance(first, Welcome):
-                        raise WireError(f"expected welcome, got {type(first).__name__}")
-                    self._check_welcome(first)
-                    down_logged = False
-                    greeting = self.hello() if self.hello is not None else None
-                    if greeting is not None:
-                        await ws.send(encode(greeting).decode())
-                    self._acks = asyncio.Queue()  # replies meant for an earlier connection are void
-                    self._ws = ws
-                    self.connected.set()
-                    delay = self.retry_s
-                    log.info("uplink connected to %s as %s", self.url, first.subject)
-                    reader = asyncio.create_task(self._read(ws))
-                    try:
-                        await self._stream(ws, reader)
-                    finally:
-                        reader.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, Exception):
-                            await reader
-            except (asyncio.CancelledError, UplinkRefused):
-                raise
-            except InvalidStatus as err:
-                status = err.response.status_code
-                if status in (401, 403):
-                    raise self._refuse(f"the command server at {self.url} refused this gate's token "
-                                       f"(HTTP {status}): check --token-file (eventguard gates token GATE)") from err
-                if status == 404:
-                    raise self._refuse(f"no gate endpoint at {self.url} (HTTP 404): the path is /ws/gate") from err
-                log.warning("uplink to %s: HTTP %d; retrying", self.url, status)
-            except (OSError, websockets.WebSocketException, WireError, TimeoutError) as err:
-                if not down_logged:  # once per outage; the gate keeps deciding and journaling
-                    log.warning("command server unreachable at %s (%s); deciding offline, %d events pending",
-                                self.url, type(err).__name__ or str(err), self.journal.pending())
-                    down_logged = True
-            finally:
-                self._ws = None
-                self.connected.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-
-    async def _read(self, ws: ClientConnection) -> None:
-        async for raw in ws:
-            try:
-                msg = decode_server_message(raw)
-            except WireError as err:
-                log.warning("bad message from server: %s", err)
-                continue
-            if isinstance(msg, BatchAck | ErrorMsg):
-                await self._acks.put(msg)
-            elif self.on_message is not None:
-                await self.on_message(msg)
-
-    async def _stream(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
-        while not reader.done():
-            rows = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.journal.unacked_raw, self.batch_size)
-            if not rows:
-                self._wake.clear()
-                waiter = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                continue
-            rows = fit(rows, BATCH_BYTES)
-            batch_id = uuid.uuid4().hex
-            await ws.send(encode_event_batch(batch_id, [body for _, body in rows]).decode())
-            self.sent_batches += 1
-            reply = await self._await_reply(batch_id, reader)
-            if isinstance(reply, BatchAck):
-                if reply.rejected:
-                    log.warning("server set aside %d event(s) of batch %s (see its rejected_events)",
-                                reply.rejected, batch_id)
-                await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.journal.mark_acked, [event_id for event_id, _ in rows])
-            else:
-                log.warning("batch refused (%s: %s); retrying", reply.code, reply.message)
-                await asyncio.sleep(self.retry_s)
-
-    async def _await_reply(self, batch_id: str, reader: asyncio.Task[None]) -> BatchAck | ErrorMsg:
-        async with asyncio.timeout(self.ack_timeout_s):
-            while True:
-                getter = asyncio.ensure_future(self._acks.get())
-                try:
-                    done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                finally:  # on a timeout too: a getter left waiting would swallow a later ack
-                    getter.cancel()
-                if getter not in done:
-                    raise ConnectionError("connection closed while waiting for an ack")
-                reply = getter.result()
-                if isinstance(reply, ErrorMsg) or reply.batch_id == batch_id:
-                    return reply

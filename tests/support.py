@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +195,58 @@ async def send_entries(server: Server, gate_id: str, n: int) -> None:
             if isinstance(msg, BatchAck):
                 assert msg.stored == n
                 return
+
+
+@contextlib.asynccontextmanager
+async def running(uplink: Any) -> AsyncIterator[asyncio.Task[None]]:
+    """The uplink's run() as a task for the block, cancelled (and awaited) when it ends."""
+    task = asyncio.create_task(uplink.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+class AckingServer:
+    """A stand-in for the command server's /ws/gate or /ws/camera on loopback, for uplink tests:
+    welcomes `subject`, keeps every batch it reads (`decode` turns a frame into a message) and
+    acknowledges it, except the first `lose` acks, which are lost on the way back."""
+
+    def __init__(self, subject: str, decode: Any, *, lose: int = 0, max_size: int | None = None) -> None:
+        from eventguard.wire import MAX_MESSAGE_BYTES
+
+        self.subject, self.decode, self.lose = subject, decode, lose
+        self.max_size = MAX_MESSAGE_BYTES if max_size is None else max_size  # the real server's limit
+        self.batches: list[Any] = []
+        self.url = ""
+        self._server: Any = None
+
+    async def _handle(self, ws: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        from eventguard.wire import BatchAck, Welcome, encode
+
+        with contextlib.suppress(ConnectionClosed):  # the client went away (a test cancels it)
+            await ws.send(encode(Welcome(subject=self.subject, role="gate", server_time=0.0)).decode())
+            async for raw in ws:
+                m = self.decode(raw)
+                if not hasattr(m, "batch_id"):
+                    continue
+                self.batches.append(m)
+                if len(self.batches) > self.lose:
+                    stored = len(getattr(m, "events", ()) or getattr(m, "reports", ()))
+                    await ws.send(encode(BatchAck(batch_id=m.batch_id, stored=stored, duplicates=0)).decode())
+
+    async def __aenter__(self) -> AckingServer:
+        from websockets.asyncio.server import serve
+
+        self._server = await serve(self._handle, "127.0.0.1", 0, max_size=self.max_size).__aenter__()
+        self.url = f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._server.__aexit__(*exc)
 
 
 # ---- digital twin (issue 19) -----------------------------------------------------------------
