@@ -10,7 +10,7 @@ from aiohttp import WSMsgType, web
 
 from command.appkeys import HUB, SERVICE
 from command.auth import STAFF, Role
-from command.gate_ws import send
+from command.device_link import send
 from command.security import principal, watch_session
 from command.service import snapshot_for_viewer
 from eventguard.errors import WireError
