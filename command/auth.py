@@ -1,4 +1,5 @@
-"""Who is calling: operators (argon2 passwords, session tokens) and gates (per-gate tokens)."""
+"""Who is calling: operators (argon2 passwords, session tokens), devices (a token per gate or
+camera) and responders (a token per unit)."""
 
 from __future__ import annotations
 
@@ -142,27 +143,54 @@ async def session_principal(conn: asyncpg.Connection, token: str) -> Principal |
     return Principal(row["username"], Role(row["role"])) if row else None
 
 
-async def create_gate_token(conn: asyncpg.Connection, gate_id: str) -> str:
-    """Issue (or rotate) the token of one gate; only its hash is stored."""
+# ---- devices: gates and cameras, one token each ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _DeviceTokens:
+    """The statements over one device role's credentials table (sql/0001 gates, sql/0017 cameras)."""
+
+    issue: str  # $1 device id, $2 token hash
+    owner: str  # $1 token hash -> device id
+
+
+def _device_tokens(table: str, column: str) -> _DeviceTokens:
+    # table and column come from _DEVICE_TOKENS below only (a closed set), never from input
+    return _DeviceTokens(
+        issue=f"INSERT INTO {table} ({column}, token_hash) VALUES ($1, $2) "  # noqa: S608
+              f"ON CONFLICT ({column}) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = now()",
+        owner=f"SELECT {column} FROM {table} WHERE token_hash = $1")  # noqa: S608
+
+
+_DEVICE_TOKENS = {Role.GATE: _device_tokens("gate_credentials", "gate_id"),
+                 Role.CAMERA: _device_tokens("camera_credentials", "camera_id")}
+
+
+def _device(role: Role) -> _DeviceTokens:
+    try:
+        return _DEVICE_TOKENS[role]
+    except KeyError:
+        raise ValueError(f"devices have roles {sorted(_DEVICE_TOKENS)}, not {role}") from None
+
+
+async def create_device_token(conn: asyncpg.Connection, role: Role, device_id: str) -> str:
+    """Issue (or rotate) the token of one gate or camera (by its role); only its hash is stored."""
+    sql = _device(role)
     token = new_token()
-    await conn.execute(
-        "INSERT INTO gate_credentials (gate_id, token_hash) VALUES ($1, $2) "
-        "ON CONFLICT (gate_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = now()",
-        gate_id, hash_token(token))
+    await conn.execute(sql.issue, device_id, hash_token(token))
     return token
 
 
-async def gate_principal(conn: asyncpg.Connection, token: str) -> Principal | None:
-    """The gate a token belongs to, or None."""
-    gate_id = await conn.fetchval("SELECT gate_id FROM gate_credentials WHERE token_hash = $1",
-                                  hash_token(token))
-    return Principal(gate_id, Role.GATE) if gate_id else None
+async def device_principal(conn: asyncpg.Connection, role: Role, token: str) -> Principal | None:
+    """The gate or camera (by role) a token belongs to, or None."""
+    device_id = await conn.fetchval(_device(role).owner, hash_token(token))
+    return Principal(device_id, role) if device_id else None
 
 
 async def resolve(conn: asyncpg.Connection, token: str) -> Principal | None:
     """Principal for any bearer token (operator session first, then gate, unit, camera)."""
-    return (await session_principal(conn, token) or await gate_principal(conn, token)
-            or await unit_principal(conn, token) or await camera_principal(conn, token))
+    return (await session_principal(conn, token) or await device_principal(conn, Role.GATE, token)
+            or await unit_principal(conn, token) or await device_principal(conn, Role.CAMERA, token))
 
 
 # ---- responders: one unit's token (issue 20) ----------------------------------------------------
@@ -189,22 +217,3 @@ async def unit_principal(conn: asyncpg.Connection, token: str) -> Principal | No
         " WHERE c.token_hash = $1 AND u.retired_at IS NULL", hash_token(token))
     return Principal(unit_id, Role.RESPONDER) if unit_id else None
 
-
-# ---- cameras (crowd sensing, issue 18) ------------------------------------------------------
-
-
-async def create_camera_token(conn: asyncpg.Connection, camera_id: str) -> str:
-    """Issue (or rotate) the token of one camera; only its hash is stored."""
-    token = new_token()
-    await conn.execute(
-        "INSERT INTO camera_credentials (camera_id, token_hash) VALUES ($1, $2) "
-        "ON CONFLICT (camera_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = now()",
-        camera_id, hash_token(token))
-    return token
-
-
-async def camera_principal(conn: asyncpg.Connection, token: str) -> Principal | None:
-    """The camera a token belongs to, or None."""
-    camera_id = await conn.fetchval("SELECT camera_id FROM camera_credentials WHERE token_hash = $1",
-                                    hash_token(token))
-    return Principal(camera_id, Role.CAMERA) if camera_id else None

@@ -15,20 +15,17 @@ from aiohttp import WSMsgType, web
 from command.appkeys import SERVICE
 from command.auth import Role
 from command.crowdsense import report_problem
+from command.device_link import device_link, send
 from command.errors import StoreUnavailable
-from command.gate_ws import send
-from command.security import principal, watch_session
 from command.service import CommandService
 from eventguard.config import Camera
 from eventguard.errors import WireError
 from eventguard.wire import (
-    MAX_MESSAGE_BYTES,
     CameraBatch,
     CameraLive,
     ErrorMsg,
     Ping,
     Pong,
-    Welcome,
     decode_from_camera,
 )
 
@@ -37,18 +34,9 @@ log = logging.getLogger(__name__)
 
 async def camera_ws(request: web.Request) -> web.WebSocketResponse:
     """Authenticate a camera, then store its batches one at a time."""
-    who = await principal(request, Role.CAMERA)
-    service = request.app[SERVICE]
-    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_MESSAGE_BYTES)
-    await ws.prepare(request)
-    await send(ws, Welcome(subject=who.subject, role=who.role.value, server_time=service.clock(),
-                           event_id=service.venue.event.id))
-    cams = {c.id: c for c in service.venue.cameras}
-    watch = asyncio.create_task(watch_session(request, who, ws))  # a rotated token ends the link
-    try:
-        await _serve(ws, service, who.subject, cams)
-    finally:
-        watch.cancel()
+    async with device_link(request, Role.CAMERA) as (who, ws):
+        service = request.app[SERVICE]
+        await _serve(ws, service, who.subject, {c.id: c for c in service.venue.cameras})
     return ws
 
 

@@ -21,6 +21,7 @@ from command.walking import zone_graph
 from eventguard.config import Venue
 
 CONFIRM_WITHIN_S = 120.0
+CHANNEL = "eventguard_evacuation"  # pg_notify on every change of event_evacuation (sql/0025)
 
 
 def covered_zones(venue: Venue, zones: Sequence[str]) -> tuple[str, ...]:
@@ -145,14 +146,16 @@ class ClearanceModel(Protocol):
 @dataclass
 class EvacuationDesk:
     """The server's evacuation helpers: pending confirmations, the clearance model (None when the
-    server runs without one) and its latest answer, reused while the occupancy is unchanged, and
-    the state last pushed to live maps."""
+    server runs without one) and its latest answer, reused while the occupancy is unchanged, the
+    evacuation row as last read (pushes are made from it) and the state last pushed to live maps."""
 
     confirms: Confirmations = field(default_factory=Confirmations)
     model: ClearanceModel | None = None
     last: tuple[tuple[tuple[str, int], ...], Clearance] | None = None
     pushing: asyncio.Lock = field(default_factory=asyncio.Lock)  # one state read and push at a time, in order
     pushed: bytes | None = None  # the latest state pushed to live maps
+    row: dict[str, Any] | None = None  # the evacuation row (`current`) as last read; None: there is none
+    known: bool = False  # `row` was read at least once (nothing is pushed before)
 
     def cached(self, key: tuple[tuple[str, int], ...]) -> Clearance | None:
         """The answer for this occupancy of the evacuated zones, if it was computed already."""

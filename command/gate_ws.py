@@ -11,8 +11,8 @@ from aiohttp import WSMsgType, web
 from command import dispatch, photo_seal, screening_store
 from command.appkeys import HOLDER_PHOTOS, ID_KEY, PHOTO_KEY, SERVICE
 from command.auth import Role
+from command.device_link import device_link, send
 from command.errors import CommandError, ModelMismatch, StoreUnavailable
-from command.security import principal, watch_session
 from command.service import CommandService
 from command.store import DB_DOWN
 from command.sync import FEED, GateSync
@@ -20,7 +20,6 @@ from eventguard.codes import EventKind
 from eventguard.config import Venue
 from eventguard.errors import WireError
 from eventguard.wire import (
-    MAX_MESSAGE_BYTES,
     ErrorMsg,
     EventBatch,
     GateEvent,
@@ -32,7 +31,6 @@ from eventguard.wire import (
     RejectedEvent,
     SyncRequest,
     WatchlistHitReport,
-    Welcome,
     decode_from_gate,
     encode,
 )
@@ -40,32 +38,32 @@ from eventguard.wire import (
 log = logging.getLogger(__name__)
 
 
-async def send(ws: web.WebSocketResponse, msg: Msg) -> None:
-    """Send one wire message as a JSON text frame."""
-    await ws.send_str(encode(msg).decode())
-
-
 async def gate_ws(request: web.Request) -> web.WebSocketResponse:
     """Authenticate a gate, then handle its messages one at a time (natural back-pressure)."""
-    who = await principal(request, Role.GATE)
-    service = request.app[SERVICE]
-    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_MESSAGE_BYTES)
-    await ws.prepare(request)
-    await send(ws, Welcome(subject=who.subject, role=who.role.value, server_time=service.clock(),
-                           event_id=service.venue.event.id))
-    service.gate_connected(who.subject, ws)
+    async with device_link(request, Role.GATE) as (who, ws):
+        service = request.app[SERVICE]
+        service.gate_connected(who.subject, ws)
+        try:
+            await _serve(request, ws, service, who.subject)
+        finally:
+            service.gate_disconnected(who.subject, ws)
+    return ws
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse, service: CommandService,
+                 gate_id: str) -> None:
+    """Send the gate its pending orders, keep its lists in sync, and answer its messages."""
     event_id = service.venue.event.id
-    watch = asyncio.create_task(watch_session(request, who, ws))  # a rotated token ends the link
 
     async def push(m: Msg) -> None:
         await send(ws, m)
 
-    lists = GateSync(request.app[FEED], service.pool, event_id, who.subject, push,
+    lists = GateSync(request.app[FEED], service.pool, event_id, gate_id, push,
                      photos=request.app.get(HOLDER_PHOTOS), id_key=request.app.get(ID_KEY),
                      face_key=request.app.get(PHOTO_KEY))  # embeddings sealed in the database
     try:
         async with service.pool.acquire(timeout=5) as conn:
-            for order in reversed(await dispatch.list_orders(conn, pending_only=True, target=who.subject)):
+            for order in reversed(await dispatch.list_orders(conn, pending_only=True, target=gate_id)):
                 await send(ws, order)
     except DB_DOWN:
         pass  # pending orders are re-sent on the next connection
@@ -74,17 +72,14 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
             try:
-                await _handle(ws, service, lists, who.subject, event_id, msg.data, request.app[PHOTO_KEY])
+                await _handle(ws, service, lists, gate_id, event_id, msg.data, request.app[PHOTO_KEY])
             except (ConnectionResetError, asyncio.CancelledError):
                 raise
             except Exception:  # never drop the socket over one message: the gate would resend it
-                log.exception("gate %s: message not handled", who.subject)
+                log.exception("gate %s: message not handled", gate_id)
                 await send(ws, ErrorMsg(code="internal", message="message not handled; see the server log"))
     finally:
-        watch.cancel()
         lists.stop()
-        service.gate_disconnected(who.subject, ws)
-    return ws
 
 
 def scope_refusals(venue: Venue, gate_id: str, events: Sequence[GateEvent]) -> list[RejectedEvent]:

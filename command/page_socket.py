@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from aiohttp import WSMsgType, web
 
+from command.device_link import send
 from eventguard.errors import WireError
-from eventguard.wire import ErrorMsg, Msg, Ping, Pong, decode_gate_message, encode
-
-
-async def _send(ws: web.WebSocketResponse, msg: Msg) -> None:
-    await ws.send_str(encode(msg).decode())
+from eventguard.wire import ErrorMsg, Ping, Pong, decode_gate_message
 
 
 async def answer_pings(ws: web.WebSocketResponse) -> None:
@@ -21,9 +18,9 @@ async def answer_pings(ws: web.WebSocketResponse) -> None:
         try:
             m = decode_gate_message(msg.data)
         except WireError as err:
-            await _send(ws, ErrorMsg(code="bad_message", message=str(err)))
+            await send(ws, ErrorMsg(code="bad_message", message=str(err)))
             continue
         if isinstance(m, Ping):
-            await _send(ws, Pong(nonce=m.nonce))
+            await send(ws, Pong(nonce=m.nonce))
         else:
-            await _send(ws, ErrorMsg(code="unsupported", message=f"{type(m).__name__} is not accepted here"))
+            await send(ws, ErrorMsg(code="unsupported", message=f"{type(m).__name__} is not accepted here"))

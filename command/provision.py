@@ -43,8 +43,8 @@ async def provision(dsn: str, venue: Venue, key_dir: Path) -> Provisioned:
         except (TicketingError, ConfigError):
             key_id, _ = await issuing.create_key(conn, venue.event.id, key_dir)
             key_id, key = await issuing.latest_key(conn, venue.event.id, key_dir)
-        tokens = {g.id: await auth.create_gate_token(conn, g.id) for g in venue.gates}
-        cameras = {c.id: await auth.create_camera_token(conn, c.id) for c in venue.cameras}
+        tokens = {g.id: await auth.create_device_token(conn, Role.GATE, g.id) for g in venue.gates}
+        cameras = {c.id: await auth.create_device_token(conn, Role.CAMERA, c.id) for c in venue.cameras}
         return Provisioned(key_id, key, tokens, cameras)
     finally:
         await conn.close()

@@ -20,7 +20,7 @@ from aiohttp import WSMsgType, web
 from command import dispatch, units
 from command.appkeys import POOL, RESPONDERS, SERVICE
 from command.auth import Role
-from command.gate_ws import send
+from command.device_link import send
 from command.page_socket import answer_pings
 from command.responders import ResponderLink
 from command.security import principal, watch_session

@@ -30,11 +30,15 @@ log = logging.getLogger(__name__)
 
 
 class SyncFeed:
-    """LISTENs for list changes and lets gate connections wait for the next one."""
+    """LISTENs for list changes (or on another `channel`: the evacuation's, sql/0025) and lets gate
+    connections (or the evacuation push, command/evacuation_api.py) wait for the next one."""
 
-    def __init__(self, dsn: str, *, retry_s: float = 1.0) -> None:
+    def __init__(self, dsn: str, *, retry_s: float = 1.0, channel: str = sync_store.CHANNEL,
+                 name: str = "sync") -> None:
         self.dsn = dsn
         self.retry_s = retry_s
+        self.channel = channel
+        self.name = name  # in the log line of a lost connection
         self.generation = 0  # bumped on every notification and every (re)connect
         self.notifications = 0
         self.listening = asyncio.Event()
@@ -59,14 +63,14 @@ class SyncFeed:
                 conn = await asyncpg.connect(self.dsn)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, ev=lost: ev.set())
-                await conn.add_listener(sync_store.CHANNEL, self._on_notification)
+                await conn.add_listener(self.channel, self._on_notification)
                 self.listening.set()
                 self._bump()  # changes made while we were not listening
                 await lost.wait()
             except asyncio.CancelledError:
                 raise
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-                log.warning("sync listener unavailable (%s); retrying", type(err).__name__)
+                log.warning("%s listener unavailable (%s); retrying", self.name, type(err).__name__)
             finally:
                 self.listening.clear()
                 if conn is not None and not conn.is_closed():

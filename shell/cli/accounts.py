@@ -48,7 +48,7 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
 
 def cmd_gate_token(args: argparse.Namespace) -> int:
     """Issue a token for one gate (printed once; only its hash is stored)."""
-    from command.auth import create_gate_token
+    from command.auth import Role, create_device_token
     from eventguard.config import load_venue
     from eventguard.config import suggest as nearest
 
@@ -56,7 +56,7 @@ def cmd_gate_token(args: argparse.Namespace) -> int:
     known = [g.id for g in venue.gates]
     if args.gate_id not in known:
         raise ConfigError(f"gate {args.gate_id!r} is not in {args.venue}{nearest(args.gate_id, known)}")
-    print(with_db(args, lambda conn: create_gate_token(conn, args.gate_id), event_id=venue.event.id))
+    print(with_db(args, lambda conn: create_device_token(conn, Role.GATE, args.gate_id), event_id=venue.event.id))
     return 0
 
 

@@ -112,14 +112,14 @@ def cmd_camera_run(args: argparse.Namespace) -> int:
 
 def cmd_camera_token(args: argparse.Namespace) -> int:
     """Issue a token for one camera of the venue (printed once; only its hash is stored)."""
-    from command.auth import create_camera_token
+    from command.auth import Role, create_device_token
     from eventguard.config import load_venue, suggest
 
     venue = load_venue(args.venue)
     known = [c.id for c in venue.cameras]
     if args.camera_id not in known:
         raise ConfigError(f"camera {args.camera_id!r} is not in {args.venue}{suggest(args.camera_id, known)}")
-    print(with_db(args, lambda conn: create_camera_token(conn, args.camera_id), event_id=venue.event.id))
+    print(with_db(args, lambda conn: create_device_token(conn, Role.CAMERA, args.camera_id), event_id=venue.event.id))
     return 0
 
 

@@ -159,7 +159,7 @@ async def test_open_websockets_are_closed_on_demotion_disabling_and_token_rotati
             assert await closed_with(ws) == CLOSE_REVOKED
         async with websockets.connect(f"{server.ws_url}/ws/gate", additional_headers={
                 "Authorization": f"Bearer {server.gate_tokens['S1']}"}) as ws:
-            await auth.create_gate_token(conn, "S1")  # rotated: the old token is void
+            await auth.create_device_token(conn, auth.Role.GATE, "S1")  # rotated: the old token is void
             assert await closed_with(ws) == CLOSE_REVOKED
     finally:
         await conn.close()

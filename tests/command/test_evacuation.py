@@ -2,23 +2,30 @@
 gate rule without I/O (tables); then on the real server with real gate services: a commander
 declares it for one zone in two steps, that zone's gates let people out without a ticket and
 refuse entries (learned through the list sync, kept across a restart), the others do not; it
-ends; every step is audited."""
+ends; every step is audited. An idle server does not read the evacuation every second; one
+declared by another server reaches its live maps by NOTIFY, after a database restart too."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
 import cv2
 import numpy as np
 import pytest
+import websockets
 from support import Server, start_gate, ticket_png, wait_for
 
 from command import evacuation
+from command.db.embedded import EmbeddedPostgres
 from eventguard.codes import Reason, Verdict
 from eventguard.config import Venue
+from eventguard.wire import EvacuationUpdate, decode_server_message
 from gate.decide import GateState, decide
 from vision.image import read_file
 
@@ -135,3 +142,69 @@ async def test_the_twin_forecasts_with_the_evacuated_gates_admitting_nobody(twin
     assert (await _call(twin_server, "commander", "POST", "/api/evacuation/declare", {"confirm": prep["confirm"]}))[0] == 201
     inp, _ = await twin_server.app[TWIN]._input()
     assert inp.gates_closed == {"N1", "N2"}
+
+
+# ---- learned by LISTEN, not by reading the table every second ------------------------------------------
+
+
+async def test_an_idle_server_does_not_read_the_evacuation_every_second_and_hears_another_servers(
+        server: Server, pg: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle, the server reads event_evacuation no more (it read it at start); an evacuation that
+    another server declares and ends (straight in the database: its NOTIFY is all this server
+    hears) reaches a live map at once, and again after PostgreSQL restarted."""
+    from command.evacuation_api import EVACUATION, EVACUATION_FEED, RECHECK_S
+
+    reads: list[str] = []
+    read_row = evacuation.current
+
+    async def counted(conn: asyncpg.Connection, event_id: str) -> dict[str, Any] | None:
+        reads.append(event_id)
+        return await read_row(conn, event_id)
+
+    monkeypatch.setattr(evacuation, "current", counted)  # the seam: every read of event_evacuation
+    feed = server.app[EVACUATION_FEED]
+    await wait_for(lambda: feed.listening.is_set() and server.app[EVACUATION].known, within=10)
+    await asyncio.sleep(1.0)  # the read after the LISTEN connection came up
+    reads.clear()
+    await asyncio.sleep(3.5)
+    assert reads == [] and RECHECK_S > 3.5  # it read the row every second before
+
+    token = await server.login("viewer")
+    event_id = server.venue.event.id
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        async with websockets.connect(f"{server.ws_url}/ws/live",
+                                      additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            async def evacuation_pushed(active: bool, within: float = 3.0) -> EvacuationUpdate:
+                deadline = time.monotonic() + within
+                while True:
+                    m = decode_server_message(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+                    if isinstance(m, EvacuationUpdate) and m.active is active and m.declared_by == "chief@B":
+                        return m
+            async with conn.transaction():  # as another server declares it
+                await evacuation.declare(conn, event_id, ("north",), "Smoke (B)", "chief@B", {"north": 4})
+            m = await evacuation_pushed(True)
+            assert (m.zones_covered, m.gates, m.note) == (("north",), ("N1", "N2"), "Smoke (B)")
+            assert 1 <= len(reads) <= 2  # read on the notification, not before
+            await evacuation.end(conn, event_id, "chief@B")
+            assert (await evacuation_pushed(False)).ended_by == "chief@B"
+    finally:
+        await conn.close()
+
+    await asyncio.to_thread(pg.stop, "fast")  # PostgreSQL restarts: the LISTEN connection is lost
+    await wait_for(lambda: not feed.listening.is_set(), within=10)
+    await asyncio.to_thread(pg.start)
+    await wait_for(lambda: feed.listening.is_set(), within=20)
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        async with websockets.connect(f"{server.ws_url}/ws/live",
+                                      additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            await evacuation.declare(conn, event_id, (), "Whole venue (B)", "chief@B", {})
+            deadline = time.monotonic() + 5.0
+            while True:
+                m = decode_server_message(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+                if isinstance(m, EvacuationUpdate) and m.active:
+                    break
+            assert m.zones_covered == ("north", "south", "bowl") and m.note == "Whole venue (B)"
+    finally:
+        await conn.close()
