@@ -195,7 +195,8 @@ class JournalUplink:
                 self.logger.warning("%s to %s: HTTP %d; retrying", self.label, self.url, status)
             except (OSError, websockets.WebSocketException, WireError, TimeoutError) as err:
                 if not down_logged:  # once per outage; the process goes on journaling
-                    self.logger.warning(self.outage_log, self.url, type(err).__name__, self.journal.pending())
+                    pending = await self._io(self.journal.pending)  # a SQLite read: off the loop
+                    self.logger.warning(self.outage_log, self.url, type(err).__name__, pending)
                     down_logged = True
             finally:
                 self._ws = None
