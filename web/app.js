@@ -2,7 +2,8 @@
 // Messages only change state and mark ids dirty; one requestAnimationFrame pass updates the
 // DOM/SVG elements of the dirty ids in place.
 
-import { api, ApiError, backoff, el, fmtTime, wsUrl } from "./api.js";
+import { api, ApiError, el, fmtTime, wsUrl } from "./api.js";
+import { PushSocket } from "./socket.js";
 import { Charts, GATES, ZONES } from "./charts.js";
 import { Plan } from "./plan.js";
 import { AuditView, UnitsPanel, proposeUnits } from "./ops.js";
@@ -438,83 +439,37 @@ function handle(msg) {
 
 // ---- connection --------------------------------------------------------------------------
 
-const conn = { ws: null, attempt: 0, timer: 0, ping: 0, stopped: true, lastPong: 0 };
-
-function setStatus(kind, text) {
-  const c = $("conn");
-  c.className = `conn conn-${kind}`;
-  c.textContent = text;
-  c.dataset.state = kind;
-}
-
-async function connect() {
-  clearTimeout(conn.timer);
-  if (conn.stopped) return;
-  setStatus("connecting", conn.attempt ? `reconnecting (try ${conn.attempt + 1})` : "connecting");
-  const url = await liveUrl();
-  if (conn.stopped || (conn.ws && conn.ws.readyState <= WebSocket.OPEN)) return;
-  const ws = new WebSocket(url);
-  conn.ws = ws;
-  ws.addEventListener("open", () => {
-    conn.attempt = 0;
-    conn.lastPong = Date.now();
-    setStatus("live", "live");
-    clearInterval(conn.ping);
-    conn.ping = setInterval(() => {
-      if (Date.now() - conn.lastPong > 3 * PING_EVERY_MS) ws.close(4000, "no answer");
-      else if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping", nonce: String(Date.now()) }));
-    }, PING_EVERY_MS);
-  });
-  ws.addEventListener("message", (ev) => {
-    conn.lastPong = Date.now();
-    let msg;
-    try {
-      msg = JSON.parse(ev.data);
-    } catch (err) {
-      return;
-    }
-    handle(msg);
-  });
-  ws.addEventListener("close", async (ev) => {
-    clearInterval(conn.ping);
-    if (conn.ws !== ws || conn.stopped) return;
-    // the server re-checks open sockets: 4401 the session ended (account disabled, logged out),
-    // 4403 the account's role changed (reload: the page shows what the new role may do)
+const conn = new PushSocket({
+  url: liveUrl,
+  indicator: $("conn"),
+  onMessage: handle,
+  pingEveryMs: PING_EVERY_MS,
+  closeReason: "logout",
+  // the server re-checks open sockets: 4401 the session ended (account disabled, logged out),
+  // 4403 the account's role changed (reload: the page shows what the new role may do)
+  onClose: (ev) => {
     if (ev.code === 4401) {
       showLogin("Your session was ended — sign in again.");
-      return;
+      return false;
     }
     if (ev.code === 4403) {
       location.reload();
-      return;
+      return false;
     }
-    const delay = backoff(conn.attempt++);
-    setStatus("off", `offline — retry in ${Math.ceil(delay / 1000)} s`);
-    if (conn.attempt >= 2) {
-      try {
-        await api("GET", "/api/me");
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 401) {
-          showLogin("Session expired — sign in again.");
-          return;
-        }
+    return true;
+  },
+  whileDown: async () => {
+    try {
+      await api("GET", "/api/me");
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        showLogin("Session expired — sign in again.");
+        return false;
       }
     }
-    conn.timer = setTimeout(connect, delay);
-  });
-}
-
-function disconnect() {
-  conn.stopped = true;
-  clearTimeout(conn.timer);
-  clearInterval(conn.ping);
-  if (conn.ws) {
-    const ws = conn.ws;
-    conn.ws = null;
-    ws.close(1000, "logout");
-  }
-  setStatus("off", "offline");
-}
+    return true;
+  },
+});
 
 setInterval(() => {
   if (!state.receivedAt) return;
@@ -569,7 +524,7 @@ function setupEvent() {
 }
 
 function showLogin(message = "") {
-  disconnect();
+  conn.stop();
   state.me = null;
   $("app").hidden = true;
   $("who").hidden = $("logout").hidden = $("dispatch-open").hidden = true;
@@ -608,9 +563,7 @@ async function start(me) {
   evacuationPanel.start(state.venue);
   await twinPanel.start(state.venue, canAct());
   $("app").hidden = false;
-  conn.stopped = false;
-  conn.attempt = 0;
-  connect();
+  conn.start();
 }
 
 function setupLogin() {

@@ -8,14 +8,14 @@
 // is down the page reads the same over REST, slowly (each retry from the third on), never while
 // it is live. 4401 (token rotated, unit retired) signs the page out.
 
-import { api, backoff, el, fmtTime, wsUrl } from "./api.js";
+import { api, el, fmtTime, wsUrl } from "./api.js";
+import { PushSocket } from "./socket.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const PING_EVERY_MS = 10000; // a phone's socket can die silently: no answer to 3 pings closes it
 
 const state = { unit: null, venue: null, orders: [] };
-const conn = { ws: null, attempt: 0, timer: 0, ping: 0, lastHeard: 0, stopped: true };
 
 function svg(tag, attrs) {
   const e = document.createElementNS(SVG, tag);
@@ -23,15 +23,8 @@ function svg(tag, attrs) {
   return e;
 }
 
-function setConn(kind, text) {
-  const c = $("conn");
-  c.className = `conn conn-${kind}`;
-  c.textContent = text;
-  c.dataset.state = kind;
-}
-
 function showSignin(message = "") {
-  disconnect();
+  conn.stop();
   $("resp").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = message;
@@ -103,60 +96,6 @@ function handle(msg) {
   }
 }
 
-function connect() {
-  clearTimeout(conn.timer);
-  if (conn.stopped || (conn.ws && conn.ws.readyState <= WebSocket.OPEN)) return;
-  setConn("connecting", conn.attempt ? `reconnecting (try ${conn.attempt + 1})` : "connecting");
-  const ws = new WebSocket(wsUrl("/ws/responder")); // the session cookie authenticates it
-  conn.ws = ws;
-  ws.addEventListener("open", () => {
-    conn.attempt = 0;
-    conn.lastHeard = Date.now();
-    setConn("live", "live");
-    clearInterval(conn.ping);
-    conn.ping = setInterval(() => {
-      if (Date.now() - conn.lastHeard > 3 * PING_EVERY_MS) ws.close(4000, "no answer");
-      else if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping", nonce: String(Date.now()) }));
-    }, PING_EVERY_MS);
-  });
-  ws.addEventListener("message", (ev) => {
-    conn.lastHeard = Date.now();
-    let msg;
-    try {
-      msg = JSON.parse(ev.data);
-    } catch (err) {
-      return;
-    }
-    handle(msg);
-  });
-  ws.addEventListener("close", async (ev) => {
-    clearInterval(conn.ping);
-    if (conn.ws !== ws || conn.stopped) return;
-    conn.ws = null;
-    // the server re-checks open sockets: 4401 the token was rotated or the unit retired
-    if (ev.code === 4401 || ev.code === 4403) {
-      showSignin("Signed out: ask your commander for a new link.");
-      return;
-    }
-    const delay = backoff(conn.attempt++);
-    setConn("off", `offline — retry in ${Math.ceil(delay / 1000)} s`);
-    if (conn.attempt >= 2 && !(await refresh())) return; // down a while: read over REST meanwhile
-    if (!conn.stopped) conn.timer = setTimeout(connect, delay);
-  });
-}
-
-function disconnect() {
-  conn.stopped = true;
-  clearTimeout(conn.timer);
-  clearInterval(conn.ping);
-  if (conn.ws) {
-    const ws = conn.ws;
-    conn.ws = null;
-    ws.close(1000, "signed out");
-  }
-  setConn("off", "offline");
-}
-
 /** While the socket is down: the orders and the evacuation over REST; false once signed out. */
 async function refresh() {
   try {
@@ -171,15 +110,22 @@ async function refresh() {
   return true;
 }
 
-function reconnectNow() {
-  if (conn.stopped || conn.ws) return;
-  conn.attempt = 0;
-  connect();
-}
-
-window.addEventListener("online", reconnectNow); // the phone has a network again
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") reconnectNow();
+const conn = new PushSocket({
+  url: wsUrl("/ws/responder"), // the session cookie authenticates it
+  indicator: $("conn"),
+  onMessage: handle,
+  pingEveryMs: PING_EVERY_MS,
+  wakeOnOnline: true,
+  closeReason: "signed out",
+  // the server re-checks open sockets: 4401 the token was rotated or the unit retired
+  onClose: (ev) => {
+    if (ev.code === 4401 || ev.code === 4403) {
+      showSignin("Signed out: ask your commander for a new link.");
+      return false;
+    }
+    return true;
+  },
+  whileDown: refresh, // down a while: read over REST meanwhile
 });
 
 // ---- status and position -----------------------------------------------------------------
@@ -249,9 +195,7 @@ async function start() {
   $("plan").replaceChildren();
   drawPlan(me);
   showUnit(me.unit);
-  conn.stopped = false;
-  conn.attempt = 0;
-  connect(); // its first messages are the unit's orders and the evacuation
+  conn.start(); // its first messages are the unit's orders and the evacuation
 }
 
 async function main() {
