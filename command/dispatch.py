@@ -158,22 +158,48 @@ def frees_unit(cancelled: Order, others: Iterable[Order], open_incidents: Collec
     return True
 
 
+# Which orders can be called off, in which status. A unit's dispatch only while it waits for its
+# answer (an acknowledged unit is on its way: stand it down by radio or close the incident). A
+# divert or a hold is a standing instruction to the gate's staff: it stays in force after staff
+# acknowledged it, so it can be called off then too, which ends it. A lane order never: the gate
+# carries it out and confirms it by itself the moment it gets it, so a call-off would race the
+# gate and leave the lane map (proposals.closed_lanes, built from acknowledged lane orders)
+# disagreeing with the gate; a close_lane is undone by an open_lane order (and the reverse),
+# which is carried out and confirmed the same way, so the lane map stays true.
+CALLABLE_OFF: dict[OrderKind, frozenset[OrderStatus]] = {
+    OrderKind.DISPATCH: frozenset({OrderStatus.SENT, OrderStatus.ESCALATED}),
+    OrderKind.DIVERT: frozenset({OrderStatus.SENT, OrderStatus.ESCALATED, OrderStatus.ACKNOWLEDGED}),
+    OrderKind.HOLD_PERSON: frozenset({OrderStatus.SENT, OrderStatus.ESCALATED, OrderStatus.ACKNOWLEDGED}),
+    OrderKind.CLOSE_LANE: frozenset(),
+    OrderKind.OPEN_LANE: frozenset(),
+}
+_UNDONE_BY = {OrderKind.CLOSE_LANE: OrderKind.OPEN_LANE, OrderKind.OPEN_LANE: OrderKind.CLOSE_LANE}
+
+
+def call_off_refusal(kind: OrderKind, status: OrderStatus) -> str | None:
+    """Pure: why an order of this kind in this status cannot be called off (None: it can)."""
+    if status in CALLABLE_OFF[kind]:
+        return None
+    if kind in _UNDONE_BY:
+        return f"a {kind} order is not called off: the gate carried it out; send {_UNDONE_BY[kind]} to undo it"
+    return f"is {status}"
+
+
 async def cancel_order(conn: asyncpg.Connection, order_id: int) -> tuple[Order, UnitView | None]:
-    """Call off a unit's dispatch that is not acknowledged yet; its unit, when `frees_unit` says so
-    and it is still on its way (dispatched), is available again (returned; else None). A gate's
-    order is not cancelled here: the gate carries it out at once or at its terminal."""
+    """Call off an order when `call_off_refusal` allows it (Conflict otherwise). A dispatch's unit,
+    when `frees_unit` says so and it is still on its way (dispatched), is available again
+    (returned; else None); a gate's order is told to the gate by the caller."""
     async with conn.transaction():
-        r = await conn.fetchrow(
-            "UPDATE orders SET status = 'cancelled' WHERE id = $1 AND kind = 'dispatch'"
-            " AND status IN ('sent', 'escalated') RETURNING *", order_id)
-        if r is None:
-            found = await conn.fetchrow("SELECT kind, status FROM orders WHERE id = $1", order_id)
-            if found is None:
-                raise NotFound(f"no order {order_id}")
-            if found["kind"] != OrderKind.DISPATCH:
-                raise Conflict(f"order {order_id} is a gate order ({found['kind']}): only a unit's dispatch is cancelled")
-            raise Conflict(f"order {order_id} is {found['status']}")
+        found = await conn.fetchrow("SELECT kind, status FROM orders WHERE id = $1 FOR UPDATE", order_id)
+        if found is None:
+            raise NotFound(f"no order {order_id}")
+        refusal = call_off_refusal(OrderKind(found["kind"]), OrderStatus(found["status"]))
+        if refusal is not None:
+            raise Conflict(f"order {order_id} {refusal}")
+        r = await conn.fetchrow("UPDATE orders SET status = 'cancelled' WHERE id = $1 RETURNING *", order_id)
         order = order_view(r)
+        if order.kind != OrderKind.DISPATCH:
+            return order, None
         others = [order_view(x) for x in await conn.fetch(
             "SELECT * FROM orders WHERE kind = 'dispatch' AND target = $1 AND id <> $2", order.target, order_id)]
         open_ids = {x["id"] for x in await conn.fetch("SELECT id FROM incidents WHERE status = 'open'")}
@@ -182,6 +208,13 @@ async def cancel_order(conn: asyncpg.Connection, order_id: int) -> tuple[Order, 
         u = await conn.fetchrow("UPDATE units SET status = 'available', updated_at = now() WHERE id = $1"
                                 " AND status = 'dispatched' AND retired_at IS NULL RETURNING *", order.target)
     return order, unit_view(u) if u is not None else None
+
+
+async def called_off_gate_orders(conn: asyncpg.Connection, gate_id: str, limit: int = 200) -> list[Order]:
+    """A gate's called-off orders, newest first (re-sent as cancellations when it connects)."""
+    rows = await conn.fetch("SELECT * FROM orders WHERE target = $1 AND status = 'cancelled' AND kind <> 'dispatch'"
+                            " ORDER BY id DESC LIMIT $2", gate_id, limit)
+    return [order_view(r) for r in rows]
 
 
 async def issue_details(conn: asyncpg.Connection, order: Order) -> dict[str, Any]:

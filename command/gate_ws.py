@@ -26,6 +26,7 @@ from eventguard.wire import (
     HitAck,
     Msg,
     OrderAck,
+    OrderCancelled,
     Ping,
     Pong,
     RejectedEvent,
@@ -52,7 +53,7 @@ async def gate_ws(request: web.Request) -> web.WebSocketResponse:
 
 async def _serve(request: web.Request, ws: web.WebSocketResponse, service: CommandService,
                  gate_id: str) -> None:
-    """Send the gate its pending orders, keep its lists in sync, and answer its messages."""
+    """Send the gate its pending and called-off orders, keep its lists in sync, and answer its messages."""
     event_id = service.venue.event.id
 
     async def push(m: Msg) -> None:
@@ -65,6 +66,9 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, service: Comma
         async with service.pool.acquire(timeout=5) as conn:
             for order in reversed(await dispatch.list_orders(conn, pending_only=True, target=gate_id)):
                 await send(ws, order)
+            # and those called off, so a gate that was offline meanwhile drops them (it ignores the rest)
+            for order in reversed(await dispatch.called_off_gate_orders(conn, gate_id)):
+                await send(ws, OrderCancelled(order_id=order.order_id, kind=order.kind, target=order.target))
     except DB_DOWN:
         pass  # pending orders are re-sent on the next connection
     try:

@@ -73,7 +73,8 @@ def timeline(incident: IncidentView, orders: Sequence[Order],
             elif action == "order_supervisor":
                 text = str(d.get("reason") or "no other unit can go")
             elif action == "order_cancel":
-                text = f"{o.target} called off"
+                text = (f"{o.target} called off" if o.kind == OrderKind.DISPATCH
+                        else f"{o.kind.replace('_', ' ')} at {o.target} called off")
             out.append(TimelineEntry(at=at, step=step, actor=actor, role=role,
                                      unit_id=o.target if o.kind == OrderKind.DISPATCH else None,
                                      order_id=o.order_id, text=text))

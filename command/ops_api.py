@@ -147,14 +147,18 @@ async def ack_order(request: web.Request, who: Principal) -> web.Response:
 
 @guarded(routes, "POST", "/api/orders/{id}/cancel", ACTORS, tag="orders")
 async def cancel_order(request: web.Request, who: Principal) -> web.Response:
-    """Call off a unit's dispatch not acknowledged yet (409 otherwise, and for a gate's order);
-    the unit's page shows it at once, and the unit is available again unless another order or
-    open incident holds it. Audited."""
+    """Call off an order where `dispatch.call_off_refusal` allows it (409 otherwise): a unit's
+    dispatch not acknowledged yet (its page shows it at once; the unit is available again unless
+    another order or open incident holds it), or a gate's divert or hold, pending or acknowledged
+    (the gate's terminal drops it at once, or when the gate reconnects). Audited."""
     async with request.app[POOL].acquire() as conn, conn.transaction():
         order, freed = await dispatch.cancel_order(conn, _int(request, "id"))
         await store.audit(conn, who.subject, who.role.value, "order_cancel", str(order.order_id),
-                          {"target": order.target, "unit_released": freed is not None})
-    request.app[SERVICE].publish_ops(orders=[order], units=[freed] if freed else [])
+                          {"target": order.target, "kind": str(order.kind), "unit_released": freed is not None})
+    svc = request.app[SERVICE]
+    if order.kind in GATE_ORDER_KINDS:
+        await svc.deliver_order(order)
+    svc.publish_ops(orders=[order], units=[freed] if freed else [])
     return web.json_response(to_builtins(order))
 
 

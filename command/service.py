@@ -36,7 +36,7 @@ from command.hub import Hub
 from command.responders import Responders
 from command.state import CrowdState
 from command.texts import alert_message
-from eventguard.codes import OrderKind
+from eventguard.codes import OrderKind, OrderStatus
 from eventguard.config import Venue
 from eventguard.wire import (
     AlertsUpdate,
@@ -52,6 +52,7 @@ from eventguard.wire import (
     OpsUpdate,
     Order,
     OrderAck,
+    OrderCancelled,
     RejectedEvent,
     Snapshot,
     UnitView,
@@ -332,11 +333,14 @@ class CommandService:
             self._publish_crowd(set(), {gate_id}, now)
 
     async def deliver_order(self, order: Order) -> int:
-        """Send a gate order to the gate's open sockets; returns how many got it."""
+        """Send a gate order to the gate's open sockets (a called-off one as its cancellation);
+        returns how many got it. A gate offline now gets it when it connects (command/gate_ws.py)."""
+        msg = (OrderCancelled(order_id=order.order_id, kind=order.kind, target=order.target)
+               if order.status == OrderStatus.CANCELLED else order)
         sent = 0
         for ws in list(self.gate_sockets.get(order.target, ())):
             with contextlib.suppress(ConnectionResetError, RuntimeError):
-                await ws.send_str(encode(order).decode())
+                await ws.send_str(encode(msg).decode())
                 sent += 1
         return sent
 

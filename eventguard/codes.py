@@ -274,5 +274,5 @@ class TimelineStep(enum.StrEnum):
     ESCALATED = "escalated"  # an assignment was not acknowledged in time
     REDISPATCHED = "redispatched"  # escalation sent the next proposed unit
     SUPERVISOR_ALERTED = "supervisor_alerted"  # escalation found no next unit: the commander is alerted
-    CANCELLED = "cancelled"  # an assignment was called off before the unit acknowledged it
+    CANCELLED = "cancelled"  # an order was called off (a dispatch before its unit acknowledged it, a divert or hold)
     CLOSED = "closed"

@@ -319,6 +319,16 @@ class Order(Msg, frozen=True, tag="order"):
     alert_id: int | None = None  # the alert this order carries out
 
 
+class OrderCancelled(Msg, frozen=True, tag="order_cancelled"):
+    """Command called off one of a gate's orders (a divert or hold, pending or acknowledged):
+    staff stop carrying it out and its terminal drops it. Re-sent to a gate on every connection
+    for its called-off orders, so one that was offline never keeps showing it as live."""
+
+    order_id: int
+    kind: OrderKind
+    target: str  # the gate
+
+
 class Pong(Msg, frozen=True, tag="pong"):
     """Answer to Ping."""
 
@@ -662,6 +672,7 @@ class ResponderEvacuation(Msg, frozen=True, tag="responder_evacuation"):
 
 ServerMessage = (
     ListSync | BatchAck | HitAck | ErrorMsg | Welcome | Order | Pong | ZonesUpdate | GatesUpdate | GridUpdate
+    | OrderCancelled  # a gate's order called off
     | AlertsUpdate | OpsUpdate | Snapshot | CameraHeat
     | TwinUpdate  # issue 19: the twin's forecast
     | EvacuationUpdate  # issue 20: evacuation pushed to the live map

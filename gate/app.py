@@ -123,6 +123,7 @@ class Terminal:
         self.signins = SignIns(clock=time.monotonic)
         self._pins = dict(service.cache.stewards)
         service.sync_listeners.append(self._on_sync)
+        service.called_off_listeners.append(self.broadcast)  # the page drops a called-off order at once
 
     def _on_sync(self, msg: ListSync) -> None:
         """A steward whose PIN was withdrawn or replaced is signed out."""
@@ -238,7 +239,7 @@ class Terminal:
                 self._status = st
                 await self.broadcast(st)
             for oid, order in list(self.service.orders.items()):
-                if oid not in self._orders_shown:
+                if oid not in self._orders_shown and oid in self.service.orders:  # not called off meanwhile
                     self._orders_shown.add(oid)
                     await self.broadcast(order)
             await asyncio.sleep(every_s)

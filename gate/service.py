@@ -44,6 +44,7 @@ from eventguard.wire import (
     ListSync,
     Order,
     OrderAck,
+    OrderCancelled,
     PresenceChange,
     ServerMessage,
     SyncRequest,
@@ -272,6 +273,7 @@ class GateService:
             if c.holder_ref and (card := self.lists.card(c.holder_ref)) is not None}
         self.lanes_closed: set[int] = set()
         self.orders: dict[int, Order] = {}  # received, not yet acknowledged
+        self.called_off_listeners: list[Callable[[OrderCancelled], Awaitable[None]]] = []  # the terminal
         self.uplink = Uplink(cfg.server_url, cfg.token, self.journal, self.io,
                              on_message=self._on_server_message, hello=self._sync_request,
                              gate_id=cfg.gate_id, event_id=cfg.event_id)
@@ -318,6 +320,8 @@ class GateService:
                                                              msg.event_id, msg.entry_id)
         elif isinstance(msg, Order):
             await self.apply_order(msg)
+        elif isinstance(msg, OrderCancelled):
+            await self.call_off(msg)
         elif isinstance(msg, ListSync):
             await self.apply_sync(msg)
         else:
@@ -436,6 +440,17 @@ class GateService:
         log.info("gate %s: order %d %s %s", self.cfg.gate_id, order.order_id, order.kind, order.params)
         if order.kind in ("close_lane", "open_lane"):  # carried out by the machine: ack at once
             await self.acknowledge_order(order.order_id, f"gate:{self.cfg.gate_id}")
+
+    async def call_off(self, msg: OrderCancelled) -> None:
+        """Command called off one of this gate's orders (a divert or hold): staff no longer act on
+        it, pending or acknowledged; the terminal is told (it drops it if it shows it). Re-sent on
+        every connection: one this gate never had changes nothing."""
+        if msg.target != self.cfg.gate_id:
+            return
+        if self.orders.pop(msg.order_id, None) is not None:
+            log.info("gate %s: order %d %s called off", self.cfg.gate_id, msg.order_id, msg.kind)
+        for tell in list(self.called_off_listeners):
+            await tell(msg)
 
     async def acknowledge_order(self, order_id: int, by: str) -> bool:
         """Confirm an order to the server (a divert is confirmed by staff at the terminal)."""

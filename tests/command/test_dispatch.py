@@ -1,5 +1,5 @@
-"""The orders' pure rules (command/dispatch.py): when a cancelled dispatch frees its unit. Tables,
-no I/O."""
+"""The orders' pure rules (command/dispatch.py): which orders can be called off, in which status,
+and when a cancelled dispatch frees its unit. Tables, no I/O."""
 
 from __future__ import annotations
 
@@ -40,3 +40,32 @@ def test_a_cancelled_dispatch_frees_its_unit_unless_something_else_holds_it(
 
 def test_a_gate_order_frees_no_unit() -> None:
     assert not dispatch.frees_unit(_o(1, CANCELLED, target="N1", kind=OrderKind.DIVERT), [], set())
+
+
+DIVERT, HOLD, CLOSE, OPEN, DISPATCH = (OrderKind.DIVERT, OrderKind.HOLD_PERSON, OrderKind.CLOSE_LANE,
+                                       OrderKind.OPEN_LANE, OrderKind.DISPATCH)
+
+
+@pytest.mark.parametrize(("kind", "status", "allowed"), [
+    (DISPATCH, SENT, True), (DISPATCH, ESCALATED, True),
+    (DISPATCH, ACKED, False),  # the unit is on its way: stood down by radio or by closing the incident
+    (DISPATCH, CANCELLED, False),
+    (DIVERT, SENT, True), (DIVERT, ESCALATED, True),
+    (DIVERT, ACKED, True),  # a standing instruction to staff: calling it off ends it
+    (DIVERT, CANCELLED, False),
+    (HOLD, SENT, True), (HOLD, ESCALATED, True), (HOLD, ACKED, True), (HOLD, CANCELLED, False),
+    # the gate carries a lane order out itself: the opposite lane order undoes it
+    (CLOSE, SENT, False), (CLOSE, ESCALATED, False), (CLOSE, ACKED, False), (CLOSE, CANCELLED, False),
+    (OPEN, SENT, False), (OPEN, ACKED, False),
+])
+def test_which_orders_can_be_called_off_in_which_status(kind: OrderKind, status: OrderStatus, allowed: bool) -> None:
+    assert (dispatch.call_off_refusal(kind, status) is None) is allowed
+
+
+def test_every_order_kind_has_a_call_off_rule() -> None:
+    assert set(dispatch.CALLABLE_OFF) == set(OrderKind)
+
+
+@pytest.mark.parametrize(("kind", "undo"), [(CLOSE, "open_lane"), (OPEN, "close_lane")])
+def test_a_refused_lane_order_names_the_order_that_undoes_it(kind: OrderKind, undo: str) -> None:
+    assert f"send {undo} to undo it" in (dispatch.call_off_refusal(kind, SENT) or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +25,8 @@ from eventguard.wire import (
     GateEvent,
     GridUpdate,
     OpsUpdate,
+    Order,
+    OrderCancelled,
     Snapshot,
     Welcome,
     decode_server_message,
@@ -103,19 +106,24 @@ async def test_density_alert_is_raised_acknowledged_and_resolved(server: Server)
     assert "alert_ack" in actions and "alert_resolve" in actions
 
 
-async def test_dispatch_and_gate_orders_with_acknowledgement_and_escalation(server: Server,
-                                                                           tmp_path: Path) -> None:
-    commander = await server.login("commander")
-    server.app[SERVICE].order_ack_timeout_s = 1.5
+async def n1_gate(server: Server, tmp_path: Path) -> GateService:
+    """A real gate N1 (not started) holding the event's keys."""
     conn = await asyncpg.connect(server.db_url)
     try:
         keys = await issuing.public_keys(conn, server.venue.event.id)
     finally:
         await conn.close()
-    gate = GateService(GateConfig(gate_id="N1", event_id=server.venue.event.id,
+    return GateService(GateConfig(gate_id="N1", event_id=server.venue.event.id,
                                   server_url=f"{server.ws_url}/ws/gate", token=server.gate_tokens["N1"],
                                   journal_path=tmp_path / "n1.sqlite", face_required=False, workers=1),
                        GateCache(keys=keys))
+
+
+async def test_dispatch_and_gate_orders_with_acknowledgement_and_escalation(server: Server,
+                                                                           tmp_path: Path) -> None:
+    commander = await server.login("commander")
+    server.app[SERVICE].order_ack_timeout_s = 1.5
+    gate = await n1_gate(server, tmp_path)
     await gate.start()
     try:
         await asyncio.wait_for(gate.uplink.connected.wait(), 10)
@@ -159,6 +167,99 @@ async def test_dispatch_and_gate_orders_with_acknowledgement_and_escalation(serv
         await conn.close()
     assert {"order_issue", "order_escalated", "order_ack", "incident_open", "unit_update"} <= set(audit)
     assert dict(row) == {"status": "acknowledged", "ack_by": "gate:N1"}
+
+
+async def test_a_gate_order_called_off_reaches_the_gate_live_and_after_a_reconnect(server: Server,
+                                                                                  tmp_path: Path) -> None:
+    """A divert or hold called off from command reaches the gate's socket at once (the gate drops it
+    and tells its terminal), is audited and on the incident's timeline; a gate that was offline
+    gets the cancellation when it connects again and never the order as live. A lane order is
+    refused: the opposite lane order undoes it."""
+    commander = await server.login("commander")
+    gate = await n1_gate(server, tmp_path)
+    told: list[OrderCancelled] = []
+
+    async def terminal(msg: OrderCancelled) -> None:
+        told.append(msg)
+
+    gate.called_off_listeners.append(terminal)
+    await gate.start()
+    try:
+        await asyncio.wait_for(gate.uplink.connected.wait(), 10)
+        _, inc = await api(server, "POST", "/api/incidents", commander,
+                           {"kind": "crowd", "severity": "high", "location": "north", "note": "crush at N1"})
+        status, divert = await api(server, "POST", "/api/orders", commander,
+                                   {"kind": "divert", "target": "N1", "location": "S1", "incident_id": inc["id"]})
+        assert status == 201
+        await wait_for(lambda: divert["order_id"] in gate.orders)
+        status, off = await api(server, "POST", f"/api/orders/{divert['order_id']}/cancel", commander)
+        assert (status, off["status"]) == (200, "cancelled")
+        await wait_for(lambda: divert["order_id"] not in gate.orders and told)
+        assert [(m.order_id, m.kind, m.target) for m in told] == [(divert["order_id"], "divert", "N1")]
+
+        # a hold staff acknowledged at the terminal is still in force: calling it off ends it
+        status, hold = await api(server, "POST", "/api/orders", commander, {"kind": "hold_person", "target": "N1"})
+        await wait_for(lambda: hold["order_id"] in gate.orders)
+        assert await gate.acknowledge_order(hold["order_id"], "steward:ann")
+        await wait_for(lambda: _status(server, hold["order_id"]), within=10)
+        status, off = await api(server, "POST", f"/api/orders/{hold['order_id']}/cancel", commander)
+        assert (status, off["status"]) == (200, "cancelled")
+        await wait_for(lambda: len(told) == 2)
+        assert told[1].order_id == hold["order_id"]
+        status, err = await api(server, "POST", f"/api/orders/{hold['order_id']}/cancel", commander)
+        assert (status, err["message"]) == (409, f"order {hold['order_id']} is cancelled")
+
+        # a lane order is undone by the opposite lane order, not called off
+        _, lane = await api(server, "POST", "/api/orders", commander,
+                            {"kind": "close_lane", "target": "N1", "params": {"lane": 1}})
+        await wait_for(lambda: 1 in gate.lanes_closed)
+        status, err = await api(server, "POST", f"/api/orders/{lane['order_id']}/cancel", commander)
+        assert status == 409 and "send open_lane to undo it" in err["message"]
+        assert 1 in gate.lanes_closed and len(told) == 2
+    finally:
+        await gate.stop()
+
+    # the gate is offline (its last socket above is closed): a divert it got earlier is called off
+    headers = {"Authorization": f"Bearer {server.gate_tokens['N1']}"}
+    async with websockets.connect(f"{server.ws_url}/ws/gate", additional_headers=headers) as ws:
+        assert isinstance(decode_server_message(await ws.recv()), Welcome)
+        _, later = await api(server, "POST", "/api/orders", commander, {"kind": "divert", "target": "N1"})
+        got = await next_of(ws, Order, lambda m: m.order_id == later["order_id"])
+        assert got.status == "sent"
+    await wait_for(lambda: not server.app[SERVICE].gate_sockets.get("N1"))
+    status, off = await api(server, "POST", f"/api/orders/{later['order_id']}/cancel", commander)
+    assert (status, off["status"]) == (200, "cancelled")
+    async with websockets.connect(f"{server.ws_url}/ws/gate", additional_headers=headers) as ws:
+        assert isinstance(decode_server_message(await ws.recv()), Welcome)
+        seen: list[Any] = []
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1.5):
+                while True:
+                    seen.append(decode_server_message(await ws.recv()))
+    called_off = [m.order_id for m in seen if isinstance(m, OrderCancelled)]
+    assert called_off == [divert["order_id"], hold["order_id"], later["order_id"]]  # oldest first
+    assert not [m for m in seen if isinstance(m, Order) and m.order_id in called_off]  # never as live
+
+    status, timeline = await api(server, "GET", f"/api/incidents/{inc['id']}/timeline", commander)
+    assert status == 200
+    assert [(e["step"], e["order_id"], e["text"]) for e in timeline["timeline"]
+            if e["step"] == "cancelled"] == [
+        ("cancelled", divert["order_id"], "divert at N1 called off")]
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        rows = await conn.fetch("SELECT subject, details FROM audit_log WHERE action = 'order_cancel' ORDER BY id")
+    finally:
+        await conn.close()
+    assert [(r["subject"], json.loads(r["details"])["kind"]) for r in rows] == [
+        (str(divert["order_id"]), "divert"), (str(hold["order_id"]), "hold_person"), (str(later["order_id"]), "divert")]
+
+
+async def _status(server: Server, order_id: int) -> bool:
+    conn = await asyncpg.connect(server.db_url)
+    try:
+        return await conn.fetchval("SELECT status FROM orders WHERE id = $1", order_id) == "acknowledged"
+    finally:
+        await conn.close()
 
 
 @pytest.mark.parametrize(("path", "raw", "status", "code", "field"), [

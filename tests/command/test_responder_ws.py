@@ -144,8 +144,8 @@ async def test_a_unit_is_pushed_its_own_orders_and_nothing_else(server: Server) 
         st, err = await call(server, "POST", f"/api/responder/orders/{lane['order_id']}/ack", tokens["N1"])
         assert (st, err["message"]) == (409, f"order {lane['order_id']} is not addressed to N1")
         st, err = await call(server, "POST", f"/api/orders/{lane['order_id']}/cancel", op)
-        assert (st, err["message"]) == (409, f"order {lane['order_id']} is a gate order (close_lane): "
-                                             "only a unit's dispatch is cancelled")
+        assert (st, err["message"]) == (409, f"order {lane['order_id']} a close_lane order is not called off: "
+                                             "the gate carried it out; send open_lane to undo it")
 
         # acknowledged on the phone (REST), cancelled by the command room: both pushed
         st, _ = await call(server, "POST", f"/api/responder/orders/{mine['order_id']}/ack", tokens["ST-1"])
