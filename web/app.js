@@ -232,16 +232,27 @@ function renderOrders() {
     where.textContent = o.location ? `→ ${o.location}` : "";
     st.textContent = o.status;
     st.className = `st-${o.status}`;
-    // issue 20: a unit's dispatch not acknowledged yet can be called off (its phone shows it at once)
-    off.hidden = !(canAct() && o.kind === "dispatch" && (o.status === "sent" || o.status === "escalated"));
+    // a unit's dispatch not acknowledged yet, or a gate's divert or hold even once acknowledged, can be
+    // called off (the phone or the gate terminal drops it at once); command/dispatch.py CALLABLE_OFF decides
+    off.hidden = !(canAct() && callableOff(o));
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
   });
   while (list.children.length > orders.length) list.lastChild.remove();
   $("orders-empty").hidden = orders.length > 0;
 }
 
+const PENDING = new Set(["sent", "escalated"]);
+const CALLABLE_OFF = { dispatch: PENDING, divert: new Set([...PENDING, "acknowledged"]),
+  hold_person: new Set([...PENDING, "acknowledged"]) }; // a lane order is undone by the opposite one
+
+function callableOff(o) {
+  return !!CALLABLE_OFF[o.kind] && CALLABLE_OFF[o.kind].has(o.status);
+}
+
 async function cancelOrder(id, button) {
-  if (!window.confirm(`Call off order #${id}? The unit's phone shows it cancelled.`)) return;
+  const o = state.orders.get(id);
+  const who = o && o.kind !== "dispatch" ? `Gate ${o.target}'s terminal drops it.` : "The unit's phone shows it cancelled.";
+  if (!window.confirm(`Call off order #${id}? ${who}`)) return;
   button.disabled = true;
   try {
     const o = await api("POST", `/api/orders/${id}/cancel`);

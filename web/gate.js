@@ -76,6 +76,7 @@ let steward = null;
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const orders = new Map(); // order_id -> {li, order}
+const calledOff = new Set(); // order ids command called off: never shown again, even if re-sent
 let ws = null;
 let attempt = 0;
 
@@ -143,6 +144,7 @@ function showCounters(lanes) {
 }
 
 function showOrder(o) {
+  if (calledOff.has(o.order_id)) return;
   let item = orders.get(o.order_id);
   if (!item) {
     const text = el("div");
@@ -162,6 +164,17 @@ function showOrder(o) {
   item.li.classList.toggle("acked", done);
   item.btn.hidden = done;
   if (done) item.btn.disabled = true;
+  $("orders-empty").hidden = [...orders.values()].some((i) => !i.li.classList.contains("acked"));
+}
+
+/** Command called the order off (pending or acknowledged): staff stop acting on it, so it goes. */
+function dropOrder(orderId) {
+  calledOff.add(orderId);
+  const item = orders.get(orderId);
+  if (item) {
+    item.li.remove();
+    orders.delete(orderId);
+  }
   $("orders-empty").hidden = [...orders.values()].some((i) => !i.li.classList.contains("acked"));
 }
 
@@ -290,6 +303,9 @@ function handle(msg) {
       break;
     case "order":
       showOrder(msg);
+      break;
+    case "order_cancelled":
+      dropOrder(msg.order_id);
       break;
     case "error":
       $("order-error").textContent = msg.message || "error";

@@ -17,6 +17,44 @@ expect.set_options(timeout=10_000)
 CSP = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:"
 
 
+async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve a gate app on a free loopback port."""
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
+async def open_terminal(browser: Any, port: int) -> tuple[Any, list[str]]:
+    """Open gate S1's terminal page, live and online; the page errors collected."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"http://127.0.0.1:{port}/?token=terminal-secret&gate=S1")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    await expect(page.locator("#offline")).to_be_hidden()
+    return page, errors
+
+
+async def send_gate_orders(commander: Any, server: Any, orders: tuple[tuple[str, str | None], ...]) -> None:
+    """Sign in on the live map as commander and send gate S1 these orders (kind, lane) from its dialog."""
+    await commander.goto(server.url + "/")
+    await commander.fill("#login-username", "commander")
+    await commander.fill("#login-password", server.passwords["commander"])
+    await commander.click("#login-submit")
+    await commander.locator("#conn[data-state=live]").wait_for(timeout=10_000)
+    for kind, lane in orders:
+        await commander.click("#dispatch-open")
+        await commander.select_option("#dispatch-kind", kind)
+        await commander.select_option("#dispatch-target", "S1")
+        if lane is not None:
+            await commander.fill("#dispatch-lane", lane)
+        await commander.fill("#dispatch-note", f"{kind} from the command room")
+        await commander.click("#dispatch-send")
+        await commander.locator("#dispatch").wait_for(state="hidden", timeout=10_000)
+
+
 async def test_real_gate_app_pushes_admit_deny_counters_and_offline_banner(
         browser: Any, server: Any, tmp_path: Any) -> None:
     """A PNG ticket posted to the real gate app shows ADMIT, the same ticket again DENY; the lane
@@ -31,18 +69,9 @@ async def test_real_gate_app_pushes_admit_deny_counters_and_offline_banner(
     await link.start()
     gate = await start_gate(server, "S1", tmp_path, start=False,  # the app starts and stops it
                             url=f"ws://127.0.0.1:{link.port}/ws/gate")
-    app = create_gate_app(gate, TerminalConfig(token="terminal-secret"))
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await serve(create_gate_app(gate, TerminalConfig(token="terminal-secret")))
     try:
-        page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(f"http://127.0.0.1:{port}/?token=terminal-secret&gate=S1")
-        await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-        await expect(page.locator("#offline")).to_be_hidden()
+        page, errors = await open_terminal(browser, port)
         png = (await ticket_png(server, tmp_path, "S1"))[1].read_bytes()
         box = page.locator("#verdict")
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer terminal-secret"}) as s:
@@ -113,20 +142,7 @@ async def test_order_from_the_map_reaches_the_gate_page_and_is_acknowledged(
         await expect(terminal.locator("#conn")).to_have_attribute("data-state", "live")
         await expect(terminal.locator("#offline")).to_be_hidden()  # the gate's uplink is up
         commander = await browser.new_page(viewport={"width": 1400, "height": 950})
-        await commander.goto(server.url + "/")
-        await commander.fill("#login-username", "commander")
-        await commander.fill("#login-password", server.passwords["commander"])
-        await commander.click("#login-submit")
-        await commander.locator("#conn[data-state=live]").wait_for(timeout=10_000)
-        for kind, extra in (("divert", None), ("close_lane", "1")):
-            await commander.click("#dispatch-open")
-            await commander.select_option("#dispatch-kind", kind)
-            await commander.select_option("#dispatch-target", "S1")
-            if extra is not None:
-                await commander.fill("#dispatch-lane", extra)
-            await commander.fill("#dispatch-note", f"{kind} from the command room")
-            await commander.click("#dispatch-send")
-            await commander.locator("#dispatch").wait_for(state="hidden", timeout=10_000)
+        await send_gate_orders(commander, server, (("divert", None), ("close_lane", "1")))
         # the lane closure is carried out and acknowledged by the gate itself
         await expect(commander.locator("#orders li", has_text="close lane S1")).to_contain_text("acknowledged")
         assert 1 in gate.lanes_closed
@@ -151,3 +167,37 @@ async def test_order_from_the_map_reaches_the_gate_page_and_is_acknowledged(
     finally:
         await conn.close()
     assert rows == {"divert": "steward:anna", "close_lane": "gate:S1"}
+
+
+async def test_a_divert_called_off_from_the_map_leaves_the_gate_terminal(
+        browser: Any, server: Any, tmp_path: Any) -> None:
+    """Commander sends a divert from the live map; the real gate app's terminal shows it; Call off
+    on the map takes it off the terminal at once (and off a terminal page opened afterwards).
+    A lane closure offers no Call off: the opposite lane order undoes it."""
+    from gate.app import TerminalConfig, create_gate_app
+
+    gate = await start_gate(server, "S1", tmp_path, start=False)
+    runner, port = await serve(create_gate_app(gate, TerminalConfig(token="terminal-secret")))
+    try:
+        terminal, errors = await open_terminal(browser, port)
+        commander = await browser.new_page(viewport={"width": 1400, "height": 950})
+        commander.on("dialog", lambda d: d.accept())
+        await send_gate_orders(commander, server, (("close_lane", "1"), ("divert", None)))
+        lane = commander.locator("#orders li", has_text="close lane S1")
+        await expect(lane).to_contain_text("acknowledged")
+        await expect(lane.locator("[data-action=cancel]")).to_be_hidden()
+        divert = terminal.locator("#orders li", has_text="divert from the command room")
+        await expect(divert).to_be_visible()
+        await expect(terminal.locator("#orders-empty")).to_be_hidden()
+        on_map = commander.locator("#orders li", has_text="divert S1")
+        await on_map.locator("[data-action=cancel]").click()
+        await expect(on_map).to_contain_text("cancelled")
+        await expect(divert).to_have_count(0)
+        await expect(terminal.locator("#orders-empty")).to_be_visible()
+        await terminal.screenshot(path=str(ARTIFACTS / "gate-order-called-off.png"))
+        await terminal.reload()
+        await expect(terminal.locator("#conn")).to_have_attribute("data-state", "live")
+        await expect(terminal.locator("#orders li")).to_have_count(0)
+        assert errors == []
+    finally:
+        await runner.cleanup()
