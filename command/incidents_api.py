@@ -9,7 +9,7 @@ from command import dispatch, incidents, store
 from command.appkeys import POOL, SERVICE
 from command.auth import ACTORS, STAFF, Principal
 from command.errors import Conflict
-from command.requests import bad_request, read_body
+from command.requests import path_int, read_body
 from command.routing import guarded
 from eventguard.codes import OrderKind
 from eventguard.wire import IncidentAssignBody, IncidentCloseBody, IncidentNoteBody, to_builtins
@@ -17,22 +17,13 @@ from eventguard.wire import IncidentAssignBody, IncidentCloseBody, IncidentNoteB
 routes = web.RouteTableDef()
 
 
-def _id(request: web.Request) -> int:
-    try:
-        value = int(request.match_info["id"])
-    except ValueError:
-        raise bad_request("id must be an integer", "id") from None
-    if not 1 <= value < 2**63:
-        raise bad_request("id must be between 1 and 2^63-1", "id")
-    return value
-
 
 @guarded(routes, "GET", "/api/incidents/{id}/timeline", STAFF, tag="incidents")
 async def timeline(request: web.Request, who: Principal) -> web.Response:
     """The incident, its orders and every step (created, assigned, acknowledged, reports, notes,
     escalations, closed) oldest first."""
     async with request.app[POOL].acquire() as conn:
-        inc = await incidents.get_incident(conn, _id(request))
+        inc = await incidents.get_incident(conn, path_int(request))
         orders = await incidents.incident_orders(conn, inc.id)
         rows = await incidents.timeline_rows(conn, inc, orders)
     return web.json_response({"incident": to_builtins(inc), "orders": to_builtins(orders),
@@ -45,7 +36,7 @@ async def assign(request: web.Request, who: Principal) -> web.Response:
     body = await read_body(request, IncidentAssignBody)
     svc = request.app[SERVICE]
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        inc = await incidents.get_incident(conn, _id(request))
+        inc = await incidents.get_incident(conn, path_int(request))
         if inc.status != "open":
             raise Conflict(f"incident {inc.id} is closed")
         alert_id = inc.alert_ids[0] if inc.alert_ids else None
@@ -67,7 +58,7 @@ async def note(request: web.Request, who: Principal) -> web.Response:
     """A note on the incident's timeline (audited; the timeline is read from the audit log)."""
     body = await read_body(request, IncidentNoteBody)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        inc = await incidents.get_incident(conn, _id(request))
+        inc = await incidents.get_incident(conn, path_int(request))
         await store.audit(conn, who.subject, who.role.value, "incident_note", str(inc.id), {"note": body.note.strip()})
     return web.json_response({"incident_id": inc.id, "note": body.note.strip()}, status=201)
 
@@ -77,7 +68,7 @@ async def close(request: web.Request, who: Principal) -> web.Response:
     """Close an incident with its outcome (closed vocabulary) and an optional last note."""
     body = await read_body(request, IncidentCloseBody)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        inc = await incidents.close_incident(conn, _id(request), body.outcome, who.subject)
+        inc = await incidents.close_incident(conn, path_int(request), body.outcome, who.subject)
         freed = await incidents.release_units(conn, inc.id)
         await store.audit(conn, who.subject, who.role.value, "incident_close", str(inc.id),
                           {"outcome": body.outcome.value, "note": (body.note or "").strip(),

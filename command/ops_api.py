@@ -10,7 +10,7 @@ from aiohttp import web
 from command import dispatch, proposals, store, units
 from command.appkeys import POOL, SERVICE, VENUE
 from command.auth import ACTORS, STAFF, Principal, Role
-from command.requests import bad_request, read_body
+from command.requests import bad_request, path_int, read_body
 from command.routing import guarded, openapi, public
 from command.service import alert_view, for_viewer
 from command.walking import propose
@@ -19,15 +19,6 @@ from eventguard.wire import IncidentBody, OrderBody, UnitBody, to_builtins
 
 routes = web.RouteTableDef()
 
-
-def _int(request: web.Request, name: str) -> int:
-    try:
-        value = int(request.match_info[name])
-    except ValueError:
-        raise bad_request(f"{name} must be an integer", name) from None
-    if not 1 <= value < 2**63:
-        raise bad_request(f"{name} must be between 1 and 2^63-1", name)
-    return value
 
 
 # ---- alerts ---------------------------------------------------------------------------------
@@ -44,7 +35,7 @@ async def list_alerts(request: web.Request, who: Principal) -> web.Response:
 @guarded(routes, "POST", "/api/alerts/{id}/ack", ACTORS, tag="alerts")
 async def ack_alert(request: web.Request, who: Principal) -> web.Response:
     """Acknowledge an open alert."""
-    alert = await request.app[SERVICE].acknowledge_alert(_int(request, "id"), who.subject)
+    alert = await request.app[SERVICE].acknowledge_alert(path_int(request), who.subject)
     async with request.app[POOL].acquire() as conn:
         await store.audit(conn, who.subject, who.role.value, "alert_ack", str(alert.id), {"kind": alert.kind.value})
     return web.json_response(to_builtins(alert_view(alert, request.app[SERVICE].suggestions)))
@@ -53,7 +44,7 @@ async def ack_alert(request: web.Request, who: Principal) -> web.Response:
 @guarded(routes, "POST", "/api/alerts/{id}/resolve", ACTORS, tag="alerts")
 async def resolve_alert(request: web.Request, who: Principal) -> web.Response:
     """Resolve an open alert."""
-    alert = await request.app[SERVICE].resolve_alert(_int(request, "id"), who.subject)
+    alert = await request.app[SERVICE].resolve_alert(path_int(request), who.subject)
     async with request.app[POOL].acquire() as conn:
         await store.audit(conn, who.subject, who.role.value, "alert_resolve", str(alert.id),
                           {"kind": alert.kind.value})
@@ -139,7 +130,7 @@ async def issue_order(request: web.Request, who: Principal) -> web.Response:
 async def ack_order(request: web.Request, who: Principal) -> web.Response:
     """Acknowledge an order on behalf of its receiver (e.g. a unit confirming by radio)."""
     async with request.app[POOL].acquire() as conn:
-        order = await dispatch.acknowledge_order(conn, _int(request, "id"), who.subject)
+        order = await dispatch.acknowledge_order(conn, path_int(request), who.subject)
         await store.audit(conn, who.subject, who.role.value, "order_ack", str(order.order_id), {})
     request.app[SERVICE].publish_ops(orders=[order])
     return web.json_response(to_builtins(order))
@@ -152,7 +143,7 @@ async def cancel_order(request: web.Request, who: Principal) -> web.Response:
     another order or open incident holds it), or a gate's divert or hold, pending or acknowledged
     (the gate's terminal drops it at once, or when the gate reconnects). Audited."""
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        order, freed = await dispatch.cancel_order(conn, _int(request, "id"))
+        order, freed = await dispatch.cancel_order(conn, path_int(request))
         await store.audit(conn, who.subject, who.role.value, "order_cancel", str(order.order_id),
                           {"target": order.target, "kind": str(order.kind), "unit_released": freed is not None})
     svc = request.app[SERVICE]
@@ -199,7 +190,7 @@ async def alert_orders(request: web.Request, who: Principal) -> web.Response:
     """The orders that would carry out an open alert's suggestions (command/proposals.py), ready
     to send with its id; a dispatch names the nearest available suitable unit, or none."""
     svc, venue = request.app[SERVICE], request.app[VENUE]
-    alert = svc.book.by_id(_int(request, "id"))
+    alert = svc.book.by_id(path_int(request))
     proposed = proposals.orders_for_alert(alert.kind, alert.subject, alert.details,
                                           svc.suggestions.get(alert.subject, []),
                                           {g.id: g.lanes for g in venue.gates}, svc.closed_lanes)

@@ -56,3 +56,14 @@ def form_fields(form: Mapping[str, object], kind: type[B]) -> B:
 def bad_request(message: str, field: str | None = None) -> web.HTTPException:
     """A 400 with a JSON error body."""
     return _error(web.HTTPBadRequest, "bad_request", message, field)
+
+
+def path_int(request: web.Request, name: str = "id") -> int:
+    """A positive bigint from the URL path (an order, incident or case id); 400 naming it otherwise."""
+    try:
+        value = int(request.match_info[name])
+    except ValueError:
+        raise bad_request(f"{name} must be an integer", name) from None
+    if not 1 <= value < 2**63:
+        raise bad_request(f"{name} must be between 1 and 2^63-1", name)
+    return value

@@ -11,7 +11,7 @@ from command import auth, dispatch, store, units
 from command.appkeys import POOL, SERVICE, SETTINGS, VENUE
 from command.auth import Principal, Role
 from command.errors import AuthError
-from command.requests import bad_request, read_body
+from command.requests import bad_request, path_int, read_body
 from command.routing import guarded, public
 from command.security import COOKIE
 from command.walking import place_zone, zone_at
@@ -70,10 +70,7 @@ async def orders(request: web.Request, who: Principal) -> web.Response:
 @guarded(routes, "POST", "/api/responder/orders/{id}/ack", RESPONDER, tag="responder")
 async def ack(request: web.Request, who: Principal) -> web.Response:
     """Acknowledge one of this unit's orders."""
-    try:
-        order_id = int(request.match_info["id"])
-    except ValueError:
-        raise bad_request("id must be an integer", "id") from None
+    order_id = path_int(request)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         order = await dispatch.acknowledge_order(conn, order_id, who.subject, target=who.subject,
                                                  kind=OrderKind.DISPATCH)

@@ -18,7 +18,7 @@ from command import dispatch, photo_seal, prescreen, screening_store, store
 from command.appkeys import PHOTO_KEY, POOL, SERVICE, SETTINGS, VENUE
 from command.auth import Principal, Role
 from command.errors import Conflict, NotFound
-from command.requests import bad_request, read_body
+from command.requests import bad_request, path_int, read_body
 from command.routing import guarded
 from command.screening import UnitAt, decision_seconds, nearest_available
 from eventguard.codes import IncidentSeverity, OrderKind, WatchSeverity
@@ -32,15 +32,6 @@ _INCIDENT_SEVERITY = {WatchSeverity.INFO: IncidentSeverity.MEDIUM, WatchSeverity
                       WatchSeverity.DENY: IncidentSeverity.HIGH}
 _NO_STORE = {"Cache-Control": "no-store"}
 
-
-def _case_id(request: web.Request) -> int:
-    try:
-        value = int(request.match_info["id"])
-    except ValueError:
-        raise bad_request("id must be an integer", "id") from None
-    if not 1 <= value < 2**63:
-        raise bad_request("id must be between 1 and 2^63-1", "id")
-    return value
 
 
 def _image_type(data: bytes) -> str:
@@ -63,7 +54,7 @@ async def list_cases(request: web.Request, who: Principal) -> web.Response:
 @guarded(routes, "GET", "/api/screening/cases/{id}", REVIEWERS, tag="screening")
 async def view_case(request: web.Request, who: Principal) -> web.Response:
     """One case with the earlier cases of the same watchlist entry. Audited."""
-    case_id = _case_id(request)
+    case_id = path_int(request)
     async with request.app[POOL].acquire() as conn:
         case = await screening_store.case(conn, case_id)
         case["earlier"] = await screening_store.earlier(conn, case["entry_id"], case_id)
@@ -75,7 +66,7 @@ async def view_case(request: web.Request, who: Principal) -> web.Response:
 @guarded(routes, "GET", "/api/screening/cases/{id}/capture", REVIEWERS, tag="screening")
 async def view_capture(request: web.Request, who: Principal) -> web.Response:
     """The live capture the gate sent with the hit, or a registrant's registration photo. Audited."""
-    case_id = _case_id(request)
+    case_id = path_int(request)
     async with request.app[POOL].acquire() as conn:
         found = await screening_store.capture(conn, case_id)
         if found is None:
@@ -90,7 +81,7 @@ async def view_capture(request: web.Request, who: Principal) -> web.Response:
 @guarded(routes, "GET", "/api/screening/cases/{id}/watch-photo", REVIEWERS, tag="screening")
 async def view_watch_photo(request: web.Request, who: Principal) -> web.Response:
     """The watchlist entry's enrolment photo, for comparison with the capture. Audited."""
-    case_id = _case_id(request)
+    case_id = path_int(request)
     async with request.app[POOL].acquire() as conn:
         case = await screening_store.case(conn, case_id)
         sealed = await conn.fetchval("SELECT photo_sealed FROM watchlist_entries WHERE id = $1", case["entry_id"])
@@ -108,7 +99,7 @@ async def view_watch_photo(request: web.Request, who: Principal) -> web.Response
 async def confirm(request: web.Request, who: Principal) -> web.Response:
     """Confirm a candidate: an incident, the nearest available unit dispatched to the gate and an
     order to the gate to hold the person. Audited; the time from hit to decision is kept."""
-    case_id = _case_id(request)
+    case_id = path_int(request)
     body = await read_body(request, ConfirmBody)
     svc, venue = request.app[SERVICE], request.app[VENUE]
     gates = {g.id: g for g in venue.gates}
@@ -156,7 +147,7 @@ async def confirm(request: web.Request, who: Principal) -> web.Response:
 @guarded(routes, "POST", "/api/screening/cases/{id}/dismiss", REVIEWERS, body=DismissBody, tag="screening")
 async def dismiss(request: web.Request, who: Principal) -> web.Response:
     """Dismiss a candidate with the reason. Audited; the time from hit to decision is kept."""
-    case_id = _case_id(request)
+    case_id = path_int(request)
     body = await read_body(request, DismissBody)
     now = request.app[SERVICE].clock()
     async with request.app[POOL].acquire() as conn, conn.transaction():
