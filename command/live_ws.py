@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
 
 from command.appkeys import HUB, SERVICE
 from command.auth import STAFF, Role
-from command.page_socket import answer_pings
-from command.security import principal, watch_session
+from command.page_socket import serve_page
+from command.security import principal
 from command.service import snapshot_for_viewer
 from eventguard.wire import encode
 
@@ -31,14 +29,8 @@ async def live_ws(request: web.Request) -> web.WebSocketResponse:
         snap = await service.snapshot_async()
         return encode(snapshot_for_viewer(snap) if viewer else snap).decode()
 
-    pump = asyncio.create_task(hub.pump(sub, snapshot))
-    watch = asyncio.create_task(watch_session(request, who, ws))  # demoted or disabled: closed
     try:
-        await answer_pings(ws)
+        await serve_page(request, who, ws, hub.pump(sub, snapshot))
     finally:
         hub.detach(sub)
-        for task in (pump, watch):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
-                await task
     return ws

@@ -11,7 +11,6 @@ same snapshot: nothing lost, nothing twice."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -21,9 +20,9 @@ from command import dispatch, units
 from command.appkeys import POOL, RESPONDERS, SERVICE
 from command.auth import Role
 from command.device_link import send
-from command.page_socket import answer_pings
+from command.page_socket import serve_page
 from command.responders import ResponderLink
-from command.security import principal, watch_session
+from command.security import principal
 from command.store import DB_DOWN
 from eventguard.codes import OrderKind
 from eventguard.wire import ResponderOrders
@@ -47,16 +46,10 @@ async def responder_ws(request: web.Request) -> web.WebSocketResponse:
             unit = await units.get_unit(conn, who.subject)
         return ResponderOrders(unit_id=who.subject, orders=tuple(found), unit=unit, at=service.clock())
 
-    pump = asyncio.create_task(_pump(link, orders), name=f"responder-{who.subject}")
-    watch = asyncio.create_task(watch_session(request, who, ws))  # a rotated token or retired unit: closed
-    try:
-        await answer_pings(ws)
+    try:  # a rotated token or a retired unit is closed by the session re-check
+        await serve_page(request, who, ws, _pump(link, orders), name=f"responder-{who.subject}")
     finally:
         responders.detach(link)
-        for task in (pump, watch):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
-                await task
     return ws
 
 
